@@ -1,0 +1,88 @@
+# vdpa-shim build. `make` builds build/vdpa-shim; `make check` runs every test.
+#   make CC=clang         build with clang
+#   make check SAN=1      the whole suite under ASan+UBSan (separate build dir)
+#   make check-valgrind   the unit tests under valgrind
+#   make deps             install the Debian packages the project needs
+
+CC      ?= cc
+SAN     ?= 0
+PKGS    := libuv
+CSTD    := -std=c11 -D_GNU_SOURCE
+WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
+           -Wno-missing-field-initializers
+OPT     ?= -O2 -g
+
+ifeq ($(SAN),1)
+BUILD   ?= build-san
+OPT     := -O1 -g -fno-omit-frame-pointer
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all
+else
+BUILD   ?= build
+SANFLAGS :=
+endif
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CMOCKA_CFLAGS := $(shell pkg-config --cflags cmocka 2>/dev/null)
+CMOCKA_LIBS   := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+CFLAGS  += $(CSTD) $(WARN) $(OPT) $(SANFLAGS) -Iinclude -Ishim $(PKG_CFLAGS) -MMD -MP
+LDFLAGS += $(SANFLAGS)
+
+# The library part of the shim: everything but main.c, shared with the tests.
+LIB_SRCS := $(filter-out shim/main.c,$(wildcard shim/*.c))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+PEER_SRCS := $(wildcard tests/peers/*.c)
+PEER_BINS := $(PEER_SRCS:tests/peers/%.c=$(BUILD)/tests/peers/%)
+
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+CFLAGS  += -DVDPA_SHIM_VERSION=\"$(VERSION)\"
+
+.PHONY: all check check-unit check-e2e check-valgrind deps demo clean
+
+all: $(BUILD)/vdpa-shim
+
+$(BUILD)/vdpa-shim: $(BUILD)/shim/main.o $(BUILD)/libshim.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/libshim.a: $(LIB_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libshim.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CMOCKA_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libshim.a $(LDFLAGS) \
+		$(CMOCKA_LIBS) $(PKG_LIBS)
+
+$(BUILD)/tests/peers/%: tests/peers/%.c $(BUILD)/libshim.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libshim.a $(LDFLAGS) $(PKG_LIBS)
+
+# Every test: unit tests (cmocka), then end-to-end tests against the real
+# program and real peers. A peer that cannot start is a counted, loud skip.
+check: check-unit check-e2e
+
+check-unit: $(UNIT_BINS)
+	@BUILD=$(BUILD) tests/run-unit.sh $(UNIT_BINS)
+
+check-e2e: $(BUILD)/vdpa-shim $(PEER_BINS)
+	@BUILD=$(BUILD) tests/run-e2e.sh
+
+check-valgrind: $(UNIT_BINS)
+	@BUILD=$(BUILD) VALGRIND=1 tests/run-unit.sh $(UNIT_BINS)
+
+deps:
+	@tests/install-deps.sh
+
+demo: $(BUILD)/vdpa-shim
+	@BUILD=$(BUILD) tests/e2e/demo.sh
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

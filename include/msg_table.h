@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The message-descriptor table: one row per vhost-user / vdpa-user request.
+ *
+ * This is the only list of messages in the project. The validator, the
+ * trace decoder, the name printer, the dispatcher and the compatibility
+ * matrix all read it.
+ */
+#ifndef VDPA_SHIM_MSG_TABLE_H
+#define VDPA_SHIM_MSG_TABLE_H
+
+#include "vhost_user.h"
+
+/* Which socket a request travels on. */
+enum vu_channel {
+    VU_CHAN_FRONTEND = 0, /* main socket: front-end requests, back-end replies */
+    VU_CHAN_BACKEND = 1,  /* back-end channel: back-end requests, front-end replies */
+};
+
+/* How large a payload may be. */
+enum vu_size_rule {
+    VU_SIZE_EXACT,      /* size == min */
+    VU_SIZE_RANGE,      /* min <= size <= max */
+    VU_SIZE_MEM_TABLE,  /* 8 + nregions * 32, 1 <= nregions <= 8 */
+    VU_SIZE_CONFIG,     /* 12 + config.size, config.size <= 256 */
+    VU_SIZE_CONFIG_REPLY, /* as the request's, or 0 (the spec's error reply) */
+};
+
+struct vu_size_spec {
+    enum vu_size_rule rule;
+    uint16_t min;
+    uint16_t max;
+};
+
+/* How many fds may ride with a message. */
+enum vu_fd_rule {
+    VU_FDS_NONE,          /* exactly 0 */
+    VU_FDS_ONE,           /* exactly 1 */
+    VU_FDS_ONE_UNLESS_NOFD, /* 1, or 0 when bit 8 of the leading u64 is set */
+    VU_FDS_PER_REGION,    /* one per memory-table region */
+    VU_FDS_ZERO_OR_ONE,   /* either (e.g. a reply that carries an fd on success) */
+    VU_FDS_DISCARD,       /* none expected; one tolerated and closed unused
+                             (REM_MEM_REG: the spec allows this for old peers) */
+};
+
+/* Where a ring index lives in the payload, if anywhere. */
+enum vu_ring_rule {
+    VU_RING_NONE,
+    VU_RING_STATE,   /* vring state .index */
+    VU_RING_ADDR,    /* vring addr .index */
+    VU_RING_U64,     /* bits 0-7 of the leading u64 */
+};
+
+/* When the receiver answers. */
+enum vu_reply_rule {
+    VU_REPLY_ACK,         /* only a REPLY_ACK, when NEED_REPLY is set and
+                             REPLY_ACK was negotiated */
+    VU_REPLY_ALWAYS,      /* an explicit reply, whatever the flags */
+    VU_REPLY_NEED_REPLY,  /* a u64 reply whenever NEED_REPLY is set, even
+                             without REPLY_ACK (IOTLB_MSG as QEMU sends it) */
+};
+
+/* Row flags. */
+#define VU_DESC_NEEDS_PROTOCOL_FEATURES 0x01u /* needs VIRTIO bit 30 offered */
+#define VU_DESC_FORBIDDEN_UNDER_VDPA    0x02u /* refused once F_VDPA is negotiated */
+#define VU_DESC_VDPA_ONLY               0x04u /* exists only under F_VDPA */
+#define VU_DESC_DEPRECATED              0x08u
+
+#define VU_GATE_NONE (-1)
+
+struct vu_msg_desc {
+    const char *name;            /* spec name without the VHOST_USER_ prefix */
+    uint32_t request;
+    enum vu_channel channel;
+    struct vu_size_spec size;    /* request payload */
+    enum vu_fd_rule fds;         /* request fds */
+    enum vu_ring_rule ring;
+    int8_t gate;                 /* protocol feature that must be negotiated */
+    uint8_t flags;               /* VU_DESC_* */
+    enum vu_reply_rule reply;
+    struct vu_size_spec reply_size;
+    enum vu_fd_rule reply_fds;
+    const char *summary;         /* one line for --help, the trace and docs */
+};
+
+/* Looks a request up; NULL when it is not in the table. */
+const struct vu_msg_desc *vu_msg_desc_lookup(enum vu_channel channel, uint32_t request);
+
+/* The request's name, or "UNKNOWN" for requests not in the table. */
+const char *vu_request_name(enum vu_channel channel, uint32_t request);
+
+/* Iteration over every row of a channel, in request order. */
+size_t vu_msg_desc_count(enum vu_channel channel);
+const struct vu_msg_desc *vu_msg_desc_at(enum vu_channel channel, size_t i);
+
+/* Protocol feature names ("REPLY_ACK", "VDPA", ...); NULL for unknown bits. */
+const char *vu_protocol_feature_name(unsigned bit);
+
+#endif
