@@ -23,7 +23,9 @@
 #
 # Findings on DPDK 22.11 (Debian), 2 CPUs, no hugepages, no PCI:
 #  * EAL args: --no-huge -m 512 --no-pci --file-prefix UNIQUE; testpmd args:
-#    -i --total-num-mbufs=16384 (the default mbuf count does not fit in 512M).
+#    -i --total-num-mbufs=16384 (keeps the mbuf pool small inside -m 512).
+#  * stdout to a file/pipe is block-buffered: without stdbuf -oL, command
+#    output only shows up in the log when testpmd exits.
 #  * With --no-huge, 22.11 backs memory by a memfd, so net_vhost can mmap the
 #    frontend's memory; --single-file-segments is harmless and is passed to the
 #    virtio-user side (one region in VHOST_USER_SET_MEM_TABLE).
@@ -36,6 +38,11 @@
 #    exit: it prints "No probed ethernet devices" and shows a prompt with zero
 #    ports.  We detect that, and retry (the peer may be a relay that comes up
 #    a little later).
+#  * virtio-user with server=1 blocks inside EAL init ("waiting for client
+#    connection...") until the peer connects: no prompt until then.
+#  * A stale socket file makes net_vhost fail ("failed to bind: Address
+#    already in use", "Start ports failed") but testpmd still shows a prompt;
+#    the backend start removes a stale socket and checks for that failure.
 #  * Quit frontends before backends, otherwise virtio-user logs
 #    "get_vring_base failed" on shutdown (harmless, but noisy).
 #  * testpmd leaves /var/run/dpdk/PREFIX/{config,fbarray_*} behind; removed

@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "conn.h"
+
+/* Messages handled per wake-up before yielding to other connections. */
+#define VS_CONN_BATCH 64
+
+static void update_events(struct vs_conn *c);
+
+static void free_cb(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+void vs_conn_close(struct vs_conn *c, int reason)
+{
+    if (!c || c->closing)
+        return;
+    c->closing = true;
+    uv_poll_stop(&c->poll);
+    vu_rx_clear(&c->rx);
+    vu_txq_clear(&c->txq);
+    if (c->on_close)
+        c->on_close(c, reason);
+    close(c->fd);
+    c->fd = -1;
+    uv_close((uv_handle_t *)&c->poll, free_cb);
+}
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+    struct vs_conn *c = h->data;
+
+    if (status < 0) {
+        vs_conn_close(c, -EIO);
+        return;
+    }
+    if (events & UV_WRITABLE) {
+        int rc = vu_txq_flush(c->fd, &c->txq);
+        if (rc < 0) {
+            vs_conn_close(c, rc);
+            return;
+        }
+    }
+    if ((events & UV_READABLE) && !c->paused) {
+        struct vu_msg msg;
+        for (int i = 0; i < VS_CONN_BATCH && !c->closing && !c->paused; i++) {
+            int rc = vu_recv(c->fd, &c->rx, &msg);
+            if (rc == 0)
+                break;
+            if (rc < 0) {
+                vs_conn_close(c, rc);
+                return;
+            }
+            c->on_msg(c, &msg);
+        }
+    }
+    if (!c->closing)
+        update_events(c);
+}
+
+static void update_events(struct vs_conn *c)
+{
+    int want = (c->paused ? 0 : UV_READABLE) | (vu_txq_empty(&c->txq) ? 0 : UV_WRITABLE);
+
+    if (want == c->events)
+        return;
+    c->events = want;
+    if (want)
+        uv_poll_start(&c->poll, want, on_poll);
+    else
+        uv_poll_stop(&c->poll);
+}
+
+struct vs_conn *vs_conn_new(uv_loop_t *loop, int fd, const char *label, vs_conn_msg_cb on_msg,
+                            vs_conn_close_cb on_close, void *owner)
+{
+    struct vs_conn *c = calloc(1, sizeof(*c));
+
+    if (!c || vu_set_nonblocking(fd, true) < 0 || uv_poll_init(loop, &c->poll, fd) < 0) {
+        free(c);
+        close(fd);
+        return NULL;
+    }
+    c->poll.data = c;
+    c->fd = fd;
+    c->label = label;
+    c->on_msg = on_msg;
+    c->on_close = on_close;
+    c->owner = owner;
+    vu_rx_init(&c->rx);
+    vu_txq_init(&c->txq, VS_CONN_TX_MAX);
+    update_events(c);
+    return c;
+}
+
+int vs_conn_send(struct vs_conn *c, struct vu_msg *msg)
+{
+    int rc;
+
+    if (c->closing) {
+        vu_msg_close_fds(msg);
+        return -EPIPE;
+    }
+    rc = vu_txq_push(&c->txq, msg);
+    if (rc == 0)
+        rc = vu_txq_flush(c->fd, &c->txq);
+    if (rc < 0) {
+        vs_conn_close(c, rc);
+        return rc;
+    }
+    update_events(c);
+    return 0;
+}
+
+void vs_conn_pause(struct vs_conn *c, bool paused)
+{
+    if (c->closing)
+        return;
+    c->paused = paused;
+    update_events(c);
+}

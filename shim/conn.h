@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A vhost-user connection on the libuv loop. libuv streams cannot pass fds
+ * with SCM_RIGHTS, so the socket is ours: a uv_poll_t watches it and the
+ * transport does recvmsg/sendmsg.
+ *
+ * Ownership: the connection owns its socket fd and everything queued to
+ * send. A received message's fds pass to on_msg, which must hand them on or
+ * close them. vs_conn_close() calls on_close exactly once, synchronously; the
+ * memory is released later by libuv, so the owner must forget the pointer in
+ * on_close.
+ */
+#ifndef VDPA_SHIM_CONN_H
+#define VDPA_SHIM_CONN_H
+
+#include <stdbool.h>
+#include <uv.h>
+
+#include "transport.h"
+
+struct vs_conn;
+typedef void (*vs_conn_msg_cb)(struct vs_conn *conn, struct vu_msg *msg);
+typedef void (*vs_conn_close_cb)(struct vs_conn *conn, int reason);
+
+struct vs_conn {
+    uv_poll_t poll;
+    int fd;
+    int events;                 /* UV_READABLE / UV_WRITABLE now watched */
+    bool closing;
+    bool paused;                /* not reading (back-pressure) */
+    struct vu_rx rx;
+    struct vu_txq txq;
+    vs_conn_msg_cb on_msg;
+    vs_conn_close_cb on_close;
+    void *owner;
+    const char *label;          /* "front-end", "back-end", ... for logs */
+};
+
+/* Takes fd (made non-blocking). NULL on failure, with fd closed. */
+struct vs_conn *vs_conn_new(uv_loop_t *loop, int fd, const char *label, vs_conn_msg_cb on_msg,
+                            vs_conn_close_cb on_close, void *owner);
+/* Queues msg (taking its fds) and writes what the socket takes. On failure the
+ * connection is closed and a negative errno returned. */
+int vs_conn_send(struct vs_conn *conn, struct vu_msg *msg);
+/* Stops or restarts reading. */
+void vs_conn_pause(struct vs_conn *conn, bool paused);
+/* Closes (idempotent). reason is 0 or a negative errno for the log. */
+void vs_conn_close(struct vs_conn *conn, int reason);
+
+/* Bound on bytes queued for one peer that is not reading. */
+#define VS_CONN_TX_MAX (256u * 1024u)
+
+#endif

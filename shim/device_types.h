@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: MIT */
+/* The VIRTIO device types the shim knows: IDs, config sizes, queue layout. */
+#ifndef VDPA_SHIM_DEVICE_TYPES_H
+#define VDPA_SHIM_DEVICE_TYPES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct vs_device_type {
+    const char *name;            /* the CLI's type= value */
+    uint32_t virtio_id;          /* VIRTIO 1.2, 5 */
+    uint32_t config_size;        /* bytes of device config space VIRTIO defines */
+    uint32_t default_queues;     /* virtqueues with the default device keys */
+    bool queue_num_is_pairs;     /* GET_QUEUE_NUM counts queue pairs (net) */
+};
+
+/* NULL when the name is unknown. */
+const struct vs_device_type *vs_device_type_find(const char *name);
+/* Comma-separated list of names, for error messages and --help. */
+const char *vs_device_type_names(void);
+
+#endif
