@@ -2,6 +2,7 @@
 #   make CC=clang         build with clang
 #   make check SAN=1      the whole suite under ASan+UBSan (separate build dir)
 #   make check-valgrind   the unit tests under valgrind
+#   make check-all        all of the above and a clang build (what CI runs)
 #   make deps             install the Debian packages the project needs
 
 CC      ?= cc
@@ -40,7 +41,7 @@ PEER_BINS := $(PEER_SRCS:tests/peers/%.c=$(BUILD)/tests/peers/%)
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 CFLAGS  += -DVDPA_SHIM_VERSION=\"$(VERSION)\"
 
-.PHONY: all check check-unit check-e2e check-valgrind deps demo clean
+.PHONY: all check check-all check-unit check-e2e check-valgrind deps demo clean
 
 all: $(BUILD)/vdpa-shim
 
@@ -72,6 +73,10 @@ check-unit: $(UNIT_BINS)
 
 check-e2e: $(BUILD)/vdpa-shim $(PEER_BINS)
 	@BUILD=$(BUILD) tests/run-e2e.sh
+
+# Everything CI runs: gcc, clang, ASan+UBSan, valgrind (tests/check-all.sh).
+check-all:
+	@tests/check-all.sh
 
 check-valgrind: $(UNIT_BINS)
 	@BUILD=$(BUILD) VALGRIND=1 tests/run-unit.sh $(UNIT_BINS)

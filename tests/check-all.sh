@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The full suite, as CI runs it:
+#   1. gcc build, unit tests (cmocka) and end-to-end tests with real peers
+#   2. clang build of everything, warning-free (-Werror)
+#   3. unit and end-to-end tests again with ASan+UBSan (the shim under test too)
+#   4. unit tests under valgrind (leaks, fd leaks)
+# Ends with one line: "all: N passed, M failed, K skipped".
+set -u
+cd "$(dirname "$0")/.."
+jobs=$(nproc 2>/dev/null || echo 2)
+passed=0 failed=0 skipped=0 step_failed=0
+summaries=()
+
+tally() { # reads "...: N passed, M failed[, K skipped]" lines from a log
+    local line p f s
+    while IFS= read -r line; do
+        summaries+=("$1 $line")
+        p=$(sed -E 's/.*: ([0-9]+) passed.*/\1/' <<<"$line")
+        f=$(sed -E 's/.*, ([0-9]+) failed.*/\1/' <<<"$line")
+        s=0; [[ $line == *skipped* ]] && s=$(sed -E 's/.*, ([0-9]+) skipped.*/\1/' <<<"$line")
+        passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+    done < <(grep -E '^(unit|e2e): [0-9]+ passed, [0-9]+ failed' "$2")
+}
+
+step() { # step NAME CMD...
+    local name=$1 log; shift
+    log=$(mktemp)
+    echo "=== $name: $*"
+    "$@" 2>&1 | tee "$log"
+    local rc=${PIPESTATUS[0]}
+    tally "$name" "$log"
+    rm -f "$log"
+    if (( rc != 0 )); then
+        echo "=== $name FAILED (exit $rc)"
+        step_failed=$((step_failed + 1))
+    fi
+}
+
+step gcc make -j"$jobs" check
+step clang make -j"$jobs" CC=clang BUILD=build-clang all build-clang/libshim.a \
+    $(ls tests/unit/test_*.c | sed 's|tests/unit/|build-clang/tests/|; s|\.c$||')
+step asan make -j"$jobs" check SAN=1
+step valgrind make -j"$jobs" check-valgrind
+
+echo "=== summary"
+printf '  %s\n' "${summaries[@]}"
+(( step_failed )) && echo "  $step_failed step(s) failed to build or run"
+(( step_failed && failed == 0 )) && failed=1
+echo "all: $passed passed, $failed failed, $skipped skipped"
+(( failed == 0 && step_failed == 0 ))

@@ -1,0 +1,61 @@
+# shellcheck shell=bash
+# common.sh - shared helpers for the end-to-end tests (sourced).
+#
+# Exit codes every e2e test uses: 0 pass, 1 fail, 77 skip (a peer cannot
+# start here; the reason is printed on a "SKIP:" line and counted).
+
+E2E_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
+SHIM_BIN=${SHIM_BIN:-$E2E_ROOT/${BUILD:-build}/vdpa-shim}
+_SHIM_PID=""
+_SHIM_LOG=""
+
+skip() { echo "SKIP: $*"; exit 77; }
+
+fail() {
+    echo "FAIL: $*"
+    if [[ -n $_SHIM_LOG && -f $_SHIM_LOG ]]; then
+        echo "--- shim log tail:"; tail -n 30 "$_SHIM_LOG"
+    fi
+    exit 1
+}
+
+# wait_for TIMEOUT_S CMD...: polls CMD every 0.1 s until it succeeds.
+wait_for() {
+    local limit=$(( $1 * 10 )); shift
+    local i
+    for (( i = 0; i < limit; i++ )); do
+        "$@" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# shim_start LOG ARGS...: runs the shim in the background, logging to LOG.
+shim_start() {
+    _SHIM_LOG=$1; shift
+    [[ -x $SHIM_BIN ]] || fail "shim binary $SHIM_BIN is missing (run make first)"
+    "$SHIM_BIN" "$@" 2>"$_SHIM_LOG" &
+    _SHIM_PID=$!
+}
+
+# shim_stop: SIGTERM, then checks a clean exit (status 0) and a clean log
+# (no sanitizer report).
+shim_stop() {
+    [[ -n $_SHIM_PID ]] || return 0
+    local pid=$_SHIM_PID status=0
+    _SHIM_PID=""
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" || status=$?
+    if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$_SHIM_LOG"; then
+        fail "the shim's log has a sanitizer report"
+    fi
+    (( status == 0 )) || fail "the shim exited with status $status on SIGTERM"
+}
+
+shim_kill() {
+    [[ -n $_SHIM_PID ]] && kill -KILL "$_SHIM_PID" 2>/dev/null
+    _SHIM_PID=""
+}
+
+# fd_count PID: open fds of a process.
+fd_count() { ls "/proc/$1/fd" | wc -l; }

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the Debian packages vdpa-shim needs to build and test, when missing.
+#   build: gcc, clang, make, pkg-config, libuv1-dev, libcmocka-dev
+#   tests: valgrind, python3, dpdk (dpdk-testpmd: net_vhost and
+#          net_virtio_user peers), qemu-system-x86 and qemu-system-common
+#          (QEMU, qemu-storage-daemon, virtiofsd), qemu-utils, bc
+set -euo pipefail
+packages=(gcc clang make pkg-config libuv1-dev libcmocka-dev valgrind python3
+          dpdk qemu-system-x86 qemu-system-common qemu-utils)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if (( ${#missing[@]} == 0 )); then
+    echo "deps: all ${#packages[@]} packages present"
+    exit 0
+fi
+echo "deps: installing ${missing[*]}"
+sudo=""
+(( EUID == 0 )) || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
