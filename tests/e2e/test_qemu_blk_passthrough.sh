@@ -11,9 +11,9 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 w=$(mktemp -d /tmp/vdpa-shim-qemu.XXXXXX)
 QEMU_PID=""; QSD_PID=""
 cleanup() {
-    [[ -n $QEMU_PID ]] && kill -KILL "$QEMU_PID" 2>/dev/null
+    [[ -z $QEMU_PID ]] || kill -KILL "$QEMU_PID" 2>/dev/null || true
     shim_kill
-    [[ -n $QSD_PID ]] && kill -TERM "$QSD_PID" 2>/dev/null
+    [[ -z $QSD_PID ]] || kill -TERM "$QSD_PID" 2>/dev/null || true
     wait 2>/dev/null
     rm -rf "$w"
 }
@@ -21,8 +21,7 @@ trap cleanup EXIT
 
 command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 is not installed"
 command -v qemu-storage-daemon >/dev/null || skip "qemu-storage-daemon is not installed"
-accel=tcg
-[[ -r /dev/kvm && -w /dev/kvm ]] && accel=kvm
+accel=$(qemu_accel)
 
 truncate -s 64M "$w/disk.img"
 # 16-bit boot sector: INT 13h AH=03 writes 1 sector from 0x7c00 to CHS 0/0/2,
@@ -44,8 +43,8 @@ wait_for 10 test -S "$w/be.sock" || skip "qemu-storage-daemon did not start: $(t
 shim_start "$w/shim.log" --device "type=blk,id=blk0,frontend=$w/fe.sock,backend=$w/be.sock" --trace "$w/trace.txt"
 wait_for 5 test -S "$w/fe.sock" || fail "the shim did not create its socket"
 
-qemu-system-x86_64 -machine "q35,accel=$accel" -nodefaults -display none -m 256 \
-    -object memory-backend-memfd,id=mem,size=256M,share=on -numa node,memdev=mem \
+# shellcheck disable=SC2046
+qemu-system-x86_64 $(qemu_args "$accel") \
     -chardev "socket,id=c0,path=$w/fe.sock" -device vhost-user-blk-pci,chardev=c0,id=blk0,bootindex=1 \
     -chardev "file,id=dbg,path=$w/debugcon.log" -device isa-debugcon,iobase=0x402,chardev=dbg \
     >"$w/qemu.log" 2>&1 &

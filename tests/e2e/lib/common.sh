@@ -53,9 +53,19 @@ shim_stop() {
 }
 
 shim_kill() {
-    [[ -n $_SHIM_PID ]] && kill -KILL "$_SHIM_PID" 2>/dev/null
+    [[ -z $_SHIM_PID ]] || kill -KILL "$_SHIM_PID" 2>/dev/null || true
     _SHIM_PID=""
 }
 
 # fd_count PID: open fds of a process.
 fd_count() { ls "/proc/$1/fd" | wc -l; }
+
+# qemu_accel: kvm where /dev/kvm is usable, else tcg.
+qemu_accel() { if [[ -r /dev/kvm && -w /dev/kvm ]]; then echo kvm; else echo tcg; fi; }
+
+# qemu_args ACCEL: a minimal machine whose RAM is a shareable memfd, as
+# every vhost-user device needs.
+qemu_args() {
+    echo "-machine q35,accel=$1 -nodefaults -display none -m 256" \
+         "-object memory-backend-memfd,id=mem,size=256M,share=on -numa node,memdev=mem"
+}
