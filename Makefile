@@ -27,23 +27,27 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA_CFLAGS := $(shell pkg-config --cflags cmocka 2>/dev/null)
 CMOCKA_LIBS   := $(shell pkg-config --libs cmocka 2>/dev/null)
 
-CFLAGS  += $(CSTD) $(WARN) $(OPT) $(SANFLAGS) -Iinclude -Ishim $(PKG_CFLAGS) -MMD -MP
+CFLAGS  += $(CSTD) $(WARN) $(OPT) $(SANFLAGS) -Iinclude -Ishim -Ipeers $(PKG_CFLAGS) -MMD -MP
 LDFLAGS += $(SANFLAGS)
 
 # The library part of the shim: everything but main.c, shared with the tests.
 LIB_SRCS := $(filter-out shim/main.c,$(wildcard shim/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+# Reference peers (vdpa-user back-end, driver): peers/<name>/main.c builds
+# $(BUILD)/<name>; peers/virtio/ is the virtqueue library they share.
+VIRTIO_SRCS := $(wildcard peers/virtio/*.c)
+VIRTIO_OBJS := $(VIRTIO_SRCS:%.c=$(BUILD)/%.o)
+PEER_NAMES  := $(patsubst peers/%/main.c,%,$(wildcard peers/*/main.c))
+PEER_PROGS  := $(PEER_NAMES:%=$(BUILD)/%)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
-PEER_SRCS := $(wildcard tests/peers/*.c)
-PEER_BINS := $(PEER_SRCS:tests/peers/%.c=$(BUILD)/tests/peers/%)
 
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 CFLAGS  += -DVDPA_SHIM_VERSION=\"$(VERSION)\"
 
 .PHONY: all check check-all check-unit check-e2e check-valgrind deps demo clean
 
-all: $(BUILD)/vdpa-shim
+all: $(BUILD)/vdpa-shim $(PEER_PROGS)
 
 $(BUILD)/vdpa-shim: $(BUILD)/shim/main.o $(BUILD)/libshim.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
@@ -51,27 +55,31 @@ $(BUILD)/vdpa-shim: $(BUILD)/shim/main.o $(BUILD)/libshim.a
 $(BUILD)/libshim.a: $(LIB_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
+$(BUILD)/libvirtio.a: $(VIRTIO_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+.SECONDEXPANSION:
+$(PEER_PROGS): $(BUILD)/%: $$(patsubst %.c,$(BUILD)/%.o,$$(wildcard peers/%/*.c)) \
+		$(BUILD)/libvirtio.a $(BUILD)/libshim.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libshim.a
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libvirtio.a $(BUILD)/libshim.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(CMOCKA_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libshim.a $(LDFLAGS) \
-		$(CMOCKA_LIBS) $(PKG_LIBS)
-
-$(BUILD)/tests/peers/%: tests/peers/%.c $(BUILD)/libshim.a
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libshim.a $(LDFLAGS) $(PKG_LIBS)
+	$(CC) $(CFLAGS) $(CMOCKA_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libvirtio.a $(BUILD)/libshim.a \
+		$(LDFLAGS) $(CMOCKA_LIBS) $(PKG_LIBS)
 
 # Every test: unit tests (cmocka), then end-to-end tests against the real
 # program and real peers. A peer that cannot start is a counted, loud skip.
 check: check-unit check-e2e
 
-check-unit: $(UNIT_BINS)
+check-unit: $(UNIT_BINS) $(BUILD)/vdpa-shim $(PEER_PROGS)
 	@BUILD=$(BUILD) tests/run-unit.sh $(UNIT_BINS)
 
-check-e2e: $(BUILD)/vdpa-shim $(PEER_BINS)
+check-e2e: $(BUILD)/vdpa-shim $(PEER_PROGS)
 	@BUILD=$(BUILD) tests/run-e2e.sh
 
 # Everything CI runs: gcc, clang, ASan+UBSan, valgrind (tests/check-all.sh).

@@ -101,7 +101,7 @@ int vs_conn_send(struct vs_conn *c, struct vu_msg *msg)
 {
     int rc;
 
-    if (c->closing) {
+    if (!c || c->closing) {
         vu_msg_close_fds(msg);
         return -EPIPE;
     }

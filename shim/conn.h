@@ -39,7 +39,8 @@ struct vs_conn {
 /* Takes fd (made non-blocking). NULL on failure, with fd closed. */
 struct vs_conn *vs_conn_new(uv_loop_t *loop, int fd, const char *label, vs_conn_msg_cb on_msg,
                             vs_conn_close_cb on_close, void *owner);
-/* Queues msg (taking its fds) and writes what the socket takes. On failure the
+/* Queues msg (taking its fds) and writes what the socket takes. A NULL or
+ * closing connection closes the fds and returns -EPIPE. On failure the
  * connection is closed and a negative errno returned. */
 int vs_conn_send(struct vs_conn *conn, struct vu_msg *msg);
 /* Stops or restarts reading. */

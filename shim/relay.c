@@ -15,6 +15,7 @@
  * requests than this without reading replies is disconnected. */
 #define VS_MAX_PENDING 64
 #define VS_BACKOFF_MIN_MS 100
+#define VS_VDPA_COMPANIONS (VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_CONFIG) | VU_BIT(VU_PF_STATUS))
 #define VS_BACKOFF_MAX_MS 2000
 
 struct pending_fifo {
@@ -241,6 +242,19 @@ static int note_frontend_request(struct vs_relay *r, struct vu_msg *m, struct vu
             snprintf(err->text, sizeof(err->text),
                      "SET_PROTOCOL_FEATURES acks 0x%" PRIx64 ", which includes 0x%" PRIx64
                      " the back-end did not offer", v, v & ~r->offered_pf);
+            return -EINVAL;
+        }
+        /* docs/vdpa-user.md 2.2: F_VDPA comes with REPLY_ACK, CONFIG and
+         * STATUS, and the decision holds for the connection's lifetime. */
+        if (vu_has_bit(r->limits.protocol_features, VU_PF_VDPA)) {
+            snprintf(err->text, sizeof(err->text),
+                     "SET_PROTOCOL_FEATURES again after F_VDPA was negotiated");
+            return -EINVAL;
+        }
+        if (vu_has_bit(v, VU_PF_VDPA) && (v & VS_VDPA_COMPANIONS) != VS_VDPA_COMPANIONS) {
+            snprintf(err->text, sizeof(err->text),
+                     "SET_PROTOCOL_FEATURES acks F_VDPA without REPLY_ACK, CONFIG and STATUS "
+                     "(0x%" PRIx64 " missing)", VS_VDPA_COMPANIONS & ~v);
             return -EINVAL;
         }
         r->limits.protocol_features = v;
