@@ -6,45 +6,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "conn.h"
 #include "log.h"
-#include "relay.h"
-#include "validate.h"
+#include "session.h"
 
-/* Replies one side may owe the other at once. A peer that pipelines more
- * requests than this without reading replies is disconnected. */
-#define VS_MAX_PENDING 64
 #define VS_BACKOFF_MIN_MS 100
-#define VS_VDPA_COMPANIONS (VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_CONFIG) | VU_BIT(VU_PF_STATUS))
 #define VS_BACKOFF_MAX_MS 2000
-
-struct pending_fifo {
-    struct vu_pending items[VS_MAX_PENDING];
-    unsigned head, count;
-};
-
-struct vs_relay {
-    uv_loop_t *loop;
-    struct vs_device_config cfg;
-    struct vs_trace *trace;
-
-    int fe_listen_fd, be_listen_fd;
-    uv_poll_t fe_listen, be_listen;
-    uv_timer_t fe_timer, be_timer;
-    unsigned fe_backoff_ms, be_backoff_ms;
-    unsigned handles_open;
-    bool stopping, ending;
-
-    /* The session. */
-    struct vs_conn *fe, *be;          /* main sockets */
-    struct vs_conn *fe_chan, *be_chan; /* back-end channel, front-end / back-end ends */
-    struct vu_session_limits limits;  /* as negotiated between the two peers */
-    uint64_t offered_pf;              /* protocol features shown to the front-end */
-    struct pending_fifo main_pending; /* back-end replies owed to the front-end */
-    struct pending_fifo chan_pending; /* front-end replies owed on the channel */
-
-    struct vs_relay_stats stats;
-};
+#define VS_VDPA_COMPANIONS (VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_CONFIG) | VU_BIT(VU_PF_STATUS))
 
 static void end_session(struct vs_relay *r, const char *why);
 static void try_connect_backend(struct vs_relay *r);
@@ -53,20 +20,20 @@ static void fe_timer_cb(uv_timer_t *t);
 
 /* ---- small helpers ------------------------------------------------------- */
 
-static int fifo_push(struct pending_fifo *f, const struct vu_pending *p)
+static int fifo_push(struct vs_owed_fifo *f, const struct vs_owed *o)
 {
     if (f->count == VS_MAX_PENDING)
         return -ENOBUFS;
-    f->items[(f->head + f->count) % VS_MAX_PENDING] = *p;
+    f->items[(f->head + f->count) % VS_MAX_PENDING] = *o;
     f->count++;
     return 0;
 }
 
-static int fifo_pop(struct pending_fifo *f, struct vu_pending *p)
+static int fifo_pop(struct vs_owed_fifo *f, struct vs_owed *o)
 {
     if (f->count == 0)
         return -ENOENT;
-    *p = f->items[f->head];
+    *o = f->items[f->head];
     f->head = (f->head + 1) % VS_MAX_PENDING;
     f->count--;
     return 0;
@@ -74,28 +41,39 @@ static int fifo_pop(struct pending_fifo *f, struct vu_pending *p)
 
 static void reset_session_state(struct vs_relay *r)
 {
-    memset(&r->limits, 0, sizeof(r->limits));
-    r->limits.max_queues = vs_device_max_rings(&r->cfg);
-    r->limits.config_size = r->cfg.type->config_size ? r->cfg.type->config_size : 0;
+    memset(&r->fe_limits, 0, sizeof(r->fe_limits));
+    r->fe_limits.max_queues = vs_device_max_rings(&r->cfg);
+    r->fe_limits.config_size = r->cfg.type->config_size;
+    r->be_limits = r->fe_limits;
+    r->mode = VS_MODE_UNDECIDED;
+    r->backend_pf = 0;
     r->offered_pf = 0;
+    r->owner_deferred = false;
     memset(&r->main_pending, 0, sizeof(r->main_pending));
     memset(&r->chan_pending, 0, sizeof(r->chan_pending));
 }
 
-static void trace(struct vs_relay *r, const char *dir, enum vu_channel ch, const struct vu_msg *m,
+void vs_trace_dir(struct vs_relay *r, const char *dir, enum vu_channel ch, const struct vu_msg *m,
                   const char *note)
 {
     vs_trace_msg(r->trace, r->cfg.id, dir, ch, m, note);
 }
 
 /* Sends a REPLY_ACK-style u64 answer to `request` on conn. */
-static void send_ack(struct vs_conn *conn, uint32_t request, uint64_t value)
+static void send_ack(struct vs_relay *r, struct vs_conn *conn, enum vu_channel ch,
+                     uint32_t request, uint64_t value, const char *note)
 {
     struct vu_msg ack;
 
     vu_msg_init(&ack, request, VU_FLAG_REPLY);
     vu_msg_set_u64(&ack, value);
+    vs_trace_dir(r, conn == r->be || conn == r->be_chan ? "shim->be" : "shim->fe", ch, &ack, note);
     vs_conn_send(conn, &ack);
+}
+
+void vs_reply_frontend_ack(struct vs_relay *r, uint32_t request, uint64_t value)
+{
+    send_ack(r, r->fe, VU_CHAN_FRONTEND, request, value, "answered by the shim");
 }
 
 /* A request failed validation or was refused. What the sender gets: a
@@ -104,23 +82,26 @@ static void send_ack(struct vs_conn *conn, uint32_t request, uint64_t value)
 static void reject(struct vs_relay *r, struct vs_conn *from, enum vu_channel ch,
                    const struct vu_hdr *hdr, const struct vu_msg_desc *d, int rc, const char *text)
 {
-    const char *who = from == r->fe || from == r->fe_chan ? "front-end" : "back-end";
+    bool from_fe = from == r->fe || from == r->fe_chan;
+    const struct vu_session_limits *lim = from_fe ? &r->fe_limits : &r->be_limits;
+    const char *who = from_fe ? "front-end" : "back-end";
     bool acked = d && d->reply == VU_REPLY_ACK && (hdr->flags & VU_FLAG_NEED_REPLY) &&
-                 vu_has_bit(r->limits.protocol_features, VU_PF_REPLY_ACK);
+                 vu_has_bit(lim->protocol_features, VU_PF_REPLY_ACK);
     bool empty_config = d && ch == VU_CHAN_FRONTEND && hdr->request == VU_REQ_GET_CONFIG;
     struct vu_msg shown;
 
     r->stats.rejected++;
     vu_msg_init(&shown, hdr->request, hdr->flags);
-    trace(r, who[0] == 'f' ? "fe->shim" : "be->shim", ch, &shown, text);
+    vs_trace_dir(r, from_fe ? "fe->shim" : "be->shim", ch, &shown, text);
     if (acked || empty_config) {
         vs_warn("%s: %s sent a bad %s: %s (%s); answered with a failure", r->cfg.id, who,
                 d->name, text, strerror(-rc));
         if (acked) {
-            send_ack(from, hdr->request, (uint64_t)-rc);
+            send_ack(r, from, ch, hdr->request, (uint64_t)-rc, "refused");
         } else {
             struct vu_msg reply;
             vu_msg_init(&reply, hdr->request, VU_FLAG_REPLY);
+            vs_trace_dir(r, "shim->fe", ch, &reply, "refused (empty config reply)");
             vs_conn_send(from, &reply);
         }
         return;
@@ -130,13 +111,24 @@ static void reject(struct vs_relay *r, struct vs_conn *from, enum vu_channel ch,
     end_session(r, "protocol error");
 }
 
+void vs_refuse_frontend(struct vs_relay *r, const struct vu_hdr *hdr, const struct vu_msg_desc *d,
+                        int rc, const char *text)
+{
+    reject(r, r->fe, VU_CHAN_FRONTEND, hdr, d, rc, text);
+}
+
+void vs_end_session(struct vs_relay *r, const char *why)
+{
+    end_session(r, why);
+}
+
 /* A request with NEED_REPLY on a session without REPLY_ACK: the spec says
  * no reply comes, but DPDK and libvhost-user answer anyway. Clearing the bit
  * keeps the reply count certain. */
-static void normalise_need_reply(const struct vs_relay *r, const struct vu_msg_desc *d,
+static void normalise_need_reply(const struct vu_session_limits *lim, const struct vu_msg_desc *d,
                                  struct vu_msg *m)
 {
-    if (d->reply == VU_REPLY_ACK && !vu_has_bit(r->limits.protocol_features, VU_PF_REPLY_ACK))
+    if (d->reply == VU_REPLY_ACK && !vu_has_bit(lim->protocol_features, VU_PF_REPLY_ACK))
         m->hdr.flags &= ~VU_FLAG_NEED_REPLY;
 }
 
@@ -163,67 +155,102 @@ static void on_be_chan_msg(struct vs_conn *c, struct vu_msg *m)
     struct vs_relay *r = c->owner;
     const struct vu_msg_desc *d;
     struct vu_error err;
-    struct vu_pending p;
+    struct vs_owed o = { .origin = VS_FROM_FRONTEND };
     struct vu_hdr hdr = m->hdr;
-    int rc = vu_validate_request(&r->limits, VU_CHAN_BACKEND, m, &d, &err);
+    int rc = vu_validate_request(&r->be_limits, VU_CHAN_BACKEND, m, &d, &err);
 
     if (rc) {
         reject(r, c, VU_CHAN_BACKEND, &hdr, d, rc, err.text);
         return;
     }
-    normalise_need_reply(r, d, m);
-    if (vu_request_expects_reply(&r->limits, d, m, &p) && fifo_push(&r->chan_pending, &p)) {
+    normalise_need_reply(&r->be_limits, d, m);
+    if (vu_request_expects_reply(&r->be_limits, d, m, &o.p) && fifo_push(&r->chan_pending, &o)) {
         vu_msg_close_fds(m);
         reject(r, c, VU_CHAN_BACKEND, &hdr, NULL, -ENOBUFS, "too many replies outstanding");
         return;
     }
-    trace(r, "be->fe", VU_CHAN_BACKEND, m, NULL);
+    vs_trace_dir(r, "be->fe", VU_CHAN_BACKEND, m, NULL);
     r->stats.forwarded++;
     vs_conn_send(r->fe_chan, m);
 }
 
-/* A front-end reply on the channel, on its way back to the back-end. */
+/* A front-end reply on the channel: back to the back-end, or to the shim
+ * when the shim asked (a synthesized CONFIG_CHANGE_MSG). */
 static void on_fe_chan_msg(struct vs_conn *c, struct vu_msg *m)
 {
     struct vs_relay *r = c->owner;
     struct vu_error err;
-    struct vu_pending p;
+    struct vs_owed o;
     int rc;
 
-    if (fifo_pop(&r->chan_pending, &p)) {
+    if (fifo_pop(&r->chan_pending, &o)) {
         struct vu_hdr hdr = m->hdr;
         vu_msg_close_fds(m);
         reject(r, c, VU_CHAN_BACKEND, &hdr, NULL, -EPROTO,
                "front-end sent a message on the back-end channel that answers nothing");
         return;
     }
-    rc = vu_validate_reply(&p, VU_CHAN_BACKEND, m, &err);
+    rc = vu_validate_reply(&o.p, VU_CHAN_BACKEND, m, &err);
     if (rc) {
         reject(r, c, VU_CHAN_BACKEND, &m->hdr, NULL, rc, err.text);
         return;
     }
-    trace(r, "fe->be", VU_CHAN_BACKEND, m, NULL);
+    if (o.origin == VS_FROM_SHIM || !r->be_chan) {
+        vs_trace_dir(r, "fe->shim", VU_CHAN_BACKEND, m, "answer to the shim");
+        if (m->payload.u64)
+            vs_warn("%s: the front-end refused %s (%" PRIu64 ")", r->cfg.id,
+                    vu_request_name(VU_CHAN_BACKEND, m->hdr.request), m->payload.u64);
+        return;
+    }
+    vs_trace_dir(r, "fe->be", VU_CHAN_BACKEND, m, NULL);
     r->stats.forwarded++;
     vs_conn_send(r->be_chan, m);
 }
 
-/* SET_BACKEND_REQ_FD: keep the front-end's socket, give the back-end ours. */
-static int splice_backend_channel(struct vs_relay *r, struct vu_msg *m)
+void vs_send_frontend_channel(struct vs_relay *r, struct vu_msg *m, const char *note)
 {
-    int pair[2];
+    const struct vu_msg_desc *d = vu_msg_desc_lookup(VU_CHAN_BACKEND, m->hdr.request);
+    struct vs_owed o = { .origin = VS_FROM_SHIM };
 
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
+    if (!r->fe_chan || !d) {
+        vu_msg_close_fds(m);
+        return;
+    }
+    if (vu_has_bit(r->fe_limits.protocol_features, VU_PF_REPLY_ACK))
+        m->hdr.flags |= VU_FLAG_NEED_REPLY;
+    if (vu_request_expects_reply(&r->fe_limits, d, m, &o.p) && fifo_push(&r->chan_pending, &o)) {
+        vu_msg_close_fds(m);
+        return; /* the front-end is not answering its channel: drop the event */
+    }
+    vs_trace_dir(r, "shim->fe", VU_CHAN_BACKEND, m, note);
+    vs_conn_send(r->fe_chan, m);
+}
+
+/* SET_BACKEND_REQ_FD: keep the front-end's socket. When the back-end has a
+ * channel too, give it one end of the shim's own socketpair, so its requests
+ * are validated and traced; *forward says whether the request goes on. */
+static int take_backend_channel(struct vs_relay *r, struct vu_msg *m, bool *forward)
+{
+    int pair[2] = { -1, -1 };
+
+    *forward = vu_has_bit(r->be_limits.protocol_features, VU_PF_BACKEND_REQ);
+    if (*forward && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
         return -errno;
     vs_conn_close(r->fe_chan, 0);
     vs_conn_close(r->be_chan, 0);
     r->fe_chan = vs_conn_new(r->loop, m->fds[0], "front-end channel", on_fe_chan_msg,
                              on_chan_close, r);
-    m->fds[0] = pair[1];
-    r->be_chan = vs_conn_new(r->loop, pair[0], "back-end channel", on_be_chan_msg,
-                             on_chan_close, r);
-    if (!r->fe_chan || !r->be_chan) {
+    m->fds[0] = -1;
+    m->nfds = 0;
+    if (*forward) {
+        vu_msg_add_fd(m, pair[1]);
+        r->be_chan = vs_conn_new(r->loop, pair[0], "back-end channel", on_be_chan_msg,
+                                 on_chan_close, r);
+    }
+    if (!r->fe_chan || (*forward && !r->be_chan)) {
         vs_conn_close(r->fe_chan, 0);
         vs_conn_close(r->be_chan, 0);
+        vu_msg_close_fds(m);
         return -ENOMEM;
     }
     return 0;
@@ -231,52 +258,107 @@ static int splice_backend_channel(struct vs_relay *r, struct vu_msg *m)
 
 /* ---- the main socket --------------------------------------------------------- */
 
-/* State the relay keeps from a front-end request before forwarding it. */
-static int note_frontend_request(struct vs_relay *r, struct vu_msg *m, struct vu_error *err)
+int vs_send_internal(struct vs_relay *r, struct vu_msg *m, uint16_t action, uint32_t arg,
+                     const char *note)
+{
+    const struct vu_msg_desc *d = vu_msg_desc_lookup(VU_CHAN_FRONTEND, m->hdr.request);
+    struct vs_owed o = { .origin = VS_FROM_SHIM, .action = action, .arg = arg };
+
+    if (!r->be || !d) {
+        vu_msg_close_fds(m);
+        return -ENOTCONN;
+    }
+    m->hdr.flags |= VU_FLAG_NEED_REPLY;
+    if (!vu_request_expects_reply(&r->be_limits, d, m, &o.p)) {
+        /* Without REPLY_ACK a plain request has no answer: count it done. */
+        m->hdr.flags &= ~VU_FLAG_NEED_REPLY;
+        vs_trace_dir(r, "shim->be", VU_CHAN_FRONTEND, m, note);
+        return vs_conn_send(r->be, m);
+    }
+    if (fifo_push(&r->main_pending, &o)) {
+        vu_msg_close_fds(m);
+        end_session(r, "too many replies outstanding");
+        return -ENOBUFS;
+    }
+    vs_trace_dir(r, "shim->be", VU_CHAN_FRONTEND, m, note);
+    return vs_conn_send(r->be, m);
+}
+
+void vs_forward_to_backend(struct vs_relay *r, const struct vu_msg_desc *d, struct vu_msg *m,
+                           const char *note)
+{
+    struct vs_owed o = { .origin = VS_FROM_FRONTEND };
+    struct vu_hdr hdr = m->hdr;
+
+    normalise_need_reply(&r->fe_limits, d, m);
+    if (vu_request_expects_reply(&r->fe_limits, d, m, &o.p) && fifo_push(&r->main_pending, &o)) {
+        vu_msg_close_fds(m);
+        reject(r, r->fe, VU_CHAN_FRONTEND, &hdr, NULL, -ENOBUFS, "too many replies outstanding");
+        return;
+    }
+    vs_trace_dir(r, "fe->be", VU_CHAN_FRONTEND, m, note);
+    r->stats.forwarded++;
+    vs_conn_send(r->be, m);
+}
+
+/* SET_OWNER is held until protocol features are settled: vdpa-user wants
+ * SET_PROTOCOL_FEATURES first, and DPDK virtio-user sends SET_OWNER before
+ * anything else. Legacy back-ends do not care when it comes. */
+static void flush_deferred_owner(struct vs_relay *r)
+{
+    struct vu_msg owner;
+
+    if (!r->owner_deferred)
+        return;
+    r->owner_deferred = false;
+    vu_msg_init(&owner, VU_REQ_SET_OWNER, 0);
+    vs_trace_dir(r, "shim->be", VU_CHAN_FRONTEND, &owner, "deferred SET_OWNER");
+    vs_conn_send(r->be, &owner);
+}
+
+/* SET_PROTOCOL_FEATURES decides the session's mode. */
+static int set_protocol_features(struct vs_relay *r, struct vu_msg *m, struct vu_error *err)
 {
     uint64_t v = m->payload.u64;
 
-    switch (m->hdr.request) {
-    case VU_REQ_SET_PROTOCOL_FEATURES:
-        if (v & ~r->offered_pf) {
-            snprintf(err->text, sizeof(err->text),
-                     "SET_PROTOCOL_FEATURES acks 0x%" PRIx64 ", which includes 0x%" PRIx64
-                     " the back-end did not offer", v, v & ~r->offered_pf);
-            return -EINVAL;
-        }
-        /* docs/vdpa-user.md 2.2: F_VDPA comes with REPLY_ACK, CONFIG and
-         * STATUS, and the decision holds for the connection's lifetime. */
-        if (vu_has_bit(r->limits.protocol_features, VU_PF_VDPA)) {
-            snprintf(err->text, sizeof(err->text),
-                     "SET_PROTOCOL_FEATURES again after F_VDPA was negotiated");
-            return -EINVAL;
-        }
-        if (vu_has_bit(v, VU_PF_VDPA) && (v & VS_VDPA_COMPANIONS) != VS_VDPA_COMPANIONS) {
-            snprintf(err->text, sizeof(err->text),
-                     "SET_PROTOCOL_FEATURES acks F_VDPA without REPLY_ACK, CONFIG and STATUS "
-                     "(0x%" PRIx64 " missing)", VS_VDPA_COMPANIONS & ~v);
-            return -EINVAL;
-        }
-        r->limits.protocol_features = v;
-        return 0;
-    case VU_REQ_SET_FEATURES:
-        if (r->limits.features_known && (v & ~r->limits.offered_features)) {
-            snprintf(err->text, sizeof(err->text),
-                     "SET_FEATURES acks 0x%" PRIx64 ", which includes 0x%" PRIx64
-                     " the back-end did not offer", v, v & ~r->limits.offered_features);
-            return -EINVAL;
-        }
-        return 0;
-    case VU_REQ_SET_BACKEND_REQ_FD: {
-        int rc = splice_backend_channel(r, m);
-        if (rc)
-            snprintf(err->text, sizeof(err->text), "cannot set up the back-end channel: %s",
-                     strerror(-rc));
-        return rc;
+    /* docs/vdpa-user.md 2.2: F_VDPA comes with REPLY_ACK, CONFIG and
+     * STATUS, and the decision holds for the connection's lifetime. */
+    if (vu_has_bit(r->fe_limits.protocol_features, VU_PF_VDPA) || r->mode == VS_MODE_UP) {
+        snprintf(err->text, sizeof(err->text), "SET_PROTOCOL_FEATURES again after the protocol "
+                 "was settled");
+        return -EINVAL;
     }
-    default:
-        return 0;
+    if (v & ~r->offered_pf) {
+        snprintf(err->text, sizeof(err->text),
+                 "SET_PROTOCOL_FEATURES acks 0x%" PRIx64 ", which includes 0x%" PRIx64
+                 " the back-end did not offer", v, v & ~r->offered_pf);
+        return -EINVAL;
     }
+    if (vu_has_bit(v, VU_PF_VDPA) && (v & VS_VDPA_COMPANIONS) != VS_VDPA_COMPANIONS) {
+        snprintf(err->text, sizeof(err->text),
+                 "SET_PROTOCOL_FEATURES acks F_VDPA without REPLY_ACK, CONFIG and STATUS "
+                 "(0x%" PRIx64 " missing)", VS_VDPA_COMPANIONS & ~v);
+        return -EINVAL;
+    }
+    r->fe_limits.protocol_features = v;
+    if (vu_has_bit(r->backend_pf, VU_PF_VDPA) && !vu_has_bit(v, VU_PF_VDPA)) {
+        r->mode = VS_MODE_UP;
+        vs_info("%s: legacy front-end, vdpa-user back-end: up-converting", r->cfg.id);
+        return vs_up_begin(r, m);
+    }
+    r->mode = VS_MODE_PASS;
+    /* Bits the shim offers on its own account stay with the shim. */
+    m->payload.u64 = v & r->backend_pf;
+    r->be_limits.protocol_features = m->payload.u64;
+    return 1; /* forward */
+}
+
+/* In a translated session the front-end is not read while the shim is owed
+ * replies, so that every step sees the state the previous one left. */
+static void hold_frontend_if_owed(struct vs_relay *r)
+{
+    if (r->mode == VS_MODE_UP && r->fe && r->main_pending.count)
+        vs_conn_pause(r->fe, true);
 }
 
 static void on_fe_msg(struct vs_conn *c, struct vu_msg *m)
@@ -284,28 +366,81 @@ static void on_fe_msg(struct vs_conn *c, struct vu_msg *m)
     struct vs_relay *r = c->owner;
     const struct vu_msg_desc *d;
     struct vu_error err;
-    struct vu_pending p;
     struct vu_hdr hdr = m->hdr;
-    int rc = vu_validate_request(&r->limits, VU_CHAN_FRONTEND, m, &d, &err);
+    uint32_t req = hdr.request;
+    bool forward = true;
+    int rc = vu_validate_request(&r->fe_limits, VU_CHAN_FRONTEND, m, &d, &err);
 
-    if (rc == 0) {
-        rc = note_frontend_request(r, m, &err);
-        if (rc)
-            vu_msg_close_fds(m);
-    }
     if (rc) {
         reject(r, c, VU_CHAN_FRONTEND, &hdr, d, rc, err.text);
         return;
     }
-    normalise_need_reply(r, d, m);
-    if (vu_request_expects_reply(&r->limits, d, m, &p) && fifo_push(&r->main_pending, &p)) {
-        vu_msg_close_fds(m);
-        reject(r, c, VU_CHAN_FRONTEND, &hdr, NULL, -ENOBUFS, "too many replies outstanding");
+    if (r->mode == VS_MODE_UNDECIDED) {
+        if (req == VU_REQ_SET_OWNER) {
+            r->owner_deferred = true;
+            vs_trace_dir(r, "fe->shim", VU_CHAN_FRONTEND, m, "held until protocol features are set");
+            return;
+        }
+        if (req == VU_REQ_SET_PROTOCOL_FEATURES) {
+            rc = set_protocol_features(r, m, &err);
+            if (rc <= 0) {
+                if (rc < 0)
+                    reject(r, c, VU_CHAN_FRONTEND, &hdr, d, rc, err.text);
+                hold_frontend_if_owed(r); /* up-conversion took it over */
+                return;
+            }
+            vs_forward_to_backend(r, d, m, NULL);
+            flush_deferred_owner(r);
+            return;
+        }
+        if (req != VU_REQ_GET_FEATURES && req != VU_REQ_GET_PROTOCOL_FEATURES) {
+            /* No protocol-feature negotiation: plain relay from here on. */
+            r->mode = VS_MODE_PASS;
+            flush_deferred_owner(r);
+        }
+    } else if (req == VU_REQ_SET_PROTOCOL_FEATURES) {
+        rc = set_protocol_features(r, m, &err); /* refuses: already settled */
+        reject(r, c, VU_CHAN_FRONTEND, &hdr, d, rc < 0 ? rc : -EINVAL, err.text);
         return;
     }
-    trace(r, "fe->be", VU_CHAN_FRONTEND, m, NULL);
-    r->stats.forwarded++;
-    vs_conn_send(r->be, m);
+
+    if (req == VU_REQ_SET_BACKEND_REQ_FD) {
+        rc = take_backend_channel(r, m, &forward);
+        if (rc) {
+            snprintf(err.text, sizeof(err.text), "cannot set up the back-end channel: %s",
+                     strerror(-rc));
+            reject(r, c, VU_CHAN_FRONTEND, &hdr, d, rc, err.text);
+            return;
+        }
+        if (!forward) {
+            vs_trace_dir(r, "fe->shim", VU_CHAN_FRONTEND, m, "back-end channel kept by the shim");
+            if ((hdr.flags & VU_FLAG_NEED_REPLY) &&
+                vu_has_bit(r->fe_limits.protocol_features, VU_PF_REPLY_ACK))
+                vs_reply_frontend_ack(r, req, 0);
+            return;
+        }
+    } else if (r->mode == VS_MODE_UP) {
+        vs_up_frontend_request(r, d, m);
+        hold_frontend_if_owed(r);
+        return;
+    }
+
+    switch (req) {
+    case VU_REQ_SET_FEATURES:
+        if (r->fe_limits.features_known && (m->payload.u64 & ~r->fe_limits.offered_features)) {
+            snprintf(err.text, sizeof(err.text),
+                     "SET_FEATURES acks 0x%" PRIx64 ", which includes 0x%" PRIx64
+                     " the back-end did not offer", m->payload.u64,
+                     m->payload.u64 & ~r->fe_limits.offered_features);
+            vu_msg_close_fds(m);
+            reject(r, c, VU_CHAN_FRONTEND, &hdr, d, -EINVAL, err.text);
+            return;
+        }
+        break;
+    default:
+        break;
+    }
+    vs_forward_to_backend(r, d, m, NULL);
 }
 
 /* State the relay keeps from a back-end reply; may rewrite the reply. */
@@ -315,20 +450,24 @@ static const char *note_backend_reply(struct vs_relay *r, struct vu_msg *m, char
 
     switch (m->hdr.request) {
     case VU_REQ_GET_FEATURES:
-        r->limits.offered_features = v;
-        r->limits.features_known = true;
+        r->fe_limits.offered_features = r->be_limits.offered_features = v;
+        r->fe_limits.features_known = r->be_limits.features_known = true;
         return NULL;
     case VU_REQ_GET_PROTOCOL_FEATURES:
+        r->backend_pf = v;
         r->offered_pf = v & VS_RELAY_PROTOCOL_FEATURES;
+        if (vu_has_bit(v, VU_PF_VDPA))
+            r->offered_pf |= vs_up_offer(r, v);
         m->payload.u64 = r->offered_pf;
         if (r->offered_pf == v)
             return NULL;
-        snprintf(note, len, "hid 0x%" PRIx64 " the shim cannot relay", v & ~r->offered_pf);
+        snprintf(note, len, "offered 0x%" PRIx64 " (back-end 0x%" PRIx64 ")", r->offered_pf, v);
         return note;
     case VU_REQ_GET_QUEUE_NUM:
         if (!vs_device_max_rings(&r->cfg) && v > 0) {
             uint64_t rings = r->cfg.type->queue_num_is_pairs ? 2 * v + 1 : v;
-            r->limits.max_queues = rings < VU_MAX_QUEUES ? (uint32_t)rings : VU_MAX_QUEUES;
+            r->fe_limits.max_queues = rings < VU_MAX_QUEUES ? (uint32_t)rings : VU_MAX_QUEUES;
+            r->be_limits.max_queues = r->fe_limits.max_queues;
         }
         return NULL;
     default:
@@ -340,12 +479,12 @@ static void on_be_msg(struct vs_conn *c, struct vu_msg *m)
 {
     struct vs_relay *r = c->owner;
     struct vu_error err;
-    struct vu_pending p;
-    char note[96];
+    struct vs_owed o;
+    char note[128];
     const char *what;
     int rc;
 
-    if (fifo_pop(&r->main_pending, &p)) {
+    if (fifo_pop(&r->main_pending, &o)) {
         struct vu_hdr hdr = m->hdr;
         vu_msg_close_fds(m);
         snprintf(err.text, sizeof(err.text), "back-end sent %s (%" PRIu32 ") without being asked",
@@ -353,15 +492,22 @@ static void on_be_msg(struct vs_conn *c, struct vu_msg *m)
         reject(r, c, VU_CHAN_FRONTEND, &hdr, NULL, -EPROTO, err.text);
         return;
     }
-    rc = vu_validate_reply(&p, VU_CHAN_FRONTEND, m, &err);
+    rc = vu_validate_reply(&o.p, VU_CHAN_FRONTEND, m, &err);
     if (rc) {
         reject(r, c, VU_CHAN_FRONTEND, &m->hdr, NULL, rc, err.text);
         return;
     }
-    what = p.kind == VU_PENDING_EXPLICIT ? note_backend_reply(r, m, note, sizeof(note)) : NULL;
-    trace(r, "be->fe", VU_CHAN_FRONTEND, m, what);
-    r->stats.forwarded++;
-    vs_conn_send(r->fe, m);
+    if (o.origin == VS_FROM_SHIM) {
+        vs_trace_dir(r, "be->shim", VU_CHAN_FRONTEND, m, NULL);
+        vs_up_internal_reply(r, &o, m);
+    } else {
+        what = o.p.kind == VU_PENDING_EXPLICIT ? note_backend_reply(r, m, note, sizeof(note)) : NULL;
+        vs_trace_dir(r, "be->fe", VU_CHAN_FRONTEND, m, what);
+        r->stats.forwarded++;
+        vs_conn_send(r->fe, m);
+    }
+    if (r->mode == VS_MODE_UP && r->fe && r->main_pending.count == 0)
+        vs_conn_pause(r->fe, !r->be);
 }
 
 /* ---- connections and the session ------------------------------------------- */
@@ -386,6 +532,7 @@ static void end_session(struct vs_relay *r, const char *why)
     vs_conn_close(r->fe, 0);
     vs_conn_close(r->be, 0);
     uv_timer_stop(&r->be_timer);
+    vs_up_end(r);
     reset_session_state(r);
     r->ending = false;
     if (!r->stopping && r->cfg.frontend_mode == VS_MODE_CONNECT) {

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The state of one device and its current session, shared by the relay
+ * (connections, pass-through) and the translation state machines. Private to
+ * the shim; the public interface is relay.h.
+ */
+#ifndef VDPA_SHIM_SESSION_H
+#define VDPA_SHIM_SESSION_H
+
+#include <uv.h>
+
+#include "cli.h"
+#include "conn.h"
+#include "relay.h"
+#include "trace.h"
+#include "validate.h"
+
+/* Replies one side may owe the other at once. A peer that pipelines more
+ * requests than this without reading replies is disconnected. */
+#define VS_MAX_PENDING 64
+
+/* What a session translates. Decided by the front-end's SET_PROTOCOL_FEATURES
+ * against what the back-end offered. */
+enum vs_mode {
+    VS_MODE_UNDECIDED,  /* before SET_PROTOCOL_FEATURES: messages pass through */
+    VS_MODE_PASS,       /* both sides speak the same protocol */
+    VS_MODE_UP,         /* legacy front-end, vdpa-user back-end */
+};
+
+/* Who waits for a reply owed on the main socket. */
+enum vs_origin {
+    VS_FROM_FRONTEND,   /* forward the reply to the front-end */
+    VS_FROM_SHIM,       /* the shim asked; the reply is handled internally */
+};
+
+struct vs_owed {
+    struct vu_pending p;
+    enum vs_origin origin;
+    uint16_t action;     /* translation-specific continuation */
+    uint32_t arg;
+};
+
+struct vs_owed_fifo {
+    struct vs_owed items[VS_MAX_PENDING];
+    unsigned head, count;
+};
+
+struct vs_up;            /* up-conversion state (upconv.c) */
+
+struct vs_relay {
+    uv_loop_t *loop;
+    struct vs_device_config cfg;
+    struct vs_trace *trace;
+
+    int fe_listen_fd, be_listen_fd;
+    uv_poll_t fe_listen, be_listen;
+    uv_timer_t fe_timer, be_timer;
+    unsigned fe_backoff_ms, be_backoff_ms;
+    unsigned handles_open;
+    bool stopping, ending;
+
+    /* The session. */
+    enum vs_mode mode;
+    struct vs_conn *fe, *be;          /* main sockets */
+    struct vs_conn *fe_chan, *be_chan; /* back-end channel, front-end / back-end ends */
+    struct vu_session_limits fe_limits; /* as the front-end negotiated with the shim */
+    struct vu_session_limits be_limits; /* as the shim negotiated with the back-end */
+    uint64_t backend_pf;              /* protocol features the back-end offered */
+    uint64_t offered_pf;              /* protocol features shown to the front-end */
+    bool owner_deferred;              /* SET_OWNER held until protocol features are set */
+    struct vs_owed_fifo main_pending; /* replies owed on the main socket */
+    struct vs_owed_fifo chan_pending; /* replies owed on the back-end channel */
+    struct vs_up *up;                 /* VS_MODE_UP only */
+
+    struct vs_relay_stats stats;
+};
+
+/* ---- relay.c services used by the translators --------------------------- */
+
+void vs_trace_dir(struct vs_relay *r, const char *dir, enum vu_channel ch,
+                  const struct vu_msg *m, const char *note);
+/* Sends a request the shim itself makes to the back-end, with NEED_REPLY so
+ * that its outcome is known; the reply comes to the translator's handler
+ * with `action` and `arg`. Takes m's fds. 0 or -errno (session ended). */
+int vs_send_internal(struct vs_relay *r, struct vu_msg *m, uint16_t action, uint32_t arg,
+                     const char *note);
+/* Sends a back-end-channel request of the shim's own to the front-end (with
+ * NEED_REPLY where REPLY_ACK allows; the answer is consumed by the shim). */
+void vs_send_frontend_channel(struct vs_relay *r, struct vu_msg *m, const char *note);
+/* Sends a REPLY_ACK-style answer to the front-end. */
+void vs_reply_frontend_ack(struct vs_relay *r, uint32_t request, uint64_t value);
+/* Forwards a validated front-end request to the back-end (reply forwarded). */
+void vs_forward_to_backend(struct vs_relay *r, const struct vu_msg_desc *d, struct vu_msg *m,
+                           const char *note);
+/* Ends the session: both peers disconnected. */
+void vs_end_session(struct vs_relay *r, const char *why);
+/* Answers or disconnects a front-end request the shim refuses. */
+void vs_refuse_frontend(struct vs_relay *r, const struct vu_hdr *hdr, const struct vu_msg_desc *d,
+                        int rc, const char *text);
+
+/* ---- upconv.c --------------------------------------------------------------- */
+
+/* The protocol features a legacy front-end may see when the back-end speaks
+ * vdpa-user (those the shim honours by translation or by forwarding). */
+uint64_t vs_up_offer(const struct vs_relay *r, uint64_t backend_pf);
+/* Starts up-conversion: the front-end acked `fe_pf` (no F_VDPA). */
+int vs_up_begin(struct vs_relay *r, const struct vu_msg *set_pf);
+/* A validated front-end request in VS_MODE_UP. Takes m's fds. */
+void vs_up_frontend_request(struct vs_relay *r, const struct vu_msg_desc *d, struct vu_msg *m);
+/* The reply to a request the shim made (origin VS_FROM_SHIM). */
+void vs_up_internal_reply(struct vs_relay *r, const struct vs_owed *owed, struct vu_msg *m);
+/* Releases the up-conversion state (session end). */
+void vs_up_end(struct vs_relay *r);
+
+#endif

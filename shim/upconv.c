@@ -1,0 +1,753 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Up-conversion: a legacy vhost-user front-end drives a vdpa-user back-end.
+ *
+ * The legacy life cycle (SET_FEATURES, rings configured, rings enabled,
+ * GET_VRING_BASE to stop, reconfigure to restart) is mapped onto the VIRTIO
+ * device model the back-end implements (docs/vdpa-user.md):
+ *
+ *   protocol features set   -> reset, ACKNOWLEDGE|DRIVER, read ID, VQ count,
+ *                              config; hand the back-end a config-call eventfd
+ *   SET_FEATURES            -> SET_FEATURES, FEATURES_OK, GET_STATUS check
+ *   rings complete+enabled  -> ring set-up, DRIVER_OK, GET_STATUS check
+ *   GET_VRING_BASE          -> SUSPEND, then GET_VRING_BASE (exact index)
+ *   restart after a stop    -> reset and replay of the cached state
+ *   RESET_OWNER/RESET_DEVICE-> SET_STATUS(0)
+ *   GET_QUEUE_NUM           -> answered from VDPA_GET_VQS_COUNT
+ *   NET_SET_MTU             -> checked against the config space's mtu
+ *   config-call eventfd     -> CONFIG_CHANGE_MSG on the front-end's channel
+ *
+ * Ring state and every fd needed to replay it (memory regions, kick, call,
+ * err) are cached here with the shim's own duplicates.
+ *
+ * Every request the shim makes carries NEED_REPLY; while any reply is owed the
+ * front-end is not read (relay.c), so each step sees the state the previous
+ * one left and replies reach the front-end in order.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "session.h"
+
+enum up_state {
+    UP_NEGOTIATING,   /* ACKNOWLEDGE|DRIVER: features not yet accepted */
+    UP_FEATURES_OK,   /* features accepted, rings not running */
+    UP_RUNNING,       /* DRIVER_OK */
+    UP_STOPPED,       /* suspended because the front-end stopped rings */
+};
+
+/* Continuations for replies to the shim's own requests. */
+enum up_action {
+    UPA_CHECK_ACK,       /* a step of a sequence: a failure fails the sequence */
+    UPA_DEVICE_ID,
+    UPA_VQS_COUNT,
+    UPA_CONFIG_SIZE,
+    UPA_CONFIG,          /* cache the config space; arg 1: last step of set-up */
+    /* For the next three, arg is the front-end request to acknowledge when
+     * the step completes, or 0 when the front-end wants no ack. */
+    UPA_FEATURES_STATUS, /* GET_STATUS after FEATURES_OK */
+    UPA_START_STATUS,    /* GET_STATUS after DRIVER_OK */
+    UPA_FE_ACK,          /* last step of a translated request */
+    UPA_VRING_BASE,      /* GET_VRING_BASE for the front-end's stop; arg: ring */
+    UPA_CONFIG_EVENT,    /* GET_STATUS after the config-call eventfd fired */
+};
+
+struct up_ring {
+    uint32_t num, base;
+    struct vu_vring_addr addr;
+    int kick_fd, call_fd, err_fd;   /* the shim's duplicates, -1 if none */
+    bool has_num, has_addr, kick_set, call_set, err_set, enabled;
+};
+
+struct vs_up {
+    enum up_state state;
+    bool ever_started;
+    bool sequence_failed;          /* a step of the current sequence failed */
+    bool begin_ack;                /* the front-end wants SET_PROTOCOL_FEATURES acked */
+    uint64_t features;
+    bool features_set;
+    struct vu_mem_table mem;       /* last memory table */
+    int mem_fds[VU_MAX_MEM_REGIONS];
+    bool has_mem;
+    uint32_t device_id, nrings, config_size;
+    uint8_t config[VU_MAX_CONFIG_SIZE];
+    bool has_config;
+    struct up_ring *rings;         /* nrings of them */
+    int config_call_fd;            /* eventfd the back-end signals */
+    uv_poll_t config_poll;
+    bool config_poll_open;
+};
+
+/* Protocol features a legacy front-end can use over a vdpa-user back-end:
+ * translated (CONFIG, BACKEND_REQ for CONFIG_CHANGE_MSG, NET_MTU,
+ * RESET_DEVICE) or forwarded as they are (MQ, REPLY_ACK, LOG_SHMFD, RARP). */
+#define UP_FORWARDED (VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_LOG_SHMFD) | \
+                      VU_BIT(VU_PF_RARP))
+#define UP_TRANSLATED (VU_BIT(VU_PF_CONFIG) | VU_BIT(VU_PF_BACKEND_REQ) | \
+                       VU_BIT(VU_PF_RESET_DEVICE) | VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_MQ))
+
+uint64_t vs_up_offer(const struct vs_relay *r, uint64_t backend_pf)
+{
+    uint64_t offer = (backend_pf & UP_FORWARDED) | UP_TRANSLATED;
+
+    if (strcmp(r->cfg.type->name, "net") == 0)
+        offer |= VU_BIT(VU_PF_NET_MTU);
+    return offer;
+}
+
+static bool fe_wants_ack(const struct vs_relay *r, const struct vu_hdr *hdr)
+{
+    return (hdr->flags & VU_FLAG_NEED_REPLY) &&
+           vu_has_bit(r->fe_limits.protocol_features, VU_PF_REPLY_ACK);
+}
+
+static void close_fd(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
+static int dup_fd(int fd)
+{
+    return fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 3);
+}
+
+/* ---- building the shim's own requests ------------------------------------ */
+
+static int send_u64(struct vs_relay *r, uint32_t req, uint64_t v, uint16_t action, uint32_t arg,
+                    const char *note)
+{
+    struct vu_msg m;
+
+    vu_msg_init(&m, req, 0);
+    vu_msg_set_u64(&m, v);
+    return vs_send_internal(r, &m, action, arg, note);
+}
+
+static int send_none(struct vs_relay *r, uint32_t req, uint16_t action, uint32_t arg,
+                     const char *note)
+{
+    struct vu_msg m;
+
+    vu_msg_init(&m, req, 0);
+    return vs_send_internal(r, &m, action, arg, note);
+}
+
+static int send_state(struct vs_relay *r, uint32_t req, uint32_t index, uint32_t num,
+                      uint16_t action, uint32_t arg, const char *note)
+{
+    struct vu_msg m;
+
+    vu_msg_init(&m, req, 0);
+    vu_msg_set_state(&m, index, num);
+    return vs_send_internal(r, &m, action, arg, note);
+}
+
+/* SET_VRING_KICK/CALL/ERR (or VDPA_SET_CONFIG_CALL) with a duplicate of fd. */
+static int send_fd_u64(struct vs_relay *r, uint32_t req, uint64_t index, int fd, const char *note)
+{
+    struct vu_msg m;
+    int copy = dup_fd(fd);
+
+    if (fd >= 0 && copy < 0)
+        return -errno;
+    vu_msg_init(&m, req, 0);
+    vu_msg_set_u64(&m, index | (copy < 0 ? VU_VRING_NOFD_MASK : 0));
+    if (copy >= 0)
+        vu_msg_add_fd(&m, copy);
+    return vs_send_internal(r, &m, UPA_CHECK_ACK, 0, note);
+}
+
+static void set_status(struct vs_relay *r, uint8_t status, const char *note)
+{
+    send_u64(r, VU_REQ_SET_STATUS, status, UPA_CHECK_ACK, 0, note);
+}
+
+#define ST_NEGOTIATING (VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER)
+#define ST_FEATURES_OK (ST_NEGOTIATING | VIRTIO_STATUS_FEATURES_OK)
+#define ST_DRIVER_OK (ST_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK)
+
+/* ---- set-up ---------------------------------------------------------------- */
+
+static void on_config_call(uv_poll_t *h, int status, int events)
+{
+    struct vs_relay *r = h->data;
+    uint64_t count;
+
+    (void)events;
+    if (status < 0 || !r->up)
+        return;
+    if (read(r->up->config_call_fd, &count, sizeof(count)) != sizeof(count))
+        return;
+    send_none(r, VU_REQ_GET_STATUS, UPA_CONFIG_EVENT, 0, "config-call fired: read status");
+    if (r->fe && r->main_pending.count)
+        vs_conn_pause(r->fe, true);
+}
+
+int vs_up_begin(struct vs_relay *r, const struct vu_msg *set_pf)
+{
+    struct vs_up *up = calloc(1, sizeof(*up));
+    uint64_t fe_pf = set_pf->payload.u64;
+    uint64_t be_pf;
+
+    if (!up)
+        return -ENOMEM;
+    r->up = up;
+    up->config_call_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    for (unsigned i = 0; i < VU_MAX_MEM_REGIONS; i++)
+        up->mem_fds[i] = -1;
+    if (up->config_call_fd < 0)
+        return -errno;
+    uv_poll_init(r->loop, &up->config_poll, up->config_call_fd);
+    up->config_poll.data = r;
+    up->config_poll_open = true;
+    uv_poll_start(&up->config_poll, UV_READABLE, on_config_call);
+    up->begin_ack = fe_wants_ack(r, &set_pf->hdr);
+
+    /* The back-end gets vdpa-user with its companions, plus what the
+     * front-end acked that passes through unchanged. */
+    be_pf = VU_BIT(VU_PF_VDPA) | VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_CONFIG) |
+            VU_BIT(VU_PF_STATUS) | (r->backend_pf & VU_BIT(VU_PF_MQ)) |
+            (fe_pf & r->backend_pf & (VU_BIT(VU_PF_LOG_SHMFD) | VU_BIT(VU_PF_RARP)));
+    be_pf &= r->backend_pf;
+    r->be_limits.protocol_features = be_pf;
+    vs_trace_dir(r, "fe->shim", VU_CHAN_FRONTEND, set_pf, "up-conversion begins");
+
+    send_u64(r, VU_REQ_SET_PROTOCOL_FEATURES, be_pf, UPA_CHECK_ACK, 0, "vdpa-user");
+    if (r->owner_deferred) {
+        r->owner_deferred = false;
+        send_none(r, VU_REQ_SET_OWNER, UPA_CHECK_ACK, 0, "deferred SET_OWNER");
+    }
+    send_none(r, VU_REQ_VDPA_GET_DEVICE_ID, UPA_DEVICE_ID, 0, NULL);
+    send_none(r, VU_REQ_VDPA_GET_VQS_COUNT, UPA_VQS_COUNT, 0, NULL);
+    set_status(r, 0, "reset");
+    set_status(r, ST_NEGOTIATING, "ACKNOWLEDGE|DRIVER");
+    send_fd_u64(r, VU_REQ_VDPA_SET_CONFIG_CALL, 0, up->config_call_fd, "config changes -> shim");
+    /* The config size comes back before the steps above are answered; the
+     * config read it triggers is the last step of the set-up. */
+    send_none(r, VU_REQ_VDPA_GET_CONFIG_SIZE, UPA_CONFIG_SIZE, 0, NULL);
+    return 0;
+}
+
+static void free_up(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+void vs_up_end(struct vs_relay *r)
+{
+    struct vs_up *up = r->up;
+
+    if (!up)
+        return;
+    r->up = NULL;
+    for (unsigned i = 0; i < VU_MAX_MEM_REGIONS; i++)
+        close_fd(&up->mem_fds[i]);
+    for (uint32_t i = 0; up->rings && i < up->nrings; i++) {
+        close_fd(&up->rings[i].kick_fd);
+        close_fd(&up->rings[i].call_fd);
+        close_fd(&up->rings[i].err_fd);
+    }
+    free(up->rings);
+    close_fd(&up->config_call_fd);
+    if (up->config_poll_open) {
+        /* libuv releases the handle later; the state goes with it. */
+        up->config_poll.data = up;
+        uv_close((uv_handle_t *)&up->config_poll, free_up);
+    } else {
+        free(up);
+    }
+}
+
+/* ---- the device start ------------------------------------------------------ */
+
+static bool ring_configured(const struct up_ring *g)
+{
+    return g->has_num && g->has_addr && g->kick_set;
+}
+
+/* Rings run when the front-end has enabled at least one ring and every
+ * enabled ring is complete; without F_PROTOCOL_FEATURES a ring counts as
+ * enabled once configured (the legacy "start on kick"). */
+static bool ready_to_start(const struct vs_relay *r)
+{
+    const struct vs_up *up = r->up;
+    bool legacy_enable = !vu_has_bit(r->fe_limits.offered_features, VU_F_PROTOCOL_FEATURES);
+    unsigned enabled = 0;
+
+    if ((up->state != UP_FEATURES_OK && up->state != UP_STOPPED) || !up->has_mem || !up->rings)
+        return false;
+    for (uint32_t i = 0; i < up->nrings; i++) {
+        const struct up_ring *g = &up->rings[i];
+        bool on = g->enabled || (legacy_enable && ring_configured(g));
+        if (!on)
+            continue;
+        if (!ring_configured(g))
+            return false;
+        enabled++;
+    }
+    return enabled > 0;
+}
+
+static void send_mem_table(struct vs_relay *r)
+{
+    struct vu_msg m;
+
+    vu_msg_init(&m, VU_REQ_SET_MEM_TABLE, 0);
+    vu_msg_set_mem_table(&m, r->up->mem.regions, r->up->mem.nregions);
+    for (uint32_t i = 0; i < r->up->mem.nregions; i++)
+        vu_msg_add_fd(&m, dup_fd(r->up->mem_fds[i]));
+    vs_send_internal(r, &m, UPA_CHECK_ACK, 0, "replay");
+}
+
+static void send_ring(struct vs_relay *r, uint32_t i, bool with_fds)
+{
+    struct up_ring *g = &r->up->rings[i];
+    struct vu_msg m;
+
+    send_state(r, VU_REQ_SET_VRING_NUM, i, g->num, UPA_CHECK_ACK, 0, NULL);
+    vu_msg_init(&m, VU_REQ_SET_VRING_ADDR, 0);
+    vu_msg_set_addr(&m, &g->addr);
+    vs_send_internal(r, &m, UPA_CHECK_ACK, 0, NULL);
+    send_state(r, VU_REQ_SET_VRING_BASE, i, g->base, UPA_CHECK_ACK, 0, NULL);
+    if (with_fds) {
+        send_fd_u64(r, VU_REQ_SET_VRING_KICK, i, g->kick_fd, "replay");
+        if (g->call_set)
+            send_fd_u64(r, VU_REQ_SET_VRING_CALL, i, g->call_fd, "replay");
+        if (g->err_set)
+            send_fd_u64(r, VU_REQ_SET_VRING_ERR, i, g->err_fd, "replay");
+    }
+    send_state(r, VU_REQ_SET_VRING_ENABLE, i, g->enabled ? 1 : 0, UPA_CHECK_ACK, 0, NULL);
+}
+
+/* First start: the rings' fds already went to the back-end as they came.
+ * A restart after a stop resets the device and replays all it had. */
+static void start_device(struct vs_relay *r, uint32_t ack_request)
+{
+    struct vs_up *up = r->up;
+    bool replay = up->ever_started;
+    bool legacy_enable = !vu_has_bit(r->fe_limits.offered_features, VU_F_PROTOCOL_FEATURES);
+
+    up->sequence_failed = false;
+    if (replay) {
+        set_status(r, 0, "restart: reset");
+        set_status(r, ST_NEGOTIATING, NULL);
+        send_u64(r, VU_REQ_SET_FEATURES, up->features, UPA_CHECK_ACK, 0, "replay");
+        set_status(r, ST_FEATURES_OK, NULL);
+        send_mem_table(r);
+        send_fd_u64(r, VU_REQ_VDPA_SET_CONFIG_CALL, 0, up->config_call_fd, "replay");
+    }
+    for (uint32_t i = 0; i < up->nrings; i++) {
+        struct up_ring *g = &up->rings[i];
+        if (legacy_enable && ring_configured(g))
+            g->enabled = true;
+        if (ring_configured(g))
+            send_ring(r, i, replay);
+    }
+    set_status(r, ST_DRIVER_OK, "rings complete: DRIVER_OK");
+    send_none(r, VU_REQ_GET_STATUS, UPA_START_STATUS, ack_request, NULL);
+}
+
+static void maybe_start(struct vs_relay *r, bool ack_fe, uint32_t request)
+{
+    if (ready_to_start(r))
+        start_device(r, ack_fe ? request : 0);
+    else if (ack_fe)
+        vs_reply_frontend_ack(r, request, 0);
+}
+
+/* A ring change while the device runs: suspend, apply, resume. */
+static void apply_while_running(struct vs_relay *r, struct vu_msg *m, bool ack_fe)
+{
+    uint32_t request = m->hdr.request;
+
+    r->up->sequence_failed = false;
+    send_none(r, VU_REQ_VDPA_SUSPEND, UPA_CHECK_ACK, 0, "ring change while running");
+    vs_send_internal(r, m, UPA_CHECK_ACK, 0, NULL);
+    send_none(r, VU_REQ_VDPA_RESUME, UPA_FE_ACK, ack_fe ? request : 0, NULL);
+}
+
+/* ---- front-end requests ------------------------------------------------------- */
+
+static struct up_ring *ring_of(struct vs_relay *r, uint32_t index)
+{
+    return r->up->rings && index < r->up->nrings ? &r->up->rings[index] : NULL;
+}
+
+static void replace_fd(int *slot, struct vu_msg *m)
+{
+    close_fd(slot);
+    if (m->nfds)
+        *slot = dup_fd(m->fds[0]);
+}
+
+static void set_features(struct vs_relay *r, struct vu_msg *m, bool ack_fe)
+{
+    struct vs_up *up = r->up;
+    uint64_t v = m->payload.u64;
+
+    if (up->features_set && v == up->features) {
+        vu_msg_close_fds(m);
+        if (ack_fe)
+            vs_reply_frontend_ack(r, VU_REQ_SET_FEATURES, 0); /* QEMU repeats it per queue pair */
+        return;
+    }
+    if (up->state != UP_NEGOTIATING) {
+        if (up->features_set && (v ^ up->features) == VU_BIT(26 /* VHOST_F_LOG_ALL */)) {
+            up->features = v;
+            vs_send_internal(r, m, UPA_FE_ACK, ack_fe ? VU_REQ_SET_FEATURES : 0,
+                             "dirty logging toggled");
+            return;
+        }
+        /* Different features: back to the start of negotiation. */
+        set_status(r, 0, "features changed: reset");
+        set_status(r, ST_NEGOTIATING, NULL);
+        up->state = UP_NEGOTIATING;
+    }
+    up->features = v;
+    up->features_set = false;
+    up->sequence_failed = false;
+    vs_send_internal(r, m, UPA_CHECK_ACK, 0, NULL);
+    set_status(r, ST_FEATURES_OK, "FEATURES_OK");
+    send_none(r, VU_REQ_GET_STATUS, UPA_FEATURES_STATUS, ack_fe ? VU_REQ_SET_FEATURES : 0,
+              "check FEATURES_OK");
+}
+
+static void stop_ring(struct vs_relay *r, uint32_t index, bool ack_fe)
+{
+    struct vs_up *up = r->up;
+    struct up_ring *g = ring_of(r, index);
+    struct vu_msg reply;
+
+    (void)ack_fe;
+    if (up->state == UP_RUNNING) {
+        up->sequence_failed = false;
+        send_none(r, VU_REQ_VDPA_SUSPEND, UPA_CHECK_ACK, 0, "legacy ring stop");
+        up->state = UP_STOPPED;
+    }
+    if (up->state == UP_STOPPED) {
+        send_state(r, VU_REQ_GET_VRING_BASE, index, 0, UPA_VRING_BASE, index, NULL);
+        return;
+    }
+    /* Never started: the index is what the front-end set. */
+    vu_msg_init(&reply, VU_REQ_GET_VRING_BASE, VU_FLAG_REPLY);
+    vu_msg_set_state(&reply, index, g ? g->base : 0);
+    vs_trace_dir(r, "shim->fe", VU_CHAN_FRONTEND, &reply, "ring never started");
+    vs_conn_send(r->fe, &reply);
+}
+
+static void reset_device(struct vs_relay *r, uint32_t request, bool ack_fe)
+{
+    struct vs_up *up = r->up;
+
+    up->state = UP_NEGOTIATING;
+    up->features_set = false;
+    up->ever_started = false;
+    for (uint32_t i = 0; up->rings && i < up->nrings; i++) {
+        struct up_ring *g = &up->rings[i];
+        g->has_num = g->has_addr = g->kick_set = g->enabled = false;
+        g->base = 0;
+    }
+    up->sequence_failed = false;
+    set_status(r, 0, vu_request_name(VU_CHAN_FRONTEND, request));
+    send_u64(r, VU_REQ_SET_STATUS, ST_NEGOTIATING, UPA_FE_ACK, ack_fe ? request : 0, NULL);
+}
+
+static void net_set_mtu(struct vs_relay *r, uint64_t mtu, bool ack_fe)
+{
+    struct vs_up *up = r->up;
+    uint16_t have = 0;
+    bool known = up->has_config && up->config_size >= 12;
+
+    if (known)
+        memcpy(&have, up->config + 10, sizeof(have)); /* virtio-net mtu (LE host) */
+    if (known && have == mtu) {
+        if (ack_fe)
+            vs_reply_frontend_ack(r, VU_REQ_NET_SET_MTU, 0);
+        return;
+    }
+    vs_warn("%s: the front-end sets MTU %" PRIu64 " but the vdpa-user back-end's config space "
+            "says %u; start the back-end with that MTU (or pass mtu=%u to the front-end)",
+            r->cfg.id, mtu, have, have);
+    if (ack_fe)
+        vs_reply_frontend_ack(r, VU_REQ_NET_SET_MTU, EINVAL);
+}
+
+void vs_up_frontend_request(struct vs_relay *r, const struct vu_msg_desc *d, struct vu_msg *m)
+{
+    struct vs_up *up = r->up;
+    bool ack_fe = fe_wants_ack(r, &m->hdr);
+    uint32_t req = m->hdr.request;
+    struct up_ring *g = NULL;
+    struct vu_msg reply;
+
+    vs_trace_dir(r, "fe->shim", VU_CHAN_FRONTEND, m, NULL);
+    if (d->ring == VU_RING_STATE)
+        g = ring_of(r, m->payload.state.index);
+    else if (d->ring == VU_RING_ADDR)
+        g = ring_of(r, m->payload.addr.index);
+    else if (d->ring == VU_RING_U64)
+        g = ring_of(r, (uint32_t)(m->payload.u64 & VU_VRING_IDX_MASK));
+    if (d->ring != VU_RING_NONE && !g) {
+        vu_msg_close_fds(m);
+        vs_refuse_frontend(r, &m->hdr, d, -ERANGE, "ring index beyond the back-end's VQ count");
+        return;
+    }
+    m->hdr.flags &= ~VU_FLAG_NEED_REPLY; /* the shim answers the front-end itself */
+
+    switch (req) {
+    case VU_REQ_SET_FEATURES:
+        set_features(r, m, ack_fe);
+        return;
+    case VU_REQ_SET_MEM_TABLE:
+        for (unsigned i = 0; i < VU_MAX_MEM_REGIONS; i++)
+            close_fd(&up->mem_fds[i]);
+        up->mem = m->payload.mem;
+        for (unsigned i = 0; i < m->nfds; i++)
+            up->mem_fds[i] = dup_fd(m->fds[i]);
+        up->has_mem = true;
+        vs_send_internal(r, m, UPA_CHECK_ACK, 0, NULL);
+        maybe_start(r, ack_fe, req);
+        return;
+    case VU_REQ_SET_VRING_NUM:
+    case VU_REQ_SET_VRING_ADDR:
+    case VU_REQ_SET_VRING_BASE:
+        if (req == VU_REQ_SET_VRING_NUM) {
+            g->num = m->payload.state.num;
+            g->has_num = true;
+        } else if (req == VU_REQ_SET_VRING_ADDR) {
+            g->addr = m->payload.addr;
+            g->has_addr = true;
+        } else {
+            g->base = m->payload.state.num;
+        }
+        if (up->state == UP_RUNNING) {
+            apply_while_running(r, m, ack_fe);
+            return;
+        }
+        maybe_start(r, ack_fe, req);
+        return;
+    case VU_REQ_SET_VRING_KICK:
+    case VU_REQ_SET_VRING_CALL:
+    case VU_REQ_SET_VRING_ERR:
+        /* Valid in every state under vdpa-user: forwarded now, kept for replay. */
+        if (req == VU_REQ_SET_VRING_KICK) {
+            replace_fd(&g->kick_fd, m);
+            g->kick_set = true;
+        } else if (req == VU_REQ_SET_VRING_CALL) {
+            replace_fd(&g->call_fd, m);
+            g->call_set = true;
+        } else {
+            replace_fd(&g->err_fd, m);
+            g->err_set = true;
+        }
+        vs_send_internal(r, m, UPA_CHECK_ACK, 0, NULL);
+        maybe_start(r, ack_fe, req);
+        return;
+    case VU_REQ_SET_VRING_ENABLE:
+        g->enabled = m->payload.state.num != 0;
+        if (up->state == UP_RUNNING) {
+            vs_send_internal(r, m, UPA_FE_ACK, ack_fe ? req : 0, NULL);
+            return;
+        }
+        maybe_start(r, ack_fe, req);
+        return;
+    case VU_REQ_GET_VRING_BASE:
+        stop_ring(r, m->payload.state.index, ack_fe);
+        return;
+    case VU_REQ_RESET_OWNER:
+    case VU_REQ_RESET_DEVICE:
+        reset_device(r, req, ack_fe);
+        return;
+    case VU_REQ_GET_QUEUE_NUM:
+        vu_msg_make_reply(&reply, m);
+        vu_msg_set_u64(&reply, r->cfg.type->queue_num_is_pairs ? up->nrings / 2 : up->nrings);
+        vs_trace_dir(r, "shim->fe", VU_CHAN_FRONTEND, &reply, "from VDPA_GET_VQS_COUNT");
+        vs_conn_send(r->fe, &reply);
+        return;
+    case VU_REQ_NET_SET_MTU:
+        net_set_mtu(r, m->payload.u64, ack_fe);
+        return;
+    default:
+        /* GET_FEATURES, SET_OWNER, GET/SET_CONFIG, SEND_RARP, logging: the
+         * same meaning on both sides. */
+        m->hdr.flags |= ack_fe ? VU_FLAG_NEED_REPLY : 0;
+        vs_forward_to_backend(r, d, m, NULL);
+        return;
+    }
+}
+
+/* ---- replies to the shim's requests ------------------------------------------ */
+
+static void fail_session(struct vs_relay *r, const char *what)
+{
+    vs_err("%s: %s; disconnecting the front-end so that it can reconnect", r->cfg.id, what);
+    vs_end_session(r, what);
+}
+
+void vs_up_internal_reply(struct vs_relay *r, const struct vs_owed *o, struct vu_msg *m)
+{
+    struct vs_up *up = r->up;
+    uint64_t v = m->payload.u64;
+    char text[320];
+
+    vu_msg_close_fds(m);
+    if (!up)
+        return;
+    switch ((enum up_action)o->action) {
+    case UPA_CHECK_ACK:
+        if (v != 0) {
+            up->sequence_failed = true;
+            vs_warn("%s: vdpa-user back-end refused %s (%" PRIu64 ")", r->cfg.id,
+                    vu_request_name(VU_CHAN_FRONTEND, o->p.request), v);
+        }
+        return;
+    case UPA_DEVICE_ID:
+        up->device_id = (uint32_t)v;
+        if (v != r->cfg.type->virtio_id) {
+            snprintf(text, sizeof(text), "the back-end is VIRTIO device %" PRIu64
+                     ", but type=%s is device %u", v, r->cfg.type->name, r->cfg.type->virtio_id);
+            fail_session(r, text);
+        }
+        return;
+    case UPA_VQS_COUNT:
+        if (v == 0 || v > VU_MAX_QUEUES) {
+            snprintf(text, sizeof(text), "the back-end reports %" PRIu64 " virtqueues", v);
+            fail_session(r, text);
+            return;
+        }
+        up->nrings = (uint32_t)v;
+        up->rings = calloc(up->nrings, sizeof(*up->rings));
+        if (!up->rings) {
+            fail_session(r, "out of memory");
+            return;
+        }
+        for (uint32_t i = 0; i < up->nrings; i++)
+            up->rings[i].kick_fd = up->rings[i].call_fd = up->rings[i].err_fd = -1;
+        if (!vs_device_max_rings(&r->cfg))
+            r->fe_limits.max_queues = r->be_limits.max_queues = up->nrings;
+        return;
+    case UPA_CONFIG_SIZE: {
+        struct vu_msg get;
+        up->config_size = v < VU_MAX_CONFIG_SIZE ? (uint32_t)v : VU_MAX_CONFIG_SIZE;
+        r->fe_limits.config_size = r->be_limits.config_size = up->config_size;
+        vu_msg_init(&get, VU_REQ_GET_CONFIG, 0);
+        vu_msg_set_config(&get, 0, up->config_size, 0, NULL);
+        vs_send_internal(r, &get, UPA_CONFIG, 1, "cache the config space");
+        return;
+    }
+    case UPA_CONFIG:
+        if (m->hdr.size >= VU_CONFIG_HDR_SIZE && m->payload.config.size == up->config_size) {
+            memcpy(up->config, m->payload.config.data, up->config_size);
+            up->has_config = true;
+        }
+        if (o->arg != 1)
+            return;
+        if (up->sequence_failed || !up->rings) {
+            fail_session(r, "the vdpa-user back-end refused the device set-up");
+            return;
+        }
+        if (r->cfg.has_mac && up->config_size >= 6 && memcmp(up->config, r->cfg.mac, 6) != 0)
+            vs_warn("%s: mac= is %02x:%02x:%02x:%02x:%02x:%02x but the back-end's config space "
+                    "has %02x:%02x:%02x:%02x:%02x:%02x; the guest sees the back-end's",
+                    r->cfg.id, r->cfg.mac[0], r->cfg.mac[1], r->cfg.mac[2], r->cfg.mac[3],
+                    r->cfg.mac[4], r->cfg.mac[5], up->config[0], up->config[1], up->config[2],
+                    up->config[3], up->config[4], up->config[5]);
+        if (r->cfg.mtu && up->config_size >= 12) {
+            uint16_t mtu;
+            memcpy(&mtu, up->config + 10, sizeof(mtu));
+            if (mtu != r->cfg.mtu)
+                vs_warn("%s: mtu= is %u but the back-end's config space has %u", r->cfg.id,
+                        r->cfg.mtu, mtu);
+        }
+        vs_info("%s: vdpa-user back-end ready: device %u, %u virtqueues, %u-byte config",
+                r->cfg.id, up->device_id, up->nrings, up->config_size);
+        if (up->begin_ack)
+            vs_reply_frontend_ack(r, VU_REQ_SET_PROTOCOL_FEATURES, 0);
+        return;
+    case UPA_FEATURES_STATUS:
+        if (!up->sequence_failed && (v & VIRTIO_STATUS_FEATURES_OK)) {
+            up->features_set = true;
+            up->state = UP_FEATURES_OK;
+            if (o->arg)
+                vs_reply_frontend_ack(r, VU_REQ_SET_FEATURES, 0);
+            return;
+        }
+        snprintf(text, sizeof(text), "back-end %s refused FEATURES_OK for features 0x%" PRIx64
+                 " (status 0x%" PRIx64 "); the front-end asked for them with SET_FEATURES",
+                 r->cfg.backend, up->features, v);
+        if (o->arg) {
+            vs_warn("%s: %s", r->cfg.id, text);
+            set_status(r, 0, "back to negotiation");
+            set_status(r, ST_NEGOTIATING, NULL);
+            vs_reply_frontend_ack(r, VU_REQ_SET_FEATURES, EINVAL);
+        } else {
+            fail_session(r, text);
+        }
+        return;
+    case UPA_START_STATUS:
+        if (up->sequence_failed || !(v & VIRTIO_STATUS_DRIVER_OK) ||
+            (v & (VIRTIO_STATUS_DEVICE_NEEDS_RESET | VIRTIO_STATUS_FAILED))) {
+            snprintf(text, sizeof(text), "the vdpa-user back-end did not start the rings "
+                     "(status 0x%" PRIx64 ")", v);
+            if (o->arg)
+                vs_reply_frontend_ack(r, o->arg, EIO);
+            fail_session(r, text);
+            return;
+        }
+        up->state = UP_RUNNING;
+        up->ever_started = true;
+        vs_info("%s: device running", r->cfg.id);
+        if (o->arg)
+            vs_reply_frontend_ack(r, o->arg, 0);
+        return;
+    case UPA_VRING_BASE: {
+        struct up_ring *g = ring_of(r, o->arg);
+        struct vu_msg reply;
+        if (up->sequence_failed) {
+            fail_session(r, "the vdpa-user back-end refused SUSPEND");
+            return;
+        }
+        if (g) {
+            g->base = m->payload.state.num;
+            /* A restart must bring new addresses and a kick, as QEMU and
+             * DPDK do; until then the ring stays out of the start check. */
+            g->has_addr = g->kick_set = false;
+        }
+        vu_msg_init(&reply, VU_REQ_GET_VRING_BASE, VU_FLAG_REPLY);
+        vu_msg_set_state(&reply, o->arg, m->payload.state.num);
+        vs_trace_dir(r, "shim->fe", VU_CHAN_FRONTEND, &reply, "exact index while suspended");
+        vs_conn_send(r->fe, &reply);
+        return;
+    }
+    case UPA_FE_ACK:
+        if (o->arg)
+            vs_reply_frontend_ack(r, o->arg, up->sequence_failed || v ? EIO : 0);
+        return;
+    case UPA_CONFIG_EVENT:
+        if (v & VIRTIO_STATUS_DEVICE_NEEDS_RESET) {
+            fail_session(r, "the vdpa-user back-end needs a reset (DEVICE_NEEDS_RESET)");
+            return;
+        }
+        {
+            struct vu_msg get;
+            vu_msg_init(&get, VU_REQ_GET_CONFIG, 0);
+            vu_msg_set_config(&get, 0, up->config_size, 0, NULL);
+            vs_send_internal(r, &get, UPA_CONFIG, 0, "refresh the config space");
+        }
+        if (r->fe_chan && vu_has_bit(r->fe_limits.protocol_features, VU_PF_CONFIG) &&
+            vu_has_bit(r->fe_limits.protocol_features, VU_PF_BACKEND_REQ)) {
+            struct vu_msg change;
+            vu_msg_init(&change, VU_BREQ_CONFIG_CHANGE_MSG, 0);
+            vs_send_frontend_channel(r, &change, "from the config-call eventfd");
+        }
+        return;
+    }
+}
