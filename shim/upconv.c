@@ -72,6 +72,7 @@ struct vs_up {
     bool begin_ack;                /* the front-end wants SET_PROTOCOL_FEATURES acked */
     uint64_t features;
     bool features_set;
+    uint8_t fe_status;             /* the status a STATUS-aware legacy front-end wrote */
     struct vu_mem_table mem;       /* last memory table */
     int mem_fds[VU_MAX_MEM_REGIONS];
     bool has_mem;
@@ -335,7 +336,6 @@ static void start_device(struct vs_relay *r, uint32_t ack_request)
     bool replay = up->ever_started;
     bool legacy_enable = !vu_has_bit(r->fe_limits.offered_features, VU_F_PROTOCOL_FEATURES);
 
-    up->sequence_failed = false;
     if (replay) {
         set_status(r, 0, "restart: reset");
         set_status(r, ST_NEGOTIATING, NULL);
@@ -355,6 +355,8 @@ static void start_device(struct vs_relay *r, uint32_t ack_request)
     send_none(r, VU_REQ_GET_STATUS, UPA_START_STATUS, ack_request, NULL);
 }
 
+/* After a request the shim kept to itself (ring numbers, addresses, enables
+ * before the start): start the device if that completed it, else answer. */
 static void maybe_start(struct vs_relay *r, bool ack_fe, uint32_t request)
 {
     if (ready_to_start(r))
@@ -363,12 +365,24 @@ static void maybe_start(struct vs_relay *r, bool ack_fe, uint32_t request)
         vs_reply_frontend_ack(r, request, 0);
 }
 
+/* After caching a request that also goes to the back-end now: the front-end's
+ * ack reflects the back-end's answer, or the start's outcome. */
+static void forward_then_maybe_start(struct vs_relay *r, struct vu_msg *m, bool ack_fe)
+{
+    uint32_t request = m->hdr.request;
+    bool start = ready_to_start(r);
+
+    vs_send_internal(r, m, start ? UPA_CHECK_ACK : UPA_FE_ACK, !start && ack_fe ? request : 0,
+                     NULL);
+    if (start)
+        start_device(r, ack_fe ? request : 0);
+}
+
 /* A ring change while the device runs: suspend, apply, resume. */
 static void apply_while_running(struct vs_relay *r, struct vu_msg *m, bool ack_fe)
 {
     uint32_t request = m->hdr.request;
 
-    r->up->sequence_failed = false;
     send_none(r, VU_REQ_VDPA_SUSPEND, UPA_CHECK_ACK, 0, "ring change while running");
     vs_send_internal(r, m, UPA_CHECK_ACK, 0, NULL);
     send_none(r, VU_REQ_VDPA_RESUME, UPA_FE_ACK, ack_fe ? request : 0, NULL);
@@ -413,7 +427,6 @@ static void set_features(struct vs_relay *r, struct vu_msg *m, bool ack_fe)
     }
     up->features = v;
     up->features_set = false;
-    up->sequence_failed = false;
     vs_send_internal(r, m, UPA_CHECK_ACK, 0, NULL);
     set_status(r, ST_FEATURES_OK, "FEATURES_OK");
     send_none(r, VU_REQ_GET_STATUS, UPA_FEATURES_STATUS, ack_fe ? VU_REQ_SET_FEATURES : 0,
@@ -428,7 +441,6 @@ static void stop_ring(struct vs_relay *r, uint32_t index, bool ack_fe)
 
     (void)ack_fe;
     if (up->state == UP_RUNNING) {
-        up->sequence_failed = false;
         send_none(r, VU_REQ_VDPA_SUSPEND, UPA_CHECK_ACK, 0, "legacy ring stop");
         up->state = UP_STOPPED;
     }
@@ -455,7 +467,7 @@ static void reset_device(struct vs_relay *r, uint32_t request, bool ack_fe)
         g->has_num = g->has_addr = g->kick_set = g->enabled = false;
         g->base = 0;
     }
-    up->sequence_failed = false;
+    up->fe_status = 0;
     set_status(r, 0, vu_request_name(VU_CHAN_FRONTEND, request));
     send_u64(r, VU_REQ_SET_STATUS, ST_NEGOTIATING, UPA_FE_ACK, ack_fe ? request : 0, NULL);
 }
@@ -489,6 +501,9 @@ void vs_up_frontend_request(struct vs_relay *r, const struct vu_msg_desc *d, str
     struct vu_msg reply;
 
     vs_trace_dir(r, "fe->shim", VU_CHAN_FRONTEND, m, NULL);
+    /* The front-end is read only when no reply is owed, so a new request
+     * starts a new sequence. */
+    up->sequence_failed = false;
     if (d->ring == VU_RING_STATE)
         g = ring_of(r, m->payload.state.index);
     else if (d->ring == VU_RING_ADDR)
@@ -513,8 +528,7 @@ void vs_up_frontend_request(struct vs_relay *r, const struct vu_msg_desc *d, str
         for (unsigned i = 0; i < m->nfds; i++)
             up->mem_fds[i] = dup_fd(m->fds[i]);
         up->has_mem = true;
-        vs_send_internal(r, m, UPA_CHECK_ACK, 0, NULL);
-        maybe_start(r, ack_fe, req);
+        forward_then_maybe_start(r, m, ack_fe);
         return;
     case VU_REQ_SET_VRING_NUM:
     case VU_REQ_SET_VRING_ADDR:
@@ -548,8 +562,7 @@ void vs_up_frontend_request(struct vs_relay *r, const struct vu_msg_desc *d, str
             replace_fd(&g->err_fd, m);
             g->err_set = true;
         }
-        vs_send_internal(r, m, UPA_CHECK_ACK, 0, NULL);
-        maybe_start(r, ack_fe, req);
+        forward_then_maybe_start(r, m, ack_fe);
         return;
     case VU_REQ_SET_VRING_ENABLE:
         g->enabled = m->payload.state.num != 0;
@@ -575,6 +588,27 @@ void vs_up_frontend_request(struct vs_relay *r, const struct vu_msg_desc *d, str
     case VU_REQ_NET_SET_MTU:
         net_set_mtu(r, m->payload.u64, ack_fe);
         return;
+    case VU_REQ_SET_STATUS:
+        /* A legacy front-end that negotiated STATUS (DPDK virtio-user) writes
+         * its own view; the shim owns the back-end's register, so the view
+         * is kept here: 0 resets, the rest is recorded. */
+        if ((m->payload.u64 & 0xff) == 0) {
+            reset_device(r, req, ack_fe);
+            return;
+        }
+        up->fe_status = (uint8_t)m->payload.u64;
+        maybe_start(r, ack_fe, req);
+        return;
+    case VU_REQ_GET_STATUS: {
+        uint8_t st = up->fe_status;
+        if (!up->features_set)
+            st &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK; /* refused features show here */
+        vu_msg_make_reply(&reply, m);
+        vu_msg_set_u64(&reply, st);
+        vs_trace_dir(r, "shim->fe", VU_CHAN_FRONTEND, &reply, "the front-end's status view");
+        vs_conn_send(r->fe, &reply);
+        return;
+    }
     default:
         /* GET_FEATURES, SET_OWNER, GET/SET_CONFIG, SEND_RARP, logging: the
          * same meaning on both sides. */
