@@ -1,0 +1,235 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Scripted peers for tests that drive the real vdpa-shim binary: a back-end
+ * socket the test listens on, a front-end connection, and send/expect
+ * helpers with time-outs (a hang fails the test instead of blocking it).
+ * Header-only so that each test binary stays one file.
+ */
+#ifndef VDPA_SHIM_TESTS_SCRIPTED_H
+#define VDPA_SHIM_TESTS_SCRIPTED_H
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <sys/socket.h>
+
+#include "msg_table.h"
+#include "transport.h"
+
+#define SCRIPT_TIMEOUT_MS 3000
+
+struct scripted {
+    char dir[64];
+    char fe_path[128], be_path[128], trace_path[128], log_path[128];
+    pid_t shim;
+    int be_listen;     /* the scripted back-end's listening socket */
+    int be;            /* the shim's connection to the back-end */
+    int fe;            /* the scripted front-end's connection */
+};
+
+static inline const char *scripted_build_dir(void)
+{
+    const char *b = getenv("BUILD");
+    return b && *b ? b : "build";
+}
+
+static inline int scripted_count_fds(pid_t pid)
+{
+    char path[64];
+    struct dirent *e;
+    int n = 0;
+    DIR *d;
+
+    snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+    d = opendir(path);
+    if (!d)
+        return -1;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n;
+}
+
+static inline void scripted_dump(const struct scripted *s)
+{
+    char cmd[400];
+    snprintf(cmd, sizeof(cmd), "echo '--- shim log:'; cat %s; echo '--- trace:'; tail -n 40 %s",
+             s->log_path, s->trace_path);
+    if (system(cmd) < 0)
+        perror("system");
+}
+
+/* Starts the shim for one device of `type`; extra is appended to --device. */
+static inline int scripted_start(struct scripted *s, const char *type, const char *extra)
+{
+    char dev[512], shim[256];
+
+    memset(s, 0, sizeof(*s));
+    s->be = s->fe = -1;
+    snprintf(s->dir, sizeof(s->dir), "/tmp/vdpa-shim-test.XXXXXX");
+    if (!mkdtemp(s->dir))
+        return -errno;
+    snprintf(s->fe_path, sizeof(s->fe_path), "%s/fe.sock", s->dir);
+    snprintf(s->be_path, sizeof(s->be_path), "%s/be.sock", s->dir);
+    snprintf(s->trace_path, sizeof(s->trace_path), "%s/trace.txt", s->dir);
+    snprintf(s->log_path, sizeof(s->log_path), "%s/shim.log", s->dir);
+    s->be_listen = vu_listen_unix(s->be_path, 0600);
+    if (s->be_listen < 0)
+        return s->be_listen;
+    snprintf(dev, sizeof(dev), "type=%s,frontend=%s,backend=%s%s%s", type, s->fe_path, s->be_path,
+             extra && *extra ? "," : "", extra ? extra : "");
+    snprintf(shim, sizeof(shim), "%s/vdpa-shim", scripted_build_dir());
+    s->shim = fork();
+    if (s->shim < 0)
+        return -errno;
+    if (s->shim == 0) {
+        int log = open(s->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (log >= 0)
+            dup2(log, 2);
+        execl(shim, shim, "--device", dev, "--trace", s->trace_path, "--log-level", "debug",
+              (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 300; i++) {
+        struct stat st;
+        if (stat(s->fe_path, &st) == 0)
+            return 0;
+        usleep(10000);
+    }
+    return -ETIMEDOUT;
+}
+
+/* Connects the scripted front-end and accepts the shim's back-end connection
+ * (made when the front-end arrives). */
+static inline int scripted_connect(struct scripted *s)
+{
+    struct pollfd p = { .fd = s->be_listen, .events = POLLIN };
+
+    s->fe = vu_connect_unix(s->fe_path);
+    if (s->fe < 0)
+        return s->fe;
+    if (poll(&p, 1, SCRIPT_TIMEOUT_MS) != 1)
+        return -ETIMEDOUT;
+    s->be = vu_accept(s->be_listen);
+    if (s->be < 0)
+        return s->be;
+    return vu_set_nonblocking(s->be, false);
+}
+
+/* Stops the shim with SIGTERM; returns its exit status (or -1). */
+static inline int scripted_stop(struct scripted *s)
+{
+    int status = -1;
+    char cmd[128];
+
+    if (s->fe >= 0)
+        close(s->fe);
+    if (s->be >= 0)
+        close(s->be);
+    if (s->be_listen >= 0)
+        close(s->be_listen);
+    s->fe = s->be = s->be_listen = -1;
+    if (s->shim > 0) {
+        kill(s->shim, SIGTERM);
+        if (waitpid(s->shim, &status, 0) < 0)
+            status = -1;
+        s->shim = 0;
+    }
+    /* A sanitizer report from the shim fails the test that provoked it. */
+    snprintf(cmd, sizeof(cmd), "grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' %s",
+             s->log_path);
+    if (system(cmd) == 0) {
+        scripted_dump(s);
+        status = 99 << 8;
+    }
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", s->dir);
+    if (system(cmd) < 0)
+        perror("system");
+    return status >= 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Sends a request with a u64 / state / no payload. */
+static inline int send_u64_req(int fd, uint32_t req, uint32_t flags, uint64_t v, int passfd)
+{
+    struct vu_msg m;
+
+    vu_msg_init(&m, req, flags);
+    vu_msg_set_u64(&m, v);
+    if (passfd >= 0)
+        vu_msg_add_fd(&m, fcntl(passfd, F_DUPFD_CLOEXEC, 3));
+    return vu_send_blocking(fd, &m);
+}
+
+static inline int send_state_req(int fd, uint32_t req, uint32_t flags, uint32_t index, uint32_t num)
+{
+    struct vu_msg m;
+
+    vu_msg_init(&m, req, flags);
+    vu_msg_set_state(&m, index, num);
+    return vu_send_blocking(fd, &m);
+}
+
+static inline int send_empty(int fd, uint32_t req, uint32_t flags)
+{
+    struct vu_msg m;
+
+    vu_msg_init(&m, req, flags);
+    return vu_send_blocking(fd, &m);
+}
+
+/* Replies on the back-end side. */
+static inline int reply_u64(int fd, uint32_t req, uint64_t v)
+{
+    struct vu_msg m;
+
+    vu_msg_init(&m, req, VU_FLAG_REPLY);
+    vu_msg_set_u64(&m, v);
+    return vu_send_blocking(fd, &m);
+}
+
+/* Receives one message and checks its request number; the caller owns its fds. */
+static inline int expect_msg(int fd, uint32_t req, struct vu_msg *m)
+{
+    int rc = vu_recv_blocking(fd, m, SCRIPT_TIMEOUT_MS);
+
+    if (rc)
+        return rc;
+    if (m->hdr.request != req) {
+        fprintf(stderr, "expected request %u (%s), got %u (%s)\n", req,
+                vu_request_name(VU_CHAN_FRONTEND, req), m->hdr.request,
+                vu_request_name(VU_CHAN_FRONTEND, m->hdr.request));
+        vu_msg_close_fds(m);
+        return -EPROTO;
+    }
+    return 0;
+}
+
+/* True when nothing arrives on fd within ms. */
+static inline int quiet_for(int fd, int ms)
+{
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    return poll(&p, 1, ms) == 0;
+}
+
+/* True when the peer closed fd (EOF) within the time-out. */
+static inline int closed_within(int fd, int ms)
+{
+    struct vu_msg m;
+    int rc = vu_recv_blocking(fd, &m, ms);
+
+    if (rc == 0)
+        vu_msg_close_fds(&m);
+    return rc == -ECONNRESET;
+}
+
+#endif

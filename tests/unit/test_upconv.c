@@ -1,0 +1,475 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Up-conversion with scripted peers around the real vdpa-shim binary: a
+ * legacy front-end (no F_VDPA) on one side, a scripted vdpa-user back-end on
+ * the other. Each test checks what the back-end receives, in order, and what
+ * the front-end gets back.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <cmocka.h>
+
+#include "scripted.h"
+
+#define FEATURES (UINT64_C(1) << 32 | UINT64_C(1) << 30 | 1u << 5 /* MAC */ | 1u << 3 /* MTU */)
+#define BE_PF (VU_BIT(VU_PF_VDPA) | VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) | \
+               VU_BIT(VU_PF_CONFIG) | VU_BIT(VU_PF_STATUS))
+#define FE_PF (VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_CONFIG) | \
+               VU_BIT(VU_PF_NET_MTU) | VU_BIT(VU_PF_RESET_DEVICE) | VU_BIT(VU_PF_BACKEND_REQ))
+#define NEED VU_FLAG_NEED_REPLY
+
+struct up_test {
+    struct scripted s;
+    int config_call;   /* the eventfd the shim handed the back-end */
+    int fds_idle;      /* the shim's open fds before any session */
+};
+
+/* The back-end side of one request that the shim sends with NEED_REPLY:
+ * checks it and answers with ack 0. Returns the message (fds to the caller). */
+static void be_ack(struct up_test *t, uint32_t req, struct vu_msg *m)
+{
+    assert_int_equal(expect_msg(t->s.be, req, m), 0);
+    assert_true(m->hdr.flags & NEED);
+    assert_int_equal(reply_u64(t->s.be, req, 0), 0);
+}
+
+static void be_answer(struct up_test *t, uint32_t req, uint64_t value)
+{
+    struct vu_msg m;
+
+    assert_int_equal(expect_msg(t->s.be, req, &m), 0);
+    assert_int_equal(m.nfds, 0);
+    assert_int_equal(reply_u64(t->s.be, req, value), 0);
+}
+
+static void be_status(struct up_test *t, uint8_t want)
+{
+    struct vu_msg m;
+
+    be_ack(t, VU_REQ_SET_STATUS, &m);
+    assert_int_equal(m.payload.u64, want);
+}
+
+static void fe_expect_ack(struct up_test *t, uint32_t req, uint64_t value)
+{
+    struct vu_msg m;
+
+    assert_int_equal(expect_msg(t->s.fe, req, &m), 0);
+    assert_true(m.hdr.flags & VU_FLAG_REPLY);
+    assert_int_equal(m.payload.u64, value);
+}
+
+/* The legacy negotiation, and the vdpa-user set-up the shim derives from it. */
+static void negotiate(struct up_test *t, uint32_t device_id, uint64_t vqs)
+{
+    struct vu_msg m;
+
+    /* DPDK virtio-user sends SET_OWNER first; the shim holds it. */
+    assert_int_equal(send_empty(t->s.fe, VU_REQ_SET_OWNER, 0), 0);
+    assert_int_equal(send_empty(t->s.fe, VU_REQ_GET_FEATURES, 0), 0);
+    be_answer(t, VU_REQ_GET_FEATURES, FEATURES);
+    assert_int_equal(expect_msg(t->s.fe, VU_REQ_GET_FEATURES, &m), 0);
+    assert_int_equal(m.payload.u64, FEATURES);
+
+    assert_int_equal(send_empty(t->s.fe, VU_REQ_GET_PROTOCOL_FEATURES, 0), 0);
+    be_answer(t, VU_REQ_GET_PROTOCOL_FEATURES, BE_PF);
+    assert_int_equal(expect_msg(t->s.fe, VU_REQ_GET_PROTOCOL_FEATURES, &m), 0);
+    /* What the shim can translate is offered to a legacy front-end. */
+    assert_int_equal(m.payload.u64 & FE_PF, FE_PF);
+
+    assert_int_equal(send_u64_req(t->s.fe, VU_REQ_SET_PROTOCOL_FEATURES, NEED, FE_PF, -1), 0);
+    be_ack(t, VU_REQ_SET_PROTOCOL_FEATURES, &m);
+    assert_int_equal(m.payload.u64, VU_BIT(VU_PF_VDPA) | VU_BIT(VU_PF_MQ) |
+                                        VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_CONFIG) |
+                                        VU_BIT(VU_PF_STATUS));
+    be_ack(t, VU_REQ_SET_OWNER, &m);
+    be_answer(t, VU_REQ_VDPA_GET_DEVICE_ID, device_id);
+    if (device_id != 1)
+        return;
+    be_answer(t, VU_REQ_VDPA_GET_VQS_COUNT, vqs);
+    be_status(t, 0);
+    be_status(t, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+    be_ack(t, VU_REQ_VDPA_SET_CONFIG_CALL, &m);
+    assert_int_equal(m.nfds, 1);
+    t->config_call = m.fds[0];
+    be_answer(t, VU_REQ_VDPA_GET_CONFIG_SIZE, 24);
+
+    assert_int_equal(expect_msg(t->s.be, VU_REQ_GET_CONFIG, &m), 0);
+    assert_int_equal(m.payload.config.offset, 0);
+    assert_int_equal(m.payload.config.size, 24);
+    uint8_t config[24] = { 0x52, 0x54, 0, 0x12, 0x34, 0x56 };
+    uint16_t mtu = 1500;
+    memcpy(config + 10, &mtu, sizeof(mtu));
+    vu_msg_init(&m, VU_REQ_GET_CONFIG, VU_FLAG_REPLY);
+    vu_msg_set_config(&m, 0, 24, 0, config);
+    assert_int_equal(vu_send_blocking(t->s.be, &m), 0);
+
+    fe_expect_ack(t, VU_REQ_SET_PROTOCOL_FEATURES, 0);
+}
+
+static int up_setup(void **state)
+{
+    struct up_test *t = calloc(1, sizeof(*t));
+
+    assert_non_null(t);
+    t->config_call = -1;
+    assert_int_equal(scripted_start(&t->s, "net", NULL), 0);
+    t->fds_idle = scripted_count_fds(t->s.shim);
+    assert_int_equal(scripted_connect(&t->s), 0);
+    *state = t;
+    return 0;
+}
+
+static int up_teardown(void **state)
+{
+    struct up_test *t = *state;
+    int status;
+
+    if (t->config_call >= 0)
+        close(t->config_call);
+    status = scripted_stop(&t->s);
+    free(t);
+    assert_int_equal(status, 0);
+    return 0;
+}
+
+static void set_features(struct up_test *t, uint32_t flags, uint8_t status_after)
+{
+    struct vu_msg m;
+
+    assert_int_equal(send_u64_req(t->s.fe, VU_REQ_SET_FEATURES, flags, FEATURES, -1), 0);
+    be_ack(t, VU_REQ_SET_FEATURES, &m);
+    assert_int_equal(m.payload.u64, FEATURES);
+    be_status(t, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
+    be_answer(t, VU_REQ_GET_STATUS, status_after);
+}
+
+static int memfd_with(const char *text)
+{
+    int fd = memfd_create("guest", MFD_CLOEXEC);
+
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, 1 << 20), 0);
+    assert_int_equal(pwrite(fd, text, strlen(text), 0), (ssize_t)strlen(text));
+    return fd;
+}
+
+static void set_mem_table(struct up_test *t, int memfd)
+{
+    struct vu_mem_region region = { 0x0, 1 << 20, 0x7f0000000000, 0 };
+    struct vu_msg m;
+    char seen[16] = { 0 };
+
+    vu_msg_init(&m, VU_REQ_SET_MEM_TABLE, NEED);
+    vu_msg_set_mem_table(&m, &region, 1);
+    vu_msg_add_fd(&m, fcntl(memfd, F_DUPFD_CLOEXEC, 3));
+    assert_int_equal(vu_send_blocking(t->s.fe, &m), 0);
+    be_ack(t, VU_REQ_SET_MEM_TABLE, &m);
+    assert_int_equal(m.nfds, 1);
+    assert_int_equal(pread(m.fds[0], seen, 5, 0), 5);
+    assert_memory_equal(seen, "guest", 5); /* the same memory, peer to peer */
+    vu_msg_close_fds(&m);
+    fe_expect_ack(t, VU_REQ_SET_MEM_TABLE, 0);
+}
+
+/* Configures ring i as QEMU does: NUM, BASE, ADDR (kept by the shim), KICK
+ * and CALL (forwarded at once). */
+static void configure_ring(struct up_test *t, uint32_t i, int kick, int call)
+{
+    struct vu_vring_addr addr = { .index = i, .desc_user_addr = 0x7f0000001000 + i * 0x1000 };
+    struct vu_msg m;
+
+    assert_int_equal(send_state_req(t->s.fe, VU_REQ_SET_VRING_NUM, 0, i, 256), 0);
+    assert_int_equal(send_state_req(t->s.fe, VU_REQ_SET_VRING_BASE, 0, i, 0), 0);
+    vu_msg_init(&m, VU_REQ_SET_VRING_ADDR, 0);
+    vu_msg_set_addr(&m, &addr);
+    assert_int_equal(vu_send_blocking(t->s.fe, &m), 0);
+    assert_int_equal(send_u64_req(t->s.fe, VU_REQ_SET_VRING_KICK, 0, i, kick), 0);
+    be_ack(t, VU_REQ_SET_VRING_KICK, &m);
+    assert_int_equal(m.payload.u64, i);
+    assert_int_equal(m.nfds, 1);
+    vu_msg_close_fds(&m);
+    assert_int_equal(send_u64_req(t->s.fe, VU_REQ_SET_VRING_CALL, 0, i, call), 0);
+    be_ack(t, VU_REQ_SET_VRING_CALL, &m);
+    assert_int_equal(m.nfds, 1);
+    /* The call fd is the front-end's eventfd: a signal from the back-end
+     * reaches it with no shim in between. */
+    uint64_t one = 1, got = 0;
+    assert_int_equal(write(m.fds[0], &one, 8), 8);
+    assert_int_equal(read(call, &got, 8), 8);
+    assert_int_equal(got, 1);
+    vu_msg_close_fds(&m);
+}
+
+/* The ring set-up the shim sends when the device starts. */
+static void be_expect_ring(struct up_test *t, uint32_t i, uint32_t base, bool enabled, bool fds)
+{
+    struct vu_msg m;
+
+    be_ack(t, VU_REQ_SET_VRING_NUM, &m);
+    assert_int_equal(m.payload.state.index, i);
+    assert_int_equal(m.payload.state.num, 256);
+    be_ack(t, VU_REQ_SET_VRING_ADDR, &m);
+    assert_int_equal(m.payload.addr.index, i);
+    assert_int_equal(m.payload.addr.desc_user_addr, 0x7f0000001000 + i * 0x1000);
+    be_ack(t, VU_REQ_SET_VRING_BASE, &m);
+    assert_int_equal(m.payload.state.num, base);
+    if (fds) {
+        be_ack(t, VU_REQ_SET_VRING_KICK, &m);
+        assert_int_equal(m.nfds, 1);
+        vu_msg_close_fds(&m);
+        be_ack(t, VU_REQ_SET_VRING_CALL, &m);
+        assert_int_equal(m.nfds, 1);
+        vu_msg_close_fds(&m);
+    }
+    be_ack(t, VU_REQ_SET_VRING_ENABLE, &m);
+    assert_int_equal(m.payload.state.index, i);
+    assert_int_equal(m.payload.state.num, enabled ? 1 : 0);
+}
+
+static void up_full_life_cycle(void **state)
+{
+    struct up_test *t = *state;
+    int memfd = memfd_with("guest");
+    int kick[2] = { eventfd(0, EFD_CLOEXEC), eventfd(0, EFD_CLOEXEC) };
+    int call[2] = { eventfd(0, EFD_CLOEXEC), eventfd(0, EFD_CLOEXEC) };
+    struct vu_msg m;
+
+    negotiate(t, 1, 2);
+
+    /* GET_QUEUE_NUM is forbidden under F_VDPA: the shim answers it. */
+    assert_int_equal(send_empty(t->s.fe, VU_REQ_GET_QUEUE_NUM, 0), 0);
+    assert_int_equal(expect_msg(t->s.fe, VU_REQ_GET_QUEUE_NUM, &m), 0);
+    assert_int_equal(m.payload.u64, 1);
+
+    set_features(t, 0, 0x0b);
+    set_mem_table(t, memfd);
+    configure_ring(t, 0, kick[0], call[0]);
+    configure_ring(t, 1, kick[1], call[1]);
+    assert_true(quiet_for(t->s.be, 200)); /* nothing runs before an enable */
+
+    /* Enabling ring 0 completes the device: ring set-up, then DRIVER_OK. */
+    assert_int_equal(send_state_req(t->s.fe, VU_REQ_SET_VRING_ENABLE, NEED, 0, 1), 0);
+    be_expect_ring(t, 0, 0, true, false);
+    be_expect_ring(t, 1, 0, false, false);
+    be_status(t, 0x0f);
+    be_answer(t, VU_REQ_GET_STATUS, 0x0f);
+    fe_expect_ack(t, VU_REQ_SET_VRING_ENABLE, 0);
+
+    /* While running, enables go straight through. */
+    assert_int_equal(send_state_req(t->s.fe, VU_REQ_SET_VRING_ENABLE, 0, 1, 1), 0);
+    be_ack(t, VU_REQ_SET_VRING_ENABLE, &m);
+    assert_int_equal(m.payload.state.index, 1);
+
+    /* QEMU and DPDK disable the rings before they stop them. */
+    for (uint32_t i = 0; i < 2; i++) {
+        assert_int_equal(send_state_req(t->s.fe, VU_REQ_SET_VRING_ENABLE, 0, i, 0), 0);
+        be_ack(t, VU_REQ_SET_VRING_ENABLE, &m);
+        assert_int_equal(m.payload.state.num, 0);
+    }
+
+    /* The legacy ring stop becomes SUSPEND; the index is exact. */
+    assert_int_equal(send_state_req(t->s.fe, VU_REQ_GET_VRING_BASE, 0, 0, 0), 0);
+    be_ack(t, VU_REQ_VDPA_SUSPEND, &m);
+    assert_int_equal(expect_msg(t->s.be, VU_REQ_GET_VRING_BASE, &m), 0);
+    vu_msg_init(&m, VU_REQ_GET_VRING_BASE, VU_FLAG_REPLY);
+    vu_msg_set_state(&m, 0, 42);
+    assert_int_equal(vu_send_blocking(t->s.be, &m), 0);
+    assert_int_equal(expect_msg(t->s.fe, VU_REQ_GET_VRING_BASE, &m), 0);
+    assert_int_equal(m.payload.state.num, 42);
+    assert_int_equal(send_state_req(t->s.fe, VU_REQ_GET_VRING_BASE, 0, 1, 0), 0);
+    assert_int_equal(expect_msg(t->s.be, VU_REQ_GET_VRING_BASE, &m), 0);
+    vu_msg_init(&m, VU_REQ_GET_VRING_BASE, VU_FLAG_REPLY);
+    vu_msg_set_state(&m, 1, 7);
+    assert_int_equal(vu_send_blocking(t->s.be, &m), 0);
+    assert_int_equal(expect_msg(t->s.fe, VU_REQ_GET_VRING_BASE, &m), 0);
+    assert_int_equal(m.payload.state.num, 7);
+
+    /* Restart: the front-end reconfigures; the shim resets the back-end and
+     * replays everything it cached, fds included (its own duplicates). */
+    configure_ring(t, 0, kick[0], call[0]);
+    configure_ring(t, 1, kick[1], call[1]);
+    assert_int_equal(send_state_req(t->s.fe, VU_REQ_SET_VRING_BASE, 0, 0, 42), 0);
+    assert_int_equal(send_state_req(t->s.fe, VU_REQ_SET_VRING_ENABLE, 0, 0, 1), 0);
+    be_status(t, 0);
+    be_status(t, 0x03);
+    be_ack(t, VU_REQ_SET_FEATURES, &m);
+    assert_int_equal(m.payload.u64, FEATURES);
+    be_status(t, 0x0b);
+    be_ack(t, VU_REQ_SET_MEM_TABLE, &m);
+    assert_int_equal(m.nfds, 1);
+    vu_msg_close_fds(&m);
+    be_ack(t, VU_REQ_VDPA_SET_CONFIG_CALL, &m);
+    vu_msg_close_fds(&m);
+    be_expect_ring(t, 0, 42, true, true);
+    be_expect_ring(t, 1, 0, false, true);
+    be_status(t, 0x0f);
+    be_answer(t, VU_REQ_GET_STATUS, 0x0f);
+
+    /* The front-end leaves: the back-end is released (its device resets),
+     * and the shim holds no fd of the session. */
+    close(t->s.fe);
+    t->s.fe = -1;
+    assert_true(closed_within(t->s.be, SCRIPT_TIMEOUT_MS));
+    for (int i = 0; i < 100 && scripted_count_fds(t->s.shim) != t->fds_idle; i++)
+        usleep(20000);
+    assert_int_equal(scripted_count_fds(t->s.shim), t->fds_idle);
+    for (int i = 0; i < 2; i++) {
+        close(kick[i]);
+        close(call[i]);
+    }
+    close(memfd);
+}
+
+static void up_features_refused_with_ack(void **state)
+{
+    struct up_test *t = *state;
+
+    negotiate(t, 1, 2);
+    /* The back-end leaves FEATURES_OK clear: a failed ack, never a silent
+     * success; the shim takes the back-end back to negotiation. */
+    set_features(t, NEED, 0x03);
+    be_status(t, 0);
+    be_status(t, 0x03);
+    fe_expect_ack(t, VU_REQ_SET_FEATURES, EINVAL);
+}
+
+static void up_features_refused_without_ack(void **state)
+{
+    struct up_test *t = *state;
+
+    negotiate(t, 1, 2);
+    set_features(t, 0, 0x03);
+    /* No way to say "failed": a clean disconnect of both sides. */
+    assert_true(closed_within(t->s.fe, SCRIPT_TIMEOUT_MS));
+    assert_true(closed_within(t->s.be, SCRIPT_TIMEOUT_MS));
+}
+
+static void up_backend_dies_mid_setup(void **state)
+{
+    struct up_test *t = *state;
+    struct vu_msg m;
+
+    assert_int_equal(send_empty(t->s.fe, VU_REQ_GET_FEATURES, 0), 0);
+    be_answer(t, VU_REQ_GET_FEATURES, FEATURES);
+    assert_int_equal(expect_msg(t->s.fe, VU_REQ_GET_FEATURES, &m), 0);
+    assert_int_equal(send_empty(t->s.fe, VU_REQ_GET_PROTOCOL_FEATURES, 0), 0);
+    be_answer(t, VU_REQ_GET_PROTOCOL_FEATURES, BE_PF);
+    assert_int_equal(expect_msg(t->s.fe, VU_REQ_GET_PROTOCOL_FEATURES, &m), 0);
+    assert_int_equal(send_u64_req(t->s.fe, VU_REQ_SET_PROTOCOL_FEATURES, NEED, FE_PF, -1), 0);
+    be_ack(t, VU_REQ_SET_PROTOCOL_FEATURES, &m);
+    /* The back-end dies in the middle of the set-up. */
+    close(t->s.be);
+    t->s.be = -1;
+    assert_true(closed_within(t->s.fe, SCRIPT_TIMEOUT_MS));
+
+    /* The shim survives: a new front-end gets a new back-end session that
+     * starts from scratch. */
+    close(t->s.fe);
+    t->s.fe = -1;
+    assert_int_equal(scripted_connect(&t->s), 0);
+    negotiate(t, 1, 2);
+}
+
+static void up_frontend_reconnects(void **state)
+{
+    struct up_test *t = *state;
+
+    negotiate(t, 1, 2);
+    set_features(t, 0, 0x0b);
+    close(t->s.fe);
+    t->s.fe = -1;
+    /* The back-end connection goes with the front-end: that resets it. */
+    assert_true(closed_within(t->s.be, SCRIPT_TIMEOUT_MS));
+    close(t->s.be);
+    t->s.be = -1;
+    close(t->config_call);
+    t->config_call = -1;
+    assert_int_equal(scripted_connect(&t->s), 0);
+    negotiate(t, 1, 2);
+    set_features(t, NEED, 0x0b);
+    fe_expect_ack(t, VU_REQ_SET_FEATURES, 0);
+}
+
+static void up_reset_device_and_mtu(void **state)
+{
+    struct up_test *t = *state;
+
+    negotiate(t, 1, 2);
+    /* NET_SET_MTU is forbidden under F_VDPA: checked against config space. */
+    assert_int_equal(send_u64_req(t->s.fe, VU_REQ_NET_SET_MTU, NEED, 1500, -1), 0);
+    fe_expect_ack(t, VU_REQ_NET_SET_MTU, 0);
+    assert_int_equal(send_u64_req(t->s.fe, VU_REQ_NET_SET_MTU, NEED, 9000, -1), 0);
+    fe_expect_ack(t, VU_REQ_NET_SET_MTU, EINVAL);
+    assert_true(quiet_for(t->s.be, 100));
+
+    /* RESET_DEVICE becomes SET_STATUS(0) and back to negotiation. */
+    assert_int_equal(send_empty(t->s.fe, VU_REQ_RESET_DEVICE, NEED), 0);
+    be_status(t, 0);
+    be_status(t, 0x03);
+    fe_expect_ack(t, VU_REQ_RESET_DEVICE, 0);
+}
+
+static void up_config_change(void **state)
+{
+    struct up_test *t = *state;
+    int chan[2];
+    uint64_t one = 1;
+    struct vu_msg m;
+
+    negotiate(t, 1, 2);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, chan), 0);
+    vu_msg_init(&m, VU_REQ_SET_BACKEND_REQ_FD, NEED);
+    vu_msg_add_fd(&m, chan[1]);
+    assert_int_equal(vu_send_blocking(t->s.fe, &m), 0);
+    fe_expect_ack(t, VU_REQ_SET_BACKEND_REQ_FD, 0);
+    assert_true(quiet_for(t->s.be, 100)); /* the shim keeps the channel */
+
+    /* The back-end signals its config-call eventfd: the legacy front-end
+     * hears CONFIG_CHANGE_MSG on its channel. */
+    assert_int_equal(write(t->config_call, &one, 8), 8);
+    be_answer(t, VU_REQ_GET_STATUS, 0x03);
+    assert_int_equal(expect_msg(t->s.be, VU_REQ_GET_CONFIG, &m), 0);
+    vu_msg_init(&m, VU_REQ_GET_CONFIG, VU_FLAG_REPLY);
+    vu_msg_set_config(&m, 0, 24, 0, NULL);
+    assert_int_equal(vu_send_blocking(t->s.be, &m), 0);
+    assert_int_equal(vu_recv_blocking(chan[0], &m, SCRIPT_TIMEOUT_MS), 0);
+    assert_int_equal(m.hdr.request, VU_BREQ_CONFIG_CHANGE_MSG);
+    assert_true(m.hdr.flags & NEED);
+    assert_int_equal(reply_u64(chan[0], VU_BREQ_CONFIG_CHANGE_MSG, 0), 0);
+
+    /* DEVICE_NEEDS_RESET has no legacy equivalent: a clean disconnect. */
+    assert_int_equal(write(t->config_call, &one, 8), 8);
+    be_answer(t, VU_REQ_GET_STATUS, 0x43);
+    assert_true(closed_within(t->s.fe, SCRIPT_TIMEOUT_MS));
+    close(chan[0]);
+}
+
+static void up_wrong_device_type(void **state)
+{
+    struct up_test *t = *state;
+
+    negotiate(t, 2 /* blk, but the shim was told type=net */, 1);
+    assert_true(closed_within(t->s.fe, SCRIPT_TIMEOUT_MS));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(up_full_life_cycle, up_setup, up_teardown),
+        cmocka_unit_test_setup_teardown(up_features_refused_with_ack, up_setup, up_teardown),
+        cmocka_unit_test_setup_teardown(up_features_refused_without_ack, up_setup, up_teardown),
+        cmocka_unit_test_setup_teardown(up_backend_dies_mid_setup, up_setup, up_teardown),
+        cmocka_unit_test_setup_teardown(up_frontend_reconnects, up_setup, up_teardown),
+        cmocka_unit_test_setup_teardown(up_reset_device_and_mtu, up_setup, up_teardown),
+        cmocka_unit_test_setup_teardown(up_config_change, up_setup, up_teardown),
+        cmocka_unit_test_setup_teardown(up_wrong_device_type, up_setup, up_teardown),
+    };
+
+    signal(SIGPIPE, SIG_IGN);
+    return cmocka_run_group_tests_name("upconv", tests, NULL, NULL);
+}
