@@ -130,7 +130,7 @@ static inline int scripted_connect(struct scripted *s)
 static inline int scripted_stop(struct scripted *s)
 {
     int status = -1;
-    char cmd[128];
+    char cmd[256];
 
     if (s->fe >= 0)
         close(s->fe);
