@@ -24,6 +24,7 @@
  * front-end is not read (relay.c), so each step sees the state the previous
  * one left and replies reach the front-end in order.
  */
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -56,6 +57,7 @@ enum up_action {
     UPA_FE_ACK,          /* last step of a translated request */
     UPA_VRING_BASE,      /* GET_VRING_BASE for the front-end's stop; arg: ring */
     UPA_CONFIG_EVENT,    /* GET_STATUS after the config-call eventfd fired */
+    UPA_PROVISION,       /* SET_CONFIG flags=1 of a device key; arg: config offset */
 };
 
 struct up_ring {
@@ -192,6 +194,27 @@ static void on_config_call(uv_poll_t *h, int status, int events)
         vs_conn_pause(r->fe, true);
 }
 
+/* mac= and mtu= go into the back-end's config space as a management tool's
+ * `vdpa dev add mac .. mtu ..` would (docs/vdpa-user.md, SET_CONFIG flags 1). */
+static void provision(struct vs_relay *r)
+{
+    struct vu_msg m;
+
+    if (strcmp(r->cfg.type->name, "net") != 0)
+        return;
+    if (r->cfg.has_mac) {
+        vu_msg_init(&m, VU_REQ_SET_CONFIG, 0);
+        vu_msg_set_config(&m, 0, 6, VU_CONFIG_F_MIGRATION, r->cfg.mac);
+        vs_send_internal(r, &m, UPA_PROVISION, 0, "provision mac=");
+    }
+    if (r->cfg.mtu) {
+        uint16_t mtu = htole16(r->cfg.mtu);
+        vu_msg_init(&m, VU_REQ_SET_CONFIG, 0);
+        vu_msg_set_config(&m, 10, 2, VU_CONFIG_F_MIGRATION, &mtu);
+        vs_send_internal(r, &m, UPA_PROVISION, 10, "provision mtu=");
+    }
+}
+
 int vs_up_begin(struct vs_relay *r, const struct vu_msg *set_pf)
 {
     struct vs_up *up = calloc(1, sizeof(*up));
@@ -230,6 +253,7 @@ int vs_up_begin(struct vs_relay *r, const struct vu_msg *set_pf)
     send_none(r, VU_REQ_VDPA_GET_VQS_COUNT, UPA_VQS_COUNT, 0, NULL);
     set_status(r, 0, "reset");
     set_status(r, ST_NEGOTIATING, "ACKNOWLEDGE|DRIVER");
+    provision(r);
     send_fd_u64(r, VU_REQ_VDPA_SET_CONFIG_CALL, 0, up->config_call_fd, "config changes -> shim");
     /* The config size comes back before the steps above are answered; the
      * config read it triggers is the last step of the set-up. */
@@ -479,7 +503,8 @@ static void net_set_mtu(struct vs_relay *r, uint64_t mtu, bool ack_fe)
     bool known = up->has_config && up->config_size >= 12;
 
     if (known)
-        memcpy(&have, up->config + 10, sizeof(have)); /* virtio-net mtu (LE host) */
+        memcpy(&have, up->config + 10, sizeof(have));
+    have = le16toh(have); /* VIRTIO config space is little-endian */
     if (known && have == mtu) {
         if (ack_fe)
             vs_reply_frontend_ack(r, VU_REQ_NET_SET_MTU, 0);
@@ -697,6 +722,7 @@ void vs_up_internal_reply(struct vs_relay *r, const struct vs_owed *o, struct vu
         if (r->cfg.mtu && up->config_size >= 12) {
             uint16_t mtu;
             memcpy(&mtu, up->config + 10, sizeof(mtu));
+            mtu = le16toh(mtu);
             if (mtu != r->cfg.mtu)
                 vs_warn("%s: mtu= is %u but the back-end's config space has %u", r->cfg.id,
                         r->cfg.mtu, mtu);
@@ -764,6 +790,11 @@ void vs_up_internal_reply(struct vs_relay *r, const struct vs_owed *o, struct vu
     case UPA_FE_ACK:
         if (o->arg)
             vs_reply_frontend_ack(r, o->arg, up->sequence_failed || v ? EIO : 0);
+        return;
+    case UPA_PROVISION:
+        if (v != 0)
+            vs_warn("%s: back-end %s refused to provision %s (%" PRIu64 "); the guest sees the "
+                    "back-end's own value", r->cfg.id, r->cfg.backend, o->arg ? "mtu=" : "mac=", v);
         return;
     case UPA_CONFIG_EVENT:
         if (v & VIRTIO_STATUS_DEVICE_NEEDS_RESET) {

@@ -24,6 +24,7 @@
 
 struct up_test {
     struct scripted s;
+    bool provision;    /* the shim was given mac= and mtu= */
     int config_call;   /* the eventfd the shim handed the back-end */
     int fds_idle;      /* the shim's open fds before any session */
 };
@@ -93,6 +94,18 @@ static void negotiate(struct up_test *t, uint32_t device_id, uint64_t vqs)
     be_answer(t, VU_REQ_VDPA_GET_VQS_COUNT, vqs);
     be_status(t, 0);
     be_status(t, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+    if (t->provision) {
+        /* mac= and mtu= are provisioned with SET_CONFIG flags=1. */
+        be_ack(t, VU_REQ_SET_CONFIG, &m);
+        assert_int_equal(m.payload.config.flags, VU_CONFIG_F_MIGRATION);
+        assert_int_equal(m.payload.config.offset, 0);
+        assert_int_equal(m.payload.config.size, 6);
+        assert_memory_equal(m.payload.config.data, "\x02\x00\x00\xaa\xbb\xcc", 6);
+        assert_int_equal(expect_msg(t->s.be, VU_REQ_SET_CONFIG, &m), 0);
+        assert_int_equal(m.payload.config.offset, 10);
+        assert_int_equal(m.payload.config.data[0] | m.payload.config.data[1] << 8, 1400);
+        assert_int_equal(reply_u64(t->s.be, VU_REQ_SET_CONFIG, 1), 0); /* refused */
+    }
     be_ack(t, VU_REQ_VDPA_SET_CONFIG_CALL, &m);
     assert_int_equal(m.nfds, 1);
     t->config_call = m.fds[0];
@@ -449,6 +462,37 @@ static void up_config_change(void **state)
     close(chan[0]);
 }
 
+static int up_setup_provision(void **state)
+{
+    struct up_test *t = calloc(1, sizeof(*t));
+
+    assert_non_null(t);
+    t->config_call = -1;
+    t->provision = true;
+    assert_int_equal(scripted_start(&t->s, "net", "mac=02:00:00:aa:bb:cc,mtu=1400"), 0);
+    assert_int_equal(scripted_connect(&t->s), 0);
+    *state = t;
+    return 0;
+}
+
+static void up_provisioning(void **state)
+{
+    struct up_test *t = *state;
+    char log[4096] = { 0 };
+    FILE *f;
+
+    negotiate(t, 1, 2);
+    /* The refused mtu and the differing mac are both reported clearly. */
+    f = fopen(t->s.log_path, "r");
+    assert_non_null(f);
+    assert_true(fread(log, 1, sizeof(log) - 1, f) > 0);
+    fclose(f);
+    assert_non_null(strstr(log, "refused to provision mtu="));
+    assert_non_null(strstr(log, "mac= is 02:00:00:aa:bb:cc but the back-end's config space has "
+                                "52:54:00:12:34:56"));
+    assert_non_null(strstr(log, "mtu= is 1400 but the back-end's config space has 1500"));
+}
+
 static void up_wrong_device_type(void **state)
 {
     struct up_test *t = *state;
@@ -468,6 +512,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(up_reset_device_and_mtu, up_setup, up_teardown),
         cmocka_unit_test_setup_teardown(up_config_change, up_setup, up_teardown),
         cmocka_unit_test_setup_teardown(up_wrong_device_type, up_setup, up_teardown),
+        cmocka_unit_test_setup_teardown(up_provisioning, up_setup_provision, up_teardown),
     };
 
     signal(SIGPIPE, SIG_IGN);
