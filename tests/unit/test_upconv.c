@@ -244,6 +244,22 @@ static void be_expect_ring(struct up_test *t, uint32_t i, uint32_t base, bool en
     assert_int_equal(m.payload.state.num, enabled ? 1 : 0);
 }
 
+/* The back-end answers GET_VRING_BASE for ring i with `base`; the front-end
+ * gets exactly that. */
+static void be_vring_base(struct up_test *t, uint32_t i, uint32_t base)
+{
+    struct vu_msg m;
+
+    assert_int_equal(expect_msg(t->s.be, VU_REQ_GET_VRING_BASE, &m), 0);
+    assert_int_equal(m.payload.state.index, i);
+    vu_msg_init(&m, VU_REQ_GET_VRING_BASE, VU_FLAG_REPLY);
+    vu_msg_set_state(&m, i, base);
+    assert_int_equal(vu_send_blocking(t->s.be, &m), 0);
+    assert_int_equal(expect_msg(t->s.fe, VU_REQ_GET_VRING_BASE, &m), 0);
+    assert_int_equal(m.payload.state.index, i);
+    assert_int_equal(m.payload.state.num, base);
+}
+
 static void up_full_life_cycle(void **state)
 {
     struct up_test *t = *state;
@@ -288,19 +304,9 @@ static void up_full_life_cycle(void **state)
     /* The legacy ring stop becomes SUSPEND; the index is exact. */
     assert_int_equal(send_state_req(t->s.fe, VU_REQ_GET_VRING_BASE, 0, 0, 0), 0);
     be_ack(t, VU_REQ_VDPA_SUSPEND, &m);
-    assert_int_equal(expect_msg(t->s.be, VU_REQ_GET_VRING_BASE, &m), 0);
-    vu_msg_init(&m, VU_REQ_GET_VRING_BASE, VU_FLAG_REPLY);
-    vu_msg_set_state(&m, 0, 42);
-    assert_int_equal(vu_send_blocking(t->s.be, &m), 0);
-    assert_int_equal(expect_msg(t->s.fe, VU_REQ_GET_VRING_BASE, &m), 0);
-    assert_int_equal(m.payload.state.num, 42);
+    be_vring_base(t, 0, 42);
     assert_int_equal(send_state_req(t->s.fe, VU_REQ_GET_VRING_BASE, 0, 1, 0), 0);
-    assert_int_equal(expect_msg(t->s.be, VU_REQ_GET_VRING_BASE, &m), 0);
-    vu_msg_init(&m, VU_REQ_GET_VRING_BASE, VU_FLAG_REPLY);
-    vu_msg_set_state(&m, 1, 7);
-    assert_int_equal(vu_send_blocking(t->s.be, &m), 0);
-    assert_int_equal(expect_msg(t->s.fe, VU_REQ_GET_VRING_BASE, &m), 0);
-    assert_int_equal(m.payload.state.num, 7);
+    be_vring_base(t, 1, 7); /* already suspended: no second SUSPEND */
 
     /* Restart: the front-end reconfigures; the shim resets the back-end and
      * replays everything it cached, fds included (its own duplicates). */
