@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -25,10 +26,12 @@ static int parse_uint(const char *text, unsigned long min, unsigned long max, un
     char *end;
     unsigned long v;
 
-    if (!*text || *text == '-' || *text == '+')
+    /* Decimal digits only: strtoul would read "01500" as octal and skip
+     * blanks and signs. */
+    if (!isdigit((unsigned char)*text))
         return -EINVAL;
     errno = 0;
-    v = strtoul(text, &end, 0);
+    v = strtoul(text, &end, 10);
     if (errno || *end || v < min || v > max)
         return -EINVAL;
     *out = v;
@@ -60,19 +63,22 @@ static int parse_mode(const char *v, enum vs_side_mode *mode, const char *key, c
     return 0;
 }
 
+static int hex_digit(char c)
+{
+    return isdigit((unsigned char)c) ? c - '0' : tolower((unsigned char)c) - 'a' + 10;
+}
+
+/* Exactly xx:xx:xx:xx:xx:xx with hex digits (sscanf's %x would take signs,
+ * blanks and 0x prefixes). */
 static int parse_mac(const char *v, uint8_t mac[6])
 {
-    unsigned b[6];
-    char tail;
-
-    if (strlen(v) != 17 ||
-        sscanf(v, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &tail) != 6)
+    if (strlen(v) != 17)
         return -EINVAL;
-    for (int i = 0; i < 6; i++) {
-        if (v[i * 3 + 2] != ':' && i < 5)
+    for (int i = 0; i < 17; i++)
+        if (i % 3 == 2 ? v[i] != ':' : !isxdigit((unsigned char)v[i]))
             return -EINVAL;
-        mac[i] = (uint8_t)b[i];
-    }
+    for (int i = 0; i < 6; i++)
+        mac[i] = (uint8_t)(hex_digit(v[i * 3]) << 4 | hex_digit(v[i * 3 + 1]));
     return 0;
 }
 
@@ -122,7 +128,7 @@ static int apply_key(struct vs_device_config *dev, const char *key, const char *
         char *end;
         errno = 0;
         n = strtoul(v, &end, 8);
-        if (!*v || *end || errno || n > 0777)
+        if (!*v || strspn(v, "01234567") != strlen(v) || *end || errno || n > 0777)
             return errorf(err, errlen, "socket-mode=%s: expected octal permissions such as 0600", v);
         dev->socket_mode = (unsigned)n;
     } else if (strcmp(key, "mac") == 0) {
@@ -224,7 +230,8 @@ int vs_device_parse(const char *spec, size_t index, struct vs_device_config *dev
         return errorf(err, errlen, "device %s: mac=, mtu= and queue-pairs= apply to type=net only",
                       dev->id);
     if (strcmp(dev->type->name, "net") == 0 && dev->num_queues)
-        return errorf(err, errlen, "device %s: type=net counts queues with queue-pairs=", dev->id);
+        return errorf(err, errlen, "device %s: num-queues= does not apply to type=net; use "
+                      "queue-pairs=", dev->id);
     if (dev->has_mac && (dev->mac[0] & 1))
         return errorf(err, errlen, "device %s: mac is a multicast address", dev->id);
     return 0;
@@ -251,12 +258,15 @@ int vs_cli_parse(int argc, char **argv, struct vs_options *opts, char *err, size
         bool has_inline = a[nlen] == '=';
 
 #define IS(opt) (strncmp(a, opt, nlen) == 0 && strlen(opt) == nlen)
-        if (IS("--help") || IS("-h")) {
-            opts->help = true;
-            continue;
-        }
-        if (IS("--version") || IS("-V")) {
-            opts->version = true;
+        if (IS("--help") || IS("-h") || IS("--version") || IS("-V")) {
+            if (has_inline) {
+                vs_options_free(opts);
+                return errorf(err, errlen, "option '%.*s' takes no value", (int)nlen, a);
+            }
+            if (a[1] == 'h' || a[2] == 'h')
+                opts->help = true;
+            else
+                opts->version = true;
             continue;
         }
         if (!(IS("--device") || IS("--trace") || IS("--log-level"))) {

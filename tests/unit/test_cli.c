@@ -455,9 +455,11 @@ static void device_comma_escape(void **state)
     assert_string_equal(d.backend, "/tmp/q");
 
     /* an escaped comma does not split off a key */
-    dev_bad("type=net,frontend=/tmp/a,,mtu=1500,backend=/tmp/b,,mtu=9000", "mtu", NULL);
-    d = dev_ok("type=net,frontend=/tmp/a,,mtu=1500,backend=/tmp/b");
+    d = dev_ok("type=net,frontend=/tmp/a,,mtu=1500,backend=/tmp/b,mtu=9000");
     assert_string_equal(d.frontend, "/tmp/a,mtu=1500");
+    assert_int_equal(d.mtu, 9000);
+    d = dev_ok("type=net,frontend=/tmp/a,backend=/tmp/b,,mtu=1500");
+    assert_string_equal(d.backend, "/tmp/b,mtu=1500");
     assert_int_equal(d.mtu, 0);
 }
 
@@ -562,7 +564,7 @@ static void device_path_length(void **state)
     snprintf(spec, sizeof(spec), "type=net,frontend=/f,backend=%s", path);
     dev_bad(spec, "backend=", NULL);
 
-    /* the limit applies after ",," is unescaped: 105 + ",," -> 106 + 1 = 107 */
+    /* the limit applies after ",," is unescaped: 106 bytes + ",," -> 107 bytes */
     memset(path, 'd', 106);
     path[0] = '/';
     memcpy(path + 106, ",,", 3);
@@ -917,7 +919,7 @@ static void cli_shared_socket(void **state)
     CLI_BAD("/tmp/b", NULL, "--device", "type=net,frontend=/tmp/f0,backend=/tmp/b",
             "--device", "type=net,frontend=/tmp/f1,backend=/tmp/b");
     /* not only neighbours are compared */
-    CLI_BAD("/tmp/x", "a", "--device", "type=net,id=a,frontend=/tmp/x,backend=/tmp/1",
+    CLI_BAD("/tmp/x", "dev2", "--device", "type=net,id=a,frontend=/tmp/x,backend=/tmp/1",
             "--device", "type=net,frontend=/tmp/2,backend=/tmp/3",
             "--device", "type=net,frontend=/tmp/4,backend=/tmp/x");
 
