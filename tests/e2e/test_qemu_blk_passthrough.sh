@@ -23,16 +23,7 @@ command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 is not inst
 command -v qemu-storage-daemon >/dev/null || skip "qemu-storage-daemon is not installed"
 accel=$(qemu_accel)
 
-truncate -s 64M "$w/disk.img"
-# 16-bit boot sector: INT 13h AH=03 writes 1 sector from 0x7c00 to CHS 0/0/2,
-# then 'O' (or 'E' on error) to port 0x402, then halts.
-python3 - "$w/disk.img" <<'PY'
-import sys
-code = bytes.fromhex("31c08ed88ec0b403b001b500b102b600bb007ccd137204b04feb02b045ba0204eefaf4ebfc")
-sec = bytearray(512); sec[:len(code)] = code
-sec[440:448] = b"VDPASHIM"; sec[510:512] = b"\x55\xaa"
-with open(sys.argv[1], "r+b") as f: f.write(sec)
-PY
+make_boot_disk "$w/disk.img"
 
 qemu-storage-daemon --blockdev "driver=file,node-name=file0,filename=$w/disk.img" \
     --export "type=vhost-user-blk,id=exp0,node-name=file0,addr.type=unix,addr.path=$w/be.sock,writable=on" \
@@ -50,13 +41,12 @@ qemu-system-x86_64 $(qemu_args "$accel") \
     >"$w/qemu.log" 2>&1 &
 QEMU_PID=$!
 
-booted() { grep -q "Booting from Hard Disk" "$w/debugcon.log" && tail -c 4 "$w/debugcon.log" | grep -q '[OE]'; }
-if ! wait_for 60 booted; then
+if ! wait_for 60 boot_sector_ran "$w/debugcon.log"; then
     kill -0 "$QEMU_PID" 2>/dev/null || fail "QEMU exited: $(tail -n 5 "$w/qemu.log")"
     fail "SeaBIOS did not boot from the vhost-user-blk disk within 60 s ($accel)"
 fi
 tail -c 4 "$w/debugcon.log" | grep -q 'O' || fail "INT 13h write failed (guest saw an error)"
-cmp -s <(head -c 512 "$w/disk.img") <(dd if="$w/disk.img" bs=512 skip=1 count=1 2>/dev/null) ||
+boot_sector_copied "$w/disk.img" ||
     fail "sector 2 of the image does not hold the copy the guest wrote"
 
 # CONFIGURE_MEM_SLOTS is negotiated with qemu-storage-daemon, so QEMU sends

@@ -69,3 +69,27 @@ qemu_args() {
     echo "-machine q35,accel=$1 -nodefaults -display none -m 256" \
          "-object memory-backend-memfd,id=mem,size=256M,share=on -numa node,memdev=mem"
 }
+
+# make_boot_disk FILE: a 64 MiB disk whose 16-bit boot sector writes itself
+# to CHS 0/0/2 (LBA 1) with INT 13h AH=03, prints 'O' (or 'E' on error) on
+# the debug console port 0x402, and halts.
+make_boot_disk() {
+    truncate -s 64M "$1"
+    python3 - "$1" <<'PY'
+import sys
+code = bytes.fromhex("31c08ed88ec0b403b001b500b102b600bb007ccd137204b04feb02b045ba0204eefaf4ebfc")
+sec = bytearray(512); sec[:len(code)] = code
+sec[440:448] = b"VDPASHIM"; sec[510:512] = b"\x55\xaa"
+with open(sys.argv[1], "r+b") as f: f.write(sec)
+PY
+}
+
+# boot_sector_ran DEBUGCON_LOG: SeaBIOS booted the disk and the sector ran.
+boot_sector_ran() {
+    grep -q "Booting from Hard Disk" "$1" && tail -c 4 "$1" | grep -q '[OE]'
+}
+
+# boot_sector_copied DISK: LBA 1 holds a copy of LBA 0.
+boot_sector_copied() {
+    cmp -s <(head -c 512 "$1") <(dd if="$1" bs=512 skip=1 count=1 2>/dev/null)
+}
