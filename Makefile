@@ -59,7 +59,7 @@ $(BUILD)/libvirtio.a: $(VIRTIO_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
 .SECONDEXPANSION:
-$(PEER_PROGS): $(BUILD)/%: $$(patsubst %.c,$(BUILD)/%.o,$$(wildcard peers/%/*.c)) \
+$(PEER_PROGS): $(BUILD)/%: $$(addprefix $(BUILD)/,$$(subst .c,.o,$$(wildcard peers/%/*.c))) \
 		$(BUILD)/libvirtio.a $(BUILD)/libshim.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
@@ -96,6 +96,6 @@ demo: $(BUILD)/vdpa-shim
 	@BUILD=$(BUILD) tests/e2e/demo.sh
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-clang
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -8,7 +8,7 @@
 #define SZ_U64         SZ(8)
 #define SZ_STATE       SZ(sizeof(struct vu_vring_state))
 #define SZ_ADDR        SZ(sizeof(struct vu_vring_addr))
-#define SZ_MEM_TABLE   { VU_SIZE_MEM_TABLE, VU_MEM_TABLE_HDR_SIZE, sizeof(struct vu_mem_table) }
+#define SZ_MEM_TABLE   { VU_SIZE_MEM_TABLE, VU_MEM_TABLE_HDR_SIZE + 32, sizeof(struct vu_mem_table) }
 #define SZ_CONFIG      { VU_SIZE_CONFIG, VU_CONFIG_HDR_SIZE, sizeof(struct vu_config) }
 #define SZ_CONFIG_REPLY { VU_SIZE_CONFIG_REPLY, 0, sizeof(struct vu_config) }
 /* A crypto session carries algorithm parameters and keys whose size depends

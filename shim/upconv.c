@@ -12,6 +12,7 @@
  *   rings complete+enabled  -> ring set-up, DRIVER_OK, GET_STATUS check
  *   GET_VRING_BASE          -> SUSPEND, then GET_VRING_BASE (exact index)
  *   restart after a stop    -> reset and replay of the cached state
+ *   SET_STATUS(0) (a stop)  -> SUSPEND, as GET_VRING_BASE
  *   RESET_OWNER/RESET_DEVICE-> SET_STATUS(0)
  *   GET_QUEUE_NUM           -> answered from VDPA_GET_VQS_COUNT
  *   NET_SET_MTU             -> checked against the config space's mtu
@@ -614,14 +615,18 @@ void vs_up_frontend_request(struct vs_relay *r, const struct vu_msg_desc *d, str
         net_set_mtu(r, m->payload.u64, ack_fe);
         return;
     case VU_REQ_SET_STATUS:
-        /* A legacy front-end that negotiated STATUS (DPDK virtio-user) writes
-         * its own view; the shim owns the back-end's register, so the view
-         * is kept here: 0 resets, the rest is recorded. */
-        if ((m->payload.u64 & 0xff) == 0) {
-            reset_device(r, req, ack_fe);
+        /* A legacy front-end that negotiated STATUS (QEMU, DPDK virtio-user)
+         * writes its own view; the shim owns the back-end's register, so the
+         * view is kept here. In vhost-user, SET_STATUS(0) is how QEMU
+         * announces a stop, before it reads each ring's index with
+         * GET_VRING_BASE: that is a SUSPEND, not a reset, or the indices
+         * would be lost. The next start resets and replays. */
+        up->fe_status = (uint8_t)m->payload.u64;
+        if (up->fe_status == 0 && up->state == UP_RUNNING) {
+            send_none(r, VU_REQ_VDPA_SUSPEND, UPA_FE_ACK, ack_fe ? req : 0, "legacy stop");
+            up->state = UP_STOPPED;
             return;
         }
-        up->fe_status = (uint8_t)m->payload.u64;
         maybe_start(r, ack_fe, req);
         return;
     case VU_REQ_GET_STATUS: {

@@ -65,6 +65,10 @@ static int check_size(const struct vu_size_spec *spec, const struct vu_msg *msg,
                      name, n, VU_MAX_MEM_REGIONS);
             return -E2BIG;
         }
+        if (n == 0) {
+            snprintf(err->text, sizeof(err->text), "%s: a memory table with no region", name);
+            return -EBADMSG;
+        }
         if (size != VU_MEM_TABLE_HDR_SIZE + n * sizeof(struct vu_mem_region)) {
             snprintf(err->text, sizeof(err->text),
                      "%s: payload is %" PRIu32 " bytes, %" PRIu32 " regions need %zu", name, size, n,
@@ -210,6 +214,8 @@ int vu_validate_request(const struct vu_session_limits *limits, enum vu_channel 
     if (d->size.rule == VU_SIZE_CONFIG) {
         const struct vu_config *c = &msg->payload.config;
         config_size = limits->config_size ? limits->config_size : VU_MAX_CONFIG_SIZE;
+        if (c->size == 0) /* docs/vdpa-user.md: 1..256 bytes; 0 is no access at all */
+            return fail(msg, err, -EBADMSG, "%s: a config access of 0 bytes", d->name);
         if (c->offset > config_size || c->size > config_size - c->offset)
             return fail(msg, err, -ERANGE, "%s: offset %" PRIu32 " + size %" PRIu32
                         " is beyond the %" PRIu32 "-byte config space", d->name, c->offset, c->size,

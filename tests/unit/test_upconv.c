@@ -25,6 +25,7 @@
 struct up_test {
     struct scripted s;
     bool provision;    /* the shim was given mac= and mtu= */
+    uint64_t extra_pf; /* protocol features the front-end acks besides FE_PF */
     int config_call;   /* the eventfd the shim handed the back-end */
     int fds_idle;      /* the shim's open fds before any session */
 };
@@ -82,7 +83,8 @@ static void negotiate(struct up_test *t, uint32_t device_id, uint64_t vqs)
     /* What the shim can translate is offered to a legacy front-end. */
     assert_int_equal(m.payload.u64 & FE_PF, FE_PF);
 
-    assert_int_equal(send_u64_req(t->s.fe, VU_REQ_SET_PROTOCOL_FEATURES, NEED, FE_PF, -1), 0);
+    assert_int_equal(send_u64_req(t->s.fe, VU_REQ_SET_PROTOCOL_FEATURES, NEED,
+                                  FE_PF | t->extra_pf, -1), 0);
     be_ack(t, VU_REQ_SET_PROTOCOL_FEATURES, &m);
     assert_int_equal(m.payload.u64, VU_BIT(VU_PF_VDPA) | VU_BIT(VU_PF_MQ) |
                                         VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_CONFIG) |
@@ -260,12 +262,9 @@ static void be_vring_base(struct up_test *t, uint32_t i, uint32_t base)
     assert_int_equal(m.payload.state.num, base);
 }
 
-static void up_full_life_cycle(void **state)
+/* Negotiation, features, memory, two rings, enable: the device runs. */
+static void run_device(struct up_test *t, int memfd, const int kick[2], const int call[2])
 {
-    struct up_test *t = *state;
-    int memfd = memfd_with("guest");
-    int kick[2] = { eventfd(0, EFD_CLOEXEC), eventfd(0, EFD_CLOEXEC) };
-    int call[2] = { eventfd(0, EFD_CLOEXEC), eventfd(0, EFD_CLOEXEC) };
     struct vu_msg m;
 
     negotiate(t, 1, 2);
@@ -288,6 +287,17 @@ static void up_full_life_cycle(void **state)
     be_status(t, 0x0f);
     be_answer(t, VU_REQ_GET_STATUS, 0x0f);
     fe_expect_ack(t, VU_REQ_SET_VRING_ENABLE, 0);
+}
+
+static void up_full_life_cycle(void **state)
+{
+    struct up_test *t = *state;
+    int memfd = memfd_with("guest");
+    int kick[2] = { eventfd(0, EFD_CLOEXEC), eventfd(0, EFD_CLOEXEC) };
+    int call[2] = { eventfd(0, EFD_CLOEXEC), eventfd(0, EFD_CLOEXEC) };
+    struct vu_msg m;
+
+    run_device(t, memfd, kick, call);
 
     /* While running, enables go straight through. */
     assert_int_equal(send_state_req(t->s.fe, VU_REQ_SET_VRING_ENABLE, 0, 1, 1), 0);
@@ -337,6 +347,31 @@ static void up_full_life_cycle(void **state)
     for (int i = 0; i < 100 && scripted_count_fds(t->s.shim) != t->fds_idle; i++)
         usleep(20000);
     assert_int_equal(scripted_count_fds(t->s.shim), t->fds_idle);
+    for (int i = 0; i < 2; i++) {
+        close(kick[i]);
+        close(call[i]);
+    }
+    close(memfd);
+}
+
+/* QEMU with STATUS stops a device with SET_STATUS(0) and then reads each
+ * ring's index: the indices must be the back-end's real ones. */
+static void up_status_zero_is_a_stop(void **state)
+{
+    struct up_test *t = *state;
+    int memfd = memfd_with("guest");
+    int kick[2] = { eventfd(0, EFD_CLOEXEC), eventfd(0, EFD_CLOEXEC) };
+    int call[2] = { eventfd(0, EFD_CLOEXEC), eventfd(0, EFD_CLOEXEC) };
+    struct vu_msg m;
+
+    t->extra_pf = VU_BIT(VU_PF_STATUS); /* as QEMU 7.2 and DPDK acknowledge it */
+    run_device(t, memfd, kick, call);
+    assert_int_equal(send_u64_req(t->s.fe, VU_REQ_SET_STATUS, NEED, 0, -1), 0);
+    be_ack(t, VU_REQ_VDPA_SUSPEND, &m);
+    fe_expect_ack(t, VU_REQ_SET_STATUS, 0);
+    assert_int_equal(send_state_req(t->s.fe, VU_REQ_GET_VRING_BASE, 0, 0, 0), 0);
+    be_vring_base(t, 0, 1234);
+    assert_true(quiet_for(t->s.be, 100)); /* no reset went to the back-end */
     for (int i = 0; i < 2; i++) {
         close(kick[i]);
         close(call[i]);
@@ -511,6 +546,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(up_full_life_cycle, up_setup, up_teardown),
+        cmocka_unit_test_setup_teardown(up_status_zero_is_a_stop, up_setup, up_teardown),
         cmocka_unit_test_setup_teardown(up_features_refused_with_ack, up_setup, up_teardown),
         cmocka_unit_test_setup_teardown(up_features_refused_without_ack, up_setup, up_teardown),
         cmocka_unit_test_setup_teardown(up_backend_dies_mid_setup, up_setup, up_teardown),

@@ -1,0 +1,840 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The vdpa-user device model (docs/vdpa-user.md), independent of the device
+ * type: negotiation, one handler per request, the status state machine
+ * (section 5), ring start/stop, reset, suspend/resume, DEVICE_NEEDS_RESET
+ * and config-change notification (section 7).
+ *
+ * Every request is handled completely before the next is read (3.1): the
+ * back-end is single-threaded and processes rings only between requests, so
+ * there is never a request "in flight" on a ring when a handler runs. That
+ * makes SUSPEND, reset and GET_VRING_BASE exact without any extra machinery.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "transport.h"
+#include "vdpa-backend/backend.h"
+
+#define ST_ACK      VIRTIO_STATUS_ACKNOWLEDGE
+#define ST_DRIVER   VIRTIO_STATUS_DRIVER
+#define ST_FEAT_OK  VIRTIO_STATUS_FEATURES_OK
+#define ST_DRV_OK   VIRTIO_STATUS_DRIVER_OK
+#define ST_NEEDS_RESET VIRTIO_STATUS_DEVICE_NEEDS_RESET
+#define ST_FAILED   VIRTIO_STATUS_FAILED
+#define ST_OVERLAY  (ST_NEEDS_RESET | ST_FAILED)
+
+/* What F_VDPA requires the front-end to acknowledge with it (2.2). */
+#define PF_VDPA_REQUIRED (VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_CONFIG) | VU_BIT(VU_PF_STATUS))
+
+/* A handler's result besides 0 (success) and a positive errno (rejected). */
+#define CLOSE_SESSION (-1)
+
+uint64_t device_offered_features(const struct backend *b)
+{
+    return b->type->features(b) | VU_BIT(VIRTIO_F_VERSION_1) | VU_BIT(VU_F_PROTOCOL_FEATURES);
+}
+
+uint64_t device_offered_protocol_features(const struct backend *b)
+{
+    (void)b;
+    /* F_VDPA and what 2.2 says must come with it; BACKEND_REQ is accepted
+     * and held (we never send back-end requests, see docs). No
+     * CONFIGURE_MEM_SLOTS (SET_MEM_TABLE only), no LOG_SHMFD (no dirty
+     * logging), no INBAND_NOTIFICATIONS. */
+    return VU_BIT(VU_PF_VDPA) | VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) |
+           VU_BIT(VU_PF_CONFIG) | VU_BIT(VU_PF_STATUS) | VU_BIT(VU_PF_BACKEND_REQ);
+}
+
+static void close_fd(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
+/* Takes the one fd of a message out of it (the handler now owns it). */
+static int take_fd(struct vu_msg *msg)
+{
+    int fd = msg->fds[0];
+
+    msg->fds[0] = -1;
+    msg->nfds = 0;
+    return fd;
+}
+
+static void refresh_limits(struct backend *b)
+{
+    /* We are the back-end: what we offer is known from the start. The
+     * validator uses these to check ring indices and config ranges. */
+    b->limits.offered_features = device_offered_features(b);
+    b->limits.features_known = true;
+    b->limits.protocol_features = b->protocol_features;
+    b->limits.max_queues = b->nrings;
+    b->limits.config_size = b->type->config_size;
+}
+
+void device_init(struct backend *b)
+{
+    b->sock = -1;
+    b->config_call_fd = -1;
+    b->backend_req_fd = -1;
+    guest_mem_init(&b->mem);
+    b->nrings = b->type->vqs_count(b);
+    for (unsigned i = 0; i < BK_MAX_RINGS; i++) {
+        memset(&b->rings[i], 0, sizeof(b->rings[i]));
+        b->rings[i].kick_fd = b->rings[i].call_fd = b->rings[i].err_fd = -1;
+    }
+    refresh_limits(b);
+}
+
+/* ---- Rings ------------------------------------------------------------------ */
+
+static bool deliverable(const struct backend *b)
+{
+    return (b->status & ST_DRV_OK) && !(b->status & ST_OVERLAY) && !b->suspended;
+}
+
+bool device_ring_running(const struct backend *b, unsigned i)
+{
+    /* 5.2 and SET_VRING_ENABLE: only DRIVER_OK starts rings, never a kick;
+     * suspension, FAILED and NEEDS_RESET stop them; disabled rings are not
+     * touched at all. */
+    return deliverable(b) && b->rings[i].enabled && b->type->ring_in_use(b, i);
+}
+
+static void ring_stop(struct ring *r)
+{
+    if (!r->started)
+        return;
+    /* Requests are completed synchronously, so the position is exact. */
+    r->base = r->vq.last_avail;
+    r->started = false;
+}
+
+static int ring_attach(struct backend *b, struct ring *r, struct vq_device *vq)
+{
+    if (r->num == 0 || !r->has_addr)
+        return VQ_ERR_RING_ADDR;
+    return vq_device_attach(vq, &b->mem, r->num, r->addr.desc_user_addr,
+                            r->addr.avail_user_addr, r->addr.used_user_addr, r->base);
+}
+
+/* Brings the set of started rings in line with the device state: stops the
+ * ones that must not run, then starts the ones that should, all or none
+ * (5.2: "If any check fails ... starts no ring"). Starting checks the ring
+ * addresses, and device_run_rings() looks for buffers right away, not on
+ * the next kick. */
+static void rings_update(struct backend *b)
+{
+    for (unsigned i = 0; i < b->nrings; i++)
+        if (!device_ring_running(b, i))
+            ring_stop(&b->rings[i]);
+    for (unsigned i = 0; i < b->nrings; i++) {
+        struct ring *r = &b->rings[i];
+        struct vq_device probe;
+        int rc;
+        if (r->started || !device_ring_running(b, i))
+            continue;
+        rc = ring_attach(b, r, &probe);
+        if (rc) {
+            char why[128];
+            snprintf(why, sizeof(why), "cannot start ring %u: %s", i,
+                     r->num == 0 ? "SET_VRING_NUM missing"
+                     : !r->has_addr ? "SET_VRING_ADDR missing" : vq_strerror(rc));
+            device_needs_reset(b, (int)i, why);
+            return;
+        }
+    }
+    for (unsigned i = 0; i < b->nrings; i++) {
+        struct ring *r = &b->rings[i];
+        if (r->started || !device_ring_running(b, i))
+            continue;
+        ring_attach(b, r, &r->vq); /* checked above */
+        r->started = true;
+        bk_debug("ring %u started: size %u, base %u", i, r->num, r->base);
+    }
+}
+
+static void deliver_config_change(struct backend *b)
+{
+    if (b->config_pending && deliverable(b) && b->config_call_fd >= 0) {
+        b->config_pending = false;
+        vq_eventfd_signal(b->config_call_fd);
+    }
+}
+
+void device_config_changed(struct backend *b)
+{
+    /* Section 7: signal now if the driver can act on it, else hold it back
+     * until DRIVER_OK, RESUME or a new config-call fd. */
+    b->config_pending = true;
+    deliver_config_change(b);
+}
+
+void device_needs_reset(struct backend *b, int index, const char *why)
+{
+    /* 5.5: in status 0 there is nothing to fail; once set, only reset
+     * clears it. */
+    if (b->status == 0 || (b->status & ST_NEEDS_RESET))
+        return;
+    bk_warn("DEVICE_NEEDS_RESET: %s", why);
+    b->stats.device_needs_reset++;
+    b->status |= ST_NEEDS_RESET;
+    rings_update(b); /* stops every ring */
+    if (index >= 0 && (unsigned)index < b->nrings)
+        vq_eventfd_signal(b->rings[index].err_fd);
+    /* Immediately, suspended or not (section 7, rule 1). */
+    vq_eventfd_signal(b->config_call_fd);
+}
+
+int device_pop(struct backend *b, unsigned index, struct vq_chain *chain)
+{
+    int rc = vq_device_pop(&b->rings[index].vq, chain);
+
+    if (rc < 0)
+        b->fault_ring = (int)index;
+    return rc;
+}
+
+void device_complete(struct backend *b, unsigned index, uint16_t head, uint32_t len)
+{
+    struct ring *r = &b->rings[index];
+
+    vq_device_push(&r->vq, head, len);
+    if (vq_device_should_notify(&r->vq))
+        vq_eventfd_signal(r->call_fd);
+}
+
+bool device_run_rings(struct backend *b)
+{
+    bool more = false;
+
+    for (unsigned i = 0; i < b->nrings; i++) {
+        int rc;
+        if (!b->rings[i].started)
+            continue;
+        b->fault_ring = (int)i; /* unless device_pop() names another ring */
+        rc = b->type->process(b, i);
+        if (rc < 0) {
+            char why[128];
+            snprintf(why, sizeof(why), "ring %d: %s", b->fault_ring,
+                     rc == -EPROTO ? "malformed request" : vq_strerror(rc));
+            device_needs_reset(b, b->fault_ring, why);
+            return false;
+        }
+        more |= rc > 0;
+    }
+    return more;
+}
+
+/* 5.3: clear what the device model owns; keep transport resources (memory
+ * table, eventfds, protocol features, ownership). */
+static void device_reset(struct backend *b)
+{
+    for (unsigned i = 0; i < b->nrings; i++) {
+        struct ring *r = &b->rings[i];
+        /* Stopped without writing used entries: nothing is in flight. */
+        r->started = false;
+        r->num = 0;
+        memset(&r->addr, 0, sizeof(r->addr));
+        r->has_addr = false;
+        r->base = 0;
+        r->enabled = false;
+    }
+    b->status = 0;
+    b->suspended = false;
+    b->config_pending = false;
+    b->driver_features = 0;
+    b->features = 0;
+    b->type->reset(b);
+}
+
+void device_session_start(struct backend *b, int sock)
+{
+    b->sock = sock;
+    b->vdpa = false;
+    b->owner = false;
+    b->protocol_features = 0;
+    b->stats.sessions++;
+    device_reset(b);
+    refresh_limits(b);
+}
+
+void device_session_end(struct backend *b)
+{
+    /* 3.1 "Connection loss": reset, then drop everything. */
+    device_reset(b);
+    for (unsigned i = 0; i < b->nrings; i++) {
+        close_fd(&b->rings[i].kick_fd);
+        close_fd(&b->rings[i].call_fd);
+        close_fd(&b->rings[i].err_fd);
+    }
+    close_fd(&b->config_call_fd);
+    close_fd(&b->backend_req_fd);
+    close_fd(&b->sock);
+    guest_mem_unmap(&b->mem);
+    b->vdpa = false;
+    b->owner = false;
+    b->protocol_features = 0;
+    refresh_limits(b);
+}
+
+/* ---- Request handlers --------------------------------------------------------- */
+/* Each returns 0 (done; `reply` filled if the request has a reply payload), a
+ * positive errno (rejected, with no effect), or CLOSE_SESSION. */
+
+typedef int handler_fn(struct backend *b, struct vu_msg *msg, struct vu_msg *reply);
+
+static int h_get_features(struct backend *b, struct vu_msg *msg, struct vu_msg *reply)
+{
+    (void)msg;
+    vu_msg_set_u64(reply, device_offered_features(b));
+    return 0;
+}
+
+static int h_set_features(struct backend *b, struct vu_msg *msg, struct vu_msg *reply)
+{
+    uint64_t v = msg->payload.u64 & ~VU_BIT(VU_F_PROTOCOL_FEATURES); /* bit 30 is ignored */
+    uint64_t offered = device_offered_features(b);
+
+    (void)reply;
+    if (b->status & ST_FEAT_OK) {
+        /* 3.3 exception: after FEATURES_OK only the dirty-log switch may
+         * change. We offer no VHOST_F_LOG_ALL, so only a repeat of the
+         * negotiated set is accepted (and does nothing). */
+        return v == b->features ? 0 : EBUSY;
+    }
+    if (b->status != (ST_ACK | ST_DRIVER))
+        return EBUSY;
+    if (v & ~offered) {
+        bk_info("SET_FEATURES 0x%" PRIx64 " has bits that were not offered (0x%" PRIx64 ")", v,
+                v & ~offered);
+        return EINVAL;
+    }
+    /* Only stored: checked as a whole at FEATURES_OK. */
+    b->driver_features = v;
+    return 0;
+}
+
+static int h_set_owner(struct backend *b, struct vu_msg *msg, struct vu_msg *reply)
+{
+    (void)msg;
+    (void)reply;
+    if (b->owner)
+        return EBUSY;
+    b->owner = true;
+    return 0;
+}
+
+static int h_get_protocol_features(struct backend *b, struct vu_msg *msg, struct vu_msg *reply)
+{
+    (void)msg;
+    vu_msg_set_u64(reply, device_offered_protocol_features(b));
+    return 0;
+}
+
+static int h_set_protocol_features(struct backend *b, struct vu_msg *msg, struct vu_msg *reply)
+{
+    uint64_t v = msg->payload.u64;
+
+    (void)reply;
+    if (b->vdpa)
+        return EBUSY; /* 2.2.5: the F_VDPA decision holds for the connection */
+    if (v & ~device_offered_protocol_features(b))
+        return EINVAL;
+    if (vu_has_bit(v, VU_PF_VDPA) && (v & PF_VDPA_REQUIRED) != PF_VDPA_REQUIRED)
+        return EINVAL; /* 2.2.4 */
+    b->protocol_features = v;
+    b->vdpa = vu_has_bit(v, VU_PF_VDPA);
+    if (b->vdpa)
+        bk_info("vdpa-user negotiated (protocol features 0x%" PRIx64 ")", v);
+    return 0;
+}
+
+static bool features_acceptable(const struct backend *b, uint64_t f)
+{
+    if (!vu_has_bit(f, VIRTIO_F_VERSION_1))
+        return false;
+    if (f & ~device_offered_features(b))
+        return false;
+    return b->type->features_ok(b, f);
+}
+
+static int h_set_status(struct backend *b, struct vu_msg *msg, struct vu_msg *reply)
+{
+    uint64_t raw = msg->payload.u64;
+    uint8_t v = (uint8_t)(raw & ~(uint64_t)ST_NEEDS_RESET); /* 0x40 is the device's */
+    uint8_t s = b->status & (uint8_t)~ST_NEEDS_RESET;
+
+    (void)reply;
+    if (raw >> 8)
+        return EINVAL;                                        /* row 9: bits 8-63 */
+    if (v == 0) {                                             /* row 1: reset */
+        device_reset(b);
+        bk_debug("reset");
+        return 0;
+    }
+    if (v == s)                                               /* row 2 */
+        return 0;
+    if (s != 0 && !(s & ST_FAILED) && v == (s | ST_FAILED)) { /* row 3 */
+        b->status |= ST_FAILED;
+        rings_update(b);
+        return 0;
+    }
+    if ((b->status & ST_OVERLAY) || b->suspended)             /* row 4 */
+        return EBUSY;
+    if (v & 0x30)                                             /* row 9: undefined bits */
+        return EINVAL;
+    if (s == 0 && (v == ST_ACK || v == (ST_ACK | ST_DRIVER))) { /* row 5 */
+        b->status = v;
+        return 0;
+    }
+    if (s == ST_ACK && v == (ST_ACK | ST_DRIVER)) {           /* row 6 */
+        b->status = v;
+        return 0;
+    }
+    if (s == (ST_ACK | ST_DRIVER) && v == (s | ST_FEAT_OK)) { /* row 7 */
+        if (features_acceptable(b, b->driver_features)) {
+            b->features = b->driver_features;
+            b->status = v;
+            bk_info("features accepted: 0x%" PRIx64, b->features);
+        } else {
+            /* Acked 0 all the same (10.2.6); GET_STATUS shows the refusal. */
+            bk_info("FEATURES_OK refused for features 0x%" PRIx64, b->driver_features);
+        }
+        return 0;
+    }
+    if (s == (ST_ACK | ST_DRIVER | ST_FEAT_OK) && v == (s | ST_DRV_OK)) { /* row 8 */
+        b->status = v;
+        b->suspended = false;
+        rings_update(b);          /* may set DEVICE_NEEDS_RESET; still acked 0 */
+        deliver_config_change(b);
+        bk_info("DRIVER_OK: device live");
+        return 0;
+    }
+    return EINVAL;                                            /* row 9 */
+}
+
+static int h_get_status(struct backend *b, struct vu_msg *msg, struct vu_msg *reply)
+{
+    (void)msg;
+    vu_msg_set_u64(reply, b->status);
+    return 0;
+}
+
+static int h_get_device_id(struct backend *b, struct vu_msg *msg, struct vu_msg *reply)
+{
+    (void)msg;
+    vu_msg_set_u64(reply, b->type->device_id);
+    return 0;
+}
+
+static int h_get_vring_num(struct backend *b, struct vu_msg *msg, struct vu_msg *reply)
+{
+    (void)msg;
+    vu_msg_set_u64(reply, b->opt.queue_size);
+    return 0;
+}
+
+static int h_get_config_size(struct backend *b, struct vu_msg *msg, struct vu_msg *reply)
+{
+    (void)msg;
+    vu_msg_set_u64(reply, b->type->config_size);
+    return 0;
+}
+
+static int h_get_vqs_count(struct backend *b, struct vu_msg *msg, struct vu_msg *reply)
+{
+    (void)msg;
+    vu_msg_set_u64(reply, b->nrings);
+    return 0;
+}
+
+static int h_get_iova_range(struct backend *b, struct vu_msg *msg, struct vu_msg *reply)
+{
+    /* No restriction: every address the memory table covers is usable. */
+    struct vu_iova_range range = { .first = 0, .last = UINT64_MAX };
+
+    (void)b;
+    (void)msg;
+    vu_msg_set_payload(reply, &range, sizeof(range));
+    return 0;
+}
+
+static int h_set_config_call(struct backend *b, struct vu_msg *msg, struct vu_msg *reply)
+{
+    uint64_t v = msg->payload.u64;
+
+    (void)reply;
+    /* The validator matched fds against bit 8; all other bits are reserved. */
+    if (v & ~(uint64_t)VU_VRING_NOFD_MASK)
+        return EINVAL;
+    close_fd(&b->config_call_fd);
+    if (!(v & VU_VRING_NOFD_MASK))
+        b->config_call_fd = take_fd(msg);
+    deliver_config_change(b);
+    return 0;
+}
+
+static int h_suspend(struct backend *b, struct vu_msg *msg, struct vu_msg *reply)
+{
+    (void)msg;
+    /* Valid with DRIVER_OK and FAILED clear; also with NEEDS_RESET (5.4). */
+    if (!(b->status & ST_DRV_OK) || (b->status & ST_FAILED))
+        return EBUSY;
+    /* Every fetched request is already complete (single-threaded, each
+     * chain is finished before the next is popped), so stopping the rings
+     * is all there is to do: used index == next avail index. */
+    b->suspended = true;
+    rings_update(b);
+    vu_msg_set_u64(reply, 0);
+    return 0;
+}
+
+static int h_resume(struct backend *b, struct vu_msg *msg, struct vu_msg *reply)
+{
+    (void)msg;
+    if (!(b->status & ST_DRV_OK) || (b->status & ST_OVERLAY))
+        return EBUSY;
+    b->suspended = false;
+    rings_update(b);          /* failure sets NEEDS_RESET; the reply stays 0 */
+    deliver_config_change(b);
+    vu_msg_set_u64(reply, 0);
+    return 0;
+}
+
+static int h_get_config(struct backend *b, struct vu_msg *msg, struct vu_msg *reply)
+{
+    const struct vu_config *c = &msg->payload.config;
+    uint8_t config[VU_MAX_CONFIG_SIZE] = { 0 };
+
+    if (b->status == 0)
+        return EBUSY;         /* 10.2.12: readable from ACKNOWLEDGE on */
+    if (c->flags != 0 || c->size == 0)
+        return EINVAL;        /* offset + size was checked by the validator */
+    b->type->read_config(b, config);
+    vu_msg_set_config(reply, c->offset, c->size, 0, config + c->offset);
+    return 0;
+}
+
+static int h_set_config(struct backend *b, struct vu_msg *msg, struct vu_msg *reply)
+{
+    const struct vu_config *c = &msg->payload.config;
+
+    (void)reply;
+    if (c->flags == VU_CONFIG_F_MIGRATION) {
+        /* Provisioning: status exactly ACKNOWLEDGE|DRIVER. */
+        if (b->status != (ST_ACK | ST_DRIVER))
+            return EBUSY;
+        if (!b->type->provision || c->size == 0)
+            return b->type->provision ? EINVAL : EOPNOTSUPP;
+        return b->type->provision(b, c->offset, c->size, c->data);
+    }
+    if (!(b->status & ST_FEAT_OK) || (b->status & ST_OVERLAY) || b->suspended)
+        return EBUSY;
+    /* A driver write. Neither device type here offers a driver-writable
+     * field (virtio-blk writeback needs CONFIG_WCE, which we do not offer),
+     * so every byte is read-only and the write is rejected as a whole. */
+    return EINVAL;
+}
+
+static int h_set_vring_enable(struct backend *b, struct vu_msg *msg, struct vu_msg *reply)
+{
+    struct ring *r = &b->rings[msg->payload.state.index];
+
+    (void)reply;
+    if (!(b->status & ST_FEAT_OK) || (b->status & ST_OVERLAY))
+        return EBUSY;
+    if (msg->payload.state.num > 1)
+        return EINVAL;
+    r->enabled = msg->payload.state.num == 1;
+    /* While running this starts or stops the ring at once; while suspended
+     * only the bit changes (rings_update() starts nothing then). */
+    rings_update(b);
+    return 0;
+}
+
+/* SET_VRING_NUM/ADDR/BASE: after FEATURES_OK and before DRIVER_OK, or while
+ * suspended; never with FAILED or NEEDS_RESET (5.4). */
+static bool ring_layout_writable(const struct backend *b)
+{
+    if (!(b->status & ST_FEAT_OK) || (b->status & ST_OVERLAY))
+        return false;
+    return !(b->status & ST_DRV_OK) || b->suspended;
+}
+
+static int h_set_vring_num(struct backend *b, struct vu_msg *msg, struct vu_msg *reply)
+{
+    uint32_t num = msg->payload.state.num;
+
+    (void)reply;
+    if (!ring_layout_writable(b))
+        return EBUSY;
+    if (num == 0 || num > b->opt.queue_size || (num & (num - 1)))
+        return EINVAL;
+    b->rings[msg->payload.state.index].num = num;
+    return 0;
+}
+
+static int h_set_vring_addr(struct backend *b, struct vu_msg *msg, struct vu_msg *reply)
+{
+    struct ring *r = &b->rings[msg->payload.addr.index];
+
+    (void)reply;
+    if (!ring_layout_writable(b))
+        return EBUSY;
+    /* VU_VRING_F_LOG asks for used-ring dirty logging, which needs
+     * VHOST_F_LOG_ALL; we offer no logging. Addresses are checked when the
+     * ring starts, not here (3.3). */
+    if (msg->payload.addr.flags != 0)
+        return EINVAL;
+    r->addr = msg->payload.addr;
+    r->has_addr = true;
+    return 0;
+}
+
+static int h_set_vring_base(struct backend *b, struct vu_msg *msg, struct vu_msg *reply)
+{
+    (void)reply;
+    if (!ring_layout_writable(b))
+        return EBUSY;
+    if (msg->payload.state.num > UINT16_MAX)
+        return EINVAL;        /* a split ring's index is 16 bits */
+    b->rings[msg->payload.state.index].base = (uint16_t)msg->payload.state.num;
+    return 0;
+}
+
+static int h_get_vring_base(struct backend *b, struct vu_msg *msg, struct vu_msg *reply)
+{
+    uint32_t index = msg->payload.state.index;
+    const struct ring *r = &b->rings[index];
+
+    /* No side effect (3.3): a snapshot while running, exact otherwise. */
+    vu_msg_set_state(reply, index, r->started ? r->vq.last_avail : r->base);
+    return 0;
+}
+
+/* SET_VRING_KICK / _CALL / _ERR: which fd of the ring the request sets. */
+static int *ring_fd_slot(struct ring *r, uint32_t request)
+{
+    switch (request) {
+    case VU_REQ_SET_VRING_KICK: return &r->kick_fd;
+    case VU_REQ_SET_VRING_CALL: return &r->call_fd;
+    default: return &r->err_fd;
+    }
+}
+
+static int h_set_vring_fd(struct backend *b, struct vu_msg *msg, struct vu_msg *reply)
+{
+    uint64_t v = msg->payload.u64;
+    struct ring *r = &b->rings[v & VU_VRING_IDX_MASK]; /* index < nrings: validated */
+    int *slot = ring_fd_slot(r, msg->hdr.request);
+
+    (void)reply;
+    if (v & ~(uint64_t)(VU_VRING_IDX_MASK | VU_VRING_NOFD_MASK))
+        return EINVAL;
+    /* Any state, including while running (3.3): the loop polls whatever
+     * kick fd is installed, and a call fd is looked up at every completion. */
+    close_fd(slot);
+    if (!(v & VU_VRING_NOFD_MASK))
+        *slot = take_fd(msg);
+    return 0;
+}
+
+static int h_set_mem_table(struct backend *b, struct vu_msg *msg, struct vu_msg *reply)
+{
+    const struct vu_mem_table *t = &msg->payload.mem;
+    int rc;
+
+    (void)reply;
+    rc = guest_mem_map(&b->mem, t->regions, t->nregions, msg->fds);
+    if (rc) {
+        bk_warn("SET_MEM_TABLE: cannot map the regions (%s); keeping the old table",
+                strerror(-rc));
+        return EINVAL;
+    }
+    /* The mappings stay valid after the fds close (the caller closes them).
+     * Running rings switch to the new table before we reply (3.3); a ring
+     * whose memory went away makes the device fail (5.5). */
+    for (unsigned i = 0; i < b->nrings; i++) {
+        struct ring *r = &b->rings[i];
+        if (r->started && vq_device_remap(&r->vq, &b->mem, r->addr.desc_user_addr,
+                                          r->addr.avail_user_addr, r->addr.used_user_addr)) {
+            char why[96];
+            snprintf(why, sizeof(why), "ring %u is not in the new memory table", i);
+            device_needs_reset(b, (int)i, why);
+            break;
+        }
+    }
+    bk_debug("memory table: %u region(s)", t->nregions);
+    return 0;
+}
+
+static int h_set_backend_req_fd(struct backend *b, struct vu_msg *msg, struct vu_msg *reply)
+{
+    (void)reply;
+    close_fd(&b->backend_req_fd);
+    b->backend_req_fd = take_fd(msg);
+    return 0;
+}
+
+static handler_fn *handler_of(uint32_t request)
+{
+    switch (request) {
+    case VU_REQ_GET_FEATURES: return h_get_features;
+    case VU_REQ_SET_FEATURES: return h_set_features;
+    case VU_REQ_SET_OWNER: return h_set_owner;
+    case VU_REQ_SET_MEM_TABLE: return h_set_mem_table;
+    case VU_REQ_SET_VRING_NUM: return h_set_vring_num;
+    case VU_REQ_SET_VRING_ADDR: return h_set_vring_addr;
+    case VU_REQ_SET_VRING_BASE: return h_set_vring_base;
+    case VU_REQ_GET_VRING_BASE: return h_get_vring_base;
+    case VU_REQ_SET_VRING_KICK:
+    case VU_REQ_SET_VRING_CALL:
+    case VU_REQ_SET_VRING_ERR: return h_set_vring_fd;
+    case VU_REQ_GET_PROTOCOL_FEATURES: return h_get_protocol_features;
+    case VU_REQ_SET_PROTOCOL_FEATURES: return h_set_protocol_features;
+    case VU_REQ_SET_VRING_ENABLE: return h_set_vring_enable;
+    case VU_REQ_SET_BACKEND_REQ_FD: return h_set_backend_req_fd;
+    case VU_REQ_GET_CONFIG: return h_get_config;
+    case VU_REQ_SET_CONFIG: return h_set_config;
+    case VU_REQ_SET_STATUS: return h_set_status;
+    case VU_REQ_GET_STATUS: return h_get_status;
+    case VU_REQ_VDPA_GET_DEVICE_ID: return h_get_device_id;
+    case VU_REQ_VDPA_GET_VRING_NUM: return h_get_vring_num;
+    case VU_REQ_VDPA_SET_CONFIG_CALL: return h_set_config_call;
+    case VU_REQ_VDPA_GET_IOVA_RANGE: return h_get_iova_range;
+    case VU_REQ_VDPA_GET_CONFIG_SIZE: return h_get_config_size;
+    case VU_REQ_VDPA_SUSPEND: return h_suspend;
+    case VU_REQ_VDPA_RESUME: return h_resume;
+    case VU_REQ_VDPA_GET_VQS_COUNT: return h_get_vqs_count;
+    default:
+        /* Everything else (logging, inflight, postcopy, IOTLB, ...) is a
+         * request this back-end does not implement: rejected as unknown. */
+        return NULL;
+    }
+}
+
+/* ---- Replies ------------------------------------------------------------------ */
+
+static int send_u64(struct backend *b, const struct vu_msg *req, uint64_t value)
+{
+    struct vu_msg reply;
+
+    vu_msg_make_reply(&reply, req);
+    vu_msg_set_u64(&reply, value);
+    return vu_send_blocking(b->sock, &reply) ? CLOSE_SESSION : 0;
+}
+
+/* Whether the front-end gets a REPLY_ACK u64 for this request. 2.2.6: for
+ * SET_PROTOCOL_FEATURES what counts is the value being written. */
+static bool acks(const struct backend *b, const struct vu_msg *msg)
+{
+    uint64_t pf = b->protocol_features;
+
+    if (!(msg->hdr.flags & VU_FLAG_NEED_REPLY))
+        return false;
+    if (msg->hdr.request == VU_REQ_SET_PROTOCOL_FEATURES && !b->vdpa &&
+        msg->hdr.size == sizeof(uint64_t))
+        pf = msg->payload.u64;
+    return vu_has_bit(pf, VU_PF_REPLY_ACK);
+}
+
+static bool is_suspend_resume(uint32_t request)
+{
+    return request == VU_REQ_VDPA_SUSPEND || request == VU_REQ_VDPA_RESUME;
+}
+
+/* 3.1 "Rejection", with section 4's rule for the forbidden requests. */
+static int reject(struct backend *b, const struct vu_msg_desc *d, struct vu_msg *msg, int err)
+{
+    const char *name = vu_request_name(VU_CHAN_FRONTEND, msg->hdr.request);
+
+    b->stats.requests_refused++;
+    vu_msg_close_fds(msg);
+    if (is_suspend_resume(msg->hdr.request)) {
+        bk_info("%s rejected (%s)", name, strerror(err));
+        return send_u64(b, msg, (uint64_t)err);
+    }
+    if (d && (d->flags & VU_DESC_FORBIDDEN_UNDER_VDPA) && b->vdpa) {
+        /* Section 4: a failure u64 with NEED_REPLY, else close, even for
+         * GET_QUEUE_NUM, which has a reply payload of its own. */
+        bk_info("%s is forbidden under vdpa-user; %s", name,
+                (msg->hdr.flags & VU_FLAG_NEED_REPLY) ? "failure ack" : "closing");
+        if (msg->hdr.flags & VU_FLAG_NEED_REPLY)
+            return send_u64(b, msg, EOPNOTSUPP);
+        return CLOSE_SESSION;
+    }
+    if (d && d->reply == VU_REPLY_ALWAYS) {
+        struct vu_msg reply;
+        bk_info("%s (%u) rejected (%s): empty reply", name, msg->hdr.request, strerror(err));
+        vu_msg_make_reply(&reply, msg); /* size 0: the failure reply */
+        return vu_send_blocking(b->sock, &reply) ? CLOSE_SESSION : 0;
+    }
+    if (acks(b, msg)) {
+        bk_info("%s (%u) rejected (%s): failure ack", name, msg->hdr.request, strerror(err));
+        return send_u64(b, msg, (uint64_t)err);
+    }
+    bk_info("%s (%u) rejected (%s) without NEED_REPLY: closing the connection", name,
+            msg->hdr.request, strerror(err));
+    return CLOSE_SESSION;
+}
+
+static bool negotiation_request(uint32_t request)
+{
+    return request == VU_REQ_GET_FEATURES || request == VU_REQ_GET_PROTOCOL_FEATURES ||
+           request == VU_REQ_SET_PROTOCOL_FEATURES;
+}
+
+int device_handle_message(struct backend *b, struct vu_msg *msg)
+{
+    const struct vu_msg_desc *d;
+    struct vu_error err;
+    struct vu_msg reply;
+    handler_fn *h;
+    int rc;
+
+    b->stats.requests++;
+    refresh_limits(b);
+    rc = vu_validate_request(&b->limits, VU_CHAN_FRONTEND, msg, &d, &err);
+    bk_debug("<- %s (%u) flags 0x%x size %u fds %u%s%s",
+             vu_request_name(VU_CHAN_FRONTEND, msg->hdr.request), msg->hdr.request,
+             msg->hdr.flags, msg->hdr.size, msg->nfds, rc ? ": invalid: " : "", rc ? err.text : "");
+    if (rc == -EPROTO) {
+        bk_warn("bad message header (%s); closing the connection", err.text);
+        return CLOSE_SESSION;
+    }
+    if (!b->vdpa && !negotiation_request(msg->hdr.request)) {
+        /* This back-end speaks only vdpa-user (vdpa-user.md 2.3). */
+        bk_warn("the front-end sent %s without acknowledging VHOST_USER_PROTOCOL_F_VDPA; this "
+                "back-end speaks only vdpa-user: closing the connection (put vdpa-shim in front "
+                "of it to serve a plain vhost-user front-end)",
+                vu_request_name(VU_CHAN_FRONTEND, msg->hdr.request));
+        vu_msg_close_fds(msg);
+        return CLOSE_SESSION;
+    }
+    if (rc) {
+        bk_info("invalid request: %s", err.text);
+        return reject(b, d, msg, rc == -EOPNOTSUPP || rc == -EPERM ? EOPNOTSUPP : EINVAL);
+    }
+    h = handler_of(msg->hdr.request);
+    if (!h)
+        return reject(b, d, msg, EOPNOTSUPP);
+
+    vu_msg_make_reply(&reply, msg);
+    rc = h(b, msg, &reply);
+    vu_msg_close_fds(msg); /* any fd a handler did not take */
+    if (rc == CLOSE_SESSION)
+        return rc;
+    if (rc)
+        return reject(b, d, msg, rc);
+    if (d->reply == VU_REPLY_ALWAYS)
+        return vu_send_blocking(b->sock, &reply) ? CLOSE_SESSION : 0;
+    if (acks(b, msg))
+        return send_u64(b, msg, 0);
+    return 0;
+}
