@@ -151,6 +151,7 @@ static void eight_fds_ok_nine_truncated(void **state)
     struct iovec iov = { &h, sizeof(h) };
     struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf,
                          .msg_controllen = sizeof(c.buf) };
+    memset(&c, 0, sizeof(c)); /* the kernel reads the padding too */
     struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
     cm->cmsg_level = SOL_SOCKET;
     cm->cmsg_type = SCM_RIGHTS;
@@ -183,6 +184,7 @@ static void fds_mid_message_refused(void **state)
     struct iovec iov = { &payload, sizeof(payload) };
     struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf,
                          .msg_controllen = sizeof(c.buf) };
+    memset(&c, 0, sizeof(c)); /* the kernel reads the padding too */
     struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
     cm->cmsg_level = SOL_SOCKET;
     cm->cmsg_type = SCM_RIGHTS;
@@ -216,6 +218,7 @@ static void byte_by_byte(void **state)
     struct iovec iov = { bytes, 1 };
     struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf,
                          .msg_controllen = sizeof(c.buf) };
+    memset(&c, 0, sizeof(c)); /* the kernel reads the padding too */
     struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
     cm->cmsg_level = SOL_SOCKET;
     cm->cmsg_type = SCM_RIGHTS;
