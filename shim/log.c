@@ -7,7 +7,13 @@
 #include "log.h"
 
 static enum vs_log_level current = VS_LOG_INFO;
+static const char *program = "vdpa-shim";
 static const char *const names[] = { "error", "warn", "info", "debug" };
+
+void vs_log_set_program(const char *name)
+{
+    program = name;
+}
 
 void vs_log_set_level(enum vs_log_level level)
 {
@@ -36,7 +42,7 @@ void vs_log(enum vs_log_level level, const char *fmt, ...)
 
     if (level > current)
         return;
-    fprintf(stderr, "vdpa-shim: %s: ", names[level]);
+    fprintf(stderr, "%s: %s: ", program, names[level]);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);

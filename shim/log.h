@@ -5,6 +5,8 @@
 
 enum vs_log_level { VS_LOG_ERROR, VS_LOG_WARN, VS_LOG_INFO, VS_LOG_DEBUG };
 
+/* The prefix of every line ("vdpa-shim" unless set). */
+void vs_log_set_program(const char *name);
 void vs_log_set_level(enum vs_log_level level);
 enum vs_log_level vs_log_get_level(void);
 /* Parses "error", "warn", "info", "debug"; 0 or -EINVAL. */

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "validate.h"
+#include "log.h"
 #include "vhost_user.h"
 #include "virtio/guest_mem.h"
 #include "virtio/virtqueue.h"
@@ -31,15 +32,7 @@
 #define BK_MAX_QUEUE_SIZE 1024u /* so that any chain fits VQ_MAX_IOV */
 #define BK_MAX_PACKET (65536u + 14u)
 
-/* ---- Logging ---------------------------------------------------------------- */
-enum bk_log_level { BK_LOG_ERROR, BK_LOG_WARN, BK_LOG_INFO, BK_LOG_DEBUG };
-void bk_log_set_level(enum bk_log_level level);
-int bk_log_level_parse(const char *text, enum bk_log_level *level);
-void bk_log(enum bk_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-#define bk_err(...)   bk_log(BK_LOG_ERROR, __VA_ARGS__)
-#define bk_warn(...)  bk_log(BK_LOG_WARN, __VA_ARGS__)
-#define bk_info(...)  bk_log(BK_LOG_INFO, __VA_ARGS__)
-#define bk_debug(...) bk_log(BK_LOG_DEBUG, __VA_ARGS__)
+/* ---- Logging: the shim's logger (shim/log.h), prefixed "vdpa-backend". */
 
 /* ---- Command line ------------------------------------------------------------- */
 enum net_mode { NET_LOOPBACK, NET_UDP };

@@ -232,7 +232,7 @@ static bool blk_rescan(struct backend *b)
 
     if (cap == b->dev.blk.capacity)
         return false;
-    bk_info("disk resized: %llu -> %llu sectors", (unsigned long long)b->dev.blk.capacity,
+    vs_info("disk resized: %llu -> %llu sectors", (unsigned long long)b->dev.blk.capacity,
             (unsigned long long)cap);
     b->dev.blk.capacity = cap;
     return true;

@@ -155,7 +155,7 @@ static void rings_update(struct backend *b)
             continue;
         ring_attach(b, r, &r->vq); /* checked above */
         r->started = true;
-        bk_debug("ring %u started: size %u, base %u", i, r->num, r->base);
+        vs_debug("ring %u started: size %u, base %u", i, r->num, r->base);
     }
 }
 
@@ -181,7 +181,7 @@ void device_needs_reset(struct backend *b, int index, const char *why)
      * clears it. */
     if (b->status == 0 || (b->status & ST_NEEDS_RESET))
         return;
-    bk_warn("DEVICE_NEEDS_RESET: %s", why);
+    vs_warn("DEVICE_NEEDS_RESET: %s", why);
     b->stats.device_needs_reset++;
     b->status |= ST_NEEDS_RESET;
     rings_update(b); /* stops every ring */
@@ -311,7 +311,7 @@ static int h_set_features(struct backend *b, struct vu_msg *msg, struct vu_msg *
     if (b->status != (ST_ACK | ST_DRIVER))
         return EBUSY;
     if (v & ~offered) {
-        bk_info("SET_FEATURES 0x%" PRIx64 " has bits that were not offered (0x%" PRIx64 ")", v,
+        vs_info("SET_FEATURES 0x%" PRIx64 " has bits that were not offered (0x%" PRIx64 ")", v,
                 v & ~offered);
         return EINVAL;
     }
@@ -351,7 +351,7 @@ static int h_set_protocol_features(struct backend *b, struct vu_msg *msg, struct
     b->protocol_features = v;
     b->vdpa = vu_has_bit(v, VU_PF_VDPA);
     if (b->vdpa)
-        bk_info("vdpa-user negotiated (protocol features 0x%" PRIx64 ")", v);
+        vs_info("vdpa-user negotiated (protocol features 0x%" PRIx64 ")", v);
     return 0;
 }
 
@@ -375,7 +375,7 @@ static int h_set_status(struct backend *b, struct vu_msg *msg, struct vu_msg *re
         return EINVAL;                                        /* row 9: bits 8-63 */
     if (v == 0) {                                             /* row 1: reset */
         device_reset(b);
-        bk_debug("reset");
+        vs_debug("reset");
         return 0;
     }
     if (v == s)                                               /* row 2 */
@@ -401,10 +401,10 @@ static int h_set_status(struct backend *b, struct vu_msg *msg, struct vu_msg *re
         if (features_acceptable(b, b->driver_features)) {
             b->features = b->driver_features;
             b->status = v;
-            bk_info("features accepted: 0x%" PRIx64, b->features);
+            vs_info("features accepted: 0x%" PRIx64, b->features);
         } else {
             /* Acked 0 all the same (10.2.6); GET_STATUS shows the refusal. */
-            bk_info("FEATURES_OK refused for features 0x%" PRIx64, b->driver_features);
+            vs_info("FEATURES_OK refused for features 0x%" PRIx64, b->driver_features);
         }
         return 0;
     }
@@ -413,7 +413,7 @@ static int h_set_status(struct backend *b, struct vu_msg *msg, struct vu_msg *re
         b->suspended = false;
         rings_update(b);          /* may set DEVICE_NEEDS_RESET; still acked 0 */
         deliver_config_change(b);
-        bk_info("DRIVER_OK: device live");
+        vs_info("DRIVER_OK: device live");
         return 0;
     }
     return EINVAL;                                            /* row 9 */
@@ -653,7 +653,7 @@ static int h_set_mem_table(struct backend *b, struct vu_msg *msg, struct vu_msg 
     (void)reply;
     rc = guest_mem_map(&b->mem, t->regions, t->nregions, msg->fds);
     if (rc) {
-        bk_warn("SET_MEM_TABLE: cannot map the regions (%s); keeping the old table",
+        vs_warn("SET_MEM_TABLE: cannot map the regions (%s); keeping the old table",
                 strerror(-rc));
         return EINVAL;
     }
@@ -670,7 +670,7 @@ static int h_set_mem_table(struct backend *b, struct vu_msg *msg, struct vu_msg 
             break;
         }
     }
-    bk_debug("memory table: %u region(s)", t->nregions);
+    vs_debug("memory table: %u region(s)", t->nregions);
     return 0;
 }
 
@@ -757,13 +757,13 @@ static int reject(struct backend *b, const struct vu_msg_desc *d, struct vu_msg 
     b->stats.requests_refused++;
     vu_msg_close_fds(msg);
     if (is_suspend_resume(msg->hdr.request)) {
-        bk_info("%s rejected (%s)", name, strerror(err));
+        vs_info("%s rejected (%s)", name, strerror(err));
         return send_u64(b, msg, (uint64_t)err);
     }
     if (d && (d->flags & VU_DESC_FORBIDDEN_UNDER_VDPA) && b->vdpa) {
         /* Section 4: a failure u64 with NEED_REPLY, else close, even for
          * GET_QUEUE_NUM, which has a reply payload of its own. */
-        bk_info("%s is forbidden under vdpa-user; %s", name,
+        vs_info("%s is forbidden under vdpa-user; %s", name,
                 (msg->hdr.flags & VU_FLAG_NEED_REPLY) ? "failure ack" : "closing");
         if (msg->hdr.flags & VU_FLAG_NEED_REPLY)
             return send_u64(b, msg, EOPNOTSUPP);
@@ -771,15 +771,15 @@ static int reject(struct backend *b, const struct vu_msg_desc *d, struct vu_msg 
     }
     if (d && d->reply == VU_REPLY_ALWAYS) {
         struct vu_msg reply;
-        bk_info("%s (%u) rejected (%s): empty reply", name, msg->hdr.request, strerror(err));
+        vs_info("%s (%u) rejected (%s): empty reply", name, msg->hdr.request, strerror(err));
         vu_msg_make_reply(&reply, msg); /* size 0: the failure reply */
         return vu_send_blocking(b->sock, &reply) ? CLOSE_SESSION : 0;
     }
     if (acks(b, msg)) {
-        bk_info("%s (%u) rejected (%s): failure ack", name, msg->hdr.request, strerror(err));
+        vs_info("%s (%u) rejected (%s): failure ack", name, msg->hdr.request, strerror(err));
         return send_u64(b, msg, (uint64_t)err);
     }
-    bk_info("%s (%u) rejected (%s) without NEED_REPLY: closing the connection", name,
+    vs_info("%s (%u) rejected (%s) without NEED_REPLY: closing the connection", name,
             msg->hdr.request, strerror(err));
     return CLOSE_SESSION;
 }
@@ -801,16 +801,16 @@ int device_handle_message(struct backend *b, struct vu_msg *msg)
     b->stats.requests++;
     refresh_limits(b);
     rc = vu_validate_request(&b->limits, VU_CHAN_FRONTEND, msg, &d, &err);
-    bk_debug("<- %s (%u) flags 0x%x size %u fds %u%s%s",
+    vs_debug("<- %s (%u) flags 0x%x size %u fds %u%s%s",
              vu_request_name(VU_CHAN_FRONTEND, msg->hdr.request), msg->hdr.request,
              msg->hdr.flags, msg->hdr.size, msg->nfds, rc ? ": invalid: " : "", rc ? err.text : "");
     if (rc == -EPROTO) {
-        bk_warn("bad message header (%s); closing the connection", err.text);
+        vs_warn("bad message header (%s); closing the connection", err.text);
         return CLOSE_SESSION;
     }
     if (!b->vdpa && !negotiation_request(msg->hdr.request)) {
         /* This back-end speaks only vdpa-user (vdpa-user.md 2.3). */
-        bk_warn("the front-end sent %s without acknowledging VHOST_USER_PROTOCOL_F_VDPA; this "
+        vs_warn("the front-end sent %s without acknowledging VHOST_USER_PROTOCOL_F_VDPA; this "
                 "back-end speaks only vdpa-user: closing the connection (put vdpa-shim in front "
                 "of it to serve a plain vhost-user front-end)",
                 vu_request_name(VU_CHAN_FRONTEND, msg->hdr.request));
@@ -818,7 +818,7 @@ int device_handle_message(struct backend *b, struct vu_msg *msg)
         return CLOSE_SESSION;
     }
     if (rc) {
-        bk_info("invalid request: %s", err.text);
+        vs_info("invalid request: %s", err.text);
         return reject(b, d, msg, rc == -EOPNOTSUPP || rc == -EPERM ? EOPNOTSUPP : EINVAL);
     }
     h = handler_of(msg->hdr.request);

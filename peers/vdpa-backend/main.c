@@ -114,7 +114,7 @@ static int parse_options(int argc, char **argv, struct options *o)
     };
     static const uint8_t default_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
     bool have_bind = false, have_peer = false;
-    enum bk_log_level level;
+    enum vs_log_level level;
     int c;
 
     memset(o, 0, sizeof(*o));
@@ -169,9 +169,9 @@ static int parse_options(int argc, char **argv, struct options *o)
         case O_ONCE: o->once = true; break;
         case O_STATS: o->stats_path = optarg; break;
         case O_LOG:
-            if (bk_log_level_parse(optarg, &level))
+            if (vs_log_level_parse(optarg, &level))
                 return fprintf(stderr, "vdpa-backend: --log-level is error|warn|info|debug\n"), -1;
-            bk_log_set_level(level);
+            vs_log_set_level(level);
             break;
         case O_HELP: usage(stdout); exit(0);
         default: return -1;
@@ -200,7 +200,7 @@ static void write_stats(const struct backend *b)
     snprintf(tmp, sizeof(tmp), "%s.tmp", b->opt.stats_path);
     f = fopen(tmp, "we");
     if (!f) {
-        bk_warn("cannot write %s: %s", tmp, strerror(errno));
+        vs_warn("cannot write %s: %s", tmp, strerror(errno));
         return;
     }
 #define STAT(name) fprintf(f, #name " %llu\n", (unsigned long long)s->name)
@@ -218,7 +218,7 @@ static void write_stats(const struct backend *b)
     }
 #undef STAT
     if (fclose(f) != 0 || rename(tmp, b->opt.stats_path) != 0)
-        bk_warn("cannot write %s: %s", b->opt.stats_path, strerror(errno));
+        vs_warn("cannot write %s: %s", b->opt.stats_path, strerror(errno));
 }
 
 static int connect_with_retry(const char *path)
@@ -285,7 +285,7 @@ static int run(struct backend *b, int sigfd, int listen_fd)
         }
 
         if (poll(pfd, n, more ? 0 : must_poll_rings ? 10 : -1) < 0 && errno != EINTR) {
-            bk_err("poll: %s", strerror(errno));
+            vs_err("poll: %s", strerror(errno));
             status = 1;
             break;
         }
@@ -312,14 +312,14 @@ static int run(struct backend *b, int sigfd, int listen_fd)
                         if (b->type->rescan(b))
                             device_config_changed(b);
                     } else {
-                        bk_info("signal %u: exiting", si.ssi_signo);
+                        vs_info("signal %u: exiting", si.ssi_signo);
                         quit = true;
                     }
                 }
             } else if (role[i] == ROLE_LISTEN) {
                 int fd = vu_accept(listen_fd);
                 if (fd >= 0) {
-                    bk_info("front-end connected");
+                    vs_info("front-end connected");
                     vu_rx_clear(rx);
                     device_session_start(b, fd);
                 }
@@ -330,9 +330,9 @@ static int run(struct backend *b, int sigfd, int listen_fd)
                     rc = device_handle_message(b, msg) < 0 ? -ECONNABORTED : 0;
                 if (rc < 0) {
                     if (rc == -ECONNRESET)
-                        bk_info("front-end disconnected");
+                        vs_info("front-end disconnected");
                     else
-                        bk_info("closing the connection: %s", strerror(-rc));
+                        vs_info("closing the connection: %s", strerror(-rc));
                     session_over = true;
                 }
             }
@@ -360,6 +360,7 @@ int main(int argc, char **argv)
     int sigfd = -1, listen_fd = -1, status = 1, rc;
     sigset_t mask;
 
+    vs_log_set_program("vdpa-backend");
     if (!b)
         return 1;
     if (parse_options(argc, argv, &b->opt)) {
@@ -381,7 +382,7 @@ int main(int argc, char **argv)
         goto out;
     rc = b->type->init(b);
     if (rc) {
-        bk_err("cannot set up the %s device: %s", b->type->name, strerror(-rc));
+        vs_err("cannot set up the %s device: %s", b->type->name, strerror(-rc));
         goto out_type;
     }
     device_init(b);
@@ -397,25 +398,25 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
     if (sigfd < 0) {
-        bk_err("signalfd: %s", strerror(errno));
+        vs_err("signalfd: %s", strerror(errno));
         goto out_type;
     }
 
     if (b->opt.connect) {
         int fd = connect_with_retry(b->opt.socket_path);
         if (fd < 0) {
-            bk_err("cannot connect to %s: %s", b->opt.socket_path, strerror(-fd));
+            vs_err("cannot connect to %s: %s", b->opt.socket_path, strerror(-fd));
             goto out_sig;
         }
-        bk_info("connected to %s", b->opt.socket_path);
+        vs_info("connected to %s", b->opt.socket_path);
         device_session_start(b, fd);
     } else {
         listen_fd = vu_listen_unix(b->opt.socket_path, 0600);
         if (listen_fd < 0) {
-            bk_err("cannot listen on %s: %s", b->opt.socket_path, strerror(-listen_fd));
+            vs_err("cannot listen on %s: %s", b->opt.socket_path, strerror(-listen_fd));
             goto out_sig;
         }
-        bk_info("%s device listening on %s", b->type->name, b->opt.socket_path);
+        vs_info("%s device listening on %s", b->type->name, b->opt.socket_path);
     }
 
     status = run(b, sigfd, listen_fd);

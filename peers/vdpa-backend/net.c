@@ -250,7 +250,7 @@ static int control(struct backend *b, unsigned index)
             if (pairs >= VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN && pairs <= b->opt.queue_pairs) {
                 b->dev.net.curr_pairs = pairs;
                 ack = VIRTIO_NET_OK;
-                bk_debug("control queue: %u queue pair(s) active", pairs);
+                vs_debug("control queue: %u queue pair(s) active", pairs);
             }
         }
         /* Other classes (RX mode, MAC, VLAN, announce) belong to features we

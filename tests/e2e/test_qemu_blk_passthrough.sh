@@ -21,7 +21,6 @@ trap cleanup EXIT
 
 command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 is not installed"
 command -v qemu-storage-daemon >/dev/null || skip "qemu-storage-daemon is not installed"
-accel=$(qemu_accel)
 
 make_boot_disk "$w/disk.img"
 
@@ -34,20 +33,7 @@ wait_for 10 test -S "$w/be.sock" || skip "qemu-storage-daemon did not start: $(t
 shim_start "$w/shim.log" --device "type=blk,id=blk0,frontend=$w/fe.sock,backend=$w/be.sock" --trace "$w/trace.txt"
 wait_for 5 test -S "$w/fe.sock" || fail "the shim did not create its socket"
 
-# shellcheck disable=SC2046
-qemu-system-x86_64 $(qemu_args "$accel") \
-    -chardev "socket,id=c0,path=$w/fe.sock" -device vhost-user-blk-pci,chardev=c0,id=blk0,bootindex=1 \
-    -chardev "file,id=dbg,path=$w/debugcon.log" -device isa-debugcon,iobase=0x402,chardev=dbg \
-    >"$w/qemu.log" 2>&1 &
-QEMU_PID=$!
-
-if ! wait_for 60 boot_sector_ran "$w/debugcon.log"; then
-    kill -0 "$QEMU_PID" 2>/dev/null || fail "QEMU exited: $(tail -n 5 "$w/qemu.log")"
-    fail "SeaBIOS did not boot from the vhost-user-blk disk within 60 s ($accel)"
-fi
-tail -c 4 "$w/debugcon.log" | grep -q 'O' || fail "INT 13h write failed (guest saw an error)"
-boot_sector_copied "$w/disk.img" ||
-    fail "sector 2 of the image does not hold the copy the guest wrote"
+qemu_boot_blk "$w"
 
 # CONFIGURE_MEM_SLOTS is negotiated with qemu-storage-daemon, so QEMU sends
 # its memory as ADD_MEM_REG messages rather than one SET_MEM_TABLE.
@@ -60,4 +46,4 @@ grep -q 'blk0 be->fe GET_CONFIG reply offset=0' "$w/trace.txt" || fail "no GET_C
 kill -TERM "$QEMU_PID"; wait "$QEMU_PID" 2>/dev/null || true; QEMU_PID=""
 wait_for 10 grep -q "session ended" "$w/shim.log" || fail "session did not end after QEMU quit"
 shim_stop
-echo "PASS: QEMU ($accel) <-> shim <-> qemu-storage-daemon: guest write landed in the image"
+echo "PASS: QEMU ($(qemu_accel)) <-> shim <-> qemu-storage-daemon: guest write landed in the image"

@@ -21,7 +21,6 @@ trap cleanup EXIT
 backend_bin=$E2E_ROOT/${BUILD:-build}/vdpa-backend
 [[ -x $backend_bin ]] || fail "$backend_bin is missing (run make first)"
 command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 is not installed"
-accel=$(qemu_accel)
 make_boot_disk "$w/disk.img"
 
 "$backend_bin" --socket "$w/be.sock" --type blk --disk "$w/disk.img" --stats "$w/backend.stats" \
@@ -31,23 +30,11 @@ wait_for 5 test -S "$w/be.sock" || fail "vdpa-backend did not start: $(tail -n 3
 shim_start "$w/shim.log" --device "type=blk,id=blk0,frontend=$w/fe.sock,backend=$w/be.sock" --trace "$w/trace.txt"
 wait_for 5 test -S "$w/fe.sock" || fail "the shim did not create its socket"
 
-# shellcheck disable=SC2046
-qemu-system-x86_64 $(qemu_args "$accel") \
-    -chardev "socket,id=c0,path=$w/fe.sock" -device vhost-user-blk-pci,chardev=c0,id=blk0,bootindex=1 \
-    -chardev "file,id=dbg,path=$w/debugcon.log" -device isa-debugcon,iobase=0x402,chardev=dbg \
-    >"$w/qemu.log" 2>&1 &
-QEMU_PID=$!
-
-if ! wait_for 60 boot_sector_ran "$w/debugcon.log"; then
-    kill -0 "$QEMU_PID" 2>/dev/null || fail "QEMU exited: $(tail -n 5 "$w/qemu.log")"
-    fail "SeaBIOS did not boot from the up-converted disk within 60 s ($accel)"
-fi
-tail -c 4 "$w/debugcon.log" | grep -q 'O' || fail "INT 13h write failed (guest saw an error)"
-boot_sector_copied "$w/disk.img" || fail "sector 2 of the disk file does not hold the guest's copy"
+qemu_boot_blk "$w"
 grep -q 'up-conversion begins' "$w/trace.txt" || fail "the shim did not up-convert"
 grep -q 'shim->be GET_CONFIG' "$w/trace.txt" || fail "no config read"
 
 kill -TERM "$QEMU_PID"; wait "$QEMU_PID" 2>/dev/null || true; QEMU_PID=""
 wait_for 10 grep -q "session ended" "$w/shim.log" || fail "session did not end after QEMU quit"
 shim_stop
-echo "PASS: QEMU ($accel) -> shim (up) -> vdpa-user blk back-end: guest write landed in the disk file"
+echo "PASS: QEMU ($(qemu_accel)) -> shim (up) -> vdpa-user blk back-end: guest write landed in the disk file"

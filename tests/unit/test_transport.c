@@ -73,6 +73,28 @@ static int recv_one(int fd, struct vu_rx *rx, struct vu_msg *m)
     return -ETIMEDOUT;
 }
 
+/* A raw sendmsg of len bytes with n fds attached, bypassing the transport,
+ * to build what a buggy or hostile peer would send. */
+static ssize_t raw_send(int sock, const void *buf, size_t len, const int *fds, unsigned n)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * 16)];
+        struct cmsghdr align;
+    } c;
+    struct iovec iov = { (void *)buf, len };
+    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf,
+                         .msg_controllen = CMSG_SPACE(sizeof(int) * n) };
+    struct cmsghdr *cm;
+
+    memset(&c, 0, sizeof(c)); /* the kernel reads the padding too */
+    cm = CMSG_FIRSTHDR(&mh);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int) * n);
+    memcpy(CMSG_DATA(cm), fds, sizeof(int) * n);
+    return sendmsg(sock, &mh, 0);
+}
+
 static void memfd_and_eventfd_pass(void **state)
 {
     struct pair *p = *state;
@@ -144,20 +166,7 @@ static void eight_fds_ok_nine_truncated(void **state)
     for (int i = 0; i < 9; i++)
         fds[i] = eventfd(0, EFD_CLOEXEC);
     struct vu_hdr h = { VU_REQ_GET_FEATURES, VU_VERSION, 0 };
-    union {
-        char buf[CMSG_SPACE(sizeof(int) * 9)];
-        struct cmsghdr align;
-    } c;
-    struct iovec iov = { &h, sizeof(h) };
-    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf,
-                         .msg_controllen = sizeof(c.buf) };
-    memset(&c, 0, sizeof(c)); /* the kernel reads the padding too */
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int) * 9);
-    memcpy(CMSG_DATA(cm), fds, sizeof(fds));
-    assert_int_equal(sendmsg(p->a, &mh, 0), (ssize_t)sizeof(h));
+    assert_int_equal(raw_send(p->a, &h, sizeof(h), fds, 9), (ssize_t)sizeof(h));
     for (int i = 0; i < 9; i++)
         close(fds[i]);
     assert_int_equal(recv_one(p->b, &rx, &got), -EPROTO);
@@ -177,20 +186,7 @@ static void fds_mid_message_refused(void **state)
     vu_rx_init(&rx);
     assert_int_equal(write(p->a, &h, sizeof(h)), (ssize_t)sizeof(h));
     assert_int_equal(vu_recv(p->b, &rx, &got), 0);  /* header only so far */
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } c;
-    struct iovec iov = { &payload, sizeof(payload) };
-    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf,
-                         .msg_controllen = sizeof(c.buf) };
-    memset(&c, 0, sizeof(c)); /* the kernel reads the padding too */
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(cm), &ev, sizeof(int));
-    assert_int_equal(sendmsg(p->a, &mh, 0), 8);
+    assert_int_equal(raw_send(p->a, &payload, sizeof(payload), &ev, 1), 8);
     close(ev);
     assert_int_equal(recv_one(p->b, &rx, &got), -EPROTO);
     vu_rx_clear(&rx);
@@ -211,20 +207,7 @@ static void byte_by_byte(void **state)
     vu_hdr_encode(&m.hdr, bytes);
     memcpy(bytes + VU_HDR_SIZE, &m.payload.u64, 8);
     /* The first byte carries the fd, as the spec requires. */
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } c;
-    struct iovec iov = { bytes, 1 };
-    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf,
-                         .msg_controllen = sizeof(c.buf) };
-    memset(&c, 0, sizeof(c)); /* the kernel reads the padding too */
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(cm), &ev, sizeof(int));
-    assert_int_equal(sendmsg(p->a, &mh, 0), 1);
+    assert_int_equal(raw_send(p->a, bytes, 1, &ev, 1), 1);
     close(ev);
     for (size_t i = 1; i < sizeof(bytes); i++) {
         assert_int_equal(vu_recv(p->b, &rx, &got), 0);

@@ -93,3 +93,24 @@ boot_sector_ran() {
 boot_sector_copied() {
     cmp -s <(head -c 512 "$1") <(dd if="$1" bs=512 skip=1 count=1 2>/dev/null)
 }
+
+# qemu_boot_blk W: boots QEMU with a vhost-user-blk disk on W/fe.sock whose
+# image is W/disk.img (made by make_boot_disk); SeaBIOS runs the boot sector,
+# which writes through the disk; fails unless the copy is in the image.
+# Sets QEMU_PID (the caller stops QEMU).
+qemu_boot_blk() {
+    local w=$1 accel
+    accel=$(qemu_accel)
+    # shellcheck disable=SC2046
+    qemu-system-x86_64 $(qemu_args "$accel") \
+        -chardev "socket,id=c0,path=$w/fe.sock" -device vhost-user-blk-pci,chardev=c0,id=blk0,bootindex=1 \
+        -chardev "file,id=dbg,path=$w/debugcon.log" -device isa-debugcon,iobase=0x402,chardev=dbg \
+        >"$w/qemu.log" 2>&1 &
+    QEMU_PID=$!
+    if ! wait_for 60 boot_sector_ran "$w/debugcon.log"; then
+        kill -0 "$QEMU_PID" 2>/dev/null || fail "QEMU exited: $(tail -n 5 "$w/qemu.log")"
+        fail "SeaBIOS did not boot from the vhost-user-blk disk within 60 s ($accel)"
+    fi
+    tail -c 4 "$w/debugcon.log" | grep -q 'O' || fail "INT 13h write failed (the guest saw an error)"
+    boot_sector_copied "$w/disk.img" || fail "sector 2 of the image does not hold the guest's copy"
+}
