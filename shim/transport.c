@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -355,16 +356,29 @@ int vu_listen_unix(const char *path, unsigned mode)
         }
         unlink(path);
     }
+    /* Bound under a temporary name and renamed into place once listening:
+     * a peer that sees the path can connect at once (a VMM started right
+     * after the shim must not meet ECONNREFUSED). */
+    struct sockaddr_un tmp;
+    char tmp_path[sizeof(tmp.sun_path) + 32];
+    snprintf(tmp_path, sizeof(tmp_path), "%s.%d.tmp", path, (int)getpid());
+    if (fill_addr(&tmp, tmp_path)) {
+        /* No room for the suffix near the sun_path limit: bind in place. */
+        tmp = sa;
+        snprintf(tmp_path, sizeof(tmp_path), "%s", path);
+    }
+    unlink(tmp_path);
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
         return -errno;
     /* The umask makes the socket file appear with `mode` from the start,
      * with no window in which it is more open. */
     old = umask((mode_t)(~mode & 0777));
-    rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+    rc = bind(fd, (struct sockaddr *)&tmp, sizeof(tmp));
     umask(old);
-    if (rc < 0 || listen(fd, 16) < 0) {
+    if (rc < 0 || listen(fd, 16) < 0 || (strcmp(tmp_path, path) && rename(tmp_path, path) < 0)) {
         rc = -errno;
+        unlink(tmp_path);
         close(fd);
         return rc;
     }

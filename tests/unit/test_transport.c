@@ -343,6 +343,10 @@ static void listen_and_connect(void **state)
     assert_true(l >= 0);
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
+    /* Published by rename once listening: no temporary name stays behind. */
+    char probe[160];
+    snprintf(probe, sizeof(probe), "%s.%d.tmp", path, (int)getpid());
+    assert_int_equal(access(probe, F_OK), -1);
     assert_int_equal(vu_listen_unix(path, 0600), -EADDRINUSE); /* live: kept */
     c = vu_connect_unix(path);
     assert_true(c >= 0);
