@@ -22,10 +22,12 @@ BUILD   ?= build
 SANFLAGS :=
 endif
 
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-CMOCKA_CFLAGS := $(shell pkg-config --cflags cmocka 2>/dev/null)
-CMOCKA_LIBS   := $(shell pkg-config --libs cmocka 2>/dev/null)
+# Recursive (=), not immediate: on a fresh machine `make deps demo` installs
+# libuv and pkg-config before any recipe asks for these.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CMOCKA_CFLAGS = $(shell pkg-config --cflags cmocka 2>/dev/null)
+CMOCKA_LIBS   = $(shell pkg-config --libs cmocka 2>/dev/null)
 
 CFLAGS  += $(CSTD) $(WARN) $(OPT) $(SANFLAGS) -Iinclude -Ishim -Ipeers $(PKG_CFLAGS) -MMD -MP
 LDFLAGS += $(SANFLAGS)
