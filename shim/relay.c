@@ -71,9 +71,53 @@ static void send_ack(struct vs_relay *r, struct vs_conn *conn, enum vu_channel c
     vs_conn_send(conn, &ack);
 }
 
+static void send_answer(struct vs_relay *r, struct vs_conn *to, enum vu_channel ch,
+                        const struct vs_owed *a)
+{
+    struct vu_msg reply;
+
+    if (a->action != 1) {
+        send_ack(r, to, ch, a->p.request, a->arg, "answered by the shim");
+        return;
+    }
+    vu_msg_init(&reply, a->p.request, VU_FLAG_REPLY);
+    vs_trace_dir(r, "shim->fe", ch, &reply, "refused (empty config reply)");
+    vs_conn_send(to, &reply);
+}
+
+/* Replies carry no request id: an answer the shim gives itself must not
+ * overtake replies the peer is still owed on the same socket. */
+static void answer_in_order(struct vs_relay *r, struct vs_conn *to, struct vs_owed_fifo *f,
+                            enum vu_channel ch, uint32_t request, bool empty_config,
+                            uint32_t value)
+{
+    struct vs_owed a = { .p = { .request = request }, .origin = VS_SHIM_ANSWER,
+                         .action = empty_config ? 1 : 0, .arg = value };
+
+    if (f->count == 0) {
+        send_answer(r, to, ch, &a);
+        return;
+    }
+    if (fifo_push(f, &a))
+        end_session(r, "too many replies outstanding");
+}
+
+/* Sends the shim's queued answers that have come to the head. */
+static void flush_answers(struct vs_relay *r, struct vs_conn *to, struct vs_owed_fifo *f,
+                          enum vu_channel ch)
+{
+    struct vs_owed a;
+
+    while (to && f->count && f->items[f->head].origin == VS_SHIM_ANSWER) {
+        fifo_pop(f, &a);
+        send_answer(r, to, ch, &a);
+    }
+}
+
 void vs_reply_frontend_ack(struct vs_relay *r, uint32_t request, uint64_t value)
 {
-    send_ack(r, r->fe, VU_CHAN_FRONTEND, request, value, "answered by the shim");
+    answer_in_order(r, r->fe, &r->main_pending, VU_CHAN_FRONTEND, request, false,
+                    (uint32_t)value);
 }
 
 /* A request failed validation or was refused. What the sender gets: a
@@ -96,14 +140,8 @@ static void reject(struct vs_relay *r, struct vs_conn *from, enum vu_channel ch,
     if (acked || empty_config) {
         vs_warn("%s: %s sent a bad %s: %s (%s); answered with a failure", r->cfg.id, who,
                 d->name, text, strerror(-rc));
-        if (acked) {
-            send_ack(r, from, ch, hdr->request, (uint64_t)-rc, "refused");
-        } else {
-            struct vu_msg reply;
-            vu_msg_init(&reply, hdr->request, VU_FLAG_REPLY);
-            vs_trace_dir(r, "shim->fe", ch, &reply, "refused (empty config reply)");
-            vs_conn_send(from, &reply);
-        }
+        answer_in_order(r, from, from == r->fe ? &r->main_pending : &r->chan_pending, ch,
+                        hdr->request, !acked, (uint32_t)-rc);
         return;
     }
     vs_warn("%s: %s sent a bad message: %s (%s); disconnecting both sides", r->cfg.id, who, text,
@@ -200,11 +238,13 @@ static void on_fe_chan_msg(struct vs_conn *c, struct vu_msg *m)
         if (m->payload.u64)
             vs_warn("%s: the front-end refused %s (%" PRIu64 ")", r->cfg.id,
                     vu_request_name(VU_CHAN_BACKEND, m->hdr.request), m->payload.u64);
+        flush_answers(r, r->be_chan, &r->chan_pending, VU_CHAN_BACKEND);
         return;
     }
     vs_trace_dir(r, "fe->be", VU_CHAN_BACKEND, m, NULL);
     r->stats.forwarded++;
     vs_conn_send(r->be_chan, m);
+    flush_answers(r, r->be_chan, &r->chan_pending, VU_CHAN_BACKEND);
 }
 
 void vs_send_frontend_channel(struct vs_relay *r, struct vu_msg *m, const char *note)
@@ -506,6 +546,7 @@ static void on_be_msg(struct vs_conn *c, struct vu_msg *m)
         r->stats.forwarded++;
         vs_conn_send(r->fe, m);
     }
+    flush_answers(r, r->fe, &r->main_pending, VU_CHAN_FRONTEND);
     if (r->mode == VS_MODE_UP && r->fe && r->main_pending.count == 0)
         vs_conn_pause(r->fe, !r->be);
 }
@@ -608,7 +649,7 @@ static void try_connect_backend(struct vs_relay *r)
 
     if (r->stopping || !r->fe || r->be)
         return;
-    fd = vu_connect_unix(r->cfg.backend);
+    fd = vu_connect_unix_nonblock(r->cfg.backend);
     if (fd >= 0) {
         attach_backend(r, fd);
         return;
@@ -630,7 +671,7 @@ static void try_connect_frontend(struct vs_relay *r)
 
     if (r->stopping || r->fe)
         return;
-    fd = vu_connect_unix(r->cfg.frontend);
+    fd = vu_connect_unix_nonblock(r->cfg.frontend);
     if (fd >= 0) {
         r->fe_backoff_ms = VS_BACKOFF_MIN_MS;
         attach_frontend(r, fd);

@@ -31,6 +31,9 @@ enum vs_mode {
 enum vs_origin {
     VS_FROM_FRONTEND,   /* forward the reply to the front-end */
     VS_FROM_SHIM,       /* the shim asked; the reply is handled internally */
+    VS_SHIM_ANSWER,     /* an answer the shim itself gives, queued behind the
+                           replies still owed so that order is kept; action 1:
+                           an empty GET_CONFIG reply, else an ack of `arg` */
 };
 
 struct vs_owed {

@@ -320,12 +320,24 @@ static int fill_addr(struct sockaddr_un *sa, const char *path)
 
 int vu_connect_unix(const char *path)
 {
+    return vu_connect_unix_flags(path, 0);
+}
+
+int vu_connect_unix_nonblock(const char *path)
+{
+    /* An AF_UNIX connect never waits in progress: it succeeds, or fails at
+     * once, with EAGAIN when the listener's accept queue is full. */
+    return vu_connect_unix_flags(path, SOCK_NONBLOCK);
+}
+
+int vu_connect_unix_flags(const char *path, int flags)
+{
     struct sockaddr_un sa;
     int fd, rc = fill_addr(&sa, path);
 
     if (rc)
         return rc;
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | flags, 0);
     if (fd < 0)
         return -errno;
     if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {

@@ -69,6 +69,10 @@ int vu_recv_blocking(int sock, struct vu_msg *msg, int timeout_ms);
 /* Socket helpers. Each returns an fd (CLOEXEC) or -errno. */
 int vu_listen_unix(const char *path, unsigned mode);
 int vu_connect_unix(const char *path);
+/* For the event loop: never blocks; -EAGAIN when the peer's accept queue is
+ * full (retry later). */
+int vu_connect_unix_nonblock(const char *path);
+int vu_connect_unix_flags(const char *path, int sock_flags);
 int vu_accept(int listen_fd);
 int vu_set_nonblocking(int fd, bool on);
 
