@@ -488,6 +488,9 @@ static const char *note_backend_reply(struct vs_relay *r, struct vu_msg *m, char
 {
     uint64_t v = m->payload.u64;
 
+    if (m->hdr.size == 0)
+        return "refused by the back-end"; /* nothing to learn from */
+
     switch (m->hdr.request) {
     case VU_REQ_GET_FEATURES:
         r->fe_limits.offered_features = r->be_limits.offered_features = v;

@@ -665,6 +665,14 @@ void vs_up_internal_reply(struct vs_relay *r, const struct vs_owed *o, struct vu
     vu_msg_close_fds(m);
     if (!up)
         return;
+    if (m->hdr.size == 0) {
+        /* vdpa-user's empty reply: the request was refused, and every step
+         * that has a reply payload is one the set-up cannot do without. */
+        snprintf(text, sizeof(text), "the vdpa-user back-end refused %s",
+                 vu_request_name(VU_CHAN_FRONTEND, o->p.request));
+        fail_session(r, text);
+        return;
+    }
     switch ((enum up_action)o->action) {
     case UPA_CHECK_ACK:
         if (v != 0) {

@@ -244,9 +244,15 @@ bool vu_request_expects_reply(const struct vu_session_limits *limits,
 
     pending->request = msg->hdr.request;
     pending->config_size = 0;
+    pending->empty_ok = false;
     switch (desc->reply) {
     case VU_REPLY_ALWAYS:
         pending->kind = VU_PENDING_EXPLICIT;
+        /* SUSPEND and RESUME always answer with a u64 result. */
+        pending->empty_ok = desc->channel == VU_CHAN_FRONTEND &&
+                            vu_has_bit(limits->protocol_features, VU_PF_VDPA) &&
+                            desc->request != VU_REQ_VDPA_SUSPEND &&
+                            desc->request != VU_REQ_VDPA_RESUME;
         if (desc->reply_size.rule == VU_SIZE_CONFIG_REPLY)
             pending->config_size = msg->payload.config.size;
         return true;
@@ -278,6 +284,9 @@ int vu_validate_reply(const struct vu_pending *pending, enum vu_channel channel,
     if (!vu_header_flags_ok(msg->hdr.flags, true))
         return fail(msg, err, -EPROTO, "%s reply: bad header flags 0x%" PRIx32, d->name,
                     msg->hdr.flags);
+    if (pending->kind == VU_PENDING_EXPLICIT && pending->empty_ok && msg->hdr.size == 0 &&
+        msg->nfds == 0)
+        return 0; /* the back-end refused the request */
     if (pending->kind == VU_PENDING_ACK) {
         rc = check_size(&ack_size, msg, 0, err, d->name);
         if (!rc)

@@ -40,6 +40,8 @@ struct vu_pending {
     uint32_t request;
     enum vu_pending_kind kind;
     uint32_t config_size;        /* GET_CONFIG: the size asked for */
+    bool empty_ok;               /* under F_VDPA, an empty reply is a refusal
+                                    (docs/vdpa-user.md 3.1) */
 };
 
 /* Checks a request arriving on `channel`. Returns 0 or a negative errno:

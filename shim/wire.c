@@ -41,7 +41,8 @@ int vu_msg_set_mem_table(struct vu_msg *msg, const struct vu_mem_region *regions
         return -EINVAL;
     msg->payload.mem.nregions = n;
     msg->payload.mem.padding = 0;
-    memcpy(msg->payload.mem.regions, regions, n * sizeof(*regions));
+    if (n)
+        memcpy(msg->payload.mem.regions, regions, n * sizeof(*regions));
     msg->hdr.size = VU_MEM_TABLE_HDR_SIZE + n * (uint32_t)sizeof(*regions);
     return 0;
 }
@@ -119,7 +120,8 @@ int vu_msg_get_payload(const struct vu_msg *msg, void *payload, size_t size)
 {
     if (msg->hdr.size != size)
         return -EBADMSG;
-    memcpy(payload, msg->payload.bytes, size);
+    if (size)
+        memcpy(payload, msg->payload.bytes, size);
     return 0;
 }
 
