@@ -78,4 +78,23 @@ static inline bool fd_is_open(int fd)
     return fcntl(fd, F_GETFD) != -1;
 }
 
+/* Open fds of another process (entries of /proc/PID/fd); -1 if unreadable. */
+static inline int fdcount_of(pid_t pid)
+{
+    char path[64];
+    struct dirent *e;
+    int n = 0;
+    DIR *d;
+
+    snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+    d = opendir(path);
+    if (!d)
+        return -1;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n;
+}
+
 #endif

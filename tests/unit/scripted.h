@@ -22,6 +22,7 @@
 
 #include <sys/socket.h>
 
+#include "fdcount.h"
 #include "msg_table.h"
 #include "transport.h"
 
@@ -40,24 +41,6 @@ static inline const char *scripted_build_dir(void)
 {
     const char *b = getenv("BUILD");
     return b && *b ? b : "build";
-}
-
-static inline int scripted_count_fds(pid_t pid)
-{
-    char path[64];
-    struct dirent *e;
-    int n = 0;
-    DIR *d;
-
-    snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-    d = opendir(path);
-    if (!d)
-        return -1;
-    while ((e = readdir(d)))
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n;
 }
 
 static inline void scripted_dump(const struct scripted *s)

@@ -290,7 +290,7 @@ static void expect_fds_idle(struct relay_test *t)
     int n = -1;
 
     for (int i = 0; i < 100; i++) {
-        n = scripted_count_fds(t->s.shim);
+        n = fdcount_of(t->s.shim);
         if (n == t->fds_idle)
             return;
         usleep(20000);
@@ -410,7 +410,7 @@ static int setup_idle(void **state)
     }
     /* The idle fd count, once it holds still. */
     for (int i = 0; i < 20; i++) {
-        t->fds_idle = scripted_count_fds(t->s.shim);
+        t->fds_idle = fdcount_of(t->s.shim);
         if (t->fds_idle == prev)
             break;
         prev = t->fds_idle;

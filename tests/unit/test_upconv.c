@@ -136,7 +136,7 @@ static int up_setup(void **state)
     memset(t, 0, sizeof(*t));
     t->config_call = -1;
     assert_int_equal(scripted_start(&t->s, "net", NULL), 0);
-    t->fds_idle = scripted_count_fds(t->s.shim);
+    t->fds_idle = fdcount_of(t->s.shim);
     assert_int_equal(scripted_connect(&t->s), 0);
     *state = t;
     return 0;
@@ -346,9 +346,9 @@ static void up_full_life_cycle(void **state)
     close(t->s.fe);
     t->s.fe = -1;
     assert_true(closed_within(t->s.be, SCRIPT_TIMEOUT_MS));
-    for (int i = 0; i < 100 && scripted_count_fds(t->s.shim) != t->fds_idle; i++)
+    for (int i = 0; i < 100 && fdcount_of(t->s.shim) != t->fds_idle; i++)
         usleep(20000);
-    assert_int_equal(scripted_count_fds(t->s.shim), t->fds_idle);
+    assert_int_equal(fdcount_of(t->s.shim), t->fds_idle);
     for (int i = 0; i < 2; i++) {
         close(kick[i]);
         close(call[i]);

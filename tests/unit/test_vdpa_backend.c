@@ -29,6 +29,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "fdcount.h"
+
 #include "msg_table.h"
 #include "transport.h"
 #include "virtio/virtqueue.h"
@@ -71,24 +73,6 @@ static void dump_log(const struct ctx *c)
     snprintf(cmd, sizeof(cmd), "echo '--- vdpa-backend log:'; tail -n 60 %s", c->log_path);
     if (system(cmd) < 0)
         perror("system");
-}
-
-static int count_fds(pid_t pid)
-{
-    char path[64];
-    struct dirent *e;
-    int n = 0;
-    DIR *d;
-
-    snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-    d = opendir(path);
-    if (!d)
-        return -1;
-    while ((e = readdir(d)))
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n;
 }
 
 /* Starts the back-end with "--socket S --type TYPE" plus space-separated
@@ -1540,7 +1524,7 @@ static void test_no_fd_leak(void **state)
     int idle, now = -1;
 
     start_backend(c, "net", "--queue-pairs 2");
-    idle = count_fds(c->pid);
+    idle = fdcount_of(c->pid);
     assert_true(idle > 0);
     for (int round = 0; round < 2; round++) {
         uint64_t f = NET_BASE_FEATURES | VU_BIT(VIRTIO_NET_F_MQ) | VU_BIT(VIRTIO_NET_F_CTRL_VQ);
@@ -1563,10 +1547,10 @@ static void test_no_fd_leak(void **state)
             assert_int_not_equal(ack_msg(c, &m), 0);
             close(sp[0]);
         }
-        assert_true(count_fds(c->pid) > idle);
+        assert_true(fdcount_of(c->pid) > idle);
         end_session(c);
         for (int i = 0; i < 300; i++) {
-            now = count_fds(c->pid);
+            now = fdcount_of(c->pid);
             if (now == idle)
                 break;
             usleep(10000);
@@ -1602,7 +1586,7 @@ static void test_backend_req_fd(void **state)
     int sp[2], idle;
 
     start_backend(c, "net", NULL);
-    idle = count_fds(c->pid);
+    idle = fdcount_of(c->pid);
     connect_fe(c);
     get_u64(c, VU_REQ_GET_FEATURES);
     assert_int_equal(ack_u64(c, VU_REQ_SET_PROTOCOL_FEATURES,
@@ -1618,9 +1602,9 @@ static void test_backend_req_fd(void **state)
     /* Released with the session: our end sees the peer gone. */
     assert_int_equal(poll(&p, 1, TIMEOUT_MS), 1);
     close(sp[0]);
-    for (int i = 0; i < 300 && count_fds(c->pid) != idle; i++)
+    for (int i = 0; i < 300 && fdcount_of(c->pid) != idle; i++)
         usleep(10000);
-    assert_int_equal(count_fds(c->pid), idle);
+    assert_int_equal(fdcount_of(c->pid), idle);
     stop_backend(c);
 }
 
