@@ -51,7 +51,9 @@ CFLAGS  += -DVDPA_SHIM_VERSION=\"$(VERSION)\"
 
 all: $(BUILD)/vdpa-shim $(PEER_PROGS)
 
-$(BUILD)/vdpa-shim: $(BUILD)/shim/main.o $(BUILD)/libshim.a
+# The shim serves a down-converted virtio-net control queue with the
+# virtqueue library of peers/virtio/.
+$(BUILD)/vdpa-shim: $(BUILD)/shim/main.o $(BUILD)/libshim.a $(BUILD)/libvirtio.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/libshim.a: $(LIB_OBJS)
@@ -62,7 +64,7 @@ $(BUILD)/libvirtio.a: $(VIRTIO_OBJS)
 
 .SECONDEXPANSION:
 $(PEER_PROGS): $(BUILD)/%: $$(addprefix $(BUILD)/,$$(subst .c,.o,$$(wildcard peers/%/*.c))) \
-		$(BUILD)/libvirtio.a $(BUILD)/libshim.a
+		$(BUILD)/libshim.a $(BUILD)/libvirtio.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/%.o: %.c
@@ -71,7 +73,7 @@ $(BUILD)/%.o: %.c
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libvirtio.a $(BUILD)/libshim.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(CMOCKA_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libvirtio.a $(BUILD)/libshim.a \
+	$(CC) $(CFLAGS) $(CMOCKA_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libshim.a $(BUILD)/libvirtio.a \
 		$(LDFLAGS) $(CMOCKA_LIBS) $(PKG_LIBS)
 
 # Every test: unit tests (cmocka), then end-to-end tests against the real

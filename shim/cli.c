@@ -99,6 +99,10 @@ static const struct {
     { "queue-pairs", "net: queue pairs, 1..127" },
     { "num-queues", "other types: virtqueues, 1..256" },
     { "queue-size", "virtqueue size, a power of two 1..32768" },
+    { "speed", "net: link speed in Mbit/s shown to a vdpa-user front-end" },
+    { "duplex", "net: half or full (default full; with speed=)" },
+    { "tag", "fs: mount tag shown to a vdpa-user front-end, 1..36 bytes" },
+    { "capacity", "blk: size in bytes (a multiple of 512) for a back-end without config space" },
 };
 
 static int apply_key(struct vs_device_config *dev, const char *key, const char *v, char *err,
@@ -152,6 +156,27 @@ static int apply_key(struct vs_device_config *dev, const char *key, const char *
         if (parse_uint(v, 1, 32768, &n) || (n & (n - 1)))
             return errorf(err, errlen, "queue-size=%s: expected a power of two, 1..32768", v);
         dev->queue_size = (uint16_t)n;
+    } else if (strcmp(key, "speed") == 0) {
+        if (parse_uint(v, 0, UINT32_MAX, &n))
+            return errorf(err, errlen, "speed=%s: expected Mbit/s, 0..4294967295", v);
+        dev->speed = (uint32_t)n;
+        dev->speed_set = true;
+    } else if (strcmp(key, "duplex") == 0) {
+        if (strcmp(v, "half") != 0 && strcmp(v, "full") != 0)
+            return errorf(err, errlen, "duplex=%s: expected half or full", v);
+        dev->duplex = strcmp(v, "full") == 0;
+    } else if (strcmp(key, "tag") == 0) {
+        if (!*v || strlen(v) >= sizeof(dev->tag))
+            return errorf(err, errlen, "tag=%s: 1..%zu bytes", v, sizeof(dev->tag) - 1);
+        strcpy(dev->tag, v);
+    } else if (strcmp(key, "capacity") == 0) {
+        unsigned long long bytes;
+        char *end;
+        errno = 0;
+        bytes = strtoull(v, &end, 10);
+        if (!isdigit((unsigned char)*v) || *end || errno || bytes == 0 || bytes % 512)
+            return errorf(err, errlen, "capacity=%s: expected bytes, a positive multiple of 512", v);
+        dev->capacity = bytes;
     } else {
         size_t used = 0;
         char known[512];
@@ -179,6 +204,7 @@ int vs_device_parse(const char *spec, size_t index, struct vs_device_config *dev
     dev->frontend_mode = VS_MODE_LISTEN;
     dev->backend_mode = VS_MODE_CONNECT;
     dev->socket_mode = 0600;
+    dev->duplex = 1;
 
     while (*p && rc == 0) {
         /* One KEY=VALUE item; ",," stands for a literal comma, as in QEMU. */
@@ -232,6 +258,12 @@ int vs_device_parse(const char *spec, size_t index, struct vs_device_config *dev
     if (strcmp(dev->type->name, "net") == 0 && dev->num_queues)
         return errorf(err, errlen, "device %s: num-queues= does not apply to type=net; use "
                       "queue-pairs=", dev->id);
+    if (strcmp(dev->type->name, "net") != 0 && dev->speed_set)
+        return errorf(err, errlen, "device %s: speed= and duplex= apply to type=net only", dev->id);
+    if (strcmp(dev->type->name, "fs") != 0 && dev->tag[0])
+        return errorf(err, errlen, "device %s: tag= applies to type=fs only", dev->id);
+    if (strcmp(dev->type->name, "blk") != 0 && dev->capacity)
+        return errorf(err, errlen, "device %s: capacity= applies to type=blk only", dev->id);
     if (dev->has_mac && (dev->mac[0] & 1))
         return errorf(err, errlen, "device %s: mac is a multicast address", dev->id);
     return 0;

@@ -35,6 +35,11 @@ struct vs_device_config {
     uint16_t queue_pairs;                 /* net; 0: not set */
     uint16_t num_queues;                  /* other types; 0: not set */
     uint16_t queue_size;                  /* 0: not set */
+    bool speed_set;                       /* net speed=/duplex= (down-conversion config) */
+    uint32_t speed;                       /* Mbit/s */
+    uint8_t duplex;                       /* 0 half, 1 full */
+    char tag[37];                         /* fs: mount tag, up to 36 bytes */
+    uint64_t capacity;                    /* blk: bytes, when the back-end has no config */
 };
 
 struct vs_options {

@@ -49,6 +49,7 @@ static void reset_session_state(struct vs_relay *r)
     r->backend_pf = 0;
     r->offered_pf = 0;
     r->owner_deferred = false;
+    r->pass_status = 0;
     memset(&r->main_pending, 0, sizeof(r->main_pending));
     memset(&r->chan_pending, 0, sizeof(r->chan_pending));
 }
@@ -341,6 +342,45 @@ void vs_forward_to_backend(struct vs_relay *r, const struct vu_msg_desc *d, stru
     vs_conn_send(r->be, m);
 }
 
+/* PASS mode, a front-end that acked STATUS or CONFIG because the shim
+ * offered them (for vdpa-user) while the back-end has neither: the shim
+ * answers, so that the back-end never sees a request it did not agree to.
+ * True when the request was answered. */
+static bool answer_shim_offered(struct vs_relay *r, const struct vu_msg_desc *d, struct vu_msg *m)
+{
+    bool ack = (m->hdr.flags & VU_FLAG_NEED_REPLY) &&
+               vu_has_bit(r->fe_limits.protocol_features, VU_PF_REPLY_ACK);
+    struct vu_msg reply;
+
+    if (d->gate == VU_GATE_NONE || vu_has_bit(r->be_limits.protocol_features, (unsigned)d->gate) ||
+        !vu_has_bit(r->fe_limits.protocol_features, (unsigned)d->gate))
+        return false;
+    vs_trace_dir(r, "fe->shim", VU_CHAN_FRONTEND, m, "the back-end lacks this feature");
+    vu_msg_close_fds(m);
+    switch (m->hdr.request) {
+    case VU_REQ_SET_STATUS:
+        /* a legacy back-end starts on kicks and stops on GET_VRING_BASE */
+        r->pass_status = (uint8_t)m->payload.u64;
+        if (ack)
+            vs_reply_frontend_ack(r, m->hdr.request, 0);
+        return true;
+    case VU_REQ_GET_STATUS:
+    case VU_REQ_GET_QUEUE_NUM:
+        /* a back-end without MQ serves the type's default queues */
+        vu_msg_make_reply(&reply, m);
+        vu_msg_set_u64(&reply, m->hdr.request == VU_REQ_GET_STATUS ? r->pass_status
+                               : r->cfg.type->queue_num_is_pairs ? 1
+                                                                 : r->cfg.type->default_queues);
+        vs_trace_dir(r, "shim->fe", VU_CHAN_FRONTEND, &reply, "answered by the shim");
+        vs_conn_send(r->fe, &reply);
+        return true;
+    default:
+        reject(r, r->fe, VU_CHAN_FRONTEND, &m->hdr, d, -EOPNOTSUPP,
+               "the back-end does not have this protocol feature");
+        return true;
+    }
+}
+
 /* SET_OWNER is held until protocol features are settled: vdpa-user wants
  * SET_PROTOCOL_FEATURES first, and DPDK virtio-user sends SET_OWNER before
  * anything else. Legacy back-ends do not care when it comes. */
@@ -363,7 +403,8 @@ static int set_protocol_features(struct vs_relay *r, struct vu_msg *m, struct vu
 
     /* docs/vdpa-user.md 2.2: F_VDPA comes with REPLY_ACK, CONFIG and
      * STATUS, and the decision holds for the connection's lifetime. */
-    if (vu_has_bit(r->fe_limits.protocol_features, VU_PF_VDPA) || r->mode == VS_MODE_UP) {
+    if (vu_has_bit(r->fe_limits.protocol_features, VU_PF_VDPA) || r->mode == VS_MODE_UP ||
+        r->mode == VS_MODE_DOWN) {
         snprintf(err->text, sizeof(err->text), "SET_PROTOCOL_FEATURES again after the protocol "
                  "was settled");
         return -EINVAL;
@@ -386,6 +427,11 @@ static int set_protocol_features(struct vs_relay *r, struct vu_msg *m, struct vu
         vs_info("%s: legacy front-end, vdpa-user back-end: up-converting", r->cfg.id);
         return vs_up_begin(r, m);
     }
+    if (vu_has_bit(v, VU_PF_VDPA) && !vu_has_bit(r->backend_pf, VU_PF_VDPA)) {
+        r->mode = VS_MODE_DOWN;
+        vs_info("%s: vdpa-user front-end, legacy back-end: down-converting", r->cfg.id);
+        return vs_down_begin(r, m);
+    }
     r->mode = VS_MODE_PASS;
     /* Bits the shim offers on its own account stay with the shim. */
     m->payload.u64 = v & r->backend_pf;
@@ -395,9 +441,14 @@ static int set_protocol_features(struct vs_relay *r, struct vu_msg *m, struct vu
 
 /* In a translated session the front-end is not read while the shim is owed
  * replies, so that every step sees the state the previous one left. */
+static bool translating(const struct vs_relay *r)
+{
+    return r->mode == VS_MODE_UP || r->mode == VS_MODE_DOWN;
+}
+
 static void hold_frontend_if_owed(struct vs_relay *r)
 {
-    if (r->mode == VS_MODE_UP && r->fe && r->main_pending.count)
+    if (translating(r) && r->fe && r->main_pending.count)
         vs_conn_pause(r->fe, true);
 }
 
@@ -463,6 +514,12 @@ static void on_fe_msg(struct vs_conn *c, struct vu_msg *m)
         vs_up_frontend_request(r, d, m);
         hold_frontend_if_owed(r);
         return;
+    } else if (r->mode == VS_MODE_DOWN) {
+        vs_down_frontend_request(r, d, m);
+        hold_frontend_if_owed(r);
+        return;
+    } else if (answer_shim_offered(r, d, m)) {
+        return;
     }
 
     switch (req) {
@@ -501,6 +558,8 @@ static const char *note_backend_reply(struct vs_relay *r, struct vu_msg *m, char
         r->offered_pf = v & VS_RELAY_PROTOCOL_FEATURES;
         if (vu_has_bit(v, VU_PF_VDPA))
             r->offered_pf |= vs_up_offer(r, v);
+        else
+            r->offered_pf |= vs_down_offer(r, v);
         m->payload.u64 = r->offered_pf;
         if (r->offered_pf == v)
             return NULL;
@@ -542,7 +601,10 @@ static void on_be_msg(struct vs_conn *c, struct vu_msg *m)
     }
     if (o.origin == VS_FROM_SHIM) {
         vs_trace_dir(r, "be->shim", VU_CHAN_FRONTEND, m, NULL);
-        vs_up_internal_reply(r, &o, m);
+        if (r->mode == VS_MODE_DOWN)
+            vs_down_internal_reply(r, &o, m);
+        else
+            vs_up_internal_reply(r, &o, m);
     } else {
         what = o.p.kind == VU_PENDING_EXPLICIT ? note_backend_reply(r, m, note, sizeof(note)) : NULL;
         vs_trace_dir(r, "be->fe", VU_CHAN_FRONTEND, m, what);
@@ -550,7 +612,7 @@ static void on_be_msg(struct vs_conn *c, struct vu_msg *m)
         vs_conn_send(r->fe, m);
     }
     flush_answers(r, r->fe, &r->main_pending, VU_CHAN_FRONTEND);
-    if (r->mode == VS_MODE_UP && r->fe && r->main_pending.count == 0)
+    if (translating(r) && r->fe && r->main_pending.count == 0)
         vs_conn_pause(r->fe, !r->be);
 }
 
@@ -577,6 +639,7 @@ static void end_session(struct vs_relay *r, const char *why)
     vs_conn_close(r->be, 0);
     uv_timer_stop(&r->be_timer);
     vs_up_end(r);
+    vs_down_end(r);
     reset_session_state(r);
     r->ending = false;
     if (!r->stopping && r->cfg.frontend_mode == VS_MODE_CONNECT) {
@@ -598,6 +661,13 @@ static void on_main_close(struct vs_conn *c, int reason)
         vs_warn("%s: %s connection failed: %s", r->cfg.id, c->label, strerror(-reason));
     else
         vs_info("%s: %s disconnected", r->cfg.id, c->label);
+    if (!was_fe && r->mode == VS_MODE_DOWN && !r->ending && vs_down_backend_lost(r)) {
+        /* the vdpa-user front-end sees DEVICE_NEEDS_RESET and decides */
+        vs_conn_close(r->be_chan, 0);
+        if (r->fe)
+            vs_conn_pause(r->fe, r->main_pending.count != 0);
+        return;
+    }
     end_session(r, was_fe ? "front-end gone" : "back-end gone");
 }
 

@@ -25,6 +25,7 @@ enum vs_mode {
     VS_MODE_UNDECIDED,  /* before SET_PROTOCOL_FEATURES: messages pass through */
     VS_MODE_PASS,       /* both sides speak the same protocol */
     VS_MODE_UP,         /* legacy front-end, vdpa-user back-end */
+    VS_MODE_DOWN,       /* vdpa-user front-end, legacy back-end */
 };
 
 /* Who waits for a reply owed on the main socket. */
@@ -49,6 +50,7 @@ struct vs_owed_fifo {
 };
 
 struct vs_up;            /* up-conversion state (upconv.c) */
+struct vs_down;          /* down-conversion state (downconv.c) */
 
 struct vs_relay {
     uv_loop_t *loop;
@@ -74,6 +76,9 @@ struct vs_relay {
     struct vs_owed_fifo main_pending; /* replies owed on the main socket */
     struct vs_owed_fifo chan_pending; /* replies owed on the back-end channel */
     struct vs_up *up;                 /* VS_MODE_UP only */
+    struct vs_down *down;             /* VS_MODE_DOWN only */
+    uint8_t pass_status;              /* PASS: the status a front-end wrote when the
+                                         shim, not the back-end, offered STATUS */
 
     struct vs_relay_stats stats;
 };
@@ -114,5 +119,22 @@ void vs_up_frontend_request(struct vs_relay *r, const struct vu_msg_desc *d, str
 void vs_up_internal_reply(struct vs_relay *r, const struct vs_owed *owed, struct vu_msg *m);
 /* Releases the up-conversion state (session end). */
 void vs_up_end(struct vs_relay *r);
+
+/* ---- downconv.c ------------------------------------------------------------- */
+
+/* The protocol features the shim adds for a vdpa-user front-end when the
+ * back-end is legacy (0 when the device cannot be down-converted). */
+uint64_t vs_down_offer(const struct vs_relay *r, uint64_t backend_pf);
+/* Starts down-conversion: the front-end acked F_VDPA, the back-end lacks it. */
+int vs_down_begin(struct vs_relay *r, const struct vu_msg *set_pf);
+/* A validated front-end request in VS_MODE_DOWN. Takes m's fds. */
+void vs_down_frontend_request(struct vs_relay *r, const struct vu_msg_desc *d, struct vu_msg *m);
+/* The reply to a request the shim made (origin VS_FROM_SHIM). */
+void vs_down_internal_reply(struct vs_relay *r, const struct vs_owed *owed, struct vu_msg *m);
+/* The back-end went: true when the front-end stays (DEVICE_NEEDS_RESET),
+ * false when the session must end. Answers every reply still owed. */
+bool vs_down_backend_lost(struct vs_relay *r);
+/* Releases the down-conversion state (session end). */
+void vs_down_end(struct vs_relay *r);
 
 #endif

@@ -255,6 +255,10 @@ static int negotiate(struct driver *d)
     vu_msg_set_u64(&m, d->protocol_features);
     if (drv_ack(d, &m))
         return -1;
+    /* 2.2.7: the device's features under vdpa-user may differ from the
+     * legacy view read above (a vdpa-shim adds the VMM's part): read again. */
+    if (drv_get_u64(d, VU_REQ_GET_FEATURES, &d->offered_features))
+        return -1;
     vu_msg_init(&m, VU_REQ_SET_OWNER, 0);
     return drv_ack(d, &m);
 }

@@ -34,7 +34,7 @@ const char *vq_strerror(int err)
     case VQ_ERR_LOOP: return "descriptor chain longer than the queue (loop)";
     case VQ_ERR_BUF_ADDR: return "buffer address not in guest memory";
     case VQ_ERR_ORDER: return "device-readable descriptor after a device-writable one";
-    case VQ_ERR_INDIRECT: return "indirect descriptor, but VIRTIO_F_INDIRECT_DESC is not offered";
+    case VQ_ERR_INDIRECT: return "indirect descriptor not negotiated, nested, chained or of a bad size";
     case VQ_ERR_TOO_BIG: return "chain has too many segments";
     }
     return "unknown virtqueue error";
@@ -96,6 +96,9 @@ int vq_device_pop(struct vq_device *vq, struct vq_chain *c)
 {
     uint16_t avail_idx = load16(&vq->avail->idx, __ATOMIC_ACQUIRE);
     uint16_t pending = (uint16_t)(avail_idx - vq->last_avail);
+    const struct vq_desc *table = vq->desc;
+    unsigned table_size = vq->num;
+    bool indirect = false;
     uint16_t head, i;
     unsigned count = 0;
     bool seen_writable = false;
@@ -116,22 +119,35 @@ int vq_device_pop(struct vq_device *vq, struct vq_chain *c)
         unsigned n_before;
         int rc;
 
-        /* A chain visits each descriptor at most once, so more than num
-         * steps means the guest built a loop. */
-        if (++count > vq->num)
+        /* A chain visits each descriptor at most once, so more than the
+         * table's size in steps means the guest built a loop. */
+        if (++count > table_size)
             return VQ_ERR_LOOP;
         /* One copy of the descriptor; checks and use see the same values. */
-        __atomic_load(&vq->desc[i].addr, &d.addr, __ATOMIC_RELAXED);
-        __atomic_load(&vq->desc[i].len, &d.len, __ATOMIC_RELAXED);
-        __atomic_load(&vq->desc[i].flags, &d.flags, __ATOMIC_RELAXED);
-        __atomic_load(&vq->desc[i].next, &d.next, __ATOMIC_RELAXED);
+        __atomic_load(&table[i].addr, &d.addr, __ATOMIC_RELAXED);
+        __atomic_load(&table[i].len, &d.len, __ATOMIC_RELAXED);
+        __atomic_load(&table[i].flags, &d.flags, __ATOMIC_RELAXED);
+        __atomic_load(&table[i].next, &d.next, __ATOMIC_RELAXED);
         d.addr = le64toh(d.addr);
         d.len = le32toh(d.len);
         d.flags = le16toh(d.flags);
         d.next = le16toh(d.next);
 
-        if (d.flags & VQ_DESC_F_INDIRECT)
-            return VQ_ERR_INDIRECT;
+        if (d.flags & VQ_DESC_F_INDIRECT) {
+            /* VIRTIO 2.7.5.3: only in the ring's own table, never with
+             * NEXT, a whole number of descriptors, at most a queue's worth. */
+            if (!vq->indirect_ok || indirect || (d.flags & VQ_DESC_F_NEXT) || d.len == 0 ||
+                d.len % sizeof(struct vq_desc) || d.len / sizeof(struct vq_desc) > VQ_MAX_SIZE)
+                return VQ_ERR_INDIRECT;
+            table = guest_mem_gpa_to_ptr(vq->mem, d.addr, d.len);
+            if (!table || (uintptr_t)table % VQ_DESC_ALIGN)
+                return VQ_ERR_BUF_ADDR;
+            table_size = d.len / sizeof(struct vq_desc);
+            indirect = true;
+            count = 0;
+            i = 0;
+            continue;
+        }
         bool writable = (d.flags & VQ_DESC_F_WRITE) != 0;
         if (!writable && seen_writable)
             return VQ_ERR_ORDER;
@@ -152,7 +168,7 @@ int vq_device_pop(struct vq_device *vq, struct vq_chain *c)
         }
         if (!(d.flags & VQ_DESC_F_NEXT))
             break;
-        if (d.next >= vq->num)
+        if (d.next >= table_size)
             return VQ_ERR_NEXT;
         i = d.next;
     }

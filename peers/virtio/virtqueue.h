@@ -51,6 +51,7 @@ struct vq_device {
     uint16_t last_avail;         /* next available-ring entry to process */
     uint16_t used_idx;           /* next used-ring entry to write */
     const struct guest_mem *mem; /* translates descriptor (guest-physical) addresses */
+    bool indirect_ok;            /* VIRTIO_F_INDIRECT_DESC negotiated (set after attach) */
 };
 
 /* Errors from the device side. Each is a guest or front-end bug that makes
@@ -64,7 +65,7 @@ enum vq_error {
     VQ_ERR_LOOP = -5,            /* chain longer than num: a loop */
     VQ_ERR_BUF_ADDR = -6,        /* buffer not in guest memory */
     VQ_ERR_ORDER = -7,           /* readable descriptor after a writable one */
-    VQ_ERR_INDIRECT = -8,        /* indirect descriptor (not offered) */
+    VQ_ERR_INDIRECT = -8,        /* indirect descriptor not negotiated or malformed */
     VQ_ERR_TOO_BIG = -9,         /* more than VQ_MAX_IOV segments */
 };
 

@@ -1,0 +1,1450 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Down-conversion: a vdpa-user front-end drives a legacy vhost-user back-end.
+ *
+ * The front-end sees the whole VIRTIO device model of docs/vdpa-user.md; the
+ * shim keeps it (status register, feature selection, ring layout, config
+ * space, suspension) and drives the back-end the legacy way:
+ *
+ *   set-up (F_VDPA acked)   -> SET_PROTOCOL_FEATURES (legacy bits), SET_OWNER,
+ *                              the shim's own back-end channel, GET_QUEUE_NUM,
+ *                              GET_CONFIG (back-ends with F_CONFIG), GET_FEATURES
+ *   SET_STATUS(FEATURES_OK) -> SET_FEATURES (+ NET_SET_MTU); a refusal leaves
+ *                              FEATURES_OK clear
+ *   SET_STATUS(DRIVER_OK),  -> every enabled ring: NUM, ADDR, BASE, KICK, CALL,
+ *   RESUME, enable            ERR, ENABLE 1; a refusal sets DEVICE_NEEDS_RESET
+ *   SUSPEND, SET_STATUS(0), -> GET_VRING_BASE on every ring the back-end runs
+ *   FAILED, disable            (the legacy stop), which gives exact indices;
+ *                              reset adds RESET_DEVICE where offered
+ *   VDPA_GET_*, GET_STATUS  -> answered by the shim
+ *   GET_CONFIG / SET_CONFIG -> the device model (devmodel.h): synthesized, or
+ *                              the back-end's config space
+ *   control queue (net)     -> processed here from guest memory; VQ_PAIRS_SET
+ *                              starts and stops the back-end's ring pairs
+ *   CONFIG_CHANGE_MSG, loss -> config-call eventfd (DEVICE_NEEDS_RESET on loss)
+ *
+ * Every sequence ends with a GET_FEATURES "barrier" whose reply carries the
+ * continuation, so the front-end's answer reflects every step's outcome;
+ * while a reply is owed the front-end is not read (relay.c).
+ */
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "devmodel.h"
+#include "log.h"
+#include "session.h"
+#include "virtio/guest_mem.h"
+#include "virtio/virtqueue.h"
+
+#define F_LOG_ALL 26
+#define TRANSPORT_BITS (VU_BIT(VU_F_PROTOCOL_FEATURES) | VU_BIT(F_LOG_ALL))
+#define DOWN_DEFAULT_QUEUE_SIZE 1024u /* QEMU's and libvhost-user's limit */
+#define CTRL_MAX_COMMAND 4096u
+
+/* virtio-net control queue (VIRTIO 1.2 5.1.6.5) */
+#define CTRL_RX 0
+#define CTRL_MAC 1
+#define CTRL_MAC_TABLE_SET 0
+#define CTRL_MAC_ADDR_SET 1
+#define CTRL_VLAN 2
+
+enum down_action {
+    DNA_CHECK,        /* a step: a failure fails the sequence */
+    DNA_BE_QUEUES,    /* set-up: GET_QUEUE_NUM */
+    DNA_BE_CONFIG,    /* set-up: GET_CONFIG; arg: size asked */
+    DNA_BEGIN_DONE,   /* set-up: the back-end's features; the last step */
+    DNA_SAVE_BASE,    /* GET_VRING_BASE (a legacy stop); arg: ring */
+    DNA_CONFIG_READ,  /* GET_CONFIG for the front-end; arg: offset << 16 | size */
+    /* Barriers (GET_FEATURES at a sequence's end); arg: the front-end request
+     * to answer, 0 for none. */
+    DNA_ACK,          /* answer 0, or EIO if a step failed */
+    DNA_FEATURES_OK,  /* FEATURES_OK is set if no step failed; answer 0 */
+    DNA_STARTED,      /* a failed step sets DEVICE_NEEDS_RESET; answer 0 */
+    DNA_CTRL_DONE,    /* a control-queue command applied */
+};
+
+struct down_ring {
+    uint32_t num, base;
+    struct vu_vring_addr addr;
+    int kick_fd, call_fd, err_fd;   /* the front-end's, duplicated; -1: none */
+    bool has_num, has_addr, enabled;
+    bool in_backend;                /* the back-end runs it (legacy started) */
+};
+
+/* A watched kick fd (the control queue's). Freed by libuv's close callback. */
+struct kick_watch {
+    uv_poll_t poll;
+    struct vs_relay *relay;
+};
+
+struct vs_down {
+    const struct vs_device_model *model;
+    struct vs_model_input in;
+    uint8_t backend_config[VU_MAX_CONFIG_SIZE];
+    uint64_t backend_features;
+    uint64_t offered;                /* GET_FEATURES for the front-end */
+    uint64_t driver_features;        /* the selection (SET_FEATURES) */
+    uint64_t features;               /* fixed at FEATURES_OK */
+    uint8_t status;
+    bool suspended, config_pending, owner_sent, begin_ack, sequence_failed, backend_lost;
+    uint32_t nrings, queue_size_max;
+    struct down_ring *rings;
+    int config_call_fd;
+
+    /* The control queue (net), served from guest memory. */
+    struct guest_mem mem;
+    struct vq_device ctrl;
+    struct vq_chain *chain;
+    struct kick_watch *ctrl_watch;
+    bool ctrl_running, ctrl_busy;
+    uint32_t ctrl_index;
+    uint16_t ctrl_head;
+    uint8_t *ctrl_ack;
+    uint16_t curr_pairs;
+};
+
+/* ---- helpers --------------------------------------------------------------- */
+
+static void close_fd(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
+static int dup_fd(int fd)
+{
+    return fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 3);
+}
+
+static bool is_net(const struct vs_down *dn)
+{
+    return dn->model->has_ctrl_queue;
+}
+
+static bool negotiated(const struct vs_down *dn, unsigned bit)
+{
+    return vu_has_bit(dn->features, bit);
+}
+
+static void reply_u64(struct vs_relay *r, const struct vu_msg *req, uint64_t v, const char *note)
+{
+    struct vu_msg reply;
+
+    vu_msg_make_reply(&reply, req);
+    vu_msg_set_u64(&reply, v);
+    vs_trace_dir(r, "shim->fe", VU_CHAN_FRONTEND, &reply, note);
+    vs_conn_send(r->fe, &reply);
+}
+
+static int send_u64(struct vs_relay *r, uint32_t req, uint64_t v, uint16_t action, uint32_t arg,
+                    const char *note)
+{
+    struct vu_msg m;
+
+    vu_msg_init(&m, req, 0);
+    vu_msg_set_u64(&m, v);
+    return vs_send_internal(r, &m, action, arg, note);
+}
+
+static int send_state(struct vs_relay *r, uint32_t req, uint32_t index, uint32_t num,
+                      uint16_t action, uint32_t arg)
+{
+    struct vu_msg m;
+
+    vu_msg_init(&m, req, 0);
+    vu_msg_set_state(&m, index, num);
+    return vs_send_internal(r, &m, action, arg, NULL);
+}
+
+/* SET_VRING_KICK/CALL/ERR with a duplicate of the front-end's fd. */
+static void send_ring_fd(struct vs_relay *r, uint32_t req, uint32_t index, int fd)
+{
+    struct vu_msg m;
+    int copy = dup_fd(fd);
+
+    vu_msg_init(&m, req, 0);
+    vu_msg_set_u64(&m, index | (copy < 0 ? VU_VRING_NOFD_MASK : 0));
+    if (copy >= 0)
+        vu_msg_add_fd(&m, copy);
+    vs_send_internal(r, &m, DNA_CHECK, 0, NULL);
+}
+
+/* The end of a sequence: GET_FEATURES has a reply in every state and no
+ * effect, so its reply arrives after every step before it. */
+static void barrier(struct vs_relay *r, enum down_action action, uint32_t arg)
+{
+    struct vu_msg m;
+
+    if (r->down->backend_lost) {
+        /* no back-end to ask: the sequence ends here, each step failed */
+        struct vs_owed o = { .p = { .request = VU_REQ_GET_FEATURES }, .origin = VS_FROM_SHIM,
+                             .action = action, .arg = arg };
+        r->down->sequence_failed = true;
+        vu_msg_init(&m, VU_REQ_GET_FEATURES, VU_FLAG_REPLY);
+        vu_msg_set_u64(&m, 0);
+        vs_down_internal_reply(r, &o, &m);
+        return;
+    }
+    vu_msg_init(&m, VU_REQ_GET_FEATURES, 0);
+    vs_send_internal(r, &m, action, arg, "end of sequence");
+}
+
+static void signal_config_call(struct vs_relay *r, const char *why)
+{
+    struct vs_down *dn = r->down;
+
+    if (dn->config_call_fd < 0)
+        return;
+    vs_debug("%s: config-call: %s", r->cfg.id, why);
+    vq_eventfd_signal(dn->config_call_fd);
+}
+
+static bool deliverable(const struct vs_down *dn)
+{
+    return (dn->status & VIRTIO_STATUS_DRIVER_OK) && !dn->suspended &&
+           !(dn->status & (VIRTIO_STATUS_FAILED | VIRTIO_STATUS_DEVICE_NEEDS_RESET));
+}
+
+/* A device-initiated config change (spec 7): now, or held back. */
+static void config_changed(struct vs_relay *r, const char *why)
+{
+    struct vs_down *dn = r->down;
+
+    if (deliverable(dn)) {
+        dn->config_pending = false;
+        signal_config_call(r, why);
+    } else {
+        dn->config_pending = true;
+    }
+}
+
+static void deliver_pending_config(struct vs_relay *r)
+{
+    if (r->down->config_pending && deliverable(r->down))
+        config_changed(r, "held-back change");
+}
+
+/* ---- ring roles ------------------------------------------------------------------ */
+
+/* Rings the back-end serves: net's data queues, every queue otherwise. */
+static uint32_t data_rings(const struct vs_down *dn)
+{
+    if (is_net(dn) && !negotiated(dn, VIRTIO_NET_F_MQ))
+        return 2; /* one pair; the control queue is ring 2 */
+    return dn->in.backend_queues;
+}
+
+static bool is_ctrl_ring(const struct vs_down *dn, uint32_t i)
+{
+    return is_net(dn) && negotiated(dn, VIRTIO_NET_F_CTRL_VQ) && i == dn->ctrl_index;
+}
+
+/* Whether ring i runs when enabled: net pairs beyond the active count wait
+ * for VQ_PAIRS_SET (VIRTIO 5.1.6.5.5). */
+static bool ring_wanted(const struct vs_down *dn, uint32_t i)
+{
+    if (!dn->rings[i].enabled)
+        return false;
+    if (is_ctrl_ring(dn, i))
+        return true;
+    if (i >= data_rings(dn))
+        return false;
+    return !is_net(dn) || i / 2 < dn->curr_pairs;
+}
+
+/* ---- the control queue ------------------------------------------------------------- */
+
+static void ctrl_process(struct vs_relay *r);
+
+static void watch_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void ctrl_unwatch(struct vs_down *dn)
+{
+    if (!dn->ctrl_watch)
+        return;
+    dn->ctrl_watch->poll.data = dn->ctrl_watch;
+    uv_close((uv_handle_t *)&dn->ctrl_watch->poll, watch_closed);
+    dn->ctrl_watch = NULL;
+}
+
+static void on_ctrl_kick(uv_poll_t *h, int status, int events)
+{
+    struct kick_watch *w = h->data;
+    struct vs_relay *r = w->relay;
+
+    (void)events;
+    if (status < 0 || !r->down)
+        return;
+    vq_eventfd_drain(r->down->rings[r->down->ctrl_index].kick_fd);
+    ctrl_process(r);
+}
+
+static void ctrl_watch(struct vs_relay *r)
+{
+    struct vs_down *dn = r->down;
+    int fd = dn->rings[dn->ctrl_index].kick_fd;
+
+    ctrl_unwatch(dn);
+    if (fd < 0 || !dn->ctrl_running)
+        return;
+    dn->ctrl_watch = calloc(1, sizeof(*dn->ctrl_watch));
+    if (!dn->ctrl_watch)
+        return;
+    dn->ctrl_watch->relay = r;
+    uv_poll_init(r->loop, &dn->ctrl_watch->poll, fd);
+    dn->ctrl_watch->poll.data = dn->ctrl_watch;
+    uv_poll_start(&dn->ctrl_watch->poll, UV_READABLE, on_ctrl_kick);
+}
+
+static int ctrl_start(struct vs_relay *r, uint32_t i)
+{
+    struct vs_down *dn = r->down;
+    struct down_ring *g = &dn->rings[i];
+    int rc;
+
+    if (!dn->chain && !(dn->chain = malloc(sizeof(*dn->chain))))
+        return -ENOMEM;
+    rc = vq_device_attach(&dn->ctrl, &dn->mem, g->num, g->addr.desc_user_addr,
+                          g->addr.avail_user_addr, g->addr.used_user_addr, (uint16_t)g->base);
+    if (rc) {
+        vs_warn("%s: control queue (ring %u) cannot start: %s", r->cfg.id, i, vq_strerror(rc));
+        return -EINVAL;
+    }
+    dn->ctrl.indirect_ok = negotiated(dn, VIRTIO_F_INDIRECT_DESC);
+    dn->ctrl_running = true;
+    ctrl_watch(r);
+    return 0;
+}
+
+static void ctrl_stop(struct vs_down *dn)
+{
+    if (!dn->ctrl_running)
+        return;
+    dn->rings[dn->ctrl_index].base = dn->ctrl.last_avail;
+    dn->ctrl_running = false;
+    dn->ctrl_busy = false;
+    ctrl_unwatch(dn);
+}
+
+static void ctrl_complete(struct vs_relay *r, uint16_t head, uint8_t *ack_byte, uint8_t ack)
+{
+    struct vs_down *dn = r->down;
+
+    *ack_byte = ack;
+    vq_device_push(&dn->ctrl, head, 1);
+    vq_eventfd_signal(dn->rings[dn->ctrl_index].call_fd); /* a spare interrupt is harmless */
+}
+
+static void stop_backend_ring(struct vs_relay *r, uint32_t i);
+static void start_backend_ring(struct vs_relay *r, uint32_t i);
+static void needs_reset(struct vs_relay *r, const char *why);
+
+/* VQ_PAIRS_SET: start and stop the back-end's ring pairs. True when the
+ * back-end was asked to change anything (the answer waits for it). */
+static bool set_active_pairs(struct vs_relay *r, uint16_t pairs)
+{
+    struct vs_down *dn = r->down;
+    bool changed = false;
+
+    dn->curr_pairs = pairs;
+    if (!deliverable(dn))
+        return false;
+    for (uint32_t i = 0; i < data_rings(dn); i++) {
+        bool want = ring_wanted(dn, i);
+        if (want && !dn->rings[i].in_backend) {
+            start_backend_ring(r, i);
+            changed = true;
+        } else if (!want && dn->rings[i].in_backend) {
+            stop_backend_ring(r, i);
+            changed = true;
+        }
+    }
+    return changed;
+}
+
+/* One command: VIRTIO_NET_OK/ERR, or -1 when the back-end must act first. */
+static int ctrl_command(struct vs_relay *r, const uint8_t *cmd, size_t len)
+{
+    struct vs_down *dn = r->down;
+    const uint8_t *data = cmd + 2;
+    size_t n = len - 2;
+    uint8_t cls = cmd[0], code = cmd[1];
+
+    switch (cls) {
+    case CTRL_RX:
+        /* The back-end cannot filter; as a VMM in front of vhost-user does,
+         * the shim accepts the mode (promiscuous is what the back-end does). */
+        return negotiated(dn, VIRTIO_NET_F_CTRL_RX) && code <= 1 && n == 1 ? VIRTIO_NET_OK
+                                                                           : VIRTIO_NET_ERR;
+    case CTRL_MAC:
+        if (code == CTRL_MAC_ADDR_SET && n == 6 && negotiated(dn, VIRTIO_NET_F_CTRL_MAC_ADDR)) {
+            memcpy(dn->in.mac, data, 6);
+            return VIRTIO_NET_OK;
+        }
+        if (code == CTRL_MAC_TABLE_SET && negotiated(dn, VIRTIO_NET_F_CTRL_RX)) {
+            /* two tables: le32 count, count * 6 bytes */
+            size_t at = 0;
+            for (int t = 0; t < 2; t++) {
+                uint32_t entries;
+                if (n - at < 4)
+                    return VIRTIO_NET_ERR;
+                memcpy(&entries, data + at, 4);
+                entries = le32toh(entries);
+                at += 4;
+                if ((n - at) / 6 < entries)
+                    return VIRTIO_NET_ERR;
+                at += (size_t)entries * 6;
+            }
+            return at == n ? VIRTIO_NET_OK : VIRTIO_NET_ERR;
+        }
+        return VIRTIO_NET_ERR;
+    case CTRL_VLAN:
+        return negotiated(dn, VIRTIO_NET_F_CTRL_VLAN) && code <= 1 && n == 2 ? VIRTIO_NET_OK
+                                                                             : VIRTIO_NET_ERR;
+    case VIRTIO_NET_CTRL_MQ: {
+        uint16_t pairs;
+        if (code != VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET || n != 2 || !negotiated(dn, VIRTIO_NET_F_MQ))
+            return VIRTIO_NET_ERR;
+        memcpy(&pairs, data, 2);
+        pairs = le16toh(pairs);
+        if (pairs < 1 || pairs > dn->in.backend_queues / 2)
+            return VIRTIO_NET_ERR;
+        vs_info("%s: the driver uses %u queue pair(s)", r->cfg.id, pairs);
+        if (!set_active_pairs(r, pairs))
+            return VIRTIO_NET_OK;
+        return -1;
+    }
+    default:
+        return VIRTIO_NET_ERR;
+    }
+}
+
+/* Serves the control queue until it is empty or a command waits for the
+ * back-end. Runs only between sequences, so that a command's back-end steps
+ * are its own. */
+static void ctrl_process(struct vs_relay *r)
+{
+    struct vs_down *dn = r->down;
+    uint8_t cmd[CTRL_MAX_COMMAND];
+
+    while (dn->ctrl_running && !dn->ctrl_busy && r->main_pending.count == 0 && deliverable(dn)) {
+        struct vq_chain *c = dn->chain;
+        uint8_t *ack_byte;
+        size_t len;
+        int rc = vq_device_pop(&dn->ctrl, c);
+
+        if (rc == 0)
+            return;
+        if (rc < 0) {
+            char why[96];
+            snprintf(why, sizeof(why), "the control queue is broken: %s", vq_strerror(rc));
+            needs_reset(r, why);
+            return;
+        }
+        /* class, command, data (device-readable); ack (one writable byte) */
+        if (c->out_len < 2 || c->out_len > sizeof(cmd) || c->n_in == 0 ||
+            c->iov[c->n_out].iov_len < 1) {
+            needs_reset(r, "a malformed control-queue command");
+            return;
+        }
+        len = vq_chain_copy_from(c, 0, cmd, (size_t)c->out_len);
+        ack_byte = c->iov[c->n_out].iov_base;
+        rc = ctrl_command(r, cmd, len);
+        if (rc >= 0) {
+            ctrl_complete(r, c->head, ack_byte, (uint8_t)rc);
+            continue;
+        }
+        dn->ctrl_busy = true;
+        dn->ctrl_head = c->head;
+        dn->ctrl_ack = ack_byte;
+        barrier(r, DNA_CTRL_DONE, 0);
+        if (r->fe)
+            vs_conn_pause(r->fe, true);
+        return;
+    }
+}
+
+/* ---- the back-end's rings ------------------------------------------------------- */
+
+static void start_backend_ring(struct vs_relay *r, uint32_t i)
+{
+    struct down_ring *g = &r->down->rings[i];
+    struct vu_msg m;
+
+    send_state(r, VU_REQ_SET_VRING_NUM, i, g->num, DNA_CHECK, 0);
+    vu_msg_init(&m, VU_REQ_SET_VRING_ADDR, 0);
+    vu_msg_set_addr(&m, &g->addr);
+    vs_send_internal(r, &m, DNA_CHECK, 0, NULL);
+    send_state(r, VU_REQ_SET_VRING_BASE, i, g->base, DNA_CHECK, 0);
+    send_ring_fd(r, VU_REQ_SET_VRING_KICK, i, g->kick_fd);
+    send_ring_fd(r, VU_REQ_SET_VRING_CALL, i, g->call_fd);
+    if (g->err_fd >= 0)
+        send_ring_fd(r, VU_REQ_SET_VRING_ERR, i, g->err_fd);
+    send_state(r, VU_REQ_SET_VRING_ENABLE, i, 1, DNA_CHECK, 0);
+    g->in_backend = true;
+}
+
+/* The legacy stop: the reply is the exact next index. */
+static void stop_backend_ring(struct vs_relay *r, uint32_t i)
+{
+    r->down->rings[i].in_backend = false;
+    send_state(r, VU_REQ_GET_VRING_BASE, i, 0, DNA_SAVE_BASE, i);
+}
+
+static void start_rings(struct vs_relay *r)
+{
+    struct vs_down *dn = r->down;
+
+    for (uint32_t i = 0; i < dn->nrings; i++) {
+        struct down_ring *g = &dn->rings[i];
+        if (!ring_wanted(dn, i))
+            continue;
+        if (!g->has_num || !g->has_addr) {
+            vs_warn("%s: ring %u is enabled but its %s was never set", r->cfg.id, i,
+                    g->has_num ? "address" : "size");
+            dn->sequence_failed = true;
+            continue;
+        }
+        if (is_ctrl_ring(dn, i)) {
+            if (ctrl_start(r, i))
+                dn->sequence_failed = true;
+        } else if (!dn->backend_lost) {
+            start_backend_ring(r, i);
+        }
+    }
+}
+
+static void stop_rings(struct vs_relay *r)
+{
+    struct vs_down *dn = r->down;
+
+    ctrl_stop(dn);
+    for (uint32_t i = 0; i < dn->nrings; i++)
+        if (dn->rings[i].in_backend && !dn->backend_lost)
+            stop_backend_ring(r, i);
+}
+
+/* Spec 5.5: the device stops, the front-end hears of it through the
+ * config-call eventfd and GET_STATUS. */
+static void needs_reset(struct vs_relay *r, const char *why)
+{
+    struct vs_down *dn = r->down;
+
+    if (dn->status == 0 || (dn->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET))
+        return;
+    vs_err("%s: DEVICE_NEEDS_RESET: %s", r->cfg.id, why);
+    dn->status |= VIRTIO_STATUS_DEVICE_NEEDS_RESET;
+    stop_rings(r);
+    signal_config_call(r, "DEVICE_NEEDS_RESET");
+}
+
+/* ---- set-up ------------------------------------------------------------------------- */
+
+#define DOWN_BACKEND_PF (VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_NET_MTU) | \
+                         VU_BIT(VU_PF_BACKEND_REQ) | VU_BIT(VU_PF_CONFIG) | \
+                         VU_BIT(VU_PF_RESET_DEVICE))
+
+static const struct vs_device_model *model_for(const struct vs_relay *r, uint64_t backend_pf)
+{
+    const struct vs_device_model *m = vs_model_find(r->cfg.type->name);
+
+    if (m)
+        return m;
+    /* Other types: only with the back-end's own config space (or none). */
+    if (vu_has_bit(backend_pf, VU_PF_CONFIG) || r->cfg.type->config_size == 0)
+        return vs_model_generic();
+    return NULL;
+}
+
+uint64_t vs_down_offer(const struct vs_relay *r, uint64_t backend_pf)
+{
+    /* The shim's own steps need REPLY_ACK to learn each one's outcome. */
+    if (!vu_has_bit(backend_pf, VU_PF_REPLY_ACK) || !model_for(r, backend_pf))
+        return 0;
+    /* spec 2.2.2: F_VDPA comes with MQ, REPLY_ACK, CONFIG and STATUS */
+    return VU_BIT(VU_PF_VDPA) | VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) |
+           VU_BIT(VU_PF_CONFIG) | VU_BIT(VU_PF_STATUS) |
+           (backend_pf & (VU_BIT(VU_PF_LOG_SHMFD) | VU_BIT(VU_PF_RARP)));
+}
+
+static bool backend_config_used(const struct vs_relay *r)
+{
+    const struct vs_down *dn = r->down;
+
+    return vu_has_bit(r->be_limits.protocol_features, VU_PF_CONFIG) &&
+           r->cfg.type->config_size > 0 && (dn->model->nfields == 0 ||
+                                            dn->model->fields[0].from_backend);
+}
+
+static void on_backend_channel_close(struct vs_conn *c, int reason)
+{
+    struct vs_relay *r = c->owner;
+
+    (void)reason;
+    if (c == r->be_chan)
+        r->be_chan = NULL;
+}
+
+static void on_backend_channel_msg(struct vs_conn *c, struct vu_msg *m);
+
+/* The back-end's channel ends at the shim: CONFIG_CHANGE_MSG becomes the
+ * config-call eventfd, which is all vdpa-user allows (spec 4). */
+static void give_backend_channel(struct vs_relay *r)
+{
+    int pair[2];
+    struct vu_msg m;
+
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0) {
+        vs_warn("%s: no back-end channel (%s); config changes will not be seen", r->cfg.id,
+                strerror(errno));
+        return;
+    }
+    r->be_chan = vs_conn_new(r->loop, pair[0], "back-end channel", on_backend_channel_msg,
+                             on_backend_channel_close, r);
+    if (!r->be_chan) {
+        close(pair[1]);
+        return;
+    }
+    vu_msg_init(&m, VU_REQ_SET_BACKEND_REQ_FD, 0);
+    vu_msg_add_fd(&m, pair[1]);
+    vs_send_internal(r, &m, DNA_CHECK, 0, "the shim keeps the back-end channel");
+}
+
+int vs_down_begin(struct vs_relay *r, const struct vu_msg *set_pf)
+{
+    struct vs_down *dn = calloc(1, sizeof(*dn));
+    uint64_t be_pf;
+
+    if (!dn)
+        return -ENOMEM;
+    r->down = dn;
+    dn->model = model_for(r, r->backend_pf);
+    dn->config_call_fd = -1;
+    dn->curr_pairs = 1;
+    dn->in.cfg = &r->cfg;
+    dn->in.link_up = true;
+    dn->in.mtu = r->cfg.mtu;
+    if (r->cfg.has_mac) {
+        memcpy(dn->in.mac, r->cfg.mac, 6);
+    } else {
+        /* A stable, locally administered address, as QEMU's 52:54:00:... */
+        uint32_t h = 2166136261u;
+        for (const char *p = r->cfg.id; *p; p++)
+            h = (h ^ (uint8_t)*p) * 16777619u;
+        uint8_t mac[6] = { 0x52, 0x54, 0x00, (uint8_t)(h >> 16), (uint8_t)(h >> 8), (uint8_t)h };
+        memcpy(dn->in.mac, mac, 6);
+    }
+    dn->queue_size_max = r->cfg.queue_size ? r->cfg.queue_size : DOWN_DEFAULT_QUEUE_SIZE;
+    guest_mem_init(&dn->mem);
+    dn->begin_ack = (set_pf->hdr.flags & VU_FLAG_NEED_REPLY) != 0;
+    vs_trace_dir(r, "fe->shim", VU_CHAN_FRONTEND, set_pf, "down-conversion begins");
+
+    be_pf = r->backend_pf & (DOWN_BACKEND_PF | (set_pf->payload.u64 & (VU_BIT(VU_PF_LOG_SHMFD) |
+                                                                     VU_BIT(VU_PF_RARP))));
+    /* Sent as QEMU sends it, without NEED_REPLY; every later step asks. */
+    r->be_limits.protocol_features = 0;
+    send_u64(r, VU_REQ_SET_PROTOCOL_FEATURES, be_pf, DNA_CHECK, 0, "legacy back-end");
+    r->be_limits.protocol_features = be_pf;
+    if (r->owner_deferred) {
+        struct vu_msg owner;
+        r->owner_deferred = false;
+        dn->owner_sent = true;
+        vu_msg_init(&owner, VU_REQ_SET_OWNER, 0);
+        vs_send_internal(r, &owner, DNA_CHECK, 0, "deferred SET_OWNER");
+    }
+    if (vu_has_bit(be_pf, VU_PF_BACKEND_REQ))
+        give_backend_channel(r);
+    if (vu_has_bit(be_pf, VU_PF_MQ)) {
+        struct vu_msg q;
+        vu_msg_init(&q, VU_REQ_GET_QUEUE_NUM, 0);
+        vs_send_internal(r, &q, DNA_BE_QUEUES, 0, NULL);
+    }
+    if (backend_config_used(r)) {
+        struct vu_msg get;
+        vu_msg_init(&get, VU_REQ_GET_CONFIG, 0);
+        vu_msg_set_config(&get, 0, r->cfg.type->config_size, 0, NULL);
+        vs_send_internal(r, &get, DNA_BE_CONFIG, r->cfg.type->config_size, NULL);
+        return 0; /* its reply sends the last step */
+    }
+    barrier(r, DNA_BEGIN_DONE, 0);
+    return 0;
+}
+
+static void fail_session(struct vs_relay *r, const char *what)
+{
+    vs_err("%s: %s; disconnecting the front-end", r->cfg.id, what);
+    vs_end_session(r, what);
+}
+
+/* The back-end answered everything the device model needs. */
+static void begin_done(struct vs_relay *r, uint64_t backend_features)
+{
+    struct vs_down *dn = r->down;
+    const char *missing;
+    uint32_t want;
+
+    dn->backend_features = backend_features;
+    if (!dn->in.backend_queues)
+        dn->in.backend_queues = r->cfg.type->default_queues;
+    /* queue-pairs= / num-queues= may offer fewer queues than the back-end has */
+    want = r->cfg.queue_pairs ? 2u * r->cfg.queue_pairs : r->cfg.num_queues;
+    if (want && want < dn->in.backend_queues)
+        dn->in.backend_queues = want;
+    else if (want > dn->in.backend_queues)
+        vs_warn("%s: the back-end serves %u virtqueues, fewer than the device keys ask (%u)",
+                r->cfg.id, dn->in.backend_queues, want);
+    if (is_net(dn)) {
+        /* whole pairs, and the control queue's index must fit in 8 bits */
+        dn->in.backend_queues &= ~1u;
+        if (dn->in.backend_queues < 2)
+            dn->in.backend_queues = 2;
+        if (dn->in.backend_queues > VU_MAX_QUEUES - 2)
+            dn->in.backend_queues = VU_MAX_QUEUES - 2;
+        /* DPDK offers F_MTU without a way to ask its value; 1500 is its
+         * default and every driver accepts it */
+        if (!dn->in.mtu && vu_has_bit(backend_features, VIRTIO_NET_F_MTU))
+            dn->in.mtu = 1500;
+    }
+    missing = vs_model_missing(dn->model, &dn->in);
+    if (missing) {
+        char text[200];
+        snprintf(text, sizeof(text), "cannot present a %s device: the back-end has no config "
+                 "space and no device key gives '%s'%s", r->cfg.type->name, missing,
+                 strcmp(missing, "tag") == 0 ? " (add tag=)" :
+                 strcmp(missing, "capacity") == 0 ? " (add capacity=)" : "");
+        fail_session(r, text);
+        return;
+    }
+    if (!vu_has_bit(backend_features, VIRTIO_F_VERSION_1)) {
+        fail_session(r, "the back-end does not offer VIRTIO_F_VERSION_1, which vdpa-user needs");
+        return;
+    }
+    dn->offered = vs_model_offer(dn->model, &dn->in, backend_features);
+    dn->nrings = vs_model_vqs_count(dn->model, dn->in.backend_queues);
+    dn->rings = calloc(dn->nrings, sizeof(*dn->rings));
+    if (!dn->rings) {
+        fail_session(r, "out of memory");
+        return;
+    }
+    for (uint32_t i = 0; i < dn->nrings; i++)
+        dn->rings[i].kick_fd = dn->rings[i].call_fd = dn->rings[i].err_fd = -1;
+    r->fe_limits.max_queues = dn->nrings;
+    r->fe_limits.config_size = r->cfg.type->config_size;
+    r->fe_limits.offered_features = dn->offered;
+    r->fe_limits.features_known = true;
+    r->be_limits.max_queues = dn->in.backend_queues;
+    vs_info("%s: down-converting: %s device, %u virtqueues (%u on the back-end), features 0x%"
+            PRIx64 " (back-end 0x%" PRIx64 ")", r->cfg.id, r->cfg.type->name, dn->nrings,
+            dn->in.backend_queues, dn->offered, backend_features);
+    if (dn->begin_ack)
+        vs_reply_frontend_ack(r, VU_REQ_SET_PROTOCOL_FEATURES, 0);
+}
+
+static void free_rings(struct vs_down *dn)
+{
+    for (uint32_t i = 0; dn->rings && i < dn->nrings; i++) {
+        close_fd(&dn->rings[i].kick_fd);
+        close_fd(&dn->rings[i].call_fd);
+        close_fd(&dn->rings[i].err_fd);
+    }
+    free(dn->rings);
+    dn->rings = NULL;
+}
+
+void vs_down_end(struct vs_relay *r)
+{
+    struct vs_down *dn = r->down;
+
+    if (!dn)
+        return;
+    r->down = NULL;
+    ctrl_unwatch(dn);
+    free_rings(dn);
+    close_fd(&dn->config_call_fd);
+    guest_mem_unmap(&dn->mem);
+    free(dn->chain);
+    free(dn);
+}
+
+/* ---- status ------------------------------------------------------------------------- */
+
+static void reset_device(struct vs_relay *r, const struct vu_msg *req, uint32_t ack)
+{
+    struct vs_down *dn = r->down;
+
+    stop_rings(r);
+    if (!dn->backend_lost && vu_has_bit(r->be_limits.protocol_features, VU_PF_RESET_DEVICE))
+        send_u64(r, VU_REQ_RESET_DEVICE, 0, DNA_CHECK, 0, NULL);
+    /* spec 5.3: cleared, except fds, memory table and provisioned values */
+    for (uint32_t i = 0; i < dn->nrings; i++) {
+        struct down_ring *g = &dn->rings[i];
+        g->num = g->base = 0;
+        g->has_num = g->has_addr = g->enabled = g->in_backend = false;
+    }
+    dn->status = 0;
+    dn->suspended = dn->config_pending = false;
+    dn->driver_features = dn->features = 0;
+    dn->curr_pairs = 1;
+    if (dn->backend_lost) {
+        if (ack)
+            reply_u64(r, req, 0, "reset");
+        fail_session(r, "the back-end is gone and the front-end reset the device");
+        return;
+    }
+    if (r->main_pending.count)
+        barrier(r, DNA_ACK, ack);
+    else if (ack)
+        vs_reply_frontend_ack(r, ack, 0);
+}
+
+static bool features_acceptable(struct vs_relay *r, uint64_t f)
+{
+    struct vs_down *dn = r->down;
+    uint64_t virtio = f & ~TRANSPORT_BITS;
+
+    if (!vu_has_bit(f, VIRTIO_F_VERSION_1)) {
+        vs_warn("%s: FEATURES_OK refused: VIRTIO_F_VERSION_1 not selected", r->cfg.id);
+        return false;
+    }
+    if (dn->model->features_consistent && !dn->model->features_consistent(virtio)) {
+        vs_warn("%s: FEATURES_OK refused: features 0x%" PRIx64 " break a VIRTIO dependency",
+                r->cfg.id, f);
+        return false;
+    }
+    return true;
+}
+
+static void set_status(struct vs_relay *r, const struct vu_msg *m, const struct vu_msg_desc *d,
+                       uint32_t ack)
+{
+    struct vs_down *dn = r->down;
+    uint8_t v = (uint8_t)(m->payload.u64 & ~(uint64_t)VIRTIO_STATUS_DEVICE_NEEDS_RESET);
+    uint8_t s = dn->status & (uint8_t)~VIRTIO_STATUS_DEVICE_NEEDS_RESET;
+
+    if (m->payload.u64 >> 8 || (v & 0x30)) {
+        vs_refuse_frontend(r, &m->hdr, d, -EINVAL, "SET_STATUS with undefined bits");
+        return;
+    }
+    if (v == 0) {
+        reset_device(r, m, ack);
+        return;
+    }
+    if (v == s) {
+        if (ack)
+            vs_reply_frontend_ack(r, ack, 0);
+        return;
+    }
+    if (s && !(s & VIRTIO_STATUS_FAILED) && v == (s | VIRTIO_STATUS_FAILED)) {
+        dn->status |= VIRTIO_STATUS_FAILED;
+        stop_rings(r);
+        barrier(r, DNA_ACK, ack);
+        return;
+    }
+    if ((dn->status & (VIRTIO_STATUS_FAILED | VIRTIO_STATUS_DEVICE_NEEDS_RESET)) ||
+        dn->suspended) {
+        vs_refuse_frontend(r, &m->hdr, d, -EBUSY, "status change while failed, needing a "
+                           "reset or suspended");
+        return;
+    }
+    if ((s == 0 && (v == 0x01 || v == 0x03)) || (s == 0x01 && v == 0x03)) {
+        dn->status = v;
+        if (ack)
+            vs_reply_frontend_ack(r, ack, 0);
+        return;
+    }
+    if (s == 0x03 && v == 0x0B) {
+        if (!features_acceptable(r, dn->driver_features)) {
+            if (ack)
+                vs_reply_frontend_ack(r, ack, 0); /* FEATURES_OK stays clear (spec 5.2) */
+            return;
+        }
+        send_u64(r, VU_REQ_SET_FEATURES,
+                 vs_model_backend_features(dn->model, dn->driver_features, dn->backend_features) |
+                     VU_BIT(VU_F_PROTOCOL_FEATURES) | (dn->driver_features & VU_BIT(F_LOG_ALL)),
+                 DNA_CHECK, 0, "the front-end's selection, less what the shim provides");
+        if (is_net(dn) && vu_has_bit(dn->driver_features, VIRTIO_NET_F_MTU) && dn->in.mtu &&
+            vu_has_bit(r->be_limits.protocol_features, VU_PF_NET_MTU))
+            send_u64(r, VU_REQ_NET_SET_MTU, dn->in.mtu, DNA_CHECK, 0, "from the config space");
+        barrier(r, DNA_FEATURES_OK, ack);
+        return;
+    }
+    if (s == 0x0B && v == 0x0F) {
+        dn->status = v;
+        dn->ctrl_index = negotiated(dn, VIRTIO_NET_F_MQ) ? dn->in.backend_queues : 2;
+        start_rings(r);
+        barrier(r, DNA_STARTED, ack);
+        return;
+    }
+    vs_refuse_frontend(r, &m->hdr, d, -EINVAL, "not an allowed status transition");
+}
+
+/* ---- front-end requests ---------------------------------------------------------------- */
+
+static bool layout_writable(const struct vs_down *dn)
+{
+    if (dn->status & (VIRTIO_STATUS_FAILED | VIRTIO_STATUS_DEVICE_NEEDS_RESET))
+        return false;
+    if (dn->status & VIRTIO_STATUS_DRIVER_OK)
+        return dn->suspended;
+    return (dn->status & VIRTIO_STATUS_FEATURES_OK) != 0;
+}
+
+static void replace_fd(int *slot, struct vu_msg *m)
+{
+    close_fd(slot);
+    if (m->nfds)
+        *slot = dup_fd(m->fds[0]);
+}
+
+static void read_config(struct vs_relay *r, const struct vu_msg *req)
+{
+    struct vs_down *dn = r->down;
+    uint8_t config[VU_MAX_CONFIG_SIZE];
+    struct vu_msg reply;
+    const struct vu_config *want = &req->payload.config;
+
+    dn->in.link_up = !dn->backend_lost;
+    vs_model_render(dn->model, &dn->in, dn->offered, config, r->cfg.type->config_size);
+    vu_msg_make_reply(&reply, req);
+    vu_msg_set_config(&reply, want->offset, want->size, want->flags, config + want->offset);
+    vs_trace_dir(r, "shim->fe", VU_CHAN_FRONTEND, &reply, "device model");
+    vs_conn_send(r->fe, &reply);
+}
+
+static void set_config(struct vs_relay *r, const struct vu_msg_desc *d, struct vu_msg *m,
+                       uint32_t ack)
+{
+    struct vs_down *dn = r->down;
+    const struct vu_config *c = &m->payload.config;
+
+    if (c->flags == VU_CONFIG_F_MIGRATION) {
+        /* provisioning (spec 3.3): mac and mtu, in status ACKNOWLEDGE|DRIVER */
+        if ((dn->status & ~VIRTIO_STATUS_DEVICE_NEEDS_RESET) != 0x03 ||
+            !vs_model_range_provisionable(dn->model, c->offset, c->size)) {
+            vs_refuse_frontend(r, &m->hdr, d, -EINVAL, "provisioning outside mac/mtu or "
+                               "outside status ACKNOWLEDGE|DRIVER");
+            return;
+        }
+        uint8_t config[VU_MAX_CONFIG_SIZE];
+        vs_model_render(dn->model, &dn->in, ~UINT64_C(0), config, r->cfg.type->config_size);
+        memcpy(config + c->offset, c->data, c->size);
+        uint16_t mtu;
+        memcpy(&mtu, config + 10, 2);
+        mtu = le16toh(mtu);
+        if (c->offset + c->size > 10 && c->offset < 12 && mtu < 68) {
+            vs_refuse_frontend(r, &m->hdr, d, -EINVAL, "provisioned mtu below 68");
+            return;
+        }
+        memcpy(dn->in.mac, config, 6);
+        dn->in.mtu = mtu;
+        if (ack)
+            vs_reply_frontend_ack(r, ack, 0);
+        return;
+    }
+    if (c->flags != 0 || !(dn->status & VIRTIO_STATUS_FEATURES_OK) || dn->suspended ||
+        (dn->status & (VIRTIO_STATUS_FAILED | VIRTIO_STATUS_DEVICE_NEEDS_RESET)) ||
+        !vs_model_range_writable(dn->model, c->offset, c->size, dn->features) ||
+        !backend_config_used(r) || dn->backend_lost) {
+        vs_refuse_frontend(r, &m->hdr, d, -EINVAL, "no driver-writable field there");
+        return;
+    }
+    vs_send_internal(r, m, DNA_CHECK, 0, "driver write");
+    barrier(r, DNA_ACK, ack);
+}
+
+static uint32_t vring_base_now(const struct vs_down *dn, uint32_t i)
+{
+    const struct down_ring *g = &dn->rings[i];
+
+    if (dn->status == 0 || !g->has_num)
+        return 0;
+    if (dn->ctrl_running && is_ctrl_ring(dn, i))
+        return dn->ctrl.last_avail;
+    /* the value set, or the exact index the last legacy stop returned; while
+     * the back-end runs the ring this is stale, as spec 3.3 allows */
+    return g->base;
+}
+
+static void set_vring_enable(struct vs_relay *r, const struct vu_msg_desc *d, struct vu_msg *m,
+                             uint32_t ack)
+{
+    struct vs_down *dn = r->down;
+    uint32_t i = m->payload.state.index;
+    struct down_ring *g = &dn->rings[i];
+    bool running = deliverable(dn);
+
+    if (m->payload.state.num > 1 || !(dn->status & VIRTIO_STATUS_FEATURES_OK) ||
+        (dn->status & (VIRTIO_STATUS_FAILED | VIRTIO_STATUS_DEVICE_NEEDS_RESET))) {
+        vs_refuse_frontend(r, &m->hdr, d, m->payload.state.num > 1 ? -EINVAL : -EBUSY,
+                           "SET_VRING_ENABLE not valid here");
+        return;
+    }
+    g->enabled = m->payload.state.num == 1;
+    if (running && is_ctrl_ring(dn, i)) {
+        if (g->enabled && !dn->ctrl_running && ctrl_start(r, i))
+            needs_reset(r, "the control queue cannot start");
+        else if (!g->enabled)
+            ctrl_stop(dn);
+    } else if (running && ring_wanted(dn, i) && !g->in_backend) {
+        if (!g->has_num || !g->has_addr) {
+            needs_reset(r, "a ring without size or address was enabled");
+        } else {
+            start_backend_ring(r, i);
+            barrier(r, DNA_STARTED, ack);
+            return;
+        }
+    } else if (running && !g->enabled && g->in_backend) {
+        stop_backend_ring(r, i);
+        barrier(r, DNA_ACK, ack);
+        return;
+    }
+    if (ack)
+        vs_reply_frontend_ack(r, ack, 0);
+}
+
+static void suspend(struct vs_relay *r, const struct vu_msg *m)
+{
+    struct vs_down *dn = r->down;
+
+    if (!(dn->status & VIRTIO_STATUS_DRIVER_OK) || (dn->status & VIRTIO_STATUS_FAILED)) {
+        vs_reply_frontend_ack(r, m->hdr.request, EBUSY);
+        return;
+    }
+    if (dn->suspended) {
+        vs_reply_frontend_ack(r, m->hdr.request, 0);
+        return;
+    }
+    dn->suspended = true;
+    stop_rings(r);
+    if (r->main_pending.count)
+        barrier(r, DNA_ACK, m->hdr.request);
+    else
+        vs_reply_frontend_ack(r, m->hdr.request, 0);
+}
+
+static void resume(struct vs_relay *r, const struct vu_msg *m)
+{
+    struct vs_down *dn = r->down;
+
+    if (!(dn->status & VIRTIO_STATUS_DRIVER_OK) ||
+        (dn->status & (VIRTIO_STATUS_FAILED | VIRTIO_STATUS_DEVICE_NEEDS_RESET))) {
+        vs_reply_frontend_ack(r, m->hdr.request, EBUSY);
+        return;
+    }
+    if (!dn->suspended) {
+        vs_reply_frontend_ack(r, m->hdr.request, 0);
+        return;
+    }
+    dn->suspended = false;
+    start_rings(r);
+    barrier(r, DNA_STARTED, m->hdr.request);
+}
+
+/* Requests that only the back-end can carry out. */
+static bool needs_backend(uint32_t req)
+{
+    switch (req) {
+    case VU_REQ_SET_MEM_TABLE:
+    case VU_REQ_SET_LOG_BASE:
+    case VU_REQ_SET_LOG_FD:
+    case VU_REQ_SEND_RARP:
+    case VU_REQ_SET_OWNER:
+        return true;
+    default:
+        return false;
+    }
+}
+
+void vs_down_frontend_request(struct vs_relay *r, const struct vu_msg_desc *d, struct vu_msg *m)
+{
+    struct vs_down *dn = r->down;
+    uint32_t req = m->hdr.request;
+    /* under vdpa-user REPLY_ACK is always negotiated (spec 2.2) */
+    uint32_t ack = (m->hdr.flags & VU_FLAG_NEED_REPLY) ? req : 0;
+    struct down_ring *g = NULL;
+    struct vu_msg reply;
+
+    vs_trace_dir(r, "fe->shim", VU_CHAN_FRONTEND, m, NULL);
+    dn->sequence_failed = false;
+    if (!dn->rings) {
+        /* set-up failed; the session is ending */
+        vu_msg_close_fds(m);
+        return;
+    }
+    if (d->ring == VU_RING_STATE)
+        g = &dn->rings[m->payload.state.index];
+    else if (d->ring == VU_RING_ADDR)
+        g = &dn->rings[m->payload.addr.index];
+    else if (d->ring == VU_RING_U64)
+        g = &dn->rings[m->payload.u64 & VU_VRING_IDX_MASK];
+    if (dn->backend_lost && needs_backend(req)) {
+        vu_msg_close_fds(m);
+        vs_refuse_frontend(r, &m->hdr, d, -EIO, "the back-end is gone (DEVICE_NEEDS_RESET)");
+        return;
+    }
+    m->hdr.flags &= ~VU_FLAG_NEED_REPLY; /* the shim answers the front-end itself */
+
+    switch (req) {
+    case VU_REQ_GET_FEATURES:
+        reply_u64(r, m, dn->offered, "device model");
+        return;
+    case VU_REQ_GET_PROTOCOL_FEATURES:
+        reply_u64(r, m, r->offered_pf, NULL);
+        return;
+    case VU_REQ_SET_OWNER:
+        if (dn->owner_sent) {
+            vs_refuse_frontend(r, &m->hdr, d, -EBUSY, "SET_OWNER again");
+            return;
+        }
+        dn->owner_sent = true;
+        vs_send_internal(r, m, DNA_CHECK, 0, NULL);
+        barrier(r, DNA_ACK, ack);
+        return;
+    case VU_REQ_SET_FEATURES: {
+        uint64_t v = m->payload.u64;
+        uint8_t s = dn->status & (uint8_t)~VIRTIO_STATUS_DEVICE_NEEDS_RESET;
+        if (s == 0x03 && !(v & ~(dn->offered | TRANSPORT_BITS))) {
+            dn->driver_features = v;
+            if (ack)
+                vs_reply_frontend_ack(r, ack, 0);
+            return;
+        }
+        if ((dn->status & VIRTIO_STATUS_FEATURES_OK) &&
+            ((v ^ dn->features) & ~TRANSPORT_BITS) == 0 && !dn->backend_lost) {
+            /* the dirty-logging switch (spec 3.3) */
+            dn->features = (dn->features & ~VU_BIT(F_LOG_ALL)) | (v & VU_BIT(F_LOG_ALL));
+            send_u64(r, VU_REQ_SET_FEATURES,
+                     vs_model_backend_features(dn->model, dn->features, dn->backend_features) |
+                         VU_BIT(VU_F_PROTOCOL_FEATURES) | (v & VU_BIT(F_LOG_ALL)),
+                     DNA_CHECK, 0, "dirty logging");
+            barrier(r, DNA_ACK, ack);
+            return;
+        }
+        vs_refuse_frontend(r, &m->hdr, d, s == 0x03 ? -EINVAL : -EBUSY,
+                           s == 0x03 ? "SET_FEATURES selects features the device does not offer"
+                                     : "SET_FEATURES outside status ACKNOWLEDGE|DRIVER");
+        return;
+    }
+    case VU_REQ_SET_STATUS:
+        set_status(r, m, d, ack);
+        return;
+    case VU_REQ_GET_STATUS:
+        reply_u64(r, m, dn->status, NULL);
+        return;
+    case VU_REQ_VDPA_GET_DEVICE_ID:
+        reply_u64(r, m, r->cfg.type->virtio_id, "device model");
+        return;
+    case VU_REQ_VDPA_GET_VRING_NUM:
+        reply_u64(r, m, dn->queue_size_max, "device model");
+        return;
+    case VU_REQ_VDPA_GET_CONFIG_SIZE:
+        reply_u64(r, m, r->cfg.type->config_size, "device model");
+        return;
+    case VU_REQ_VDPA_GET_VQS_COUNT:
+        reply_u64(r, m, dn->nrings, "device model");
+        return;
+    case VU_REQ_VDPA_GET_IOVA_RANGE: {
+        /* a legacy back-end translates through the memory table: no limit */
+        struct vu_iova_range range = { .first = 0, .last = UINT64_MAX };
+        vu_msg_make_reply(&reply, m);
+        vu_msg_set_payload(&reply, &range, sizeof(range));
+        vs_trace_dir(r, "shim->fe", VU_CHAN_FRONTEND, &reply, "device model");
+        vs_conn_send(r->fe, &reply);
+        return;
+    }
+    case VU_REQ_VDPA_SET_CONFIG_CALL:
+        replace_fd(&dn->config_call_fd, m);
+        vu_msg_close_fds(m);
+        deliver_pending_config(r);
+        if (ack)
+            vs_reply_frontend_ack(r, ack, 0);
+        return;
+    case VU_REQ_GET_CONFIG:
+        if (dn->status == 0 || m->payload.config.flags != 0) {
+            vs_refuse_frontend(r, &m->hdr, d, -EINVAL, "GET_CONFIG in status 0 or with flags");
+            return;
+        }
+        if (backend_config_used(r) && !dn->backend_lost) {
+            /* live: capacity and writeback can change under the device */
+            struct vu_msg get;
+            vu_msg_init(&get, VU_REQ_GET_CONFIG, 0);
+            vu_msg_set_config(&get, 0, dn->in.backend_config_size, 0, NULL);
+            vs_send_internal(r, &get, DNA_CONFIG_READ,
+                             m->payload.config.offset << 16 | m->payload.config.size, NULL);
+            return;
+        }
+        read_config(r, m);
+        return;
+    case VU_REQ_SET_CONFIG:
+        set_config(r, d, m, ack);
+        return;
+    case VU_REQ_SET_VRING_NUM:
+    case VU_REQ_SET_VRING_ADDR:
+    case VU_REQ_SET_VRING_BASE:
+        if (!layout_writable(dn)) {
+            vs_refuse_frontend(r, &m->hdr, d, -EBUSY, "ring layout is fixed in this state");
+            return;
+        }
+        if (req == VU_REQ_SET_VRING_NUM) {
+            uint32_t n = m->payload.state.num;
+            bool packed = negotiated(dn, VIRTIO_F_RING_PACKED);
+            if (n == 0 || n > dn->queue_size_max || (!packed && (n & (n - 1)))) {
+                vs_refuse_frontend(r, &m->hdr, d, -EINVAL, "ring size 0, too large or not a "
+                                   "power of two");
+                return;
+            }
+            g->num = n;
+            g->has_num = true;
+        } else if (req == VU_REQ_SET_VRING_ADDR) {
+            g->addr = m->payload.addr;
+            g->has_addr = true;
+        } else {
+            g->base = m->payload.state.num;
+        }
+        if (ack)
+            vs_reply_frontend_ack(r, ack, 0);
+        return;
+    case VU_REQ_SET_VRING_ENABLE:
+        set_vring_enable(r, d, m, ack);
+        return;
+    case VU_REQ_GET_VRING_BASE:
+        vu_msg_make_reply(&reply, m);
+        vu_msg_set_state(&reply, m->payload.state.index,
+                         vring_base_now(dn, m->payload.state.index));
+        vs_trace_dir(r, "shim->fe", VU_CHAN_FRONTEND, &reply, "device model");
+        vs_conn_send(r->fe, &reply);
+        return;
+    case VU_REQ_SET_VRING_KICK:
+    case VU_REQ_SET_VRING_CALL:
+    case VU_REQ_SET_VRING_ERR: {
+        uint32_t i = (uint32_t)(g - dn->rings);
+        replace_fd(req == VU_REQ_SET_VRING_KICK   ? &g->kick_fd
+                   : req == VU_REQ_SET_VRING_CALL ? &g->call_fd
+                                                  : &g->err_fd, m);
+        if (req == VU_REQ_SET_VRING_KICK && dn->ctrl_running && is_ctrl_ring(dn, i))
+            ctrl_watch(r);
+        if (g->in_backend && !dn->backend_lost) {
+            /* the back-end swaps it live, as VMMs re-route interrupts */
+            vs_send_internal(r, m, DNA_CHECK, 0, NULL);
+            barrier(r, DNA_ACK, ack);
+            return;
+        }
+        vu_msg_close_fds(m);
+        if (ack)
+            vs_reply_frontend_ack(r, ack, 0);
+        return;
+    }
+    case VU_REQ_SET_MEM_TABLE:
+        if (is_net(dn)) {
+            /* the control queue lives in guest memory */
+            int rc = guest_mem_map(&dn->mem, m->payload.mem.regions, m->payload.mem.nregions,
+                                   m->fds);
+            if (rc)
+                vs_warn("%s: cannot map guest memory for the control queue: %s", r->cfg.id,
+                        strerror(-rc));
+            else if (dn->ctrl_running) {
+                struct down_ring *c = &dn->rings[dn->ctrl_index];
+                if (vq_device_remap(&dn->ctrl, &dn->mem, c->addr.desc_user_addr,
+                                    c->addr.avail_user_addr, c->addr.used_user_addr))
+                    needs_reset(r, "the control queue left guest memory");
+            }
+        }
+        vs_send_internal(r, m, DNA_CHECK, 0, NULL);
+        barrier(r, DNA_ACK, ack);
+        return;
+    case VU_REQ_SET_LOG_BASE:
+    case VU_REQ_SET_LOG_FD:
+    case VU_REQ_SEND_RARP:
+        m->hdr.flags |= ack ? VU_FLAG_NEED_REPLY : 0;
+        vs_forward_to_backend(r, d, m, NULL);
+        return;
+    case VU_REQ_VDPA_SUSPEND:
+        suspend(r, m);
+        return;
+    case VU_REQ_VDPA_RESUME:
+        resume(r, m);
+        return;
+    default:
+        vu_msg_close_fds(m);
+        vs_refuse_frontend(r, &m->hdr, d, -EOPNOTSUPP, "not available in down-conversion");
+        return;
+    }
+}
+
+/* ---- the back-end's side ------------------------------------------------------------------ */
+
+static void on_backend_channel_msg(struct vs_conn *c, struct vu_msg *m)
+{
+    struct vs_relay *r = c->owner;
+    const struct vu_msg_desc *d;
+    struct vu_error err;
+    uint32_t req = m->hdr.request;
+    bool need_reply = (m->hdr.flags & VU_FLAG_NEED_REPLY) != 0;
+    int rc = vu_validate_request(&r->be_limits, VU_CHAN_BACKEND, m, &d, &err);
+
+    if (rc) {
+        vs_warn("%s: back-end channel: %s; closing it", r->cfg.id, err.text);
+        vs_conn_close(c, 0);
+        return;
+    }
+    vs_trace_dir(r, "be->shim", VU_CHAN_BACKEND, m, NULL);
+    vu_msg_close_fds(m);
+    if (req == VU_BREQ_CONFIG_CHANGE_MSG && r->down)
+        config_changed(r, "the back-end's CONFIG_CHANGE_MSG");
+    if (need_reply) {
+        struct vu_msg ack;
+        vu_msg_init(&ack, req, VU_FLAG_REPLY);
+        vu_msg_set_u64(&ack, req == VU_BREQ_CONFIG_CHANGE_MSG ? 0 : EOPNOTSUPP);
+        vs_trace_dir(r, "shim->be", VU_CHAN_BACKEND, &ack, NULL);
+        vs_conn_send(c, &ack);
+    }
+}
+
+void vs_down_internal_reply(struct vs_relay *r, const struct vs_owed *o, struct vu_msg *m)
+{
+    struct vs_down *dn = r->down;
+    uint64_t v = m->payload.u64;
+
+    vu_msg_close_fds(m);
+    if (!dn)
+        return;
+    switch ((enum down_action)o->action) {
+    case DNA_CHECK:
+        if (v != 0) {
+            dn->sequence_failed = true;
+            vs_warn("%s: the back-end refused %s (%" PRIu64 ")", r->cfg.id,
+                    vu_request_name(VU_CHAN_FRONTEND, o->p.request), v);
+        }
+        return;
+    case DNA_BE_QUEUES:
+        if (v == 0 || v > VU_MAX_QUEUES / 2) {
+            fail_session(r, "the back-end reports an unusable queue count");
+            return;
+        }
+        dn->in.backend_queues = (uint32_t)(r->cfg.type->queue_num_is_pairs ? 2 * v : v);
+        return;
+    case DNA_BE_CONFIG:
+        if (m->hdr.size < VU_CONFIG_HDR_SIZE || m->payload.config.size != o->arg) {
+            /* Back-ends built on older VIRTIO headers know a shorter
+             * structure (QEMU 7.2's virtio-blk: 60 bytes): ask for less. */
+            uint32_t shorter = o->arg > 60 ? 60 : o->arg / 2;
+            if (shorter >= 8) {
+                struct vu_msg get;
+                vu_msg_init(&get, VU_REQ_GET_CONFIG, 0);
+                vu_msg_set_config(&get, 0, shorter, 0, NULL);
+                vs_send_internal(r, &get, DNA_BE_CONFIG, shorter, "a shorter config space");
+                return;
+            }
+            fail_session(r, "the back-end offers F_CONFIG but refuses GET_CONFIG");
+            return;
+        }
+        memcpy(dn->backend_config, m->payload.config.data, o->arg);
+        dn->in.backend_config = dn->backend_config;
+        dn->in.backend_config_size = o->arg;
+        barrier(r, DNA_BEGIN_DONE, 0);
+        return;
+    case DNA_BEGIN_DONE:
+        if (dn->sequence_failed) {
+            fail_session(r, "the legacy back-end refused the set-up");
+            return;
+        }
+        begin_done(r, v);
+        return;
+    case DNA_SAVE_BASE:
+        if (o->arg < dn->nrings && m->hdr.size && !dn->backend_lost)
+            dn->rings[o->arg].base = m->payload.state.num;
+        return;
+    case DNA_CONFIG_READ: {
+        struct vu_msg req;
+        if (m->hdr.size >= VU_CONFIG_HDR_SIZE && m->payload.config.size == dn->in.backend_config_size)
+            memcpy(dn->backend_config, m->payload.config.data, dn->in.backend_config_size);
+        vu_msg_init(&req, VU_REQ_GET_CONFIG, 0);
+        vu_msg_set_config(&req, o->arg >> 16, o->arg & 0xffff, 0, NULL);
+        read_config(r, &req);
+        return;
+    }
+    case DNA_ACK:
+        if (o->arg)
+            vs_reply_frontend_ack(r, o->arg, dn->sequence_failed ? EIO : 0);
+        break;
+    case DNA_FEATURES_OK:
+        if (!dn->sequence_failed) {
+            dn->features = dn->driver_features;
+            dn->status = 0x0B;
+        } else {
+            vs_warn("%s: the back-end refused features 0x%" PRIx64 "; FEATURES_OK stays clear",
+                    r->cfg.id, dn->driver_features);
+        }
+        if (o->arg)
+            vs_reply_frontend_ack(r, o->arg, 0);
+        break;
+    case DNA_STARTED:
+        if (dn->sequence_failed)
+            needs_reset(r, "the back-end refused to start a ring");
+        if (o->arg)
+            vs_reply_frontend_ack(r, o->arg, 0);
+        deliver_pending_config(r);
+        break;
+    case DNA_CTRL_DONE:
+        if (dn->ctrl_busy && dn->ctrl_running) {
+            dn->ctrl_busy = false;
+            ctrl_complete(r, dn->ctrl_head, dn->ctrl_ack,
+                          dn->sequence_failed ? VIRTIO_NET_ERR : VIRTIO_NET_OK);
+        }
+        dn->ctrl_busy = false;
+        break;
+    }
+    /* A sequence ended: the control queue may have work waiting. */
+    if (r->main_pending.count == 0)
+        ctrl_process(r);
+}
+
+bool vs_down_backend_lost(struct vs_relay *r)
+{
+    struct vs_down *dn = r->down;
+    struct vs_owed owed[VS_MAX_PENDING];
+    unsigned n = 0;
+    bool forwarded = false;
+
+    if (!dn || !dn->rings || !r->fe || dn->status == 0)
+        return false; /* nothing to keep: the front-end reconnects */
+    vs_warn("%s: the legacy back-end is gone; the front-end sees DEVICE_NEEDS_RESET and link "
+            "down", r->cfg.id);
+    dn->backend_lost = true;
+    dn->in.link_up = false;
+    for (uint32_t i = 0; i < dn->nrings; i++)
+        dn->rings[i].in_backend = false;
+    needs_reset(r, "the back-end disconnected");
+    /* Replies the back-end will never send: each step fails, so the
+     * front-end gets the answer a failed step gives. */
+    while (r->main_pending.count) {
+        owed[n++] = r->main_pending.items[r->main_pending.head];
+        r->main_pending.head = (r->main_pending.head + 1) % VS_MAX_PENDING;
+        r->main_pending.count--;
+    }
+    for (unsigned i = 0; i < n && r->down; i++) {
+        struct vu_msg failed;
+        if (owed[i].origin == VS_FROM_FRONTEND) {
+            forwarded = true; /* its reply's shape is the back-end's to give */
+            continue;
+        }
+        if (owed[i].origin == VS_SHIM_ANSWER) {
+            vs_reply_frontend_ack(r, owed[i].p.request, owed[i].arg);
+            continue;
+        }
+        vu_msg_init(&failed, owed[i].p.request, VU_FLAG_REPLY);
+        vu_msg_set_u64(&failed, EIO);
+        vs_down_internal_reply(r, &owed[i], &failed);
+    }
+    return !forwarded && r->down;
+}

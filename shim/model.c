@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: MIT */
+/* Rendering of the declarative device models (devmodel.h). */
+#include <endian.h>
+#include <string.h>
+
+#include "devmodel.h"
+
+extern const struct vs_device_model vs_model_net, vs_model_blk, vs_model_fs;
+
+static const struct vs_device_model *const models[] = { &vs_model_net, &vs_model_blk,
+                                                         &vs_model_fs };
+
+/* Any other type: the back-end's own config space, its own features. */
+static const struct vs_device_model generic = {
+    .type = "generic",
+    .hidden_features = VU_BIT(33) /* ACCESS_PLATFORM: no IOTLB in down mode */ |
+                       VU_BIT(40) /* RING_RESET */,
+};
+
+const struct vs_device_model *vs_model_find(const char *type)
+{
+    for (size_t i = 0; i < sizeof(models) / sizeof(models[0]); i++)
+        if (strcmp(models[i]->type, type) == 0)
+            return models[i];
+    return NULL;
+}
+
+const struct vs_device_model *vs_model_generic(void)
+{
+    return &generic;
+}
+
+static bool backend_has_field(const struct vs_config_field *f, const struct vs_model_input *in)
+{
+    return f->from_backend && in->backend_config &&
+           (uint32_t)f->offset + f->size <= in->backend_config_size;
+}
+
+/* The synthesized value of a field; false when the shim does not know it. */
+static bool synthesize(const struct vs_config_field *f, const struct vs_model_input *in,
+                       uint8_t *out)
+{
+    const struct vs_device_config *cfg = in->cfg;
+    uint64_t v = 0;
+
+    memset(out, 0, f->size);
+    switch (f->source) {
+    case VS_SRC_ZERO:
+        return false;
+    case VS_SRC_CONST:
+        v = f->value;
+        break;
+    case VS_SRC_MAC:
+        memcpy(out, in->mac, f->size < 6 ? f->size : 6);
+        return true;
+    case VS_SRC_MTU:
+        v = in->mtu;
+        if (!v)
+            return false;
+        break;
+    case VS_SRC_SPEED:
+        if (!cfg->speed_set)
+            return false;
+        v = cfg->speed;
+        break;
+    case VS_SRC_DUPLEX:
+        if (!cfg->speed_set)
+            return false;
+        v = cfg->duplex;
+        break;
+    case VS_SRC_LINK_STATUS:
+        v = in->link_up ? 1 : 0; /* VIRTIO_NET_S_LINK_UP */
+        break;
+    case VS_SRC_QUEUE_PAIRS:
+        v = in->backend_queues / 2 ? in->backend_queues / 2 : 1;
+        break;
+    case VS_SRC_NUM_QUEUES:
+        v = in->backend_queues;
+        break;
+    case VS_SRC_REQUEST_QUEUES:
+        v = in->backend_queues > 1 ? in->backend_queues - 1 : 1;
+        break;
+    case VS_SRC_TAG:
+        if (!cfg->tag[0])
+            return false;
+        memcpy(out, cfg->tag, strnlen(cfg->tag, f->size));
+        return true;
+    case VS_SRC_CAPACITY:
+        if (!cfg->capacity)
+            return false;
+        v = cfg->capacity / 512;
+        break;
+    }
+    v = htole64(v); /* VIRTIO config space is little-endian */
+    memcpy(out, &v, f->size < 8 ? f->size : 8);
+    return true;
+}
+
+/* Whether the field's value is available (from the back-end or the shim). */
+static bool field_known(const struct vs_config_field *f, const struct vs_model_input *in)
+{
+    uint8_t scratch[VU_MAX_CONFIG_SIZE];
+
+    return backend_has_field(f, in) || synthesize(f, in, scratch);
+}
+
+uint64_t vs_model_offer(const struct vs_device_model *m, const struct vs_model_input *in,
+                        uint64_t backend_features)
+{
+    uint64_t offer = (backend_features & ~m->hidden_features) | m->shim_features;
+
+    for (unsigned i = 0; i < m->nfields; i++) {
+        const struct vs_config_field *f = &m->fields[i];
+        if (f->gate >= 0 && !field_known(f, in))
+            offer &= ~VU_BIT(f->gate);
+    }
+    return offer;
+}
+
+uint64_t vs_model_backend_features(const struct vs_device_model *m, uint64_t negotiated,
+                                   uint64_t backend_features)
+{
+    return negotiated & backend_features & ~m->shim_features;
+}
+
+void vs_model_render(const struct vs_device_model *m, const struct vs_model_input *in,
+                     uint64_t offered, uint8_t *config, uint32_t size)
+{
+    memset(config, 0, size);
+    if (!m->nfields && in->backend_config) {
+        /* generic: the back-end's bytes as they are */
+        memcpy(config, in->backend_config,
+               in->backend_config_size < size ? in->backend_config_size : size);
+        return;
+    }
+    for (unsigned i = 0; i < m->nfields; i++) {
+        const struct vs_config_field *f = &m->fields[i];
+        uint8_t value[VU_MAX_CONFIG_SIZE];
+        if ((uint32_t)f->offset + f->size > size || (f->gate >= 0 && !vu_has_bit(offered, f->gate)))
+            continue;
+        if (backend_has_field(f, in))
+            memcpy(value, in->backend_config + f->offset, f->size);
+        else if (!synthesize(f, in, value))
+            continue;
+        memcpy(config + f->offset, value, f->size);
+    }
+}
+
+static bool range_covered(const struct vs_device_model *m, uint32_t offset, uint32_t size,
+                          bool provision, uint64_t negotiated)
+{
+    for (uint32_t byte = offset; byte < offset + size; byte++) {
+        const struct vs_config_field *f = vs_model_field_at(m, byte);
+        bool ok = f && (provision ? f->provisionable
+                                  : f->driver_writable &&
+                                        (f->gate < 0 || vu_has_bit(negotiated, f->gate)));
+        if (!ok)
+            return false;
+    }
+    return size > 0;
+}
+
+bool vs_model_range_provisionable(const struct vs_device_model *m, uint32_t offset, uint32_t size)
+{
+    return range_covered(m, offset, size, true, 0);
+}
+
+bool vs_model_range_writable(const struct vs_device_model *m, uint32_t offset, uint32_t size,
+                             uint64_t negotiated)
+{
+    return range_covered(m, offset, size, false, negotiated);
+}
+
+const struct vs_config_field *vs_model_field_at(const struct vs_device_model *m, uint32_t offset)
+{
+    for (unsigned i = 0; i < m->nfields; i++)
+        if (offset >= m->fields[i].offset && offset < (uint32_t)m->fields[i].offset + m->fields[i].size)
+            return &m->fields[i];
+    return NULL;
+}
+
+uint32_t vs_model_vqs_count(const struct vs_device_model *m, uint32_t backend_queues)
+{
+    /* net: the data queues plus the control queue the shim serves */
+    return backend_queues + (m->has_ctrl_queue ? 1 : 0);
+}
+
+const char *vs_model_missing(const struct vs_device_model *m, const struct vs_model_input *in)
+{
+    for (unsigned i = 0; i < m->nfields; i++)
+        if (m->fields[i].gate < 0 && !field_known(&m->fields[i], in))
+            return m->fields[i].name;
+    return NULL;
+}
