@@ -309,7 +309,10 @@ int vs_send_internal(struct vs_relay *r, struct vu_msg *m, uint16_t action, uint
         vu_msg_close_fds(m);
         return -ENOTCONN;
     }
-    m->hdr.flags |= VU_FLAG_NEED_REPLY;
+    /* Only where the answer is an ack: libvhost-user echoes the flag into
+     * payload replies (GET_CONFIG), which QEMU never asks that way. */
+    if (d->reply == VU_REPLY_ACK)
+        m->hdr.flags |= VU_FLAG_NEED_REPLY;
     if (!vu_request_expects_reply(&r->be_limits, d, m, &o.p)) {
         /* Without REPLY_ACK a plain request has no answer: count it done. */
         m->hdr.flags &= ~VU_FLAG_NEED_REPLY;
