@@ -41,6 +41,8 @@ struct vs_config_field {
     bool from_backend;         /* read from the back-end's GET_CONFIG when it has F_CONFIG */
     bool provisionable;        /* SET_CONFIG flags=1 (before FEATURES_OK) */
     bool driver_writable;      /* SET_CONFIG flags=0 with the gate negotiated */
+    bool shim_offers;          /* the shim offers the gate when it knows the value,
+                                  whether or not the back-end does (net mtu=) */
 };
 
 struct vs_device_model {
@@ -90,8 +92,10 @@ uint64_t vs_model_backend_features(const struct vs_device_model *m, uint64_t neg
 void vs_model_render(const struct vs_device_model *m, const struct vs_model_input *in,
                      uint64_t offered, uint8_t *config, uint32_t size);
 /* Whether every byte of [offset, offset+size) belongs to fields with the
- * given property (provisionable, or driver-writable under `negotiated`). */
-bool vs_model_range_provisionable(const struct vs_device_model *m, uint32_t offset, uint32_t size);
+ * given property: provisionable with the field offered, or driver-writable
+ * with its gate negotiated. */
+bool vs_model_range_provisionable(const struct vs_device_model *m, uint32_t offset, uint32_t size,
+                                  uint64_t offered);
 bool vs_model_range_writable(const struct vs_device_model *m, uint32_t offset, uint32_t size,
                              uint64_t negotiated);
 /* The field at an offset, for logs; NULL when none. */

@@ -930,9 +930,9 @@ static void set_config(struct vs_relay *r, const struct vu_msg_desc *d, struct v
     if (c->flags == VU_CONFIG_F_MIGRATION) {
         /* provisioning (spec 3.3): mac and mtu, in status ACKNOWLEDGE|DRIVER */
         if ((dn->status & ~VIRTIO_STATUS_DEVICE_NEEDS_RESET) != 0x03 ||
-            !vs_model_range_provisionable(dn->model, c->offset, c->size)) {
-            vs_refuse_frontend(r, &m->hdr, d, -EINVAL, "provisioning outside mac/mtu or "
-                               "outside status ACKNOWLEDGE|DRIVER");
+            !vs_model_range_provisionable(dn->model, c->offset, c->size, dn->offered)) {
+            vs_refuse_frontend(r, &m->hdr, d, -EINVAL, "provisioning outside offered mac/mtu "
+                               "or outside status ACKNOWLEDGE|DRIVER");
             return;
         }
         uint8_t config[VU_MAX_CONFIG_SIZE];
@@ -1092,8 +1092,8 @@ void vs_down_frontend_request(struct vs_relay *r, const struct vu_msg_desc *d, s
         vs_refuse_frontend(r, &m->hdr, d, -EIO, "the back-end is gone (DEVICE_NEEDS_RESET)");
         return;
     }
-    m->hdr.flags &= ~VU_FLAG_NEED_REPLY; /* the shim answers the front-end itself */
-
+    /* NEED_REPLY stays on m: a refusal answers it. Requests passed on are
+     * re-flagged by vs_send_internal, and their answer is the shim's. */
     switch (req) {
     case VU_REQ_GET_FEATURES:
         reply_u64(r, m, dn->offered, "device model");

@@ -111,8 +111,12 @@ uint64_t vs_model_offer(const struct vs_device_model *m, const struct vs_model_i
 
     for (unsigned i = 0; i < m->nfields; i++) {
         const struct vs_config_field *f = &m->fields[i];
-        if (f->gate >= 0 && !field_known(f, in))
+        if (f->gate < 0)
+            continue;
+        if (!field_known(f, in))
             offer &= ~VU_BIT(f->gate);
+        else if (f->shim_offers)
+            offer |= VU_BIT(f->gate);
     }
     return offer;
 }
@@ -146,23 +150,25 @@ void vs_model_render(const struct vs_device_model *m, const struct vs_model_inpu
     }
 }
 
+/* Every byte in fields with the property, and each field's gate in `features`
+ * (offered, for provisioning; negotiated, for a driver write). */
 static bool range_covered(const struct vs_device_model *m, uint32_t offset, uint32_t size,
-                          bool provision, uint64_t negotiated)
+                          bool provision, uint64_t features)
 {
     for (uint32_t byte = offset; byte < offset + size; byte++) {
         const struct vs_config_field *f = vs_model_field_at(m, byte);
-        bool ok = f && (provision ? f->provisionable
-                                  : f->driver_writable &&
-                                        (f->gate < 0 || vu_has_bit(negotiated, f->gate)));
+        bool ok = f && (provision ? f->provisionable : f->driver_writable) &&
+                  (f->gate < 0 || vu_has_bit(features, f->gate));
         if (!ok)
             return false;
     }
     return size > 0;
 }
 
-bool vs_model_range_provisionable(const struct vs_device_model *m, uint32_t offset, uint32_t size)
+bool vs_model_range_provisionable(const struct vs_device_model *m, uint32_t offset, uint32_t size,
+                                  uint64_t offered)
 {
-    return range_covered(m, offset, size, true, 0);
+    return range_covered(m, offset, size, true, offered);
 }
 
 bool vs_model_range_writable(const struct vs_device_model *m, uint32_t offset, uint32_t size,

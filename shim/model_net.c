@@ -20,7 +20,7 @@ static const struct vs_config_field net_fields[] = {
     { "mac", 0, 6, VIRTIO_NET_F_MAC, VS_SRC_MAC, .provisionable = true },
     { "status", 6, 2, VIRTIO_NET_F_STATUS, VS_SRC_LINK_STATUS },
     { "max_virtqueue_pairs", 8, 2, VIRTIO_NET_F_MQ, VS_SRC_QUEUE_PAIRS },
-    { "mtu", 10, 2, VIRTIO_NET_F_MTU, VS_SRC_MTU, .provisionable = true },
+    { "mtu", 10, 2, VIRTIO_NET_F_MTU, VS_SRC_MTU, .provisionable = true, .shim_offers = true },
     { "speed", 12, 4, NET_F_SPEED_DUPLEX, VS_SRC_SPEED },
     { "duplex", 16, 1, NET_F_SPEED_DUPLEX, VS_SRC_DUPLEX },
     { "rss_max_key_size", 17, 1, VIRTIO_NET_F_RSS, VS_SRC_ZERO },
