@@ -224,14 +224,27 @@ static uint64_t roundtrip_u64(struct relay_test *t, uint32_t req, uint64_t be_va
     return m.payload.u64;
 }
 
+#define DOWN_OFFER (VU_BIT(VU_PF_VDPA) | VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) | \
+                    VU_BIT(VU_PF_CONFIG) | VU_BIT(VU_PF_STATUS))
+
+/* The protocol features a front-end sees for a back-end offering pf: all of
+ * them, plus vdpa-user by down-conversion when a legacy (net) back-end has
+ * REPLY_ACK. */
+static uint64_t shown_pf(uint64_t pf)
+{
+    if (!(pf & VU_BIT(VU_PF_VDPA)) && (pf & VU_BIT(VU_PF_REPLY_ACK)))
+        return pf | DOWN_OFFER;
+    return pf;
+}
+
 /* GET_FEATURES (with bit 30), GET_PROTOCOL_FEATURES offering pf (which the
- * relay passes unchanged) and SET_PROTOCOL_FEATURES acking all of it. */
+ * relay passes on, vdpa-user added) and SET_PROTOCOL_FEATURES acking pf. */
 static void negotiate(struct relay_test *t, uint64_t pf)
 {
     struct vu_msg m;
 
     assert_int_equal(roundtrip_u64(t, VU_REQ_GET_FEATURES, FEATURES), FEATURES);
-    assert_int_equal(roundtrip_u64(t, VU_REQ_GET_PROTOCOL_FEATURES, pf), pf);
+    assert_int_equal(roundtrip_u64(t, VU_REQ_GET_PROTOCOL_FEATURES, pf), shown_pf(pf));
     send_u64(t->s.fe, VU_REQ_SET_PROTOCOL_FEATURES, 0, pf, -1);
     expect(t->s.be, "back-end", VU_CHAN_FRONTEND, VU_REQ_SET_PROTOCOL_FEATURES, REQ, 8, 0, &m);
     assert_int_equal(m.payload.u64, pf);
@@ -479,7 +492,7 @@ static void forwarding_and_masking(void **state)
     assert_int_equal(m.payload.u64, UINT64_C(0x140000021));
 
     /* PAGEFAULT and XEN_MMAP need more than forwarding: hidden; the rest kept. */
-    assert_int_equal(roundtrip_u64(t, VU_REQ_GET_PROTOCOL_FEATURES, kept | hidden), kept);
+    assert_int_equal(roundtrip_u64(t, VU_REQ_GET_PROTOCOL_FEATURES, kept | hidden), shown_pf(kept));
     assert_true(file_contains(t->s.trace_path, "be->fe GET_FEATURES reply features=0x0000000140000021"));
 
     /* Acking a hidden bit without NEED_REPLY: both sides are disconnected,
@@ -669,6 +682,43 @@ static void refused_disconnects_then_new_session(void **state)
     assert_int_equal(roundtrip_u64(t, VU_REQ_GET_PROTOCOL_FEATURES, VU_BIT(VU_PF_MQ)),
                      VU_BIT(VU_PF_MQ));
     t->done = true;
+}
+
+/* A legacy front-end acks STATUS and CONFIG, which the shim offered for
+ * vdpa-user although the back-end has neither: the shim answers them, the
+ * back-end never sees a request it did not agree to. */
+static void shim_offered_features_in_pass_mode(void **state)
+{
+    struct relay_test *t = *state;
+    const uint64_t be_pf = VU_BIT(VU_PF_REPLY_ACK);
+    const uint64_t fe_pf = VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_STATUS) | VU_BIT(VU_PF_CONFIG) |
+                           VU_BIT(VU_PF_MQ);
+    struct vu_msg m;
+
+    assert_int_equal(roundtrip_u64(t, VU_REQ_GET_FEATURES, FEATURES), FEATURES);
+    assert_int_equal(roundtrip_u64(t, VU_REQ_GET_PROTOCOL_FEATURES, be_pf), shown_pf(be_pf));
+    send_u64(t->s.fe, VU_REQ_SET_PROTOCOL_FEATURES, 0, fe_pf, -1);
+    expect(t->s.be, "back-end", VU_CHAN_FRONTEND, VU_REQ_SET_PROTOCOL_FEATURES, REQ, 8, 0, &m);
+    assert_int_equal(m.payload.u64, be_pf); /* only what the back-end offered */
+
+    send_u64(t->s.fe, VU_REQ_SET_STATUS, VU_FLAG_NEED_REPLY, 0x0f, -1);
+    expect(t->s.fe, "front-end", VU_CHAN_FRONTEND, VU_REQ_SET_STATUS, REPLY, 8, 0, &m);
+    assert_int_equal(m.payload.u64, 0);
+    send_req(t->s.fe, VU_REQ_GET_STATUS, 0);
+    expect(t->s.fe, "front-end", VU_CHAN_FRONTEND, VU_REQ_GET_STATUS, REPLY, 8, 0, &m);
+    assert_int_equal(m.payload.u64, 0x0f);
+    /* without MQ on the back-end: one queue pair */
+    send_req(t->s.fe, VU_REQ_GET_QUEUE_NUM, 0);
+    expect(t->s.fe, "front-end", VU_CHAN_FRONTEND, VU_REQ_GET_QUEUE_NUM, REPLY, 8, 0, &m);
+    assert_int_equal(m.payload.u64, 1);
+    /* no config space behind: the spec's empty GET_CONFIG reply */
+    vu_msg_init(&m, VU_REQ_GET_CONFIG, 0);
+    vu_msg_set_config(&m, 0, 6, 0, NULL);
+    assert_int_equal(vu_send_blocking(t->s.fe, &m), 0);
+    expect(t->s.fe, "front-end", VU_CHAN_FRONTEND, VU_REQ_GET_CONFIG, REPLY, 0, 0, &m);
+    expect_quiet(t->s.be, "back-end", 100);
+    /* and ordinary requests still pass */
+    assert_int_equal(roundtrip_u64(t, VU_REQ_GET_FEATURES, FEATURES), FEATURES);
 }
 
 /* ---- 5. GET_CONFIG bounds ---------------------------------------------------------- */
@@ -1041,6 +1091,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(refused_with_reply_ack, setup, teardown),
         cmocka_unit_test_setup_teardown(refusal_keeps_reply_order, setup, teardown),
         cmocka_unit_test_setup_teardown(refused_disconnects_then_new_session, setup, teardown),
+        cmocka_unit_test_setup_teardown(shim_offered_features_in_pass_mode, setup, teardown),
         cmocka_unit_test_setup_teardown(get_config_bounds, setup, teardown),
         cmocka_unit_test_setup_teardown(unsolicited_backend_reply, setup, teardown),
         cmocka_unit_test_setup_teardown(backend_channel_spliced, setup, teardown),
