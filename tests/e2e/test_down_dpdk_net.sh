@@ -6,6 +6,8 @@
 # status register, suspend/resume and reset. Checked: the driver's frames
 # come back byte for byte, testpmd's counters show them, the config the
 # driver read is the synthesized one, and the trace shows the legacy set-up.
+# Then multiqueue: 2 queue pairs, the control queue served by the shim
+# (VQ_PAIRS_SET starts net_vhost's second pair), traffic on both pairs.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib/common.sh"
@@ -64,4 +66,38 @@ grep -q 'net0 fe->shim VDPA_RESUME' "$t" || fail "no VDPA_RESUME from the driver
 
 wait_for 10 grep -q "session ended" "$w/shim.log" || fail "the session did not end after the driver left"
 shim_stop
-echo "PASS: vdpa-driver -> shim (down) -> DPDK net_vhost: $(tail -n 1 "$w/driver.out" | sed 's/^vdpa-driver: //'), testpmd RX $rx TX $tx"
+summary1="$(tail -n 1 "$w/driver.out" | sed 's/^vdpa-driver: //'), testpmd RX $rx TX $tx"
+
+# ---- multiqueue through the control queue the shim serves ------------------------
+dpdk_stop be
+DPDK_TESTPMD_EXTRA="--rxq=2 --txq=2" dpdk_start_vhost_backend be "$w/be2.sock" 2 ||
+    fail "net_vhost (2 queues) did not start"
+shim_start "$w/shim2.log" --device "type=net,id=mq0,frontend=$w/fe2.sock,backend=$w/be2.sock,queue-pairs=2" \
+    --trace "$w/trace2.txt"
+wait_for 5 test -S "$w/fe2.sock" || fail "the shim did not create its socket"
+dpdk_cmd be "set fwd io"
+dpdk_cmd be "start"
+rc=0
+timeout 60 "$driver_bin" --socket "$w/fe2.sock" --type net --count "$count" --queue-pairs 2 \
+    >"$w/driver2.out" 2>"$w/driver2.log" || rc=$?
+cat "$w/driver2.out"
+if (( rc != 0 )); then
+    echo "--- driver log:"; tail -n 20 "$w/driver2.log"
+    echo "--- trace tail:"; tail -n 30 "$w/trace2.txt"
+    fail "vdpa-driver (2 queue pairs) exited with status $rc"
+fi
+dpdk_cmd be "stop"
+grep -q '^vdpa-driver: net: control queue: .*VQ_PAIRS_SET 2 ok' "$w/driver2.out" ||
+    fail "the control queue did not take VQ_PAIRS_SET 2"
+grep -q "^vdpa-driver: net: sent $count, received $count\$" "$w/driver2.out" ||
+    fail "multiqueue summary: $(tail -n 1 "$w/driver2.out")"
+read -r _ p0 p1 < <(sed -n 's/^vdpa-driver: net: received per queue pair: \([0-9]*\) \([0-9]*\)$/x \1 \2/p' "$w/driver2.out")
+(( ${p0:-0} > 0 && ${p1:-0} > 0 )) || fail "traffic did not use both queue pairs (${p0:-?} / ${p1:-?})"
+t=$w/trace2.txt
+# Pair 2 starts only when the driver asks for it on the control queue, and
+# the control queue itself never reaches net_vhost.
+grep -q 'mq0 shim->be SET_VRING_ENABLE need_reply index=3 num=1' "$t" || fail "pair 2 never started in net_vhost"
+grep -qE 'mq0 shim->be SET_VRING_[A-Z]+ .*index=4' "$t" && fail "the control queue was sent to net_vhost"
+wait_for 10 grep -q "session ended" "$w/shim2.log" || fail "the session did not end after the driver left"
+shim_stop
+echo "PASS: vdpa-driver -> shim (down) -> DPDK net_vhost: $summary1; 2 queue pairs via the shim's control queue: $p0 + $p1 frames"
