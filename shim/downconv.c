@@ -546,6 +546,8 @@ static void needs_reset(struct vs_relay *r, const char *why)
     dn->status |= VIRTIO_STATUS_DEVICE_NEEDS_RESET;
     stop_rings(r);
     signal_config_call(r, "DEVICE_NEEDS_RESET");
+    if (r->fe && r->main_pending.count)
+        vs_conn_pause(r->fe, true); /* the stops complete before the next request */
 }
 
 /* ---- set-up ------------------------------------------------------------------------- */
@@ -1077,8 +1079,9 @@ void vs_down_frontend_request(struct vs_relay *r, const struct vu_msg_desc *d, s
     vs_trace_dir(r, "fe->shim", VU_CHAN_FRONTEND, m, NULL);
     dn->sequence_failed = false;
     if (!dn->rings) {
-        /* set-up failed; the session is ending */
+        /* unreachable while the set-up runs (the front-end is held) */
         vu_msg_close_fds(m);
+        vs_refuse_frontend(r, &m->hdr, d, -EIO, "the device set-up has not completed");
         return;
     }
     if (d->ring == VU_RING_STATE)
