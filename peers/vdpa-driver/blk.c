@@ -21,8 +21,9 @@
 #define REQ_RING 0u
 #define PATTERN_LEN 4096u
 
-uint64_t blk_driver_features(void)
+static uint64_t blk_features(const struct options *o)
 {
+    (void)o;
     /* RO is accepted so that a read-only device is recognised (and the
      * write reported) rather than refused at negotiation. */
     return VU_BIT(VIRTIO_BLK_F_SIZE_MAX) | VU_BIT(VIRTIO_BLK_F_SEG_MAX) |
@@ -31,7 +32,7 @@ uint64_t blk_driver_features(void)
            VU_BIT(VIRTIO_BLK_F_TOPOLOGY);
 }
 
-int blk_show_config(struct driver *d)
+static int blk_configure(struct driver *d)
 {
     const uint8_t *c = d->config;
 
@@ -51,7 +52,7 @@ int blk_show_config(struct driver *d)
     if (vu_has_bit(d->features, VIRTIO_BLK_F_RO))
         printf(", read-only");
     printf("\n");
-    return 0;
+    return drv_use_ring(d, REQ_RING);
 }
 
 /* One request, waited for. Returns the status byte, or -1 when the device
@@ -116,7 +117,7 @@ static int expect_ok(const char *what, int s)
     return -1;
 }
 
-int blk_run(struct driver *d)
+static int blk_run(struct driver *d)
 {
     const uint64_t sector = d->opt.pattern_sector;
     const uint64_t capacity = cfg_le64(d->config + VIRTIO_BLK_CFG_CAPACITY);
@@ -185,3 +186,11 @@ int blk_run(struct driver *d)
              PATTERN_LEN, (unsigned long long)sector);
     return 0;
 }
+
+const struct drv_type drv_type_blk = {
+    .name = "blk",
+    .device_id = VIRTIO_ID_BLK,
+    .features = blk_features,
+    .configure = blk_configure,
+    .run = blk_run,
+};

@@ -4,8 +4,10 @@
  *
  * What a VMM does with a vdpa-user device, in one straight line:
  *
- *   connect -> bring-up (docs/vdpa-user.md section 8) -> read config
- *   -> traffic (net: loopback frames; blk: write, read back, flush, GET_ID)
+ *   connect -> negotiate (docs/vdpa-user.md section 8, steps 1-15)
+ *   -> decode the config space, choose the rings -> start (steps 16-31)
+ *   -> traffic (net: control queue commands, loopback frames over every
+ *      queue pair; blk: write, read back, flush, GET_ID; fs: FUSE_INIT)
  *   -> suspend, read ring bases, resume -> reset -> close
  *
  * Exit status: 0 when every step succeeded and the data matched, 1 on any
@@ -23,20 +25,26 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: vdpa-driver --socket PATH --type net|blk [--count N] [--pattern-sector S]\n"
-            "                   [--mem-mb M] [--queue-size Q] [--expect-mac XX:XX:XX:XX:XX:XX]\n"
+            "usage: vdpa-driver --socket PATH --type net|blk|fs [--count N] [--queue-pairs N]\n"
+            "                   [--ctrl] [--pattern-sector S] [--mem-mb M] [--queue-size Q]\n"
+            "                   [--expect-mac XX:XX:XX:XX:XX:XX] [--expect-tag TAG]\n"
             "                   [--log-level error|warn|info|debug] [--help]\n"
             "A vdpa-user (VHOST_USER_PROTOCOL_F_VDPA) front-end: brings the device up, runs\n"
             "traffic through it, suspends, resumes and resets it.\n"
             "  --type            the device type expected (checked with VDPA_GET_DEVICE_ID)\n"
             "  --count N         net: frames to send (default 1000); the back-end must loop\n"
-            "                    them back\n"
+            "                    them back (on any receive queue)\n"
+            "  --queue-pairs N   net: queue pairs to use, 1..%u (default 1); above 1 needs\n"
+            "                    VIRTIO_NET_F_MQ and the control queue; frames are sent\n"
+            "                    round-robin over the transmit queues\n"
+            "  --ctrl            net: use the control queue even with one queue pair\n"
             "  --pattern-sector  blk: where to write and read back 4 KiB (default 8)\n"
             "  --mem-mb M        guest memory in MiB (default 16)\n"
             "  --queue-size Q    ring size, a power of two (default: 256 or the device's\n"
             "                    maximum if smaller)\n"
             "  --expect-mac      net: fail unless the config space has this MAC\n"
-            "  --log-level       debug logs every request and reply\n");
+            "  --expect-tag TAG  fs: fail unless the config space has this mount tag\n"
+            "  --log-level       debug logs every request and reply\n", DRV_MAX_PAIRS);
 }
 
 static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -52,17 +60,23 @@ static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
     return 0;
 }
 
-static int parse_options(int argc, char **argv, struct options *o)
+static const struct drv_type *const types[] = { &drv_type_net, &drv_type_blk, &drv_type_fs };
+
+static int parse_options(int argc, char **argv, struct options *o, const struct drv_type **type)
 {
-    enum { O_SOCKET = 256, O_TYPE, O_COUNT, O_SECTOR, O_MEM, O_QS, O_MAC, O_LOG, O_HELP };
+    enum { O_SOCKET = 256, O_TYPE, O_COUNT, O_PAIRS, O_CTRL, O_SECTOR, O_MEM, O_QS, O_MAC,
+           O_TAG, O_LOG, O_HELP };
     static const struct option longopts[] = {
         { "socket", required_argument, NULL, O_SOCKET },
         { "type", required_argument, NULL, O_TYPE },
         { "count", required_argument, NULL, O_COUNT },
+        { "queue-pairs", required_argument, NULL, O_PAIRS },
+        { "ctrl", no_argument, NULL, O_CTRL },
         { "pattern-sector", required_argument, NULL, O_SECTOR },
         { "mem-mb", required_argument, NULL, O_MEM },
         { "queue-size", required_argument, NULL, O_QS },
         { "expect-mac", required_argument, NULL, O_MAC },
+        { "expect-tag", required_argument, NULL, O_TAG },
         { "log-level", required_argument, NULL, O_LOG },
         { "help", no_argument, NULL, O_HELP },
         { NULL, 0, NULL, 0 },
@@ -74,7 +88,9 @@ static int parse_options(int argc, char **argv, struct options *o)
     int c;
 
     memset(o, 0, sizeof(*o));
+    *type = NULL;
     o->count = 1000;
+    o->queue_pairs = 1;
     o->pattern_sector = 8;
     o->mem_mb = 16;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -86,6 +102,13 @@ static int parse_options(int argc, char **argv, struct options *o)
                 return fprintf(stderr, "vdpa-driver: --count is 0..100000000\n"), -1;
             o->count = (unsigned)v;
             break;
+        case O_PAIRS:
+            if (parse_u64(optarg, 1, DRV_MAX_PAIRS, &v))
+                return fprintf(stderr, "vdpa-driver: --queue-pairs is 1..%u\n", DRV_MAX_PAIRS),
+                       -1;
+            o->queue_pairs = (unsigned)v;
+            break;
+        case O_CTRL: o->ctrl = true; break;
         case O_SECTOR:
             if (parse_u64(optarg, 0, UINT64_MAX / 512, &o->pattern_sector))
                 return fprintf(stderr, "vdpa-driver: bad --pattern-sector\n"), -1;
@@ -109,6 +132,12 @@ static int parse_options(int argc, char **argv, struct options *o)
                 o->mac[i] = (uint8_t)m[i];
             o->expect_mac = true;
             break;
+        case O_TAG:
+            if (!*optarg || strlen(optarg) > FS_TAG_LEN)
+                return fprintf(stderr, "vdpa-driver: --expect-tag is 1..%u bytes\n", FS_TAG_LEN),
+                       -1;
+            o->expect_tag = optarg;
+            break;
         case O_LOG:
             if (vs_log_level_parse(optarg, &level))
                 return fprintf(stderr, "vdpa-driver: --log-level is error|warn|info|debug\n"), -1;
@@ -122,12 +151,17 @@ static int parse_options(int argc, char **argv, struct options *o)
         return fprintf(stderr, "vdpa-driver: unexpected argument '%s'\n", argv[optind]), -1;
     if (!o->socket_path || !o->type)
         return fprintf(stderr, "vdpa-driver: --socket and --type are required\n"), -1;
-    if (strcmp(o->type, "net") == 0)
-        o->device_id = VIRTIO_ID_NET;
-    else if (strcmp(o->type, "blk") == 0)
-        o->device_id = VIRTIO_ID_BLK;
-    else
-        return fprintf(stderr, "vdpa-driver: --type is net or blk\n"), -1;
+    for (unsigned i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+        if (strcmp(o->type, types[i]->name) == 0)
+            *type = types[i];
+    if (!*type)
+        return fprintf(stderr, "vdpa-driver: --type is net, blk or fs\n"), -1;
+    o->device_id = (*type)->device_id;
+    if (o->device_id != VIRTIO_ID_NET && (o->queue_pairs != 1 || o->ctrl || o->expect_mac))
+        return fprintf(stderr, "vdpa-driver: --queue-pairs, --ctrl and --expect-mac are for "
+                       "--type net\n"), -1;
+    if (o->device_id != VIRTIO_ID_FS && o->expect_tag)
+        return fprintf(stderr, "vdpa-driver: --expect-tag is for --type fs\n"), -1;
     return 0;
 }
 
@@ -135,11 +169,11 @@ int main(int argc, char **argv)
 {
     static struct driver drv; /* large (config buffer, rings): not on the stack */
     struct driver *d = &drv;
-    bool net;
+    const struct drv_type *type;
     int rc = -1;
 
     vs_log_set_program("vdpa-driver");
-    if (parse_options(argc, argv, &d->opt)) {
+    if (parse_options(argc, argv, &d->opt, &type)) {
         usage(stderr);
         return 2;
     }
@@ -148,16 +182,9 @@ int main(int argc, char **argv)
     d->sock = d->config_call = -1;
     for (unsigned i = 0; i < DRV_MAX_RINGS; i++)
         d->kick[i] = d->call[i] = -1;
-    net = d->opt.device_id == VIRTIO_ID_NET;
-    d->nrings = net ? 2 : 1; /* receiveq1 + transmitq1, or requestq1 */
 
-    if (drv_connect(d))
-        goto out;
-    if (drv_bring_up(d, net ? net_driver_features() : blk_driver_features()))
-        goto out;
-    if (net ? net_show_config(d) : blk_show_config(d))
-        goto out;
-    if (net ? net_run(d) : blk_run(d))
+    if (drv_connect(d) || drv_negotiate(d, type->features(&d->opt)) || type->configure(d) ||
+        drv_start(d) || type->run(d))
         goto out;
     if (drv_check_health(d) || drv_shut_down(d))
         goto out;

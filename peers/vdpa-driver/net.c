@@ -1,11 +1,26 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * virtio-net traffic of the reference driver (VIRTIO 1.2, 5.1).
+ * virtio-net of the reference driver (VIRTIO 1.2, 5.1).
  *
- * Ring 0 is receiveq1, ring 1 transmitq1. Every buffer on either ring starts
- * with the 12-byte virtio_net_hdr_v1 (VERSION_1: always with num_buffers).
- * We send --count 64-byte Ethernet frames, each carrying a sequence number,
- * keep the receive ring full, and count the frames that come back. Against a
+ * Rings: receiveq i = 2i, transmitq i = 2i + 1 for the --queue-pairs pairs
+ * used, and, with VIRTIO_NET_F_CTRL_VQ, the control queue at
+ * 2 * max_virtqueue_pairs when MQ is negotiated, else at 2 (VIRTIO 5.1.2;
+ * max_virtqueue_pairs is the device's maximum, not the pairs used). Rings
+ * of unused pairs are left disabled.
+ *
+ * After DRIVER_OK the control queue gets the commands of the negotiated
+ * features: RX PROMISC on (CTRL_RX), MAC_ADDR_SET with the config MAC
+ * (CTRL_MAC_ADDR), VQ_PAIRS_SET (MQ). Each is one chain: class, command and
+ * data device-readable, then one device-writable ack byte that must come
+ * back VIRTIO_NET_OK.
+ *
+ * Traffic: every buffer on a receive or transmit queue starts with the
+ * 12-byte virtio_net_hdr_v1 (VERSION_1: always with num_buffers). We send
+ * --count 64-byte Ethernet frames, each carrying a sequence number,
+ * round-robin over the transmit queues, keep every receive queue full, and
+ * count the frames that come back on any receive queue. Each received frame
+ * is matched byte for byte against the frame sent with its sequence number,
+ * so the order and the queue it arrives on do not matter. Against a
  * back-end in loopback mode every frame must come back exactly once.
  */
 #include <endian.h>
@@ -16,27 +31,99 @@
 
 #include "vdpa-driver/driver.h"
 
-#define RX_RING 0u
-#define TX_RING 1u
 #define HDR_LEN sizeof(struct virtio_net_hdr_v1)
 #define FRAME_LEN 64u              /* minimum Ethernet frame, without FCS */
+#define TX_LEN (HDR_LEN + FRAME_LEN)
 #define RX_BUF_LEN 2048u           /* header + a 1514-byte frame fits */
 #define ETHERTYPE_TEST 0x88B5u     /* IEEE 802 "local experimental" */
+
+/* Control queue classes and commands (VIRTIO 1.2, 5.1.6.5) that
+ * virtio/virtio.h does not have; VIRTIO_NET_CTRL_MQ is there. */
+#define CTRL_RX               0
+#define CTRL_RX_PROMISC       0
+#define CTRL_MAC              1
+#define CTRL_MAC_ADDR_SET     1
 
 static const uint8_t src_mac[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x01 };
 static const char magic[] = "vdpa-driver";
 
-uint64_t net_driver_features(void)
+static unsigned rx_ring(unsigned pair) { return 2 * pair; }
+static unsigned tx_ring(unsigned pair) { return 2 * pair + 1; }
+
+static bool wants_ctrl(const struct options *o)
 {
-    /* What this driver reads (MAC, link status, MTU). No MQ/CTRL_VQ: it uses
-     * only the first queue pair; no MRG_RXBUF: one buffer per frame. */
-    return VU_BIT(VIRTIO_NET_F_MAC) | VU_BIT(VIRTIO_NET_F_STATUS) | VU_BIT(VIRTIO_NET_F_MTU);
+    return o->ctrl || o->queue_pairs > 1;
 }
 
-int net_show_config(struct driver *d)
+static bool negotiated(const struct driver *d, unsigned bit)
+{
+    return vu_has_bit(d->features, bit);
+}
+
+static uint64_t net_features(const struct options *o)
+{
+    /* What this driver reads (MAC, link status, MTU). No MRG_RXBUF: one
+     * buffer per frame. The control queue and what it serves when asked
+     * for; session.c keeps only what the device offers, and
+     * choose_rings() then checks that what is needed is there. */
+    uint64_t f = VU_BIT(VIRTIO_NET_F_MAC) | VU_BIT(VIRTIO_NET_F_STATUS) |
+                 VU_BIT(VIRTIO_NET_F_MTU);
+
+    if (wants_ctrl(o))
+        f |= VU_BIT(VIRTIO_NET_F_CTRL_VQ) | VU_BIT(VIRTIO_NET_F_CTRL_RX) |
+             VU_BIT(VIRTIO_NET_F_CTRL_MAC_ADDR);
+    if (o->queue_pairs > 1)
+        f |= VU_BIT(VIRTIO_NET_F_MQ);
+    return f;
+}
+
+/* The rings for --queue-pairs and --ctrl, after checking that the device
+ * negotiated what they need. */
+static int choose_rings(struct driver *d)
+{
+    const unsigned pairs = d->opt.queue_pairs;
+    const unsigned max_pairs = cfg_le16(d->config + VIRTIO_NET_CFG_MAX_VQP);
+
+    d->net_pairs = pairs;
+    d->net_ctrl_ring = -1;
+    if (wants_ctrl(&d->opt) && !negotiated(d, VIRTIO_NET_F_CTRL_VQ)) {
+        vs_err("%s needs the control queue, but the device does not offer "
+               "VIRTIO_NET_F_CTRL_VQ (17)", pairs > 1 ? "--queue-pairs above 1" : "--ctrl");
+        return -1;
+    }
+    if (pairs > 1 && !negotiated(d, VIRTIO_NET_F_MQ)) {
+        vs_err("--queue-pairs %u needs VIRTIO_NET_F_MQ (22), which the device does not offer",
+               pairs);
+        return -1;
+    }
+    if (pairs > 1 && max_pairs < pairs) {
+        vs_err("--queue-pairs %u: the device has only max_virtqueue_pairs %u", pairs,
+               max_pairs);
+        return -1;
+    }
+    for (unsigned p = 0; p < pairs; p++)
+        if (drv_use_ring(d, rx_ring(p)) || drv_use_ring(d, tx_ring(p)))
+            return -1;
+    if (!negotiated(d, VIRTIO_NET_F_CTRL_VQ))
+        return 0;
+    if (negotiated(d, VIRTIO_NET_F_MQ)) {
+        if (max_pairs > DRV_MAX_PAIRS) {
+            vs_err("max_virtqueue_pairs %u puts the control queue at ring %u, beyond the "
+                   "vhost-user ring index limit %u", max_pairs, 2 * max_pairs,
+                   DRV_MAX_RINGS - 1);
+            return -1;
+        }
+        d->net_ctrl_ring = (int)(2 * max_pairs);
+    } else {
+        d->net_ctrl_ring = 2;
+    }
+    return drv_use_ring(d, (unsigned)d->net_ctrl_ring);
+}
+
+static int net_configure(struct driver *d)
 {
     const uint8_t *c = d->config;
-    bool has_mac = vu_has_bit(d->features, VIRTIO_NET_F_MAC);
+    bool has_mac = negotiated(d, VIRTIO_NET_F_MAC);
 
     if (d->config_size < VIRTIO_NET_CFG_SIZE) {
         vs_err("virtio-net config space is %llu bytes, expected %u",
@@ -48,11 +135,11 @@ int net_show_config(struct driver *d)
            "max_virtqueue_pairs %u, mtu %u%s\n",
            c[0], c[1], c[2], c[3], c[4], c[5], has_mac ? "" : " (MAC not negotiated)",
            cfg_le16(c + VIRTIO_NET_CFG_STATUS),
-           !vu_has_bit(d->features, VIRTIO_NET_F_STATUS) ? " (STATUS not negotiated)"
+           !negotiated(d, VIRTIO_NET_F_STATUS) ? " (STATUS not negotiated)"
            : cfg_le16(c + VIRTIO_NET_CFG_STATUS) & VIRTIO_NET_S_LINK_UP ? " (link up)"
            : " (link down)",
            cfg_le16(c + VIRTIO_NET_CFG_MAX_VQP), cfg_le16(c + VIRTIO_NET_CFG_MTU),
-           vu_has_bit(d->features, VIRTIO_NET_F_MTU) ? "" : " (MTU not negotiated)");
+           negotiated(d, VIRTIO_NET_F_MTU) ? "" : " (MTU not negotiated)");
     if (d->opt.expect_mac) {
         if (!has_mac) {
             vs_err("--expect-mac given, but the device does not offer VIRTIO_NET_F_MAC");
@@ -66,8 +153,100 @@ int net_show_config(struct driver *d)
             return -1;
         }
     }
+    return choose_rings(d);
+}
+
+/* ---- Control queue ------------------------------------------------------------------ */
+
+/* One command, waited for: 0 when the device answered VIRTIO_NET_OK. */
+static int ctrl_command(struct driver *d, const char *name, uint8_t cls, uint8_t cmd,
+                        const void *data, uint32_t len)
+{
+    const unsigned ring = (unsigned)d->net_ctrl_ring;
+    uint8_t *out = dma_alloc(&d->mem, 2 + len, 8);
+    uint8_t *ack = dma_alloc(&d->mem, 1, 1);
+    struct vq_buf b[2];
+    void *token;
+    uint32_t used_len;
+    int rc;
+
+    if (!out || !ack) {
+        vs_err("out of guest memory (try a larger --mem-mb)");
+        return -1;
+    }
+    out[0] = cls;
+    out[1] = cmd;
+    memcpy(out + 2, data, len);
+    *ack = 0xff; /* neither OK nor ERR: shows whether the device wrote it */
+    b[0] = (struct vq_buf){ dma_gpa(&d->mem, out), 2 + len, false };
+    b[1] = (struct vq_buf){ dma_gpa(&d->mem, ack), 1, true };
+    if (vq_driver_add(&d->vq[ring], b, 2, out)) {
+        vs_err("control queue: cannot add %s to the ring", name);
+        return -1;
+    }
+    vq_driver_kick(d->kick[ring]);
+    rc = drv_wait_used(d, ring, &token, &used_len, DRV_IO_TIMEOUT_MS);
+    if (rc == 0)
+        vs_err("control queue: no answer to %s within %d s", name, DRV_IO_TIMEOUT_MS / 1000);
+    if (rc != 1)
+        return -1;
+    if (token != out) {
+        vs_err("control queue: the device completed a different command than %s", name);
+        return -1;
+    }
+    if (used_len != 1) {
+        vs_err("control queue: %s: used length %u, expected 1 (the ack byte)", name, used_len);
+        return -1;
+    }
+    if (*ack != VIRTIO_NET_OK) {
+        vs_err("control queue: %s answered %s (ack %u)", name,
+               *ack == VIRTIO_NET_ERR ? "VIRTIO_NET_ERR" : "with an invalid value", *ack);
+        return -1;
+    }
     return 0;
 }
+
+/* The commands of the negotiated control features, in VIRTIO's order. */
+static int net_control(struct driver *d)
+{
+    char line[128] = "";
+    size_t n = 0;
+
+    if (negotiated(d, VIRTIO_NET_F_CTRL_RX)) {
+        const uint8_t on = 1;
+
+        if (ctrl_command(d, "PROMISC", CTRL_RX, CTRL_RX_PROMISC, &on, 1))
+            return -1;
+        n += (size_t)snprintf(line + n, sizeof(line) - n, "%sPROMISC ok", n ? ", " : "");
+    }
+    if (negotiated(d, VIRTIO_NET_F_CTRL_MAC_ADDR)) {
+        /* The config MAC means nothing without VIRTIO_NET_F_MAC. */
+        if (!negotiated(d, VIRTIO_NET_F_MAC)) {
+            n += (size_t)snprintf(line + n, sizeof(line) - n,
+                                  "%sMAC_ADDR_SET skipped (no MAC)", n ? ", " : "");
+        } else {
+            if (ctrl_command(d, "MAC_ADDR_SET", CTRL_MAC, CTRL_MAC_ADDR_SET,
+                             d->config + VIRTIO_NET_CFG_MAC, 6))
+                return -1;
+            n += (size_t)snprintf(line + n, sizeof(line) - n, "%sMAC_ADDR_SET ok",
+                                  n ? ", " : "");
+        }
+    }
+    if (negotiated(d, VIRTIO_NET_F_MQ)) {
+        uint16_t pairs = htole16((uint16_t)d->net_pairs);
+
+        if (ctrl_command(d, "VQ_PAIRS_SET", VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET,
+                         &pairs, sizeof(pairs)))
+            return -1;
+        n += (size_t)snprintf(line + n, sizeof(line) - n, "%sVQ_PAIRS_SET %u ok",
+                              n ? ", " : "", d->net_pairs);
+    }
+    printf("vdpa-driver: net: control queue: %s\n",
+           n ? line : "nothing to send (CTRL_RX, CTRL_MAC_ADDR and MQ not negotiated)");
+    return 0;
+}
+
+/* ---- Frames ------------------------------------------------------------------------- */
 
 /* Header (all zero: no offloads) and frame: dst = the device's MAC (or
  * broadcast), src, ethertype, magic, sequence number (big-endian), filler. */
@@ -75,8 +254,8 @@ static void build_frame(const struct driver *d, uint8_t *buf, uint32_t seq)
 {
     uint8_t *f = buf + HDR_LEN;
 
-    memset(buf, 0, HDR_LEN + FRAME_LEN);
-    if (vu_has_bit(d->features, VIRTIO_NET_F_MAC))
+    memset(buf, 0, TX_LEN);
+    if (negotiated(d, VIRTIO_NET_F_MAC))
         memcpy(f, d->config + VIRTIO_NET_CFG_MAC, 6);
     else
         memset(f, 0xff, 6);
@@ -93,10 +272,10 @@ static void build_frame(const struct driver *d, uint8_t *buf, uint32_t seq)
 /* The sequence number of a received buffer, or -1 if it is not one of ours. */
 static long parse_frame(const struct driver *d, const uint8_t *buf, uint32_t len)
 {
-    uint8_t expect[HDR_LEN + FRAME_LEN];
+    uint8_t expect[TX_LEN];
     uint32_t seq;
 
-    if (len != HDR_LEN + FRAME_LEN)
+    if (len != TX_LEN)
         return -1;
     memcpy(&seq, buf + HDR_LEN + 14 + sizeof(magic), 4);
     seq = be32toh(seq);
@@ -107,124 +286,196 @@ static long parse_frame(const struct driver *d, const uint8_t *buf, uint32_t len
     return (long)seq;
 }
 
-static int post_rx(struct driver *d, uint8_t *buf)
+/* ---- Traffic ------------------------------------------------------------------------ */
+
+struct traffic {
+    unsigned count, sent, completed, received, bad, dup;
+    uint8_t **tx_free;             /* transmit buffers not on a ring */
+    unsigned n_tx_free;
+    uint8_t *seen;                 /* per sequence number: received */
+    unsigned rx_per_pair[DRV_MAX_PAIRS];
+    bool tx_kick[DRV_MAX_PAIRS];   /* transmitq got buffers since its last kick */
+};
+
+static int post_rx(struct driver *d, unsigned pair, uint8_t *buf)
 {
     struct vq_buf b = { dma_gpa(&d->mem, buf), RX_BUF_LEN, true };
 
-    return vq_driver_add(&d->vq[RX_RING], &b, 1, buf);
+    return vq_driver_add(&d->vq[rx_ring(pair)], &b, 1, buf);
 }
 
-int net_run(struct driver *d)
+/* Frame `sent` goes to transmitq (sent mod pairs); stops at the first full
+ * ring, so the round-robin order is kept. */
+static void transmit(struct driver *d, struct traffic *t)
 {
-    const unsigned q = d->queue_size, count = d->opt.count;
-    uint8_t *rx_bufs = dma_alloc(&d->mem, (uint64_t)q * RX_BUF_LEN, 64);
-    uint8_t *tx_bufs = dma_alloc(&d->mem, (uint64_t)q * (HDR_LEN + FRAME_LEN), 64);
-    uint8_t **tx_free = calloc(q, sizeof(*tx_free));
-    uint8_t *seen = calloc(count ? count : 1, 1);
-    unsigned n_tx_free = 0, sent = 0, completed = 0, received = 0, bad = 0, dup = 0;
+    while (t->sent < t->count && t->n_tx_free > 0) {
+        unsigned pair = t->sent % d->net_pairs;
+        uint8_t *buf = t->tx_free[t->n_tx_free - 1];
+        struct vq_buf b = { dma_gpa(&d->mem, buf), TX_LEN, false };
+
+        build_frame(d, buf, t->sent);
+        if (vq_driver_add(&d->vq[tx_ring(pair)], &b, 1, buf))
+            break;
+        t->n_tx_free--;
+        t->sent++;
+        t->tx_kick[pair] = true;
+    }
+    for (unsigned p = 0; p < d->net_pairs; p++)
+        if (t->tx_kick[p]) {
+            vq_driver_kick(d->kick[tx_ring(p)]);
+            t->tx_kick[p] = false;
+        }
+}
+
+/* Transmitted buffers come back to us for reuse. Returns how many, or -1. */
+static int collect_tx(struct driver *d, struct traffic *t, unsigned pair)
+{
+    void *token;
+    uint32_t len;
+    int got, n = 0;
+
+    while ((got = vq_driver_get_used(&d->vq[tx_ring(pair)], &token, &len)) == 1) {
+        t->tx_free[t->n_tx_free++] = token;
+        t->completed++;
+        n++;
+    }
+    if (got < 0) {
+        vs_err("transmitq %u: the device returned a descriptor we never gave it", pair);
+        return -1;
+    }
+    return n;
+}
+
+/* Received frames: check, count, give the buffer back. Returns how many, or -1. */
+static int collect_rx(struct driver *d, struct traffic *t, unsigned pair)
+{
+    void *token;
+    uint32_t len;
+    int got, n = 0;
+
+    while ((got = vq_driver_get_used(&d->vq[rx_ring(pair)], &token, &len)) == 1) {
+        long seq = len <= RX_BUF_LEN ? parse_frame(d, token, len) : -1;
+
+        if (seq < 0 || (unsigned long)seq >= t->sent) {
+            t->bad++;
+            vs_warn("receiveq %u: a frame that is not ours (%u bytes)", pair, len);
+        } else if (t->seen[seq]) {
+            t->dup++;
+            vs_warn("receiveq %u: frame %ld received twice", pair, seq);
+        } else {
+            t->seen[seq] = 1;
+            t->received++;
+            t->rx_per_pair[pair]++;
+        }
+        if (post_rx(d, pair, token)) {
+            vs_err("receiveq %u: cannot re-post a receive buffer", pair);
+            return -1;
+        }
+        n++;
+    }
+    if (got < 0) {
+        vs_err("receiveq %u: the device returned a descriptor we never gave it", pair);
+        return -1;
+    }
+    if (n)
+        vq_driver_kick(d->kick[rx_ring(pair)]);
+    return n;
+}
+
+static int net_run(struct driver *d)
+{
+    const unsigned q = d->queue_size, pairs = d->net_pairs;
+    const uint64_t rx_size = (uint64_t)pairs * q * RX_BUF_LEN;
+    static struct traffic tr; /* per-pair arrays: not on the stack */
+    struct traffic *t = &tr;
+    uint8_t *rx_bufs, *tx_bufs;
+    struct pollfd *pfd = calloc(2 * pairs, sizeof(*pfd));
     int idle_ms = 0, rc = -1;
 
-    if (!rx_bufs || !tx_bufs || !tx_free || !seen) {
-        vs_err("out of memory for %u buffers (try a larger --mem-mb)", q);
+    memset(t, 0, sizeof(*t));
+    t->count = d->opt.count;
+    t->tx_free = calloc((size_t)pairs * q, sizeof(*t->tx_free));
+    t->seen = calloc(t->count ? t->count : 1, 1);
+    if (!pfd || !t->tx_free || !t->seen) {
+        vs_err("out of memory");
         goto out;
     }
-    for (unsigned i = 0; i < q; i++)
-        tx_free[n_tx_free++] = tx_bufs + (size_t)i * (HDR_LEN + FRAME_LEN);
+    if (d->net_ctrl_ring >= 0 && net_control(d))
+        goto out;
 
-    /* Fill the receive ring, then tell the device. */
-    for (unsigned i = 0; i < q; i++)
-        if (post_rx(d, rx_bufs + (size_t)i * RX_BUF_LEN)) {
-            vs_err("cannot post receive buffer %u", i);
-            goto out;
-        }
-    vq_driver_kick(d->kick[RX_RING]);
+    /* One receive and one transmit buffer per ring entry of every pair. */
+    rx_bufs = dma_alloc(&d->mem, rx_size, 64);
+    tx_bufs = dma_alloc(&d->mem, (uint64_t)pairs * q * TX_LEN, 64);
+    if (!rx_bufs || !tx_bufs) {
+        vs_err("%u queue pair(s) of %u entries need about %llu KiB of buffers: try a larger "
+               "--mem-mb", pairs, q, (unsigned long long)((rx_size + pairs * q * TX_LEN) >> 10));
+        goto out;
+    }
+    for (unsigned i = 0; i < pairs * q; i++)
+        t->tx_free[t->n_tx_free++] = tx_bufs + (size_t)i * TX_LEN;
 
-    while (received < count || completed < sent) {
-        bool progress = false, rx_refilled = false, tx_added = false;
-        void *token;
-        uint32_t len;
-        int got;
-
-        /* Transmit as much as the ring takes. */
-        while (sent < count && n_tx_free > 0) {
-            uint8_t *buf = tx_free[n_tx_free - 1];
-            struct vq_buf b = { dma_gpa(&d->mem, buf), HDR_LEN + FRAME_LEN, false };
-
-            build_frame(d, buf, sent);
-            if (vq_driver_add(&d->vq[TX_RING], &b, 1, buf))
-                break;
-            n_tx_free--;
-            sent++;
-            tx_added = true;
-        }
-        if (tx_added)
-            vq_driver_kick(d->kick[TX_RING]);
-
-        /* Transmitted buffers come back to us for reuse. */
-        while ((got = vq_driver_get_used(&d->vq[TX_RING], &token, &len)) == 1) {
-            tx_free[n_tx_free++] = token;
-            completed++;
-            progress = true;
-        }
-        if (got < 0) {
-            vs_err("transmit ring: the device returned a descriptor we never gave it");
-            goto out;
-        }
-
-        /* Received frames: check, count, give the buffer back. */
-        while ((got = vq_driver_get_used(&d->vq[RX_RING], &token, &len)) == 1) {
-            long seq = len <= RX_BUF_LEN ? parse_frame(d, token, len) : -1;
-
-            if (seq < 0 || (unsigned long)seq >= count) {
-                bad++;
-                vs_warn("received a frame that is not ours (%u bytes)", len);
-            } else if (seen[seq]) {
-                dup++;
-                vs_warn("frame %ld received twice", seq);
-            } else {
-                seen[seq] = 1;
-                received++;
-            }
-            if (post_rx(d, token)) {
-                vs_err("cannot re-post a receive buffer");
+    /* Fill every receive ring, then tell the device. */
+    for (unsigned p = 0; p < pairs; p++) {
+        for (unsigned i = 0; i < q; i++)
+            if (post_rx(d, p, rx_bufs + ((size_t)p * q + i) * RX_BUF_LEN)) {
+                vs_err("receiveq %u: cannot post receive buffer %u", p, i);
                 goto out;
             }
-            rx_refilled = progress = true;
-        }
-        if (got < 0) {
-            vs_err("receive ring: the device returned a descriptor we never gave it");
-            goto out;
-        }
-        if (rx_refilled)
-            vq_driver_kick(d->kick[RX_RING]);
+        vq_driver_kick(d->kick[rx_ring(p)]);
+        pfd[2 * p] = (struct pollfd){ .fd = d->call[rx_ring(p)], .events = POLLIN };
+        pfd[2 * p + 1] = (struct pollfd){ .fd = d->call[tx_ring(p)], .events = POLLIN };
+    }
 
+    while (t->received < t->count || t->completed < t->sent) {
+        bool progress = false;
+
+        transmit(d, t);
+        for (unsigned p = 0; p < pairs; p++) {
+            int ntx = collect_tx(d, t, p), nrx = ntx < 0 ? -1 : collect_rx(d, t, p);
+
+            if (ntx < 0 || nrx < 0)
+                goto out;
+            progress |= ntx > 0 || nrx > 0;
+        }
         if (progress) {
             idle_ms = 0;
             continue;
         }
         if (idle_ms >= DRV_IO_TIMEOUT_MS) {
             vs_err("no progress for %d s: sent %u, transmit completed %u, received %u",
-                   DRV_IO_TIMEOUT_MS / 1000, sent, completed, received);
+                   DRV_IO_TIMEOUT_MS / 1000, t->sent, t->completed, t->received);
             break;
         }
-        /* Nothing to do: sleep until either call eventfd fires. */
-        {
-            struct pollfd p[2] = { { .fd = d->call[RX_RING], .events = POLLIN },
-                                   { .fd = d->call[TX_RING], .events = POLLIN } };
-            poll(p, 2, 10);
-            vq_eventfd_drain(d->call[RX_RING]);
-            vq_eventfd_drain(d->call[TX_RING]);
-        }
+        /* Nothing to do: sleep until a call eventfd fires. */
+        poll(pfd, 2 * pairs, 10);
+        for (unsigned i = 0; i < 2 * pairs; i++)
+            vq_eventfd_drain(pfd[i].fd);
         idle_ms += 10;
     }
 
-    snprintf(d->summary, sizeof(d->summary), "net: sent %u, received %u", sent, received);
-    if (bad || dup)
-        vs_err("%u foreign or corrupt frame(s), %u duplicate(s)", bad, dup);
-    else if (received == count && sent == count && completed == sent)
+    if (pairs > 1) {
+        printf("vdpa-driver: net: received per queue pair:");
+        for (unsigned p = 0; p < pairs; p++)
+            printf(" %u", t->rx_per_pair[p]);
+        printf("\n");
+    }
+    snprintf(d->summary, sizeof(d->summary), "net: sent %u, received %u", t->sent,
+             t->received);
+    if (t->bad || t->dup)
+        vs_err("%u foreign or corrupt frame(s), %u duplicate(s)", t->bad, t->dup);
+    else if (t->received == t->count && t->sent == t->count && t->completed == t->sent)
         rc = 0;
 out:
-    free(tx_free);
-    free(seen);
+    free(pfd);
+    free(t->tx_free);
+    free(t->seen);
     return rc;
 }
+
+const struct drv_type drv_type_net = {
+    .name = "net",
+    .device_id = VIRTIO_ID_NET,
+    .features = net_features,
+    .configure = net_configure,
+    .run = net_run,
+};

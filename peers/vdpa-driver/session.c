@@ -222,7 +222,8 @@ static int new_eventfd(void)
 
 static const char *device_name(uint64_t id)
 {
-    return id == VIRTIO_ID_NET ? "net" : id == VIRTIO_ID_BLK ? "blk" : "unknown";
+    return id == VIRTIO_ID_NET ? "net" : id == VIRTIO_ID_BLK ? "blk"
+           : id == VIRTIO_ID_FS ? "fs" : "unknown";
 }
 
 /* Steps 1-4: features, protocol features, ownership. */
@@ -290,11 +291,6 @@ static int query_device(struct driver *d)
            (unsigned long long)d->max_ring_size, (unsigned long long)d->config_size,
            (unsigned long long)d->iova.first, (unsigned long long)d->iova.last);
 
-    if (d->vqs_count < d->nrings) {
-        vs_err("the device has %llu virtqueues; this driver needs %u",
-               (unsigned long long)d->vqs_count, d->nrings);
-        return -1;
-    }
     if (d->config_size == 0 || d->config_size > VU_MAX_CONFIG_SIZE) {
         vs_err("config size %llu is out of range", (unsigned long long)d->config_size);
         return -1;
@@ -411,28 +407,53 @@ static int setup_ring(struct driver *d, unsigned i)
     return 0;
 }
 
-int drv_bring_up(struct driver *d, uint64_t device_features)
+int drv_use_ring(struct driver *d, unsigned index)
 {
-    uint8_t status;
-    int rc;
+    if (index >= d->vqs_count) {
+        vs_err("ring %u is needed, but the device has only %llu virtqueues", index,
+               (unsigned long long)d->vqs_count);
+        return -1;
+    }
+    if (index >= DRV_MAX_RINGS) {
+        vs_err("ring %u is beyond the vhost-user ring index limit %u", index, DRV_MAX_RINGS - 1);
+        return -1;
+    }
+    for (unsigned k = 0; k < d->nrings; k++)
+        if (d->ring[k] == index)
+            return 0;
+    d->ring[d->nrings++] = index;
+    return 0;
+}
 
-    rc = dma_arena_create(&d->mem, (uint64_t)d->opt.mem_mb << 20, 0);
+int drv_negotiate(struct driver *d, uint64_t device_features)
+{
+    int rc = dma_arena_create(&d->mem, (uint64_t)d->opt.mem_mb << 20, 0);
+
     if (rc) {
         vs_err("cannot create %u MiB of guest memory: %s", d->opt.mem_mb, strerror(-rc));
         return -1;
     }
     d->mem_ok = true;
+    return negotiate(d) || query_device(d) || init_device(d, device_features) ? -1 : 0;
+}
 
-    if (negotiate(d) || query_device(d) || init_device(d, device_features))
+int drv_start(struct driver *d)
+{
+    uint8_t status;
+
+    if (d->nrings == 0) {
+        vs_err("no ring to set up");
         return -1;
+    }
     if (send_mem_table(d))
         return -1;
-    for (unsigned i = 0; i < d->nrings; i++)
-        if (setup_ring(d, i))
+    for (unsigned k = 0; k < d->nrings; k++)
+        if (setup_ring(d, d->ring[k]))
             return -1;
-    /* Steps 27-29: enable the rings, install the config-call eventfd. */
-    for (unsigned i = 0; i < d->nrings; i++)
-        if (ack_state(d, VU_REQ_SET_VRING_ENABLE, i, 1))
+    /* Steps 27-29: enable our rings (any others stay disabled and are not
+     * processed, 3.3), install the config-call eventfd. */
+    for (unsigned k = 0; k < d->nrings; k++)
+        if (ack_state(d, VU_REQ_SET_VRING_ENABLE, d->ring[k], 1))
             return -1;
     d->config_call = new_eventfd();
     if (d->config_call < 0 || ack_u64(d, VU_REQ_VDPA_SET_CONFIG_CALL, 0, d->config_call))
@@ -446,8 +467,10 @@ int drv_bring_up(struct driver *d, uint64_t device_features)
                "could not start its rings)" : "");
         return -1;
     }
-    printf("vdpa-driver: device running: %u ring(s) of %u entries, %u MiB of guest memory\n",
-           d->nrings, d->queue_size, d->opt.mem_mb);
+    printf("vdpa-driver: device running: %u ring(s) of %u entries (", d->nrings, d->queue_size);
+    for (unsigned k = 0; k < d->nrings; k++)
+        printf("%s%u", k ? " " : "", d->ring[k]);
+    printf("), %u MiB of guest memory\n", d->opt.mem_mb);
     return 0;
 }
 
@@ -501,7 +524,8 @@ int drv_shut_down(struct driver *d)
      * request is complete, so each base equals the used index. */
     if (suspend_resume(d, VU_REQ_VDPA_SUSPEND))
         return -1;
-    for (unsigned i = 0; i < d->nrings; i++) {
+    for (unsigned k = 0; k < d->nrings; k++) {
+        unsigned i = d->ring[k];
         uint32_t base;
         uint16_t used = le16toh(d->vq[i].used->idx);
 
