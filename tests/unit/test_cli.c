@@ -531,6 +531,44 @@ static void device_net_keys_on_other_types(void **state)
     dev_bad("type=fs,frontend=/f,backend=/b,queue-pairs=1", "queue-pairs", "net");
 }
 
+/* The down-conversion keys: speed=/duplex= (net), tag= (fs), capacity= (blk). */
+static void device_down_conversion_keys(void **state)
+{
+#define FS "type=fs,frontend=/f,backend=/b"
+    const char *fs = FS;
+    struct vs_device_config d;
+
+    (void)state;
+    d = dev_ok_kv(NET, "speed", "25000");
+    assert_true(d.speed_set);
+    assert_int_equal(d.speed, 25000);
+    assert_int_equal(d.duplex, 1); /* full unless told */
+    assert_int_equal(dev_ok(NET ",speed=0,duplex=half").duplex, 0);
+    assert_int_equal(dev_ok(NET ",speed=4294967295").speed, UINT32_MAX);
+    assert_false(dev_ok(NET).speed_set);
+    static const char *const bad_speed[] = { "4294967296", "-1", "fast", "", "10G" };
+    for (size_t i = 0; i < sizeof(bad_speed) / sizeof(bad_speed[0]); i++)
+        dev_bad_kv(NET, "speed", bad_speed[i]);
+    dev_bad_kv(NET, "duplex", "quarter");
+    dev_bad_kv(NET, "duplex", "");
+
+    assert_string_equal(dev_ok_kv(fs, "tag", "share0").tag, "share0");
+    assert_string_equal(dev_ok_kv(fs, "tag", "a-36-byte-tag-fills-the-whole-field!").tag,
+                        "a-36-byte-tag-fills-the-whole-field!");
+    dev_bad_kv(fs, "tag", "a-37-byte-tag-is-one-byte-too-long!!!");
+    dev_bad_kv(fs, "tag", "");
+
+    assert_true(dev_ok_kv(BLK, "capacity", "1073741824").capacity == UINT64_C(1073741824));
+    static const char *const bad_cap[] = { "0", "511", "513", "-512", "1G", "", "18446744073709551616" };
+    for (size_t i = 0; i < sizeof(bad_cap) / sizeof(bad_cap[0]); i++)
+        dev_bad_kv(BLK, "capacity", bad_cap[i]);
+
+    dev_bad(BLK ",speed=1000", "speed", "net");
+    dev_bad(NET ",tag=x", "tag", "fs");
+    dev_bad(FS ",capacity=512", "capacity", "blk");
+#undef FS
+}
+
 static void device_path_length(void **state)
 {
     (void)state;
@@ -1050,6 +1088,7 @@ int main(void)
         cmocka_unit_test(device_missing_required),
         cmocka_unit_test(device_frontend_is_backend),
         cmocka_unit_test(device_net_keys_on_other_types),
+        cmocka_unit_test(device_down_conversion_keys),
         cmocka_unit_test(device_path_length),
         cmocka_unit_test(device_max_rings),
         cmocka_unit_test(device_error_truncated),
