@@ -305,10 +305,13 @@ static int post_rx(struct driver *d, unsigned pair, uint8_t *buf)
 }
 
 /* Frame `sent` goes to transmitq (sent mod pairs); stops at the first full
- * ring, so the round-robin order is kept. */
+ * ring, so the round-robin order is kept. At most one ring's worth of frames
+ * is in flight: a forwarding peer (DPDK testpmd in front of net_vhost) drops
+ * what it cannot place in a receive ring at once, so a driver that runs ahead
+ * of its own receive buffers loses frames. */
 static void transmit(struct driver *d, struct traffic *t)
 {
-    while (t->sent < t->count && t->n_tx_free > 0) {
+    while (t->sent < t->count && t->n_tx_free > 0 && t->sent - t->received < d->queue_size) {
         unsigned pair = t->sent % d->net_pairs;
         uint8_t *buf = t->tx_free[t->n_tx_free - 1];
         struct vq_buf b = { dma_gpa(&d->mem, buf), TX_LEN, false };
