@@ -47,12 +47,6 @@
 #define DOWN_DEFAULT_QUEUE_SIZE 1024u /* QEMU's and libvhost-user's limit */
 #define CTRL_MAX_COMMAND 4096u
 
-/* virtio-net control queue (VIRTIO 1.2 5.1.6.5) */
-#define CTRL_RX 0
-#define CTRL_MAC 1
-#define CTRL_MAC_TABLE_SET 0
-#define CTRL_MAC_ADDR_SET 1
-#define CTRL_VLAN 2
 
 enum down_action {
     DNA_CHECK,        /* a step: a failure fails the sequence */
@@ -381,17 +375,17 @@ static int ctrl_command(struct vs_relay *r, const uint8_t *cmd, size_t len)
     uint8_t cls = cmd[0], code = cmd[1];
 
     switch (cls) {
-    case CTRL_RX:
+    case VIRTIO_NET_CTRL_RX:
         /* The back-end cannot filter; as a VMM in front of vhost-user does,
          * the shim accepts the mode (promiscuous is what the back-end does). */
         return negotiated(dn, VIRTIO_NET_F_CTRL_RX) && code <= 1 && n == 1 ? VIRTIO_NET_OK
                                                                            : VIRTIO_NET_ERR;
-    case CTRL_MAC:
-        if (code == CTRL_MAC_ADDR_SET && n == 6 && negotiated(dn, VIRTIO_NET_F_CTRL_MAC_ADDR)) {
+    case VIRTIO_NET_CTRL_MAC:
+        if (code == VIRTIO_NET_CTRL_MAC_ADDR_SET && n == 6 && negotiated(dn, VIRTIO_NET_F_CTRL_MAC_ADDR)) {
             memcpy(dn->in.mac, data, 6);
             return VIRTIO_NET_OK;
         }
-        if (code == CTRL_MAC_TABLE_SET && negotiated(dn, VIRTIO_NET_F_CTRL_RX)) {
+        if (code == VIRTIO_NET_CTRL_MAC_TABLE_SET && negotiated(dn, VIRTIO_NET_F_CTRL_RX)) {
             /* two tables: le32 count, count * 6 bytes */
             size_t at = 0;
             for (int t = 0; t < 2; t++) {
@@ -408,7 +402,7 @@ static int ctrl_command(struct vs_relay *r, const uint8_t *cmd, size_t len)
             return at == n ? VIRTIO_NET_OK : VIRTIO_NET_ERR;
         }
         return VIRTIO_NET_ERR;
-    case CTRL_VLAN:
+    case VIRTIO_NET_CTRL_VLAN:
         return negotiated(dn, VIRTIO_NET_F_CTRL_VLAN) && code <= 1 && n == 2 ? VIRTIO_NET_OK
                                                                              : VIRTIO_NET_ERR;
     case VIRTIO_NET_CTRL_MQ: {

@@ -35,7 +35,6 @@
 #define DRV_REPLY_TIMEOUT_MS 5000 /* a back-end that does not answer in 5 s is broken */
 #define DRV_IO_TIMEOUT_MS 10000   /* traffic: give up after 10 s without progress */
 
-#define VIRTIO_ID_FS 26           /* not (yet) in virtio/virtio.h */
 #define FS_TAG_LEN 36
 
 /* ---- Command line ------------------------------------------------------------- */

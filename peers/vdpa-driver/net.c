@@ -9,7 +9,7 @@
  * of unused pairs are left disabled.
  *
  * After DRIVER_OK the control queue gets the commands of the negotiated
- * features: RX PROMISC on (CTRL_RX), MAC_ADDR_SET with the config MAC
+ * features: RX PROMISC on (VIRTIO_NET_CTRL_RX), MAC_ADDR_SET with the config MAC
  * (CTRL_MAC_ADDR), VQ_PAIRS_SET (MQ). Each is one chain: class, command and
  * data device-readable, then one device-writable ack byte that must come
  * back VIRTIO_NET_OK.
@@ -36,13 +36,6 @@
 #define TX_LEN (HDR_LEN + FRAME_LEN)
 #define RX_BUF_LEN 2048u           /* header + a 1514-byte frame fits */
 #define ETHERTYPE_TEST 0x88B5u     /* IEEE 802 "local experimental" */
-
-/* Control queue classes and commands (VIRTIO 1.2, 5.1.6.5) that
- * virtio/virtio.h does not have; VIRTIO_NET_CTRL_MQ is there. */
-#define CTRL_RX               0
-#define CTRL_RX_PROMISC       0
-#define CTRL_MAC              1
-#define CTRL_MAC_ADDR_SET     1
 
 static const uint8_t src_mac[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x01 };
 static const char magic[] = "vdpa-driver";
@@ -215,7 +208,7 @@ static int net_control(struct driver *d)
     if (negotiated(d, VIRTIO_NET_F_CTRL_RX)) {
         const uint8_t on = 1;
 
-        if (ctrl_command(d, "PROMISC", CTRL_RX, CTRL_RX_PROMISC, &on, 1))
+        if (ctrl_command(d, "PROMISC", VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, &on, 1))
             return -1;
         n += (size_t)snprintf(line + n, sizeof(line) - n, "%sPROMISC ok", n ? ", " : "");
     }
@@ -225,7 +218,7 @@ static int net_control(struct driver *d)
             n += (size_t)snprintf(line + n, sizeof(line) - n,
                                   "%sMAC_ADDR_SET skipped (no MAC)", n ? ", " : "");
         } else {
-            if (ctrl_command(d, "MAC_ADDR_SET", CTRL_MAC, CTRL_MAC_ADDR_SET,
+            if (ctrl_command(d, "MAC_ADDR_SET", VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET,
                              d->config + VIRTIO_NET_CFG_MAC, 6))
                 return -1;
             n += (size_t)snprintf(line + n, sizeof(line) - n, "%sMAC_ADDR_SET ok",

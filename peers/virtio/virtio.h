@@ -72,6 +72,7 @@ _Static_assert(sizeof(struct vq_used_elem) == 8, "used element layout");
 /* ---- Device IDs ------------------------------------------------------------ */
 #define VIRTIO_ID_NET 1
 #define VIRTIO_ID_BLK 2
+#define VIRTIO_ID_FS 26
 
 /* ---- virtio-net (VIRTIO 1.2, 5.1) ------------------------------------------ */
 #define VIRTIO_NET_F_CSUM           0
@@ -115,6 +116,13 @@ _Static_assert(sizeof(struct virtio_net_hdr_v1) == 12, "virtio-net header layout
 #define VIRTIO_NET_CFG_SIZE       24
 
 /* Control virtqueue: class, command, data; the device writes one ack byte. */
+#define VIRTIO_NET_CTRL_RX               0
+#define VIRTIO_NET_CTRL_RX_PROMISC       0
+#define VIRTIO_NET_CTRL_RX_ALLMULTI      1
+#define VIRTIO_NET_CTRL_MAC              1
+#define VIRTIO_NET_CTRL_MAC_TABLE_SET    0
+#define VIRTIO_NET_CTRL_MAC_ADDR_SET     1
+#define VIRTIO_NET_CTRL_VLAN             2
 #define VIRTIO_NET_CTRL_MQ               4
 #define VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET  0
 #define VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN  1
