@@ -694,6 +694,11 @@ static void begin_done(struct vs_relay *r, uint64_t backend_features)
         dn->in.backend_queues = r->cfg.type->default_queues;
     /* queue-pairs= / num-queues= may offer fewer queues than the back-end has */
     want = r->cfg.queue_pairs ? 2u * r->cfg.queue_pairs : r->cfg.num_queues;
+    if (!want && is_net(dn) && dn->in.backend_queues > 16)
+        vs_warn("%s: the back-end reports %u queue pairs (DPDK 22.11 reports its library's "
+                "maximum, not the queues it polls); give queue-pairs= the number it serves, "
+                "or a driver that uses more pairs sees no traffic on them", r->cfg.id,
+                dn->in.backend_queues / 2);
     if (want && want < dn->in.backend_queues)
         dn->in.backend_queues = want;
     else if (want > dn->in.backend_queues)
