@@ -41,6 +41,9 @@ wait_for 10 grep -q 'down0 shim->be SET_VRING_ENABLE need_reply index=1 num=1' "
 
 # io forwarding on both ends: frames injected by virtio-user bounce off
 # net_vhost and come back, so each port counts both directions.
+# cpu_ticks PID: user + system clock ticks the process has used.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+up_before=$(cpu_ticks "$_SHIM_PID"); down_before=$(cpu_ticks "$DOWN_PID")
 dpdk_cmd be "set fwd io"
 dpdk_cmd be "start"
 dpdk_cmd fe "set fwd io"
@@ -48,6 +51,11 @@ dpdk_cmd fe "start tx_first 4"
 sleep 2
 dpdk_cmd fe "stop"
 dpdk_cmd be "stop"
+up_ticks=$(( $(cpu_ticks "$_SHIM_PID") - up_before )); down_ticks=$(( $(cpu_ticks "$DOWN_PID") - down_before ))
+echo "CPU used during 2 s of traffic: shim #1 $up_ticks ticks, shim #2 $down_ticks ticks (of $(getconf CLK_TCK)/s)"
+# The data plane runs peer to peer: the shims wake only for control messages.
+(( up_ticks <= 20 && down_ticks <= 20 )) ||
+    fail "the shims used CPU while packets flowed (shim #1 $up_ticks, shim #2 $down_ticks ticks)"
 read -r fe_rx fe_tx < <(dpdk_port_stats fe)
 read -r be_rx be_tx < <(dpdk_port_stats be)
 echo "virtio-user: RX $fe_rx TX $fe_tx; net_vhost: RX $be_rx TX $be_tx"
@@ -62,4 +70,4 @@ shim_stop
 kill -TERM "$DOWN_PID"; status=0; wait "$DOWN_PID" || status=$?; DOWN_PID=""
 (( status == 0 )) || fail "shim #2 exited with status $status"
 grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$w/shim-down.log" && fail "shim #2's log has a sanitizer report"
-echo "PASS: DPDK virtio-user -> shim (up) -> shim (down) -> DPDK net_vhost: virtio-user RX $fe_rx TX $fe_tx, net_vhost RX $be_rx TX $be_tx"
+echo "PASS: DPDK virtio-user -> shim (up) -> shim (down) -> DPDK net_vhost: virtio-user RX $fe_rx TX $fe_tx, net_vhost RX $be_rx TX $be_tx; shim CPU during traffic: $up_ticks + $down_ticks ticks"
