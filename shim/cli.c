@@ -103,6 +103,8 @@ static const struct {
     { "duplex", "net: half or full (default full; with speed=)" },
     { "tag", "fs: mount tag shown to a vdpa-user front-end, 1..36 bytes" },
     { "capacity", "blk: size in bytes (a multiple of 512) for a back-end without config space" },
+    { "check", "compat-matrix file or directory: report requests the matrix says a peer "
+               "never sends, must handle or must send" },
 };
 
 static int apply_key(struct vs_device_config *dev, const char *key, const char *v, char *err,
@@ -169,6 +171,8 @@ static int apply_key(struct vs_device_config *dev, const char *key, const char *
         if (!*v || strlen(v) >= sizeof(dev->tag))
             return errorf(err, errlen, "tag=%s: 1..%zu bytes", v, sizeof(dev->tag) - 1);
         strcpy(dev->tag, v);
+    } else if (strcmp(key, "check") == 0) {
+        return parse_path(v, dev->check, err, errlen, key);
     } else if (strcmp(key, "capacity") == 0) {
         unsigned long long bytes;
         char *end;

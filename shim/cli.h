@@ -40,6 +40,7 @@ struct vs_device_config {
     uint8_t duplex;                       /* 0 half, 1 full */
     char tag[37];                         /* fs: mount tag, up to 36 bytes */
     uint64_t capacity;                    /* blk: bytes, when the back-end has no config */
+    char check[VS_PATH_MAX];              /* compat-matrix file or directory, "" = none */
 };
 
 struct vs_options {

@@ -196,8 +196,10 @@ static void on_be_chan_msg(struct vs_conn *c, struct vu_msg *m)
     struct vu_error err;
     struct vs_owed o = { .origin = VS_FROM_FRONTEND };
     struct vu_hdr hdr = m->hdr;
-    int rc = vu_validate_request(&r->be_limits, VU_CHAN_BACKEND, m, &d, &err);
+    int rc;
 
+    vs_check_request(r, VU_CHAN_BACKEND, hdr.request);
+    rc = vu_validate_request(&r->be_limits, VU_CHAN_BACKEND, m, &d, &err);
     if (rc) {
         reject(r, c, VU_CHAN_BACKEND, &hdr, d, rc, err.text);
         return;
@@ -463,8 +465,10 @@ static void on_fe_msg(struct vs_conn *c, struct vu_msg *m)
     struct vu_hdr hdr = m->hdr;
     uint32_t req = hdr.request;
     bool forward = true;
-    int rc = vu_validate_request(&r->fe_limits, VU_CHAN_FRONTEND, m, &d, &err);
+    int rc;
 
+    vs_check_request(r, VU_CHAN_FRONTEND, req);
+    rc = vu_validate_request(&r->fe_limits, VU_CHAN_FRONTEND, m, &d, &err);
     if (rc) {
         reject(r, c, VU_CHAN_FRONTEND, &hdr, d, rc, err.text);
         return;
@@ -602,6 +606,8 @@ static void on_be_msg(struct vs_conn *c, struct vu_msg *m)
         reject(r, c, VU_CHAN_FRONTEND, &m->hdr, NULL, rc, err.text);
         return;
     }
+    if (m->hdr.size == 0 || (o.p.kind != VU_PENDING_EXPLICIT && m->payload.u64 != 0))
+        vs_check_refusal(r, o.p.request);
     if (o.origin == VS_FROM_SHIM) {
         vs_trace_dir(r, "be->shim", VU_CHAN_FRONTEND, m, NULL);
         if (r->mode == VS_MODE_DOWN)
@@ -641,6 +647,7 @@ static void end_session(struct vs_relay *r, const char *why)
     vs_conn_close(r->fe, 0);
     vs_conn_close(r->be, 0);
     uv_timer_stop(&r->be_timer);
+    vs_check_session_end(r);
     vs_up_end(r);
     vs_down_end(r);
     reset_session_state(r);
@@ -822,8 +829,10 @@ static int start_listener(struct vs_relay *r, const char *path, int *fd, uv_poll
 
 int vs_relay_start(struct vs_relay *r)
 {
-    int rc;
+    int rc = vs_check_init(r);
 
+    if (rc)
+        return rc;
     if (r->cfg.backend_mode == VS_MODE_LISTEN) {
         rc = start_listener(r, r->cfg.backend, &r->be_listen_fd, &r->be_listen);
         if (rc)
@@ -845,8 +854,10 @@ static void handle_closed(uv_handle_t *h)
 {
     struct vs_relay *r = h->data;
 
-    if (--r->handles_open == 0)
+    if (--r->handles_open == 0) {
+        vs_check_free(r);
         free(r);
+    }
 }
 
 static void stop_listener(int *fd, uv_poll_t *poll, const char *path)

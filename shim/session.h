@@ -51,6 +51,7 @@ struct vs_owed_fifo {
 
 struct vs_up;            /* up-conversion state (upconv.c) */
 struct vs_down;          /* down-conversion state (downconv.c) */
+struct vs_check;         /* check= state (check.c) */
 
 struct vs_relay {
     uv_loop_t *loop;
@@ -77,6 +78,7 @@ struct vs_relay {
     struct vs_owed_fifo chan_pending; /* replies owed on the back-end channel */
     struct vs_up *up;                 /* VS_MODE_UP only */
     struct vs_down *down;             /* VS_MODE_DOWN only */
+    struct vs_check *check;           /* check= given, else NULL */
     uint8_t pass_status;              /* PASS: the status a front-end wrote when the
                                          shim, not the back-end, offered STATUS */
 
@@ -119,6 +121,20 @@ void vs_up_frontend_request(struct vs_relay *r, const struct vu_msg_desc *d, str
 void vs_up_internal_reply(struct vs_relay *r, const struct vs_owed *owed, struct vu_msg *m);
 /* Releases the up-conversion state (session end). */
 void vs_up_end(struct vs_relay *r);
+
+/* ---- check.c: check= against the compatibility matrix ---------------------- */
+
+/* Loads the matrix named by check= (a file, or a directory of <type>.tsv).
+ * 0, or -errno after logging why. */
+int vs_check_init(struct vs_relay *r);
+void vs_check_free(struct vs_relay *r);
+/* A request the front-end (VU_CHAN_FRONTEND) or the back-end (VU_CHAN_BACKEND)
+ * sent, before validation. */
+void vs_check_request(struct vs_relay *r, enum vu_channel ch, uint32_t request);
+/* The back-end refused a front-end request (failed ack or empty reply). */
+void vs_check_refusal(struct vs_relay *r, uint32_t request);
+/* The session ended: required requests the front-end never sent. */
+void vs_check_session_end(struct vs_relay *r);
 
 /* ---- downconv.c ------------------------------------------------------------- */
 
