@@ -4,6 +4,7 @@
 #   make check-valgrind   the unit tests under valgrind
 #   make check-all        all of the above and a clang build (what CI runs)
 #   make deps             install the Debian packages the project needs
+#   make matrix           probe the real peers, rewrite compat-matrix/ and docs/compat-matrix.md
 
 CC      ?= cc
 SAN     ?= 0
@@ -47,7 +48,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 CFLAGS  += -DVDPA_SHIM_VERSION=\"$(VERSION)\"
 
-.PHONY: all check check-all check-unit check-e2e check-valgrind deps demo clean
+.PHONY: all check check-all check-unit check-e2e check-valgrind deps demo matrix clean
 
 all: $(BUILD)/vdpa-shim $(PEER_PROGS)
 
@@ -98,6 +99,17 @@ deps:
 
 demo: $(BUILD)/vdpa-shim
 	@BUILD=$(BUILD) tests/e2e/demo.sh
+
+# The compatibility matrix: probe the real peers that start here, rewrite
+# compat-matrix/*.tsv (spec columns generated, measured columns from the
+# probes; a peer that cannot start keeps its committed column) and render
+# docs/compat-matrix.md.
+matrix: $(BUILD)/vdpa-shim $(PEER_PROGS)
+	@rm -rf $(BUILD)/matrix-probes && mkdir -p $(BUILD)/matrix-probes
+	@BUILD=$(BUILD) tests/matrix/probe-all.sh $(BUILD)/matrix-probes
+	@python3 compat-matrix/matrix.py build $(BUILD)/vdpa-probe $(BUILD)/matrix-probes
+	@python3 compat-matrix/matrix.py render
+	@echo "matrix: compat-matrix/*.tsv and docs/compat-matrix.md rewritten"
 
 clean:
 	rm -rf build build-san build-clang

@@ -57,14 +57,6 @@ void vs_check_free(struct vs_relay *r)
     r->check = NULL;
 }
 
-static int row_of(enum vu_channel ch, uint32_t request)
-{
-    for (size_t i = 0; i < vu_msg_desc_count(ch) && i < 64; i++)
-        if (vu_msg_desc_at(ch, i)->request == request)
-            return (int)i;
-    return -1;
-}
-
 /* The role of the peer that sends on `ch`, by the protocol it speaks. */
 static enum vs_mx_role sender_role(const struct vs_relay *r, enum vu_channel ch)
 {
@@ -82,7 +74,7 @@ void vs_check_request(struct vs_relay *r, enum vu_channel ch, uint32_t request)
     enum vs_mx_value v;
     int row;
 
-    if (!c || (row = row_of(ch, request)) < 0)
+    if (!c || (row = vs_mx_row(ch, request)) < 0)
         return; /* unknown requests are the validator's */
     role = sender_role(r, ch);
     v = vs_mx_get(&c->m, role, ch, request);

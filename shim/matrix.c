@@ -330,11 +330,18 @@ int vs_mx_load(const char *path, const struct vs_device_type *t, struct vs_matri
     return rc;
 }
 
-enum vs_mx_value vs_mx_get(const struct vs_matrix *m, enum vs_mx_role role, enum vu_channel ch,
-                           uint32_t request)
+int vs_mx_row(enum vu_channel ch, uint32_t request)
 {
     for (size_t i = 0; i < vu_msg_desc_count(ch) && i < 64; i++)
         if (vu_msg_desc_at(ch, i)->request == request)
-            return m->v[role][ch][i];
-    return VS_MX_NONE;
+            return (int)i;
+    return -1;
+}
+
+enum vs_mx_value vs_mx_get(const struct vs_matrix *m, enum vs_mx_role role, enum vu_channel ch,
+                           uint32_t request)
+{
+    int row = vs_mx_row(ch, request);
+
+    return row < 0 ? VS_MX_NONE : m->v[role][ch][row];
 }

@@ -61,6 +61,8 @@ struct vs_matrix {
  * and line in err. */
 int vs_mx_load(const char *path, const struct vs_device_type *t, struct vs_matrix *m, char *err,
                size_t errlen);
+/* The row of a request in vu_msg_desc_at order (the matrix's index), or -1. */
+int vs_mx_row(enum vu_channel ch, uint32_t request);
 /* The value of a request for a role, from a loaded matrix. */
 enum vs_mx_value vs_mx_get(const struct vs_matrix *m, enum vs_mx_role role, enum vu_channel ch,
                            uint32_t request);
