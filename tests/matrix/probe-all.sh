@@ -1,0 +1,272 @@
+#!/usr/bin/env bash
+# probe-all.sh OUTDIR: starts every real vhost-user peer that starts on this
+# machine, measures it with vdpa-probe and writes OUTDIR/<type>.<column>.tsv
+# (the msg/offer/order records of compat-matrix/README.md).
+#
+#   back-ends (vdpa-probe --connect):  vdpa-backend (net, blk), DPDK net_vhost,
+#                                      qemu-storage-daemon, virtiofsd
+#   front-ends (vdpa-probe --listen):  DPDK virtio-user, QEMU (blk, fs, net)
+#
+# Column names carry the program's major.minor version, read from the
+# program (or its package). A peer that cannot start is reported on stderr as
+# "SKIP <peer>: <reason>" and the others are still measured. The last line
+# on stdout is a summary. Exit status: 0, or 2 for bad usage.
+#
+# How each front-end is driven, so that its request sequence is the same on
+# every run:
+#  - DPDK virtio-user: testpmd brings the port up at start; `quit` stops it
+#    (GET_VRING_BASE) and closes the connection, which ends the probe.
+#  - QEMU blk: no -S; SeaBIOS initialises the disk (DRIVER_OK: the vhost
+#    start) and then waits for ever for the first sector, which the probe
+#    never serves; once the debug console shows "Booting from Hard Disk",
+#    SIGTERM makes QEMU stop the device and close the connection.
+#  - QEMU fs and net: -S, no guest: the requests of device realize, then
+#    silence (the probe ends after --idle-ms).
+#
+# Environment: BUILD (build directory, default build), PROBE_ONLY (run only
+# the peers whose name contains this text), DPDK_* (see tests/e2e/lib/dpdk.sh).
+set -uo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+[[ $# -eq 1 ]] || { echo "usage: $0 OUTDIR" >&2; exit 2; }
+out=$1
+mkdir -p "$out" || exit 2
+out=$(cd "$out" && pwd)
+
+build=$root/${BUILD:-build}
+probe=$build/vdpa-probe
+# shellcheck source=tests/e2e/lib/common.sh
+. "$root/tests/e2e/lib/common.sh"
+# shellcheck source=tests/e2e/lib/dpdk.sh
+. "$root/tests/e2e/lib/dpdk.sh"
+
+w=$(mktemp -d "${TMPDIR:-/tmp}/probe-all.XXXXXX")
+DPDK_WORKDIR=$w/dpdk
+export DPDK_WORKDIR
+mkdir -p "$DPDK_WORKDIR"
+measured=()
+skipped=()
+pids=()            # background processes this script started
+
+# shellcheck disable=SC2317  # invoked by the trap
+cleanup() {
+    local pid
+    rm -f "$w/vfs.run"
+    for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+    [[ -f $w/vfs.pid ]] && kill -KILL "$(cat "$w/vfs.pid")" 2>/dev/null
+    dpdk_stop_all
+    wait 2>/dev/null
+    rm -rf "$w"
+}
+trap cleanup EXIT
+
+peer_skip() { skipped+=("$1"); echo "SKIP $1: $2" >&2; }
+wanted() { [[ -z ${PROBE_ONLY:-} || $1 == *"$PROBE_ONLY"* ]]; }
+
+# major.minor of the first "N.N" in the text on stdin
+major_minor() { grep -oE '[0-9]+\.[0-9]+' | head -n 1; }
+
+# stop_pid PID: SIGTERM, then reap.
+stop_pid() { kill -TERM "$1" 2>/dev/null; wait "$1" 2>/dev/null; return 0; }
+
+# save TYPE COLUMN TMPFILE: the measured records become OUTDIR/<type>.<column>.tsv
+save() {
+    mv "$3" "$out/$1.$2.tsv"
+    measured+=("$1.$2")
+    echo "measured $1 $2: $(grep -c . "$out/$1.$2.tsv") records" >&2
+}
+
+# probe_backend NAME TYPE COLUMN SOCKET: vdpa-probe --connect.
+probe_backend() {
+    local name=$1 type=$2 column=$3 sock=$4 rc=0 tmp
+    tmp=$w/$name.tsv
+    timeout 120 "$probe" --connect "$sock" --type "$type" --column "$column" --output "$tmp" \
+        2>"$w/$name.probe.log" || rc=$?
+    if (( rc != 0 )); then
+        peer_skip "$name" "vdpa-probe exited with status $rc: $(tail -n 2 "$w/$name.probe.log" | tr '\n' ' ')"
+        return 1
+    fi
+    save "$type" "$column" "$tmp"
+}
+
+# probe_listen_start NAME TYPE COLUMN SOCKET IDLE_MS: vdpa-probe --listen in
+# the background (PROBE_PID); probe_listen_finish NAME TYPE COLUMN saves.
+probe_listen_start() {
+    local name=$1 type=$2 column=$3 sock=$4 idle=$5
+    rm -f "$sock"
+    timeout 120 "$probe" --listen "$sock" --type "$type" --column "$column" --idle-ms "$idle" \
+        --output "$w/$name.tsv" 2>"$w/$name.probe.log" &
+    PROBE_PID=$!
+    pids+=("$PROBE_PID")
+    wait_for 5 test -S "$sock"
+}
+
+probe_listen_finish() {
+    local name=$1 type=$2 column=$3 rc=0
+    wait "$PROBE_PID" || rc=$?
+    if (( rc != 0 )); then
+        peer_skip "$name" "vdpa-probe exited with status $rc: $(tail -n 2 "$w/$name.probe.log" | tr '\n' ' ')"
+        return 1
+    fi
+    save "$type" "$column" "$w/$name.tsv"
+}
+
+[[ -x $probe ]] || { echo "probe-all: $probe is missing (run make first)" >&2; exit 2; }
+
+# ---- the reference back-end ---------------------------------------------------------------
+for type in net blk; do
+    wanted "vdpa-backend-$type" || continue
+    args=(--socket "$w/vb-$type.sock" --type "$type")
+    if [[ $type == blk ]]; then truncate -s 64M "$w/vb.img"; args+=(--disk "$w/vb.img"); fi
+    "$build/vdpa-backend" "${args[@]}" 2>"$w/vb-$type.log" &
+    pid=$!; pids+=("$pid")
+    if wait_for 5 test -S "$w/vb-$type.sock"; then
+        probe_backend "vdpa-backend-$type" "$type" "vdpa-backend:backend" "$w/vb-$type.sock"
+    else
+        peer_skip "vdpa-backend-$type" "did not start: $(tail -n 2 "$w/vb-$type.log" | tr '\n' ' ')"
+    fi
+    stop_pid "$pid"
+done
+
+# ---- DPDK -----------------------------------------------------------------------------------
+if wanted dpdk; then
+    if ! dpdk_available 2>"$w/dpdk-avail.log"; then
+        peer_skip "dpdk-net_vhost" "${_DPDK_UNAVAILABLE_REASON:-testpmd cannot start}"
+        peer_skip "dpdk-virtio-user" "${_DPDK_UNAVAILABLE_REASON:-testpmd cannot start}"
+    else
+        bin=$(_dpdk_testpmd)
+        pkg=$(dpkg -S "$(readlink -f "$bin")" 2>/dev/null | cut -d: -f1)
+        ver=$( { [[ -n $pkg ]] && dpkg-query -W -f '${Version}\n' "$pkg" 2>/dev/null; } | major_minor)
+        [[ -n $ver ]] || ver=$(pkg-config --modversion libdpdk 2>/dev/null | major_minor)
+        if [[ -z $ver ]]; then
+            peer_skip "dpdk" "cannot tell the DPDK version of $bin"
+        else
+            if dpdk_start_vhost_backend be "$w/dpdk-be.sock" 1 2>"$w/dpdk-be.err"; then
+                probe_backend dpdk-net_vhost net "dpdk-$ver-net_vhost:backend" "$w/dpdk-be.sock"
+                dpdk_stop be
+            else
+                peer_skip "dpdk-net_vhost" "net_vhost did not start: $(tail -n 2 "$w/dpdk-be.err" | tr '\n' ' ')"
+            fi
+            probe_listen_start dpdk-virtio-user net "dpdk-$ver-virtio-user:frontend" "$w/dpdk-fe.sock" 20000
+            if dpdk_start_virtio_user fe "$w/dpdk-fe.sock" 1 2>"$w/dpdk-fe.err"; then
+                dpdk_stop fe     # quit: the port stops, the connection closes
+                probe_listen_finish dpdk-virtio-user net "dpdk-$ver-virtio-user:frontend"
+            else
+                kill "$PROBE_PID" 2>/dev/null; wait "$PROBE_PID" 2>/dev/null
+                peer_skip "dpdk-virtio-user" "virtio-user did not start: $(tail -n 2 "$w/dpdk-fe.err" | tr '\n' ' ')"
+            fi
+        fi
+    fi
+fi
+
+# ---- qemu-storage-daemon ---------------------------------------------------------------------
+if wanted qemu-storage-daemon; then
+    if ! command -v qemu-storage-daemon >/dev/null; then
+        peer_skip "qemu-storage-daemon" "not installed"
+    else
+        ver=$(qemu-storage-daemon --version 2>/dev/null | major_minor)
+        truncate -s 64M "$w/qsd.img"
+        qemu-storage-daemon --blockdev "driver=file,node-name=file0,filename=$w/qsd.img" \
+            --export "type=vhost-user-blk,id=exp0,node-name=file0,addr.type=unix,addr.path=$w/qsd.sock,writable=on" \
+            >"$w/qsd.log" 2>&1 &
+        pid=$!; pids+=("$pid")
+        if [[ -z $ver ]]; then
+            peer_skip "qemu-storage-daemon" "cannot tell its version"
+        elif wait_for 10 test -S "$w/qsd.sock"; then
+            probe_backend qemu-storage-daemon blk "qemu-storage-daemon-$ver:backend" "$w/qsd.sock"
+        else
+            peer_skip "qemu-storage-daemon" "did not start: $(tail -n 2 "$w/qsd.log" | tr '\n' ' ')"
+        fi
+        stop_pid "$pid"
+    fi
+fi
+
+# ---- virtiofsd (QEMU 7.2's C daemon: one connection per process) -----------------------------
+virtiofsd=${VIRTIOFSD:-/usr/lib/qemu/virtiofsd}
+if wanted virtiofsd; then
+    if [[ ! -x $virtiofsd ]]; then
+        peer_skip "virtiofsd" "$virtiofsd is not installed"
+    else
+        ver=$("$virtiofsd" --version 2>/dev/null | major_minor)
+        mkdir -p "$w/share"
+        touch "$w/vfs.run"
+        # It serves one front-end and exits: restarted for each connection
+        # the probe makes.
+        (
+            while [[ -e $w/vfs.run ]]; do
+                "$virtiofsd" --socket-path="$w/vfs.sock" -o source="$w/share" -o cache=none \
+                    -o sandbox=chroot >>"$w/vfs.log" 2>&1 &
+                echo $! >"$w/vfs.pid"
+                wait $!
+            done
+        ) &
+        pid=$!; pids+=("$pid")
+        if [[ -z $ver ]]; then
+            peer_skip "virtiofsd" "cannot tell its version"
+        elif wait_for 10 test -S "$w/vfs.sock"; then
+            probe_backend virtiofsd fs "virtiofsd-$ver:backend" "$w/vfs.sock"
+        else
+            peer_skip "virtiofsd" "did not start: $(tail -n 2 "$w/vfs.log" | tr '\n' ' ')"
+        fi
+        rm -f "$w/vfs.run"
+        kill -TERM "$(cat "$w/vfs.pid" 2>/dev/null)" 2>/dev/null
+        stop_pid "$pid"
+    fi
+fi
+
+# ---- QEMU as front-end --------------------------------------------------------------------------
+# qemu_blk COLUMN: SeaBIOS drives the disk (the vhost start); SIGTERM stops it.
+qemu_blk() {
+    local column=$1 qpid
+    probe_listen_start qemu-blk blk "$column" "$w/qemu-blk.sock" 30000
+    # shellcheck disable=SC2046
+    qemu-system-x86_64 $(qemu_args "$(qemu_accel)") \
+        -chardev "socket,id=c0,path=$w/qemu-blk.sock" \
+        -device vhost-user-blk-pci,chardev=c0,id=blk0,bootindex=1 \
+        -chardev "file,id=dbg,path=$w/debugcon.log" -device isa-debugcon,iobase=0x402,chardev=dbg \
+        >"$w/qemu-blk.log" 2>&1 &
+    qpid=$!; pids+=("$qpid")
+    if wait_for 60 grep -q "Booting from Hard Disk" "$w/debugcon.log"; then
+        stop_pid "$qpid"
+        probe_listen_finish qemu-blk blk "$column"
+    else
+        stop_pid "$qpid"; kill "$PROBE_PID" 2>/dev/null; wait "$PROBE_PID" 2>/dev/null
+        peer_skip "qemu-blk" "SeaBIOS did not reach the disk within 60 s: $(tail -n 2 "$w/qemu-blk.log" | tr '\n' ' ')"
+    fi
+}
+
+# qemu_realize TYPE COLUMN: -S, no guest: the requests of device realize.
+qemu_realize() {
+    local type=$1 column=$2 qpid dev
+    # shellcheck disable=SC2054  # the commas are in QEMU option values
+    case $type in
+    fs)  dev=(-chardev "socket,id=c0,path=$w/qemu-$type.sock"
+              -device vhost-user-fs-pci,chardev=c0,tag=share0) ;;
+    net) dev=(-chardev "socket,id=c0,path=$w/qemu-$type.sock"
+              -netdev vhost-user,id=n0,chardev=c0 -device virtio-net-pci,netdev=n0) ;;
+    esac
+    probe_listen_start "qemu-$type" "$type" "$column" "$w/qemu-$type.sock" 3000
+    # shellcheck disable=SC2046
+    qemu-system-x86_64 $(qemu_args "$(qemu_accel)") -S "${dev[@]}" >"$w/qemu-$type.log" 2>&1 &
+    qpid=$!; pids+=("$qpid")
+    probe_listen_finish "qemu-$type" "$type" "$column"
+    stop_pid "$qpid"
+}
+
+if wanted qemu-blk || wanted qemu-fs || wanted qemu-net; then
+    if ! command -v qemu-system-x86_64 >/dev/null; then
+        peer_skip "qemu-system-x86_64" "not installed"
+    else
+        ver=$(qemu-system-x86_64 --version 2>/dev/null | major_minor)
+        if [[ -z $ver ]]; then
+            peer_skip "qemu-system-x86_64" "cannot tell its version"
+        else
+            wanted qemu-blk && qemu_blk "qemu-$ver:frontend"
+            wanted qemu-fs && qemu_realize fs "qemu-$ver:frontend"
+            wanted qemu-net && qemu_realize net "qemu-$ver:frontend"
+        fi
+    fi
+fi
+
+echo "probe-all: ${#measured[@]} columns measured${measured[*]:+ (${measured[*]})}, ${#skipped[@]} peers skipped${skipped[*]:+ (${skipped[*]})}"
+exit 0
