@@ -1,11 +1,10 @@
 #!/usr/bin/env python3
 """Builds compat-matrix/<type>.tsv and renders docs/compat-matrix.md.
 
-    matrix.py build PROBE OUTDIR     rewrite compat-matrix/*.tsv: the spec
-                                          columns from `PROBE --spec TYPE`, the
-                                          measured columns from OUTDIR/<type>.<column>.tsv
-                                          (columns not measured this time are kept
-                                          from the committed file)
+    matrix.py build PROBE OUTDIR   rewrite compat-matrix/*.tsv: the spec columns
+                                   from `PROBE --spec TYPE`, the measured columns
+                                   from OUTDIR/<type>.<column>.tsv (columns not
+                                   measured this time are kept from the committed file)
     matrix.py render               rewrite docs/compat-matrix.md from the files
 
 Run from the repository root (make matrix does). The record format and order
@@ -70,12 +69,14 @@ def build(probe, outdir):
                 if r[0] in ("msg", "offer", "order"):
                     measured.setdefault(r[1], []).append(r)
         target = os.path.join(MATRIX_DIR, f"{t}.tsv")
+        kept = {}
         if os.path.exists(target):
             for r in read_records(target):
                 if r[0] in ("msg", "offer", "order") and r[1] not in SPEC_COLUMNS \
                         and r[1] not in measured:
                     # not measured this time (its peer did not start): kept
-                    measured.setdefault(r[1], []).append(r)
+                    kept.setdefault(r[1], []).append(r)
+        measured.update(kept)
         for rows in measured.values():
             records.extend(rows)
         with open(target, "w", encoding="utf-8") as f:

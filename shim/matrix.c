@@ -78,8 +78,10 @@ static bool is_req(const struct vu_msg_desc *d, const char *name)
 
 static enum vs_mx_value legacy_value(const struct vs_device_type *t, const struct vu_msg_desc *d)
 {
+    /* Not SET_MEM_TABLE: with CONFIGURE_MEM_SLOTS memory arrives as
+     * ADD_MEM_REG instead (QEMU 7.2 with qemu-storage-daemon). */
     static const char *const core[] = {
-        "GET_FEATURES", "SET_FEATURES", "SET_OWNER", "SET_MEM_TABLE", "SET_VRING_NUM",
+        "GET_FEATURES", "SET_FEATURES", "SET_OWNER", "SET_VRING_NUM",
         "SET_VRING_ADDR", "SET_VRING_BASE", "GET_VRING_BASE", "SET_VRING_KICK", "SET_VRING_CALL",
     };
 
@@ -113,7 +115,7 @@ static bool vdpa_frontend_required(const struct vu_msg_desc *d)
 {
     static const char *const names[] = {
         "GET_FEATURES", "SET_FEATURES", "GET_PROTOCOL_FEATURES", "SET_PROTOCOL_FEATURES",
-        "SET_OWNER", "SET_MEM_TABLE", "SET_VRING_NUM", "SET_VRING_ADDR", "SET_VRING_BASE",
+        "SET_OWNER", "SET_VRING_NUM", "SET_VRING_ADDR", "SET_VRING_BASE",
         "SET_VRING_KICK", "SET_VRING_CALL", "SET_VRING_ENABLE", "SET_STATUS", "GET_STATUS",
         "VDPA_GET_DEVICE_ID", "VDPA_GET_VQS_COUNT", "VDPA_GET_CONFIG_SIZE",
         "VDPA_GET_VRING_NUM",

@@ -606,7 +606,10 @@ static void on_be_msg(struct vs_conn *c, struct vu_msg *m)
         reject(r, c, VU_CHAN_FRONTEND, &m->hdr, NULL, rc, err.text);
         return;
     }
-    if (m->hdr.size == 0 || (o.p.kind != VU_PENDING_EXPLICIT && m->payload.u64 != 0))
+    /* the front-end's own requests: the shim's probing (a config size the
+     * back-end may not know) is not the back-end's conformance */
+    if (o.origin == VS_FROM_FRONTEND &&
+        (m->hdr.size == 0 || (o.p.kind != VU_PENDING_EXPLICIT && m->payload.u64 != 0)))
         vs_check_refusal(r, o.p.request);
     if (o.origin == VS_FROM_SHIM) {
         vs_trace_dir(r, "be->shim", VU_CHAN_FRONTEND, m, NULL);

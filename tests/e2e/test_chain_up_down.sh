@@ -20,12 +20,12 @@ w=$DPDK_WORKDIR
 
 dpdk_start_vhost_backend be "$w/be.sock" 1 || fail "net_vhost did not start"
 # shim #2: vdpa-user on its front side, net_vhost behind it
-"$SHIM_BIN" --device "type=net,id=down0,frontend=$w/mid.sock,backend=$w/be.sock,queue-pairs=1" \
+"$SHIM_BIN" --device "type=net,id=down0,frontend=$w/mid.sock,backend=$w/be.sock,queue-pairs=1,check=$E2E_ROOT/compat-matrix" \
     --trace "$w/trace-down.txt" 2>"$w/shim-down.log" &
 DOWN_PID=$!
 wait_for 5 test -S "$w/mid.sock" || fail "shim #2 did not create its socket: $(tail -n 3 "$w/shim-down.log")"
 # shim #1: the VMM's legacy vhost-user in front, shim #2 (vdpa-user) behind
-shim_start "$w/shim-up.log" --device "type=net,id=up0,frontend=$w/fe.sock,backend=$w/mid.sock" \
+shim_start "$w/shim-up.log" --device "type=net,id=up0,frontend=$w/fe.sock,backend=$w/mid.sock,check=$E2E_ROOT/compat-matrix" \
     --trace "$w/trace-up.txt"
 wait_for 5 test -S "$w/fe.sock" || fail "shim #1 did not create its socket"
 

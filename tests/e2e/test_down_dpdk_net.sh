@@ -23,7 +23,7 @@ count=1000
 mac=52:54:00:aa:bb:cc
 
 dpdk_start_vhost_backend be "$w/be.sock" 1 || fail "net_vhost did not start"
-shim_start "$w/shim.log" --device "type=net,id=net0,frontend=$w/fe.sock,backend=$w/be.sock,mac=$mac,mtu=1400,speed=10000" \
+shim_start "$w/shim.log" --device "type=net,id=net0,frontend=$w/fe.sock,backend=$w/be.sock,mac=$mac,mtu=1400,speed=10000,check=$E2E_ROOT/compat-matrix" \
     --trace "$w/trace.txt"
 wait_for 5 test -S "$w/fe.sock" || fail "the shim did not create its socket"
 dpdk_cmd be "set fwd io"
@@ -72,7 +72,7 @@ summary1="$(tail -n 1 "$w/driver.out" | sed 's/^vdpa-driver: //'), testpmd RX $r
 dpdk_stop be
 DPDK_TESTPMD_EXTRA="--rxq=2 --txq=2" dpdk_start_vhost_backend be "$w/be2.sock" 2 ||
     fail "net_vhost (2 queues) did not start"
-shim_start "$w/shim2.log" --device "type=net,id=mq0,frontend=$w/fe2.sock,backend=$w/be2.sock,queue-pairs=2" \
+shim_start "$w/shim2.log" --device "type=net,id=mq0,frontend=$w/fe2.sock,backend=$w/be2.sock,queue-pairs=2,check=$E2E_ROOT/compat-matrix" \
     --trace "$w/trace2.txt"
 wait_for 5 test -S "$w/fe2.sock" || fail "the shim did not create its socket"
 dpdk_cmd be "set fwd io"

@@ -31,7 +31,7 @@ qemu-storage-daemon --blockdev "driver=file,node-name=file0,filename=$w/disk.img
 QSD_PID=$!
 wait_for 10 test -S "$w/be.sock" || skip "qemu-storage-daemon did not start: $(tail -n 3 "$w/qsd.log")"
 
-shim_start "$w/shim.log" --device "type=blk,id=blk0,frontend=$w/fe.sock,backend=$w/be.sock" --trace "$w/trace.txt"
+shim_start "$w/shim.log" --device "type=blk,id=blk0,frontend=$w/fe.sock,backend=$w/be.sock,check=$E2E_ROOT/compat-matrix" --trace "$w/trace.txt"
 wait_for 5 test -S "$w/fe.sock" || fail "the shim did not create its socket"
 
 rc=0

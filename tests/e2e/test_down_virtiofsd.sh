@@ -29,7 +29,7 @@ VFS_PID=$!
 wait_for 10 test -S "$w/be.sock" || skip "virtiofsd did not start: $(tail -n 3 "$w/virtiofsd.log")"
 
 tag=share0
-shim_start "$w/shim.log" --device "type=fs,id=fs0,frontend=$w/fe.sock,backend=$w/be.sock,tag=$tag" \
+shim_start "$w/shim.log" --device "type=fs,id=fs0,frontend=$w/fe.sock,backend=$w/be.sock,tag=$tag,check=$E2E_ROOT/compat-matrix" \
     --trace "$w/trace.txt"
 wait_for 5 test -S "$w/fe.sock" || fail "the shim did not create its socket"
 

@@ -15,7 +15,7 @@ w=$DPDK_WORKDIR
 be="$w/be.sock"; fe="$w/fe.sock"
 
 dpdk_start_vhost_backend be "$be" 1 || fail "net_vhost did not start"
-shim_start "$w/shim.log" --device "type=net,id=net0,frontend=$fe,backend=$be" --trace "$w/trace.txt"
+shim_start "$w/shim.log" --device "type=net,id=net0,frontend=$fe,backend=$be,check=$E2E_ROOT/compat-matrix" --trace "$w/trace.txt"
 wait_for 5 test -S "$fe" || fail "the shim did not create $fe"
 fds_idle=$(fd_count "$_SHIM_PID")
 

@@ -21,7 +21,7 @@ w=$DPDK_WORKDIR
     2>"$w/backend.log" &
 BACKEND_PID=$!
 wait_for 5 test -S "$w/be.sock" || fail "vdpa-backend did not start: $(tail -n 3 "$w/backend.log")"
-shim_start "$w/shim.log" --device "type=net,id=net0,frontend=$w/fe.sock,backend=$w/be.sock" --trace "$w/trace.txt"
+shim_start "$w/shim.log" --device "type=net,id=net0,frontend=$w/fe.sock,backend=$w/be.sock,check=$E2E_ROOT/compat-matrix" --trace "$w/trace.txt"
 wait_for 5 test -S "$w/fe.sock" || fail "the shim did not create its socket"
 
 dpdk_start_virtio_user fe "$w/fe.sock" 1 || fail "virtio-user did not start"

@@ -27,7 +27,7 @@ make_boot_disk "$w/disk.img"
     2>"$w/backend.log" &
 BACKEND_PID=$!
 wait_for 5 test -S "$w/be.sock" || fail "vdpa-backend did not start: $(tail -n 3 "$w/backend.log")"
-shim_start "$w/shim.log" --device "type=blk,id=blk0,frontend=$w/fe.sock,backend=$w/be.sock" --trace "$w/trace.txt"
+shim_start "$w/shim.log" --device "type=blk,id=blk0,frontend=$w/fe.sock,backend=$w/be.sock,check=$E2E_ROOT/compat-matrix" --trace "$w/trace.txt"
 wait_for 5 test -S "$w/fe.sock" || fail "the shim did not create its socket"
 
 qemu_boot_blk "$w"

@@ -26,7 +26,7 @@ mkdir "$w/share"
 VFS_PID=$!
 wait_for 10 test -S "$w/be.sock" || skip "virtiofsd did not start: $(tail -n 3 "$w/virtiofsd.log")"
 
-shim_start "$w/shim.log" --device "type=fs,id=fs0,frontend=$w/fe.sock,backend=$w/be.sock" --trace "$w/trace.txt"
+shim_start "$w/shim.log" --device "type=fs,id=fs0,frontend=$w/fe.sock,backend=$w/be.sock,check=$E2E_ROOT/compat-matrix" --trace "$w/trace.txt"
 wait_for 5 test -S "$w/fe.sock" || fail "the shim did not create its socket"
 
 # shellcheck disable=SC2046

@@ -51,7 +51,7 @@ run_device() {
     "$backend_bin" --socket "$w/be.sock" --type "$type" "${be_args[@]}" 2>"$w/backend-$type.log" &
     BACKEND_PID=$!
     wait_for 5 test -S "$w/be.sock" || fail "vdpa-backend did not start: $(tail -n 3 "$w/backend-$type.log")"
-    shim_start "$w/shim-$type.log" --device "type=$type,id=${type}0,frontend=$w/fe.sock,backend=$w/be.sock" \
+    shim_start "$w/shim-$type.log" --device "type=$type,id=${type}0,frontend=$w/fe.sock,backend=$w/be.sock,check=$E2E_ROOT/compat-matrix" \
         --trace "$w/trace.txt"
     wait_for 5 test -S "$w/fe.sock" || fail "the shim did not create its socket"
 

@@ -49,6 +49,11 @@ shim_stop() {
     if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$_SHIM_LOG"; then
         fail "the shim's log has a sanitizer report"
     fi
+    # Tests run with check=compat-matrix: a peer that does what the matrix
+    # says its role and type never do is a finding.
+    if grep -q ': check: ' "$_SHIM_LOG"; then
+        fail "the compatibility check reported: $(grep -m3 ': check: ' "$_SHIM_LOG")"
+    fi
     (( status == 0 )) || fail "the shim exited with status $status on SIGTERM"
 }
 
