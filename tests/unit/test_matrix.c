@@ -31,7 +31,10 @@ static void spec_rules(void **state)
 {
     (void)state;
     /* the core life cycle: every role of every type */
-    assert_int_equal(spec("gpio", VS_MX_LEGACY_FE, VU_REQ_SET_MEM_TABLE), VS_MX_REQUIRED);
+    assert_int_equal(spec("gpio", VS_MX_LEGACY_FE, VU_REQ_SET_VRING_ADDR), VS_MX_REQUIRED);
+    /* memory arrives by SET_MEM_TABLE or, with CONFIGURE_MEM_SLOTS, ADD_MEM_REG */
+    assert_int_equal(spec("blk", VS_MX_LEGACY_FE, VU_REQ_SET_MEM_TABLE), VS_MX_OPTIONAL);
+    assert_int_equal(spec("blk", VS_MX_LEGACY_FE, VU_REQ_ADD_MEM_REG), VS_MX_OPTIONAL);
     assert_int_equal(spec("net", VS_MX_VDPA_BE, VU_REQ_SET_VRING_KICK), VS_MX_REQUIRED);
     /* config space: QEMU reads it from blk back-ends, owns it for net */
     assert_int_equal(spec("blk", VS_MX_LEGACY_FE, VU_REQ_GET_CONFIG), VS_MX_REQUIRED);
