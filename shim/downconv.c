@@ -36,6 +36,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "ctrl_net.h"
 #include "devmodel.h"
 #include "log.h"
 #include "session.h"
@@ -370,57 +371,22 @@ static bool set_active_pairs(struct vs_relay *r, uint16_t pairs)
 static int ctrl_command(struct vs_relay *r, const uint8_t *cmd, size_t len)
 {
     struct vs_down *dn = r->down;
-    const uint8_t *data = cmd + 2;
-    size_t n = len - 2;
-    uint8_t cls = cmd[0], code = cmd[1];
+    struct vs_ctrl_result res;
 
-    switch (cls) {
-    case VIRTIO_NET_CTRL_RX:
-        /* The back-end cannot filter; as a VMM in front of vhost-user does,
-         * the shim accepts the mode (promiscuous is what the back-end does). */
-        return negotiated(dn, VIRTIO_NET_F_CTRL_RX) && code <= 1 && n == 1 ? VIRTIO_NET_OK
-                                                                           : VIRTIO_NET_ERR;
-    case VIRTIO_NET_CTRL_MAC:
-        if (code == VIRTIO_NET_CTRL_MAC_ADDR_SET && n == 6 && negotiated(dn, VIRTIO_NET_F_CTRL_MAC_ADDR)) {
-            memcpy(dn->in.mac, data, 6);
-            return VIRTIO_NET_OK;
-        }
-        if (code == VIRTIO_NET_CTRL_MAC_TABLE_SET && negotiated(dn, VIRTIO_NET_F_CTRL_RX)) {
-            /* two tables: le32 count, count * 6 bytes */
-            size_t at = 0;
-            for (int t = 0; t < 2; t++) {
-                uint32_t entries;
-                if (n - at < 4)
-                    return VIRTIO_NET_ERR;
-                memcpy(&entries, data + at, 4);
-                entries = le32toh(entries);
-                at += 4;
-                if ((n - at) / 6 < entries)
-                    return VIRTIO_NET_ERR;
-                at += (size_t)entries * 6;
-            }
-            return at == n ? VIRTIO_NET_OK : VIRTIO_NET_ERR;
-        }
-        return VIRTIO_NET_ERR;
-    case VIRTIO_NET_CTRL_VLAN:
-        return negotiated(dn, VIRTIO_NET_F_CTRL_VLAN) && code <= 1 && n == 2 ? VIRTIO_NET_OK
-                                                                             : VIRTIO_NET_ERR;
-    case VIRTIO_NET_CTRL_MQ: {
-        uint16_t pairs;
-        if (code != VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET || n != 2 || !negotiated(dn, VIRTIO_NET_F_MQ))
-            return VIRTIO_NET_ERR;
-        memcpy(&pairs, data, 2);
-        pairs = le16toh(pairs);
-        if (pairs < 1 || pairs > dn->in.backend_queues / 2)
-            return VIRTIO_NET_ERR;
-        vs_info("%s: the driver uses %u queue pair(s)", r->cfg.id, pairs);
-        if (!set_active_pairs(r, pairs))
-            return VIRTIO_NET_OK;
-        return -1;
+    vs_ctrl_net_parse(cmd, len, dn->features, (uint16_t)(dn->in.backend_queues / 2), &res);
+    switch (res.action) {
+    case VS_CTRL_SET_MAC:
+        memcpy(dn->in.mac, res.mac, 6);
+        break;
+    case VS_CTRL_SET_PAIRS:
+        vs_info("%s: the driver uses %u queue pair(s)", r->cfg.id, res.pairs);
+        if (set_active_pairs(r, res.pairs))
+            return -1;
+        break;
+    case VS_CTRL_DONE:
+        break;
     }
-    default:
-        return VIRTIO_NET_ERR;
-    }
+    return res.ack;
 }
 
 /* Serves the control queue until it is empty or a command waits for the

@@ -2,7 +2,8 @@
 /*
  * virtio-net over a legacy vhost-user back-end (DPDK vhost, ...). The back-end
  * moves packets; everything a VMM used to do is here: the config space
- * (docs/vdpa-user.md 6.2) and the control queue (ctrl_net.c).
+ * (docs/vdpa-user.md 6.2) and the control queue (ctrl_net.c, served by
+ * downconv.c).
  */
 #include "devmodel.h"
 #include "virtio/virtio.h"

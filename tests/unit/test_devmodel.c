@@ -12,6 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "ctrl_net.h"
 #include "devmodel.h"
 #include "virtio/virtio.h"
 
@@ -238,6 +239,60 @@ static void generic_model(void **state)
     assert_int_equal(vs_model_vqs_count(m, 2), 2);
 }
 
+/* The control-queue command parser reads guest memory: every malformed or
+ * unsupported command is VIRTIO_NET_ERR, never more. */
+static void ctrl_commands(void **state)
+{
+    const uint64_t all = B(VIRTIO_NET_F_CTRL_RX) | B(VIRTIO_NET_F_CTRL_VLAN) |
+                         B(VIRTIO_NET_F_CTRL_MAC_ADDR) | B(VIRTIO_NET_F_MQ);
+    struct vs_ctrl_result r;
+    static const uint8_t promisc[] = { 0, 0, 1 }, vlan[] = { 2, 0, 5, 0 },
+                         mac_set[] = { 1, 1, 2, 0, 0, 0, 0, 9 }, pairs2[] = { 4, 0, 2, 0 },
+                         pairs0[] = { 4, 0, 0, 0 }, pairs9[] = { 4, 0, 9, 0 };
+    /* MAC_TABLE_SET: 1 unicast entry, 0 multicast */
+    static const uint8_t table[] = { 1, 0, 1, 0, 0, 0, 2, 0, 0, 0, 0, 1, 0, 0, 0, 0 };
+    /* a count that would overflow count * 6 */
+    static const uint8_t table_huge[] = { 1, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0 };
+
+    (void)state;
+    vs_ctrl_net_parse(promisc, sizeof(promisc), all, 4, &r);
+    assert_int_equal(r.ack, VIRTIO_NET_OK);
+    assert_int_equal(r.action, VS_CTRL_DONE);
+    vs_ctrl_net_parse(promisc, sizeof(promisc), 0, 4, &r); /* CTRL_RX not negotiated */
+    assert_int_equal(r.ack, VIRTIO_NET_ERR);
+    vs_ctrl_net_parse(promisc, 2, all, 4, &r);             /* data missing */
+    assert_int_equal(r.ack, VIRTIO_NET_ERR);
+    vs_ctrl_net_parse(vlan, sizeof(vlan), all, 4, &r);
+    assert_int_equal(r.ack, VIRTIO_NET_OK);
+    vs_ctrl_net_parse(mac_set, sizeof(mac_set), all, 4, &r);
+    assert_int_equal(r.ack, VIRTIO_NET_OK);
+    assert_int_equal(r.action, VS_CTRL_SET_MAC);
+    assert_memory_equal(r.mac, mac_set + 2, 6);
+    vs_ctrl_net_parse(mac_set, sizeof(mac_set) - 1, all, 4, &r);
+    assert_int_equal(r.ack, VIRTIO_NET_ERR);
+    vs_ctrl_net_parse(table, sizeof(table), all, 4, &r);
+    assert_int_equal(r.ack, VIRTIO_NET_OK);
+    vs_ctrl_net_parse(table, sizeof(table) - 1, all, 4, &r);
+    assert_int_equal(r.ack, VIRTIO_NET_ERR);
+    vs_ctrl_net_parse(table_huge, sizeof(table_huge), all, 4, &r);
+    assert_int_equal(r.ack, VIRTIO_NET_ERR);
+    vs_ctrl_net_parse(pairs2, sizeof(pairs2), all, 4, &r);
+    assert_int_equal(r.ack, VIRTIO_NET_OK);
+    assert_int_equal(r.action, VS_CTRL_SET_PAIRS);
+    assert_int_equal(r.pairs, 2);
+    vs_ctrl_net_parse(pairs2, sizeof(pairs2), all & ~B(VIRTIO_NET_F_MQ), 4, &r);
+    assert_int_equal(r.ack, VIRTIO_NET_ERR);
+    vs_ctrl_net_parse(pairs0, sizeof(pairs0), all, 4, &r);
+    assert_int_equal(r.ack, VIRTIO_NET_ERR);
+    vs_ctrl_net_parse(pairs9, sizeof(pairs9), all, 4, &r);
+    assert_int_equal(r.ack, VIRTIO_NET_ERR);
+    assert_int_equal(r.action, VS_CTRL_DONE);
+    vs_ctrl_net_parse(pairs2, 1, all, 4, &r);              /* not even a header */
+    assert_int_equal(r.ack, VIRTIO_NET_ERR);
+    vs_ctrl_net_parse((const uint8_t *)"\x63\x00", 2, all, 4, &r); /* unknown class */
+    assert_int_equal(r.ack, VIRTIO_NET_ERR);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -245,6 +300,7 @@ int main(void)
         cmocka_unit_test(net_consistency),  cmocka_unit_test(net_config_ranges),
         cmocka_unit_test(blk_from_backend), cmocka_unit_test(blk_synthesized),
         cmocka_unit_test(fs_config),        cmocka_unit_test(generic_model),
+        cmocka_unit_test(ctrl_commands),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
