@@ -5,6 +5,7 @@
 #   make check-all        all of the above and a clang build (what CI runs)
 #   make deps             install the Debian packages the project needs
 #   make matrix           probe the real peers, rewrite compat-matrix/ and docs/compat-matrix.md
+#   make fuzz             run the libFuzzer targets (FUZZ_SECONDS each, default 60)
 
 CC      ?= cc
 SAN     ?= 0
@@ -48,7 +49,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 CFLAGS  += -DVDPA_SHIM_VERSION=\"$(VERSION)\"
 
-.PHONY: all check check-all check-unit check-e2e check-valgrind deps demo matrix clean
+.PHONY: all check check-all check-unit check-e2e check-valgrind deps demo matrix fuzz clean
 
 all: $(BUILD)/vdpa-shim $(PEER_PROGS)
 
@@ -111,7 +112,12 @@ matrix: $(BUILD)/vdpa-shim $(PEER_PROGS)
 	@python3 compat-matrix/matrix.py render
 	@echo "matrix: compat-matrix/*.tsv and docs/compat-matrix.md rewritten"
 
+# libFuzzer targets (tests/fuzz), each for FUZZ_SECONDS from its seed corpus.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@tests/fuzz/run.sh $(FUZZ_SECONDS)
+
 clean:
-	rm -rf build build-san build-clang
+	rm -rf build build-san build-clang build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -4,6 +4,7 @@
 #   2. clang build of everything, warning-free (-Werror)
 #   3. unit and end-to-end tests again with ASan+UBSan (the shim under test too)
 #   4. unit tests under valgrind (leaks, fd leaks)
+#   5. every libFuzzer target for a short bounded time (make fuzz FUZZ_SECONDS=10)
 # Ends with one line: "all: N passed, M failed, K skipped".
 set -u
 cd "$(dirname "$0")/.."
@@ -19,7 +20,7 @@ tally() { # reads "...: N passed, M failed[, K skipped]" lines from a log
         f=$(sed -E 's/.*, ([0-9]+) failed.*/\1/' <<<"$line")
         s=0; [[ $line == *skipped* ]] && s=$(sed -E 's/.*, ([0-9]+) skipped.*/\1/' <<<"$line")
         passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
-    done < <(grep -E '^(unit|e2e): [0-9]+ passed, [0-9]+ failed' "$2")
+    done < <(grep -E '^(unit|e2e|fuzz): [0-9]+ passed, [0-9]+ failed' "$2")
 }
 
 step() { # step NAME CMD...
@@ -41,6 +42,7 @@ step clang make -j"$jobs" CC=clang BUILD=build-clang all build-clang/libshim.a \
     $(ls tests/unit/test_*.c | sed 's|tests/unit/|build-clang/tests/|; s|\.c$||')
 step asan make -j"$jobs" check SAN=1
 step valgrind make -j"$jobs" check-valgrind
+step fuzz make fuzz FUZZ_SECONDS="${CI_FUZZ_SECONDS:-10}"
 
 echo "=== summary"
 printf '  %s\n' "${summaries[@]}"

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages vdpa-shim needs to build and test, when missing.
 #   build: gcc, clang, make, pkg-config, libuv1-dev, libcmocka-dev
+#   fuzz:  libclang-rt-dev (clang's libFuzzer and sanitizer runtimes; only
+#          recommended by clang, and recommends are not installed here)
 #   tests: valgrind, python3, dpdk (dpdk-testpmd: net_vhost and
 #          net_virtio_user peers), qemu-system-x86 and qemu-system-common
 #          (QEMU, qemu-storage-daemon, virtiofsd), qemu-utils, bc
 set -euo pipefail
-packages=(gcc clang make pkg-config libuv1-dev libcmocka-dev valgrind python3
+packages=(gcc clang libclang-rt-dev make pkg-config libuv1-dev libcmocka-dev valgrind python3
           dpdk qemu-system-x86 qemu-system-common qemu-utils)
 missing=()
 for p in "${packages[@]}"; do

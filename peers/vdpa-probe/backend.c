@@ -9,6 +9,7 @@
  * u64 0) and never touches guest memory; received fds are closed at once.
  * It ends when the front-end disconnects or stays silent for --idle-ms.
  */
+#include <endian.h>
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
@@ -29,6 +30,9 @@ struct be_state {
     uint64_t protocol_features;  /* offered */
     uint64_t status;             /* the last SET_STATUS */
     uint8_t config[VU_MAX_CONFIG_SIZE];
+    uint64_t acked_pf;           /* what the front-end's SET_PROTOCOL_FEATURES acked */
+    const struct probe_opts *opts;
+    unsigned raw_seq;
 };
 
 static bool is_type(const struct vs_device_type *t, const char *name)
@@ -190,6 +194,36 @@ static int answer(struct be_state *st, int sock, const struct vu_msg *m,
     }
 }
 
+/* --raw-dir: the request as tests/fuzz/fuzz_message.c reads it: channel,
+ * fd count, negotiated protocol features (le64), ring limit, config size / 2,
+ * then the wire bytes. */
+static void write_raw(struct be_state *st, const struct vu_msg *m)
+{
+    uint8_t buf[12 + VU_HDR_SIZE + VU_MAX_PAYLOAD] = { 0 };
+    char path[512], column[128];
+    uint64_t pf = htole64(st->acked_pf);
+    FILE *f;
+
+    if (!st->opts->raw_dir)
+        return;
+    snprintf(column, sizeof(column), "%s", st->opts->column);
+    for (char *c = column; *c; c++)
+        if (*c == ':' || *c == '/')
+            *c = '_';
+    snprintf(path, sizeof(path), "%s/%s-%s-%03u", st->opts->raw_dir, st->t->name, column,
+             st->raw_seq++);
+    buf[1] = (uint8_t)m->nfds;
+    memcpy(buf + 2, &pf, 8);
+    buf[11] = (uint8_t)(st->t->config_size / 2);
+    vu_hdr_encode(&m->hdr, buf + 12);
+    memcpy(buf + 12 + VU_HDR_SIZE, m->payload.bytes, m->hdr.size);
+    f = fopen(path, "we");
+    if (!f || fwrite(buf, 1, 12 + VU_HDR_SIZE + m->hdr.size, f) != 12 + VU_HDR_SIZE + m->hdr.size)
+        vs_warn("cannot write %s", path);
+    if (f)
+        fclose(f);
+}
+
 /* Handles one request; 0, or -errno when the connection is unusable. */
 static int handle(struct be_state *st, struct records *r, int sock, struct vu_msg *m)
 {
@@ -197,6 +231,9 @@ static int handle(struct be_state *st, struct records *r, int sock, struct vu_ms
     uint64_t v;
     int rc = 0;
 
+    write_raw(st, m);
+    if (m->hdr.request == VU_REQ_SET_PROTOCOL_FEATURES)
+        vu_msg_get_u64(m, &st->acked_pf);
     vu_msg_close_fds(m); /* nothing here uses memory, eventfds or channels */
     if (!d) {
         vs_warn("the front-end sent unknown request %u; acknowledged, not recorded",
@@ -238,6 +275,7 @@ int probe_frontend(const struct probe_opts *o, struct records *r)
     int lfd, sock, rc;
 
     be_init(&st, o->type);
+    st.opts = o;
     lfd = vu_listen_unix(o->listen_path, 0600);
     if (lfd < 0) {
         vs_err("cannot listen on %s: %s", o->listen_path, strerror(-lfd));

@@ -27,7 +27,7 @@ static void usage(FILE *out)
             "usage: vdpa-probe --spec TYPE\n"
             "       vdpa-probe --connect PATH --type TYPE --column NAME [--expect FILE]\n"
             "       vdpa-probe --listen PATH --type TYPE --column NAME [--idle-ms N]\n"
-            "                  [--accept-ms N] [--expect FILE]\n"
+            "                  [--accept-ms N] [--expect FILE] [--raw-dir DIR]\n"
             "       common: [--output FILE] [--log-level error|warn|info|debug] [--help]\n"
             "Measures a vhost-user peer and prints compat-matrix records (msg, offer, order)\n"
             "for the column NAME, e.g. dpdk-22.11-net_vhost:backend.\n"
@@ -38,6 +38,8 @@ static void usage(FILE *out)
             "  --column NAME   the measured column, <program>-<version>:<role>\n"
             "  --idle-ms N     --listen: end after N ms without a request (default %d)\n"
             "  --accept-ms N   --listen: wait N ms for the front-end (default %d)\n"
+            "  --raw-dir DIR   --listen: also write each request the front-end sends to DIR\n"
+            "                  in the input format of tests/fuzz/fuzz_message.c (seeds)\n"
             "  --expect FILE   print '- <expected>' / '+ <measured>' for every record of the\n"
             "                  column that differs from FILE; exit 1 when any does\n"
             "  --output FILE   write the records to FILE (default: standard output, unless\n"
@@ -81,7 +83,7 @@ static int bad(const char *what)
 static int parse_options(int argc, char **argv, struct probe_opts *o, const char **spec)
 {
     enum { O_SPEC = 256, O_CONNECT, O_LISTEN, O_TYPE, O_COLUMN, O_EXPECT, O_OUTPUT, O_IDLE,
-           O_ACCEPT, O_LOG, O_HELP };
+           O_ACCEPT, O_LOG, O_RAW, O_HELP };
     static const struct option longopts[] = {
         { "spec", required_argument, NULL, O_SPEC },
         { "connect", required_argument, NULL, O_CONNECT },
@@ -92,6 +94,7 @@ static int parse_options(int argc, char **argv, struct probe_opts *o, const char
         { "output", required_argument, NULL, O_OUTPUT },
         { "idle-ms", required_argument, NULL, O_IDLE },
         { "accept-ms", required_argument, NULL, O_ACCEPT },
+        { "raw-dir", required_argument, NULL, O_RAW },
         { "log-level", required_argument, NULL, O_LOG },
         { "help", no_argument, NULL, O_HELP },
         { NULL, 0, NULL, 0 },
@@ -113,6 +116,7 @@ static int parse_options(int argc, char **argv, struct probe_opts *o, const char
         case O_COLUMN: o->column = optarg; break;
         case O_EXPECT: o->expect_path = optarg; break;
         case O_OUTPUT: o->output_path = optarg; break;
+        case O_RAW: o->raw_dir = optarg; break;
         case O_IDLE:
             if (parse_ms(optarg, &o->idle_ms))
                 return bad("--idle-ms wants a positive number of milliseconds");

@@ -54,6 +54,7 @@ struct probe_opts {
     const char *column;
     const char *expect_path;     /* --expect */
     const char *output_path;     /* --output */
+    const char *raw_dir;         /* --listen --raw-dir: each request as a fuzz seed */
     int idle_ms;                 /* --listen: end after this long without a request */
     int accept_ms;               /* --listen: wait this long for the front-end */
 };

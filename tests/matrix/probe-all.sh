@@ -94,8 +94,9 @@ probe_backend() {
 probe_listen_start() {
     local name=$1 type=$2 column=$3 sock=$4 idle=$5
     rm -f "$sock"
+    # RAW_DIR=dir: also keep every request as a fuzz seed (tests/fuzz/fuzz_message.c)
     timeout 120 "$probe" --listen "$sock" --type "$type" --column "$column" --idle-ms "$idle" \
-        --output "$w/$name.tsv" 2>"$w/$name.probe.log" &
+        --output "$w/$name.tsv" ${RAW_DIR:+--raw-dir "$RAW_DIR"} 2>"$w/$name.probe.log" &
     PROBE_PID=$!
     pids+=("$PROBE_PID")
     wait_for 5 test -S "$sock"

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (clang, -fsanitize=fuzzer,address,undefined)
+# and runs each for SECONDS (default 60) from its committed seed corpus
+# (tests/fuzz/corpus/<target>; new inputs go to a scratch copy, not the repo).
+# A crash leaves its input in build-fuzz/<target>.crash-* and fails the run;
+# turn it into a regression test by adding it to the corpus (every corpus
+# file is replayed by `run.sh` before fuzzing starts).
+# Prints one line per target and "fuzz: N passed, M failed".
+set -u
+cd "$(dirname "$0")/../.."
+seconds=${1:-${FUZZ_SECONDS:-60}}
+out=${FUZZ_BUILD:-build-fuzz}
+mkdir -p "$out"
+cc=${FUZZ_CC:-clang}
+flags=(-std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined
+       -fno-sanitize-recover=all -Wall -Wextra -Werror -Iinclude -Ishim -Ipeers)
+declare -A sources=(
+    [fuzz_message]="shim/wire.c shim/msg_table.c shim/validate.c shim/trace.c shim/log.c"
+    [fuzz_ctrl_net]="shim/ctrl_net.c"
+    [fuzz_virtqueue]="peers/virtio/virtqueue.c peers/virtio/guest_mem.c"
+)
+passed=0 failed=0
+for target in fuzz_message fuzz_ctrl_net fuzz_virtqueue; do
+    # shellcheck disable=SC2086
+    if ! "$cc" "${flags[@]}" -o "$out/$target" "tests/fuzz/$target.c" ${sources[$target]} \
+            2>"$out/$target.build.log"; then
+        echo "FAIL $target: does not build: $(head -n 3 "$out/$target.build.log")"
+        failed=$((failed + 1))
+        continue
+    fi
+    rm -rf "$out/$target.corpus" && mkdir -p "$out/$target.corpus"
+    cp tests/fuzz/corpus/"$target"/* "$out/$target.corpus/" 2>/dev/null || true
+    seeds=$(ls tests/fuzz/corpus/"$target" 2>/dev/null | wc -l)
+    if "$out/$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+            -artifact_prefix="$out/$target." -print_final_stats=1 \
+            "$out/$target.corpus" >"$out/$target.log" 2>&1; then
+        runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$out/$target.log")
+        echo "PASS $target: ${runs:-?} executions in ${seconds}s from $seeds seeds, no crash"
+        passed=$((passed + 1))
+    else
+        echo "FAIL $target: $(grep -m1 -E 'ERROR|runtime error|abort|leak' "$out/$target.log")"
+        echo "      input: $(ls "$out/$target".crash-* "$out/$target".leak-* "$out/$target".timeout-* 2>/dev/null | head -n 1)"
+        failed=$((failed + 1))
+    fi
+done
+echo "fuzz: $passed passed, $failed failed"
+(( failed == 0 ))
