@@ -3,7 +3,7 @@
  * check=: the conversation measured against the compatibility matrix
  * (compat-matrix/<type>.tsv, spec columns). A peer that sends a request its
  * role and device type never send (or vdpa-user forbids), a back-end that
- * refuses a request it must handle, and a front-end that configured rings
+ * refuses a request it must handle, and a front-end that started the device
  * without a request it must send are reported as log warnings. Reporting
  * only: validation decides what is refused.
  */
@@ -20,7 +20,8 @@ struct vs_check {
     struct vs_matrix m;
     char path[VS_PATH_MAX + 16];
     uint64_t seen_fe;            /* front-end requests seen this session, by table row */
-    bool rings_configured;       /* the session got as far as ring set-up */
+    bool started;                /* the front-end started the device: a legacy kick fd,
+                                    or vdpa-user's DRIVER_OK */
 };
 
 int vs_check_init(struct vs_relay *r)
@@ -67,9 +68,10 @@ static enum vs_mx_role sender_role(const struct vs_relay *r, enum vu_channel ch)
                                                                    : VS_MX_LEGACY_BE;
 }
 
-void vs_check_request(struct vs_relay *r, enum vu_channel ch, uint32_t request)
+void vs_check_request(struct vs_relay *r, enum vu_channel ch, const struct vu_msg *m)
 {
     struct vs_check *c = r->check;
+    uint32_t request = m->hdr.request;
     enum vs_mx_role role;
     enum vs_mx_value v;
     int row;
@@ -80,8 +82,10 @@ void vs_check_request(struct vs_relay *r, enum vu_channel ch, uint32_t request)
     v = vs_mx_get(&c->m, role, ch, request);
     if (ch == VU_CHAN_FRONTEND) {
         c->seen_fe |= UINT64_C(1) << row;
-        if (request == VU_REQ_SET_VRING_ADDR)
-            c->rings_configured = true;
+        if (role == VS_MX_LEGACY_FE ? request == VU_REQ_SET_VRING_KICK
+                                    : request == VU_REQ_SET_STATUS && m->hdr.size >= 8 &&
+                                          (m->payload.u64 & VIRTIO_STATUS_DRIVER_OK))
+            c->started = true;
     }
     if (v == VS_MX_NEVER || v == VS_MX_FORBIDDEN)
         vs_warn("%s: check: the %s sent %s, which %s %s %s (%s: %s)", r->cfg.id,
@@ -115,15 +119,15 @@ void vs_check_session_end(struct vs_relay *r)
     if (!c)
         return;
     role = sender_role(r, VU_CHAN_FRONTEND);
-    /* a session that never set up a ring was a probe or a failure: the
-     * required set-up is not owed yet */
-    for (size_t i = 0; c->rings_configured && i < vu_msg_desc_count(VU_CHAN_FRONTEND) && i < 64; i++) {
+    /* a session that never started the device was a probe, or was cut
+     * short: the rest of the set-up is not owed */
+    for (size_t i = 0; c->started && i < vu_msg_desc_count(VU_CHAN_FRONTEND) && i < 64; i++) {
         const struct vu_msg_desc *d = vu_msg_desc_at(VU_CHAN_FRONTEND, i);
         if (c->m.v[role][VU_CHAN_FRONTEND][i] == VS_MX_REQUIRED && !(c->seen_fe >> i & 1))
-            vs_warn("%s: check: the front-end set up rings without sending %s, which a %s "
-                    "front-end must send (%s: %s)", r->cfg.id, d->name, r->cfg.type->name,
+            vs_warn("%s: check: the front-end started the device without sending %s, which a "
+                    "%s front-end must send (%s: %s)", r->cfg.id, d->name, r->cfg.type->name,
                     c->path, vs_mx_role_column(role));
     }
     c->seen_fe = 0;
-    c->rings_configured = false;
+    c->started = false;
 }

@@ -198,7 +198,7 @@ static void on_be_chan_msg(struct vs_conn *c, struct vu_msg *m)
     struct vu_hdr hdr = m->hdr;
     int rc;
 
-    vs_check_request(r, VU_CHAN_BACKEND, hdr.request);
+    vs_check_request(r, VU_CHAN_BACKEND, m);
     rc = vu_validate_request(&r->be_limits, VU_CHAN_BACKEND, m, &d, &err);
     if (rc) {
         reject(r, c, VU_CHAN_BACKEND, &hdr, d, rc, err.text);
@@ -467,7 +467,7 @@ static void on_fe_msg(struct vs_conn *c, struct vu_msg *m)
     bool forward = true;
     int rc;
 
-    vs_check_request(r, VU_CHAN_FRONTEND, req);
+    vs_check_request(r, VU_CHAN_FRONTEND, m);
     rc = vu_validate_request(&r->fe_limits, VU_CHAN_FRONTEND, m, &d, &err);
     if (rc) {
         reject(r, c, VU_CHAN_FRONTEND, &hdr, d, rc, err.text);
@@ -643,8 +643,9 @@ static void end_session(struct vs_relay *r, const char *why)
     if (r->ending)
         return;
     r->ending = true;
-    if (r->fe || r->be)
+    if (r->fe || r->be || r->in_session)
         vs_info("%s: session ended (%s)", r->cfg.id, why);
+    r->in_session = false;
     vs_conn_close(r->fe_chan, 0);
     vs_conn_close(r->be_chan, 0);
     vs_conn_close(r->fe, 0);
@@ -713,6 +714,7 @@ static void attach_frontend(struct vs_relay *r, int fd)
         return;
     }
     r->stats.sessions++;
+    r->in_session = true;
     vs_info("%s: front-end connected on %s", r->cfg.id, r->cfg.frontend);
     if (!r->be) {
         /* Hold the front-end's requests until there is somewhere to send them. */

@@ -64,6 +64,7 @@ struct vs_relay {
     unsigned fe_backoff_ms, be_backoff_ms;
     unsigned handles_open;
     bool stopping, ending;
+    bool in_session;                  /* a front-end came and the session has not ended */
 
     /* The session. */
     enum vs_mode mode;
@@ -129,11 +130,12 @@ void vs_up_end(struct vs_relay *r);
 int vs_check_init(struct vs_relay *r);
 void vs_check_free(struct vs_relay *r);
 /* A request the front-end (VU_CHAN_FRONTEND) or the back-end (VU_CHAN_BACKEND)
- * sent, before validation. */
-void vs_check_request(struct vs_relay *r, enum vu_channel ch, uint32_t request);
+ * sent, before validation (the payload is read only where its size allows). */
+void vs_check_request(struct vs_relay *r, enum vu_channel ch, const struct vu_msg *m);
 /* The back-end refused a front-end request (failed ack or empty reply). */
 void vs_check_refusal(struct vs_relay *r, uint32_t request);
-/* The session ended: required requests the front-end never sent. */
+/* The session ended: required requests a front-end that started the device
+ * never sent. */
 void vs_check_session_end(struct vs_relay *r);
 
 /* ---- downconv.c ------------------------------------------------------------- */
