@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "conn.h"
@@ -34,6 +35,10 @@ static void on_poll(uv_poll_t *h, int status, int events)
 {
     struct vs_conn *c = h->data;
 
+    if (c->send_error) {
+        vs_conn_close(c, c->send_error);
+        return;
+    }
     if (status < 0) {
         vs_conn_close(c, -EIO);
         return;
@@ -64,7 +69,10 @@ static void on_poll(uv_poll_t *h, int status, int events)
 
 static void update_events(struct vs_conn *c)
 {
-    int want = (c->paused ? 0 : UV_READABLE) | (vu_txq_empty(&c->txq) ? 0 : UV_WRITABLE);
+    /* after a send error the shut-down socket is watched until the loop
+     * sees it and closes the connection */
+    int want = (c->paused && !c->send_error ? 0 : UV_READABLE) |
+               (vu_txq_empty(&c->txq) ? 0 : UV_WRITABLE);
 
     if (want == c->events)
         return;
@@ -101,7 +109,7 @@ int vs_conn_send(struct vs_conn *c, struct vu_msg *msg)
 {
     int rc;
 
-    if (!c || c->closing) {
+    if (!c || c->closing || c->send_error) {
         vu_msg_close_fds(msg);
         return -EPIPE;
     }
@@ -109,11 +117,25 @@ int vs_conn_send(struct vs_conn *c, struct vu_msg *msg)
     if (rc == 0)
         rc = vu_txq_flush(c->fd, &c->txq);
     if (rc < 0) {
-        vs_conn_close(c, rc);
+        vu_msg_close_fds(msg);
+        vs_conn_fail(c, rc);
         return rc;
     }
     update_events(c);
     return 0;
+}
+
+void vs_conn_fail(struct vs_conn *c, int reason)
+{
+    if (!c || c->closing || c->send_error)
+        return;
+    /* Closing now would end the session under the caller, who may be in
+     * the middle of a sequence of sends: shut the socket down instead; the
+     * loop's next poll of it closes the connection. */
+    vu_txq_clear(&c->txq);
+    c->send_error = reason;
+    shutdown(c->fd, SHUT_RDWR);
+    update_events(c);
 }
 
 void vs_conn_pause(struct vs_conn *c, bool paused)

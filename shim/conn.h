@@ -28,6 +28,7 @@ struct vs_conn {
     int events;                 /* UV_READABLE / UV_WRITABLE now watched */
     bool closing;
     bool paused;                /* not reading (back-pressure) */
+    int send_error;             /* a send failed: shut down, closed by the next poll */
     struct vu_rx rx;
     struct vu_txq txq;
     vs_conn_msg_cb on_msg;
@@ -40,9 +41,13 @@ struct vs_conn {
 struct vs_conn *vs_conn_new(uv_loop_t *loop, int fd, const char *label, vs_conn_msg_cb on_msg,
                             vs_conn_close_cb on_close, void *owner);
 /* Queues msg (taking its fds) and writes what the socket takes. A NULL or
- * closing connection closes the fds and returns -EPIPE. On failure the
- * connection is closed and a negative errno returned. */
+ * closing connection closes the fds and returns -EPIPE. On failure a
+ * negative errno is returned and the connection is closed by the loop's next
+ * poll (never from inside this call, so a caller's state stays valid). */
 int vs_conn_send(struct vs_conn *conn, struct vu_msg *msg);
+/* Fails the connection from inside a handler: nothing more is sent, and the
+ * loop's next poll closes it (on_close then runs outside the caller). */
+void vs_conn_fail(struct vs_conn *conn, int reason);
 /* Stops or restarts reading. */
 void vs_conn_pause(struct vs_conn *conn, bool paused);
 /* Closes (idempotent). reason is 0 or a negative errno for the log. */

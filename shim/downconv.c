@@ -1380,7 +1380,7 @@ void vs_down_internal_reply(struct vs_relay *r, const struct vs_owed *o, struct 
 bool vs_down_backend_lost(struct vs_relay *r)
 {
     struct vs_down *dn = r->down;
-    struct vs_owed owed[VS_MAX_PENDING];
+    struct vs_owed *owed;
     unsigned n = 0;
     bool forwarded = false;
 
@@ -1395,11 +1395,11 @@ bool vs_down_backend_lost(struct vs_relay *r)
     needs_reset(r, "the back-end disconnected");
     /* Replies the back-end will never send: each step fails, so the
      * front-end gets the answer a failed step gives. */
-    while (r->main_pending.count) {
-        owed[n++] = r->main_pending.items[r->main_pending.head];
-        r->main_pending.head = (r->main_pending.head + 1) % VS_MAX_PENDING;
-        r->main_pending.count--;
-    }
+    owed = malloc((r->main_pending.count + 1) * sizeof(*owed));
+    if (!owed)
+        return false;
+    while (vs_owed_pop(&r->main_pending, &owed[n]) == 0)
+        n++;
     for (unsigned i = 0; i < n && r->down; i++) {
         struct vu_msg failed;
         if (owed[i].origin == VS_FROM_FRONTEND) {
@@ -1414,5 +1414,6 @@ bool vs_down_backend_lost(struct vs_relay *r)
         vu_msg_set_u64(&failed, EIO);
         vs_down_internal_reply(r, &owed[i], &failed);
     }
+    free(owed);
     return !forwarded && r->down;
 }

@@ -22,21 +22,48 @@ static void fe_timer_cb(uv_timer_t *t);
 
 static int fifo_push(struct vs_owed_fifo *f, const struct vs_owed *o)
 {
-    if (f->count == VS_MAX_PENDING)
+    bool peer = o->origin != VS_FROM_SHIM;
+
+    if ((peer && f->peer_count >= VS_MAX_PENDING) || f->count >= VS_MAX_OWED)
         return -ENOBUFS;
-    f->items[(f->head + f->count) % VS_MAX_PENDING] = *o;
+    if (f->count == f->cap) {
+        unsigned cap = f->cap ? 2 * f->cap : 16;
+        struct vs_owed *items = malloc(cap * sizeof(*items));
+        if (!items)
+            return -ENOMEM;
+        for (unsigned i = 0; i < f->count; i++)
+            items[i] = f->items[(f->head + i) % f->cap];
+        free(f->items);
+        f->items = items;
+        f->cap = cap;
+        f->head = 0;
+    }
+    f->items[(f->head + f->count) % f->cap] = *o;
     f->count++;
+    f->peer_count += peer;
+    return 0;
+}
+
+int vs_owed_pop(struct vs_owed_fifo *f, struct vs_owed *o)
+{
+    if (f->count == 0)
+        return -ENOENT;
+    *o = f->items[f->head];
+    f->head = (f->head + 1) % f->cap;
+    f->count--;
+    f->peer_count -= o->origin != VS_FROM_SHIM;
     return 0;
 }
 
 static int fifo_pop(struct vs_owed_fifo *f, struct vs_owed *o)
 {
-    if (f->count == 0)
-        return -ENOENT;
-    *o = f->items[f->head];
-    f->head = (f->head + 1) % VS_MAX_PENDING;
-    f->count--;
-    return 0;
+    return vs_owed_pop(f, o);
+}
+
+static void fifo_reset(struct vs_owed_fifo *f)
+{
+    free(f->items);
+    memset(f, 0, sizeof(*f));
 }
 
 static void reset_session_state(struct vs_relay *r)
@@ -50,8 +77,8 @@ static void reset_session_state(struct vs_relay *r)
     r->offered_pf = 0;
     r->owner_deferred = false;
     r->pass_status = 0;
-    memset(&r->main_pending, 0, sizeof(r->main_pending));
-    memset(&r->chan_pending, 0, sizeof(r->chan_pending));
+    fifo_reset(&r->main_pending);
+    fifo_reset(&r->chan_pending);
 }
 
 void vs_trace_dir(struct vs_relay *r, const char *dir, enum vu_channel ch, const struct vu_msg *m,
@@ -99,8 +126,10 @@ static void answer_in_order(struct vs_relay *r, struct vs_conn *to, struct vs_ow
         send_answer(r, to, ch, &a);
         return;
     }
-    if (fifo_push(f, &a))
-        end_session(r, "too many replies outstanding");
+    if (fifo_push(f, &a)) {
+        vs_warn("%s: more than %d replies outstanding; disconnecting", r->cfg.id, VS_MAX_PENDING);
+        vs_conn_fail(to, -ENOBUFS); /* ends the session from the loop, not under a handler */
+    }
 }
 
 /* Sends the shim's queued answers that have come to the head. */
@@ -185,7 +214,7 @@ static void on_chan_close(struct vs_conn *c, int reason)
     /* One end without the other is useless: close both. */
     vs_conn_close(r->fe_chan, 0);
     vs_conn_close(r->be_chan, 0);
-    memset(&r->chan_pending, 0, sizeof(r->chan_pending));
+    fifo_reset(&r->chan_pending);
 }
 
 /* A back-end request on the channel, on its way to the front-end. */
@@ -322,8 +351,11 @@ int vs_send_internal(struct vs_relay *r, struct vu_msg *m, uint16_t action, uint
         return vs_conn_send(r->be, m);
     }
     if (fifo_push(&r->main_pending, &o)) {
+        /* the session ends when the loop next looks, not under the caller */
         vu_msg_close_fds(m);
-        end_session(r, "too many replies outstanding");
+        vs_err("%s: the back-end owes more than %d replies; ending the session", r->cfg.id,
+               VS_MAX_OWED);
+        vs_conn_fail(r->be, -ENOBUFS);
         return -ENOBUFS;
     }
     vs_trace_dir(r, "shim->be", VU_CHAN_FRONTEND, m, note);
@@ -861,6 +893,8 @@ static void handle_closed(uv_handle_t *h)
 
     if (--r->handles_open == 0) {
         vs_check_free(r);
+        fifo_reset(&r->main_pending);
+        fifo_reset(&r->chan_pending);
         free(r);
     }
 }

@@ -15,9 +15,12 @@
 #include "trace.h"
 #include "validate.h"
 
-/* Replies one side may owe the other at once. A peer that pipelines more
- * requests than this without reading replies is disconnected. */
+/* Replies one side may owe the other at once for a peer's own requests. A
+ * peer that pipelines more requests than this without reading replies is
+ * disconnected. The shim's own sequences (a device start sends several
+ * requests for every ring) may add up to VS_MAX_OWED in all. */
 #define VS_MAX_PENDING 64
+#define VS_MAX_OWED 4096
 
 /* What a session translates. Decided by the front-end's SET_PROTOCOL_FEATURES
  * against what the back-end offered. */
@@ -44,9 +47,11 @@ struct vs_owed {
     uint32_t arg;
 };
 
+/* Grows as needed (a session usually owes a handful); released at session end. */
 struct vs_owed_fifo {
-    struct vs_owed items[VS_MAX_PENDING];
-    unsigned head, count;
+    struct vs_owed *items;
+    unsigned head, count, cap;
+    unsigned peer_count;       /* entries for the peer's requests (not VS_FROM_SHIM) */
 };
 
 struct vs_up;            /* up-conversion state (upconv.c) */
@@ -87,6 +92,9 @@ struct vs_relay {
 };
 
 /* ---- relay.c services used by the translators --------------------------- */
+
+/* Takes the oldest entry; 0, or -ENOENT when empty. */
+int vs_owed_pop(struct vs_owed_fifo *f, struct vs_owed *o);
 
 void vs_trace_dir(struct vs_relay *r, const char *dir, enum vu_channel ch,
                   const struct vu_msg *m, const char *note);
