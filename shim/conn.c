@@ -43,6 +43,12 @@ static void on_poll(uv_poll_t *h, int status, int events)
         vs_conn_close(c, -EIO);
         return;
     }
+    /* A paused peer (a front-end held until the back-end answers or
+     * connects) that hangs up is gone: nobody is left to answer. */
+    if ((events & UV_DISCONNECT) && c->paused) {
+        vs_conn_close(c, -ECONNRESET);
+        return;
+    }
     if (events & UV_WRITABLE) {
         int rc = vu_txq_flush(c->fd, &c->txq);
         if (rc < 0) {
@@ -72,7 +78,7 @@ static void update_events(struct vs_conn *c)
     /* after a send error the shut-down socket is watched until the loop
      * sees it and closes the connection */
     int want = (c->paused && !c->send_error ? 0 : UV_READABLE) |
-               (vu_txq_empty(&c->txq) ? 0 : UV_WRITABLE);
+               (vu_txq_empty(&c->txq) ? 0 : UV_WRITABLE) | UV_DISCONNECT;
 
     if (want == c->events)
         return;

@@ -79,10 +79,11 @@ static bool is_req(const struct vu_msg_desc *d, const char *name)
 static enum vs_mx_value legacy_value(const struct vs_device_type *t, const struct vu_msg_desc *d)
 {
     /* Not SET_MEM_TABLE: with CONFIGURE_MEM_SLOTS memory arrives as
-     * ADD_MEM_REG instead (QEMU 7.2 with qemu-storage-daemon). */
+     * ADD_MEM_REG instead (QEMU 7.2 with qemu-storage-daemon). Not
+     * GET_VRING_BASE: a VMM that exits stops the rings by disconnecting. */
     static const char *const core[] = {
         "GET_FEATURES", "SET_FEATURES", "SET_OWNER", "SET_VRING_NUM",
-        "SET_VRING_ADDR", "SET_VRING_BASE", "GET_VRING_BASE", "SET_VRING_KICK", "SET_VRING_CALL",
+        "SET_VRING_ADDR", "SET_VRING_BASE", "SET_VRING_KICK", "SET_VRING_CALL",
     };
 
     if (d->flags & VU_DESC_VDPA_ONLY)
