@@ -106,18 +106,6 @@ struct vs_down {
 
 /* ---- helpers --------------------------------------------------------------- */
 
-static void close_fd(int *fd)
-{
-    if (*fd >= 0)
-        close(*fd);
-    *fd = -1;
-}
-
-static int dup_fd(int fd)
-{
-    return fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 3);
-}
-
 static bool is_net(const struct vs_down *dn)
 {
     return dn->model->has_ctrl_queue;
@@ -136,39 +124,6 @@ static void reply_u64(struct vs_relay *r, const struct vu_msg *req, uint64_t v, 
     vu_msg_set_u64(&reply, v);
     vs_trace_dir(r, "shim->fe", VU_CHAN_FRONTEND, &reply, note);
     vs_conn_send(r->fe, &reply);
-}
-
-static int send_u64(struct vs_relay *r, uint32_t req, uint64_t v, uint16_t action, uint32_t arg,
-                    const char *note)
-{
-    struct vu_msg m;
-
-    vu_msg_init(&m, req, 0);
-    vu_msg_set_u64(&m, v);
-    return vs_send_internal(r, &m, action, arg, note);
-}
-
-static int send_state(struct vs_relay *r, uint32_t req, uint32_t index, uint32_t num,
-                      uint16_t action, uint32_t arg)
-{
-    struct vu_msg m;
-
-    vu_msg_init(&m, req, 0);
-    vu_msg_set_state(&m, index, num);
-    return vs_send_internal(r, &m, action, arg, NULL);
-}
-
-/* SET_VRING_KICK/CALL/ERR with a duplicate of the front-end's fd. */
-static void send_ring_fd(struct vs_relay *r, uint32_t req, uint32_t index, int fd)
-{
-    struct vu_msg m;
-    int copy = dup_fd(fd);
-
-    vu_msg_init(&m, req, 0);
-    vu_msg_set_u64(&m, index | (copy < 0 ? VU_VRING_NOFD_MASK : 0));
-    if (copy >= 0)
-        vu_msg_add_fd(&m, copy);
-    vs_send_internal(r, &m, DNA_CHECK, 0, NULL);
 }
 
 /* The end of a sequence: GET_FEATURES has a reply in every state and no
@@ -341,6 +296,13 @@ static void ctrl_complete(struct vs_relay *r, uint16_t head, uint8_t *ack_byte, 
 }
 
 static void stop_backend_ring(struct vs_relay *r, uint32_t i);
+/* A ring's eventfd for the back-end; a duplicate that fails fails the step. */
+static void send_ring_fd(struct vs_relay *r, uint32_t req, uint32_t i, int fd)
+{
+    if (vs_send_fd_u64(r, req, i, fd, DNA_CHECK, NULL) < 0)
+        r->down->sequence_failed = true;
+}
+
 static void start_backend_ring(struct vs_relay *r, uint32_t i);
 static void needs_reset(struct vs_relay *r, const char *why);
 
@@ -441,16 +403,16 @@ static void start_backend_ring(struct vs_relay *r, uint32_t i)
     struct down_ring *g = &r->down->rings[i];
     struct vu_msg m;
 
-    send_state(r, VU_REQ_SET_VRING_NUM, i, g->num, DNA_CHECK, 0);
+    vs_send_state(r, VU_REQ_SET_VRING_NUM, i, g->num, DNA_CHECK, 0, NULL);
     vu_msg_init(&m, VU_REQ_SET_VRING_ADDR, 0);
     vu_msg_set_addr(&m, &g->addr);
     vs_send_internal(r, &m, DNA_CHECK, 0, NULL);
-    send_state(r, VU_REQ_SET_VRING_BASE, i, g->base, DNA_CHECK, 0);
+    vs_send_state(r, VU_REQ_SET_VRING_BASE, i, g->base, DNA_CHECK, 0, NULL);
     send_ring_fd(r, VU_REQ_SET_VRING_KICK, i, g->kick_fd);
     send_ring_fd(r, VU_REQ_SET_VRING_CALL, i, g->call_fd);
     if (g->err_fd >= 0)
         send_ring_fd(r, VU_REQ_SET_VRING_ERR, i, g->err_fd);
-    send_state(r, VU_REQ_SET_VRING_ENABLE, i, 1, DNA_CHECK, 0);
+    vs_send_state(r, VU_REQ_SET_VRING_ENABLE, i, 1, DNA_CHECK, 0, NULL);
     g->in_backend = true;
 }
 
@@ -458,7 +420,7 @@ static void start_backend_ring(struct vs_relay *r, uint32_t i)
 static void stop_backend_ring(struct vs_relay *r, uint32_t i)
 {
     r->down->rings[i].in_backend = false;
-    send_state(r, VU_REQ_GET_VRING_BASE, i, 0, DNA_SAVE_BASE, i);
+    vs_send_state(r, VU_REQ_GET_VRING_BASE, i, 0, DNA_SAVE_BASE, i, NULL);
 }
 
 static void start_rings(struct vs_relay *r)
@@ -615,7 +577,7 @@ int vs_down_begin(struct vs_relay *r, const struct vu_msg *set_pf)
                                                                      VU_BIT(VU_PF_RARP))));
     /* Sent as QEMU sends it, without NEED_REPLY; every later step asks. */
     r->be_limits.protocol_features = 0;
-    send_u64(r, VU_REQ_SET_PROTOCOL_FEATURES, be_pf, DNA_CHECK, 0, "legacy back-end");
+    vs_send_u64(r, VU_REQ_SET_PROTOCOL_FEATURES, be_pf, DNA_CHECK, 0, "legacy back-end");
     r->be_limits.protocol_features = be_pf;
     if (r->owner_deferred) {
         struct vu_msg owner;
@@ -720,9 +682,9 @@ static void begin_done(struct vs_relay *r, uint64_t backend_features)
 static void free_rings(struct vs_down *dn)
 {
     for (uint32_t i = 0; dn->rings && i < dn->nrings; i++) {
-        close_fd(&dn->rings[i].kick_fd);
-        close_fd(&dn->rings[i].call_fd);
-        close_fd(&dn->rings[i].err_fd);
+        vs_close_fd(&dn->rings[i].kick_fd);
+        vs_close_fd(&dn->rings[i].call_fd);
+        vs_close_fd(&dn->rings[i].err_fd);
     }
     free(dn->rings);
     dn->rings = NULL;
@@ -737,7 +699,7 @@ void vs_down_end(struct vs_relay *r)
     r->down = NULL;
     ctrl_unwatch(dn);
     free_rings(dn);
-    close_fd(&dn->config_call_fd);
+    vs_close_fd(&dn->config_call_fd);
     guest_mem_unmap(&dn->mem);
     free(dn->chain);
     free(dn);
@@ -751,7 +713,7 @@ static void reset_device(struct vs_relay *r, const struct vu_msg *req, uint32_t 
 
     stop_rings(r);
     if (!dn->backend_lost && vu_has_bit(r->be_limits.protocol_features, VU_PF_RESET_DEVICE))
-        send_u64(r, VU_REQ_RESET_DEVICE, 0, DNA_CHECK, 0, NULL);
+        vs_send_u64(r, VU_REQ_RESET_DEVICE, 0, DNA_CHECK, 0, NULL);
     /* spec 5.3: cleared, except fds, memory table and provisioned values */
     for (uint32_t i = 0; i < dn->nrings; i++) {
         struct down_ring *g = &dn->rings[i];
@@ -835,13 +797,13 @@ static void set_status(struct vs_relay *r, const struct vu_msg *m, const struct 
                 vs_reply_frontend_ack(r, ack, 0); /* FEATURES_OK stays clear (spec 5.2) */
             return;
         }
-        send_u64(r, VU_REQ_SET_FEATURES,
+        vs_send_u64(r, VU_REQ_SET_FEATURES,
                  vs_model_backend_features(dn->model, dn->driver_features, dn->backend_features) |
                      VU_BIT(VU_F_PROTOCOL_FEATURES) | (dn->driver_features & VU_BIT(F_LOG_ALL)),
                  DNA_CHECK, 0, "the front-end's selection, less what the shim provides");
         if (is_net(dn) && vu_has_bit(dn->driver_features, VIRTIO_NET_F_MTU) && dn->in.mtu &&
             vu_has_bit(r->be_limits.protocol_features, VU_PF_NET_MTU))
-            send_u64(r, VU_REQ_NET_SET_MTU, dn->in.mtu, DNA_CHECK, 0, "from the config space");
+            vs_send_u64(r, VU_REQ_NET_SET_MTU, dn->in.mtu, DNA_CHECK, 0, "from the config space");
         barrier(r, DNA_FEATURES_OK, ack);
         return;
     }
@@ -864,13 +826,6 @@ static bool layout_writable(const struct vs_down *dn)
     if (dn->status & VIRTIO_STATUS_DRIVER_OK)
         return dn->suspended;
     return (dn->status & VIRTIO_STATUS_FEATURES_OK) != 0;
-}
-
-static void replace_fd(int *slot, struct vu_msg *m)
-{
-    close_fd(slot);
-    if (m->nfds)
-        *slot = dup_fd(m->fds[0]);
 }
 
 static void read_config(struct vs_relay *r, const struct vu_msg *req)
@@ -1091,7 +1046,7 @@ void vs_down_frontend_request(struct vs_relay *r, const struct vu_msg_desc *d, s
             ((v ^ dn->features) & ~TRANSPORT_BITS) == 0 && !dn->backend_lost) {
             /* the dirty-logging switch (spec 3.3) */
             dn->features = (dn->features & ~VU_BIT(F_LOG_ALL)) | (v & VU_BIT(F_LOG_ALL));
-            send_u64(r, VU_REQ_SET_FEATURES,
+            vs_send_u64(r, VU_REQ_SET_FEATURES,
                      vs_model_backend_features(dn->model, dn->features, dn->backend_features) |
                          VU_BIT(VU_F_PROTOCOL_FEATURES) | (v & VU_BIT(F_LOG_ALL)),
                      DNA_CHECK, 0, "dirty logging");
@@ -1131,7 +1086,7 @@ void vs_down_frontend_request(struct vs_relay *r, const struct vu_msg_desc *d, s
         return;
     }
     case VU_REQ_VDPA_SET_CONFIG_CALL:
-        replace_fd(&dn->config_call_fd, m);
+        vs_replace_fd(&dn->config_call_fd, m);
         vu_msg_close_fds(m);
         deliver_pending_config(r);
         if (ack)
@@ -1196,7 +1151,7 @@ void vs_down_frontend_request(struct vs_relay *r, const struct vu_msg_desc *d, s
     case VU_REQ_SET_VRING_CALL:
     case VU_REQ_SET_VRING_ERR: {
         uint32_t i = (uint32_t)(g - dn->rings);
-        replace_fd(req == VU_REQ_SET_VRING_KICK   ? &g->kick_fd
+        vs_replace_fd(req == VU_REQ_SET_VRING_KICK   ? &g->kick_fd
                    : req == VU_REQ_SET_VRING_CALL ? &g->call_fd
                                                   : &g->err_fd, m);
         if (req == VU_REQ_SET_VRING_KICK && dn->ctrl_running && is_ctrl_ring(dn, i))

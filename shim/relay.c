@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -360,6 +361,72 @@ int vs_send_internal(struct vs_relay *r, struct vu_msg *m, uint16_t action, uint
     }
     vs_trace_dir(r, "shim->be", VU_CHAN_FRONTEND, m, note);
     return vs_conn_send(r->be, m);
+}
+
+int vs_send_u64(struct vs_relay *r, uint32_t req, uint64_t v, uint16_t action, uint32_t arg,
+                const char *note)
+{
+    struct vu_msg m;
+
+    vu_msg_init(&m, req, 0);
+    vu_msg_set_u64(&m, v);
+    return vs_send_internal(r, &m, action, arg, note);
+}
+
+int vs_send_none(struct vs_relay *r, uint32_t req, uint16_t action, uint32_t arg, const char *note)
+{
+    struct vu_msg m;
+
+    vu_msg_init(&m, req, 0);
+    return vs_send_internal(r, &m, action, arg, note);
+}
+
+int vs_send_state(struct vs_relay *r, uint32_t req, uint32_t index, uint32_t num, uint16_t action,
+                  uint32_t arg, const char *note)
+{
+    struct vu_msg m;
+
+    vu_msg_init(&m, req, 0);
+    vu_msg_set_state(&m, index, num);
+    return vs_send_internal(r, &m, action, arg, note);
+}
+
+int vs_send_fd_u64(struct vs_relay *r, uint32_t req, uint64_t index, int fd, uint16_t action,
+                   const char *note)
+{
+    struct vu_msg m;
+    int copy = vs_dup_fd(fd);
+
+    if (fd >= 0 && copy < 0) {
+        int rc = -errno;
+        vs_err("%s: cannot duplicate an fd for %s: %s", r->cfg.id,
+               vu_request_name(VU_CHAN_FRONTEND, req), strerror(-rc));
+        return rc; /* not NOFD in its place: that would be a false success */
+    }
+    vu_msg_init(&m, req, 0);
+    vu_msg_set_u64(&m, index | (copy < 0 ? VU_VRING_NOFD_MASK : 0));
+    if (copy >= 0)
+        vu_msg_add_fd(&m, copy);
+    return vs_send_internal(r, &m, action, 0, note);
+}
+
+void vs_close_fd(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
+int vs_dup_fd(int fd)
+{
+    return fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 3);
+}
+
+void vs_replace_fd(int *slot, const struct vu_msg *m)
+{
+    vs_close_fd(slot);
+    if (m->nfds)
+        *slot = vs_dup_fd(m->fds[0]);
 }
 
 void vs_forward_to_backend(struct vs_relay *r, const struct vu_msg_desc *d, struct vu_msg *m,

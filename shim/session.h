@@ -103,6 +103,22 @@ void vs_trace_dir(struct vs_relay *r, const char *dir, enum vu_channel ch,
  * with `action` and `arg`. Takes m's fds. 0 or -errno (session ended). */
 int vs_send_internal(struct vs_relay *r, struct vu_msg *m, uint16_t action, uint32_t arg,
                      const char *note);
+/* The shim's own requests with a u64, no payload, or a vring state. */
+int vs_send_u64(struct vs_relay *r, uint32_t req, uint64_t v, uint16_t action, uint32_t arg,
+                const char *note);
+int vs_send_none(struct vs_relay *r, uint32_t req, uint16_t action, uint32_t arg, const char *note);
+int vs_send_state(struct vs_relay *r, uint32_t req, uint32_t index, uint32_t num, uint16_t action,
+                  uint32_t arg, const char *note);
+/* SET_VRING_KICK/CALL/ERR or VDPA_SET_CONFIG_CALL for ring `index` with a
+ * duplicate of fd (NOFD when fd is -1). -errno, nothing sent, when fd cannot
+ * be duplicated. */
+int vs_send_fd_u64(struct vs_relay *r, uint32_t req, uint64_t index, int fd, uint16_t action,
+                   const char *note);
+/* Owned fd slots: close and set -1; duplicate (-1 stays -1); replace with a
+ * duplicate of a message's first fd (or -1 when it has none). */
+void vs_close_fd(int *fd);
+int vs_dup_fd(int fd);
+void vs_replace_fd(int *slot, const struct vu_msg *m);
 /* Sends a back-end-channel request of the shim's own to the front-end (with
  * NEED_REPLY where REPLY_ACK allows; the answer is consumed by the shim). */
 void vs_send_frontend_channel(struct vs_relay *r, struct vu_msg *m, const char *note);

@@ -111,67 +111,11 @@ static bool fe_wants_ack(const struct vs_relay *r, const struct vu_hdr *hdr)
            vu_has_bit(r->fe_limits.protocol_features, VU_PF_REPLY_ACK);
 }
 
-static void close_fd(int *fd)
-{
-    if (*fd >= 0)
-        close(*fd);
-    *fd = -1;
-}
-
-static int dup_fd(int fd)
-{
-    return fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 3);
-}
-
 /* ---- building the shim's own requests ------------------------------------ */
-
-static int send_u64(struct vs_relay *r, uint32_t req, uint64_t v, uint16_t action, uint32_t arg,
-                    const char *note)
-{
-    struct vu_msg m;
-
-    vu_msg_init(&m, req, 0);
-    vu_msg_set_u64(&m, v);
-    return vs_send_internal(r, &m, action, arg, note);
-}
-
-static int send_none(struct vs_relay *r, uint32_t req, uint16_t action, uint32_t arg,
-                     const char *note)
-{
-    struct vu_msg m;
-
-    vu_msg_init(&m, req, 0);
-    return vs_send_internal(r, &m, action, arg, note);
-}
-
-static int send_state(struct vs_relay *r, uint32_t req, uint32_t index, uint32_t num,
-                      uint16_t action, uint32_t arg, const char *note)
-{
-    struct vu_msg m;
-
-    vu_msg_init(&m, req, 0);
-    vu_msg_set_state(&m, index, num);
-    return vs_send_internal(r, &m, action, arg, note);
-}
-
-/* SET_VRING_KICK/CALL/ERR (or VDPA_SET_CONFIG_CALL) with a duplicate of fd. */
-static int send_fd_u64(struct vs_relay *r, uint32_t req, uint64_t index, int fd, const char *note)
-{
-    struct vu_msg m;
-    int copy = dup_fd(fd);
-
-    if (fd >= 0 && copy < 0)
-        return -errno;
-    vu_msg_init(&m, req, 0);
-    vu_msg_set_u64(&m, index | (copy < 0 ? VU_VRING_NOFD_MASK : 0));
-    if (copy >= 0)
-        vu_msg_add_fd(&m, copy);
-    return vs_send_internal(r, &m, UPA_CHECK_ACK, 0, note);
-}
 
 static void set_status(struct vs_relay *r, uint8_t status, const char *note)
 {
-    send_u64(r, VU_REQ_SET_STATUS, status, UPA_CHECK_ACK, 0, note);
+    vs_send_u64(r, VU_REQ_SET_STATUS, status, UPA_CHECK_ACK, 0, note);
 }
 
 #define ST_NEGOTIATING (VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER)
@@ -190,7 +134,7 @@ static void on_config_call(uv_poll_t *h, int status, int events)
         return;
     if (read(r->up->config_call_fd, &count, sizeof(count)) != sizeof(count))
         return;
-    send_none(r, VU_REQ_GET_STATUS, UPA_CONFIG_EVENT, 0, "config-call fired: read status");
+    vs_send_none(r, VU_REQ_GET_STATUS, UPA_CONFIG_EVENT, 0, "config-call fired: read status");
     if (r->fe && r->main_pending.count)
         vs_conn_pause(r->fe, true);
 }
@@ -245,20 +189,21 @@ int vs_up_begin(struct vs_relay *r, const struct vu_msg *set_pf)
     r->be_limits.protocol_features = be_pf;
     vs_trace_dir(r, "fe->shim", VU_CHAN_FRONTEND, set_pf, "up-conversion begins");
 
-    send_u64(r, VU_REQ_SET_PROTOCOL_FEATURES, be_pf, UPA_CHECK_ACK, 0, "vdpa-user");
+    vs_send_u64(r, VU_REQ_SET_PROTOCOL_FEATURES, be_pf, UPA_CHECK_ACK, 0, "vdpa-user");
     if (r->owner_deferred) {
         r->owner_deferred = false;
-        send_none(r, VU_REQ_SET_OWNER, UPA_CHECK_ACK, 0, "deferred SET_OWNER");
+        vs_send_none(r, VU_REQ_SET_OWNER, UPA_CHECK_ACK, 0, "deferred SET_OWNER");
     }
-    send_none(r, VU_REQ_VDPA_GET_DEVICE_ID, UPA_DEVICE_ID, 0, NULL);
-    send_none(r, VU_REQ_VDPA_GET_VQS_COUNT, UPA_VQS_COUNT, 0, NULL);
+    vs_send_none(r, VU_REQ_VDPA_GET_DEVICE_ID, UPA_DEVICE_ID, 0, NULL);
+    vs_send_none(r, VU_REQ_VDPA_GET_VQS_COUNT, UPA_VQS_COUNT, 0, NULL);
     set_status(r, 0, "reset");
     set_status(r, ST_NEGOTIATING, "ACKNOWLEDGE|DRIVER");
     provision(r);
-    send_fd_u64(r, VU_REQ_VDPA_SET_CONFIG_CALL, 0, up->config_call_fd, "config changes -> shim");
+    vs_send_fd_u64(r, VU_REQ_VDPA_SET_CONFIG_CALL, 0, up->config_call_fd, UPA_CHECK_ACK,
+                   "config changes -> shim");
     /* The config size comes back before the steps above are answered; the
      * config read it triggers is the last step of the set-up. */
-    send_none(r, VU_REQ_VDPA_GET_CONFIG_SIZE, UPA_CONFIG_SIZE, 0, NULL);
+    vs_send_none(r, VU_REQ_VDPA_GET_CONFIG_SIZE, UPA_CONFIG_SIZE, 0, NULL);
     return 0;
 }
 
@@ -275,14 +220,14 @@ void vs_up_end(struct vs_relay *r)
         return;
     r->up = NULL;
     for (unsigned i = 0; i < VU_MAX_MEM_REGIONS; i++)
-        close_fd(&up->mem_fds[i]);
+        vs_close_fd(&up->mem_fds[i]);
     for (uint32_t i = 0; up->rings && i < up->nrings; i++) {
-        close_fd(&up->rings[i].kick_fd);
-        close_fd(&up->rings[i].call_fd);
-        close_fd(&up->rings[i].err_fd);
+        vs_close_fd(&up->rings[i].kick_fd);
+        vs_close_fd(&up->rings[i].call_fd);
+        vs_close_fd(&up->rings[i].err_fd);
     }
     free(up->rings);
-    close_fd(&up->config_call_fd);
+    vs_close_fd(&up->config_call_fd);
     if (up->config_poll_open) {
         /* libuv releases the handle later; the state goes with it. */
         up->config_poll.data = up;
@@ -329,7 +274,7 @@ static void send_mem_table(struct vs_relay *r)
     vu_msg_init(&m, VU_REQ_SET_MEM_TABLE, 0);
     vu_msg_set_mem_table(&m, r->up->mem.regions, r->up->mem.nregions);
     for (uint32_t i = 0; i < r->up->mem.nregions; i++)
-        vu_msg_add_fd(&m, dup_fd(r->up->mem_fds[i]));
+        vu_msg_add_fd(&m, vs_dup_fd(r->up->mem_fds[i]));
     vs_send_internal(r, &m, UPA_CHECK_ACK, 0, "replay");
 }
 
@@ -338,19 +283,19 @@ static void send_ring(struct vs_relay *r, uint32_t i, bool with_fds)
     struct up_ring *g = &r->up->rings[i];
     struct vu_msg m;
 
-    send_state(r, VU_REQ_SET_VRING_NUM, i, g->num, UPA_CHECK_ACK, 0, NULL);
+    vs_send_state(r, VU_REQ_SET_VRING_NUM, i, g->num, UPA_CHECK_ACK, 0, NULL);
     vu_msg_init(&m, VU_REQ_SET_VRING_ADDR, 0);
     vu_msg_set_addr(&m, &g->addr);
     vs_send_internal(r, &m, UPA_CHECK_ACK, 0, NULL);
-    send_state(r, VU_REQ_SET_VRING_BASE, i, g->base, UPA_CHECK_ACK, 0, NULL);
+    vs_send_state(r, VU_REQ_SET_VRING_BASE, i, g->base, UPA_CHECK_ACK, 0, NULL);
     if (with_fds) {
-        send_fd_u64(r, VU_REQ_SET_VRING_KICK, i, g->kick_fd, "replay");
+        vs_send_fd_u64(r, VU_REQ_SET_VRING_KICK, i, g->kick_fd, UPA_CHECK_ACK, "replay");
         if (g->call_set)
-            send_fd_u64(r, VU_REQ_SET_VRING_CALL, i, g->call_fd, "replay");
+            vs_send_fd_u64(r, VU_REQ_SET_VRING_CALL, i, g->call_fd, UPA_CHECK_ACK, "replay");
         if (g->err_set)
-            send_fd_u64(r, VU_REQ_SET_VRING_ERR, i, g->err_fd, "replay");
+            vs_send_fd_u64(r, VU_REQ_SET_VRING_ERR, i, g->err_fd, UPA_CHECK_ACK, "replay");
     }
-    send_state(r, VU_REQ_SET_VRING_ENABLE, i, g->enabled ? 1 : 0, UPA_CHECK_ACK, 0, NULL);
+    vs_send_state(r, VU_REQ_SET_VRING_ENABLE, i, g->enabled ? 1 : 0, UPA_CHECK_ACK, 0, NULL);
 }
 
 /* First start: the rings' fds already went to the back-end as they came.
@@ -364,10 +309,11 @@ static void start_device(struct vs_relay *r, uint32_t ack_request)
     if (replay) {
         set_status(r, 0, "restart: reset");
         set_status(r, ST_NEGOTIATING, NULL);
-        send_u64(r, VU_REQ_SET_FEATURES, up->features, UPA_CHECK_ACK, 0, "replay");
+        vs_send_u64(r, VU_REQ_SET_FEATURES, up->features, UPA_CHECK_ACK, 0, "replay");
         set_status(r, ST_FEATURES_OK, NULL);
         send_mem_table(r);
-        send_fd_u64(r, VU_REQ_VDPA_SET_CONFIG_CALL, 0, up->config_call_fd, "replay");
+        vs_send_fd_u64(r, VU_REQ_VDPA_SET_CONFIG_CALL, 0, up->config_call_fd, UPA_CHECK_ACK,
+                       "replay");
     }
     for (uint32_t i = 0; i < up->nrings; i++) {
         struct up_ring *g = &up->rings[i];
@@ -377,7 +323,7 @@ static void start_device(struct vs_relay *r, uint32_t ack_request)
             send_ring(r, i, replay);
     }
     set_status(r, ST_DRIVER_OK, "rings complete: DRIVER_OK");
-    send_none(r, VU_REQ_GET_STATUS, UPA_START_STATUS, ack_request, NULL);
+    vs_send_none(r, VU_REQ_GET_STATUS, UPA_START_STATUS, ack_request, NULL);
 }
 
 /* After a request the shim kept to itself (ring numbers, addresses, enables
@@ -408,9 +354,9 @@ static void apply_while_running(struct vs_relay *r, struct vu_msg *m, bool ack_f
 {
     uint32_t request = m->hdr.request;
 
-    send_none(r, VU_REQ_VDPA_SUSPEND, UPA_CHECK_ACK, 0, "ring change while running");
+    vs_send_none(r, VU_REQ_VDPA_SUSPEND, UPA_CHECK_ACK, 0, "ring change while running");
     vs_send_internal(r, m, UPA_CHECK_ACK, 0, NULL);
-    send_none(r, VU_REQ_VDPA_RESUME, UPA_FE_ACK, ack_fe ? request : 0, NULL);
+    vs_send_none(r, VU_REQ_VDPA_RESUME, UPA_FE_ACK, ack_fe ? request : 0, NULL);
 }
 
 /* ---- front-end requests ------------------------------------------------------- */
@@ -418,13 +364,6 @@ static void apply_while_running(struct vs_relay *r, struct vu_msg *m, bool ack_f
 static struct up_ring *ring_of(struct vs_relay *r, uint32_t index)
 {
     return r->up->rings && index < r->up->nrings ? &r->up->rings[index] : NULL;
-}
-
-static void replace_fd(int *slot, struct vu_msg *m)
-{
-    close_fd(slot);
-    if (m->nfds)
-        *slot = dup_fd(m->fds[0]);
 }
 
 static void set_features(struct vs_relay *r, struct vu_msg *m, bool ack_fe)
@@ -454,7 +393,7 @@ static void set_features(struct vs_relay *r, struct vu_msg *m, bool ack_fe)
     up->features_set = false;
     vs_send_internal(r, m, UPA_CHECK_ACK, 0, NULL);
     set_status(r, ST_FEATURES_OK, "FEATURES_OK");
-    send_none(r, VU_REQ_GET_STATUS, UPA_FEATURES_STATUS, ack_fe ? VU_REQ_SET_FEATURES : 0,
+    vs_send_none(r, VU_REQ_GET_STATUS, UPA_FEATURES_STATUS, ack_fe ? VU_REQ_SET_FEATURES : 0,
               "check FEATURES_OK");
 }
 
@@ -466,11 +405,11 @@ static void stop_ring(struct vs_relay *r, uint32_t index, bool ack_fe)
 
     (void)ack_fe;
     if (up->state == UP_RUNNING) {
-        send_none(r, VU_REQ_VDPA_SUSPEND, UPA_CHECK_ACK, 0, "legacy ring stop");
+        vs_send_none(r, VU_REQ_VDPA_SUSPEND, UPA_CHECK_ACK, 0, "legacy ring stop");
         up->state = UP_STOPPED;
     }
     if (up->state == UP_STOPPED) {
-        send_state(r, VU_REQ_GET_VRING_BASE, index, 0, UPA_VRING_BASE, index, NULL);
+        vs_send_state(r, VU_REQ_GET_VRING_BASE, index, 0, UPA_VRING_BASE, index, NULL);
         return;
     }
     /* Never started: the index is what the front-end set. */
@@ -494,7 +433,7 @@ static void reset_device(struct vs_relay *r, uint32_t request, bool ack_fe)
     }
     up->fe_status = 0;
     set_status(r, 0, vu_request_name(VU_CHAN_FRONTEND, request));
-    send_u64(r, VU_REQ_SET_STATUS, ST_NEGOTIATING, UPA_FE_ACK, ack_fe ? request : 0, NULL);
+    vs_send_u64(r, VU_REQ_SET_STATUS, ST_NEGOTIATING, UPA_FE_ACK, ack_fe ? request : 0, NULL);
 }
 
 static void net_set_mtu(struct vs_relay *r, uint64_t mtu, bool ack_fe)
@@ -549,10 +488,10 @@ void vs_up_frontend_request(struct vs_relay *r, const struct vu_msg_desc *d, str
         return;
     case VU_REQ_SET_MEM_TABLE:
         for (unsigned i = 0; i < VU_MAX_MEM_REGIONS; i++)
-            close_fd(&up->mem_fds[i]);
+            vs_close_fd(&up->mem_fds[i]);
         up->mem = m->payload.mem;
         for (unsigned i = 0; i < m->nfds; i++)
-            up->mem_fds[i] = dup_fd(m->fds[i]);
+            up->mem_fds[i] = vs_dup_fd(m->fds[i]);
         up->has_mem = true;
         forward_then_maybe_start(r, m, ack_fe);
         return;
@@ -579,13 +518,13 @@ void vs_up_frontend_request(struct vs_relay *r, const struct vu_msg_desc *d, str
     case VU_REQ_SET_VRING_ERR:
         /* Valid in every state under vdpa-user: forwarded now, kept for replay. */
         if (req == VU_REQ_SET_VRING_KICK) {
-            replace_fd(&g->kick_fd, m);
+            vs_replace_fd(&g->kick_fd, m);
             g->kick_set = true;
         } else if (req == VU_REQ_SET_VRING_CALL) {
-            replace_fd(&g->call_fd, m);
+            vs_replace_fd(&g->call_fd, m);
             g->call_set = true;
         } else {
-            replace_fd(&g->err_fd, m);
+            vs_replace_fd(&g->err_fd, m);
             g->err_set = true;
         }
         forward_then_maybe_start(r, m, ack_fe);
@@ -623,7 +562,7 @@ void vs_up_frontend_request(struct vs_relay *r, const struct vu_msg_desc *d, str
          * would be lost. The next start resets and replays. */
         up->fe_status = (uint8_t)m->payload.u64;
         if (up->fe_status == 0 && up->state == UP_RUNNING) {
-            send_none(r, VU_REQ_VDPA_SUSPEND, UPA_FE_ACK, ack_fe ? req : 0, "legacy stop");
+            vs_send_none(r, VU_REQ_VDPA_SUSPEND, UPA_FE_ACK, ack_fe ? req : 0, "legacy stop");
             up->state = UP_STOPPED;
             return;
         }
