@@ -758,6 +758,26 @@ static void down_fs_without_tag(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* A control-queue command as the driver posts it (the ack byte reset to a
+ * value the device never writes), then the kick. */
+static void ctrl_post(struct vq_driver *vq, const struct vq_buf *bufs, uint8_t *ack, int kick)
+{
+    *ack = 0xff;
+    assert_int_equal(vq_driver_add(vq, bufs, 2, ack), 0);
+    vq_driver_kick(kick);
+}
+
+/* Waits for the command's used entry; returns the ack the shim wrote. */
+static uint8_t ctrl_ack(struct vq_driver *vq, const uint8_t *ack)
+{
+    void *token;
+    uint32_t len;
+
+    for (int i = 0; i < 100 && vq_driver_get_used(vq, &token, &len) == 0; i++)
+        usleep(10000);
+    return *ack;
+}
+
 /* The control queue, served by the shim from guest memory: VQ_PAIRS_SET
  * starts and stops the back-end's second pair, MAC_ADDR_SET changes the
  * config MAC, unknown commands get VIRTIO_NET_ERR. */
@@ -809,63 +829,41 @@ static void down_ctrl_queue(void **state)
 
     /* commands: class, cmd, data | ack */
     uint8_t *cmd = dma_alloc(&arena, 16, 8), *ack = dma_alloc(&arena, 1, 1);
-    void *token;
-    uint32_t len;
     struct vq_buf bufs[2];
     bufs[0] = (struct vq_buf){ dma_gpa(&arena, cmd), 4, false };
     bufs[1] = (struct vq_buf){ dma_gpa(&arena, ack), 1, true };
 
-    /* VQ_PAIRS_SET 2 */
+    /* VQ_PAIRS_SET 2: answered once the back-end has started pair 2 */
     cmd[0] = 4; cmd[1] = 0; cmd[2] = 2; cmd[3] = 0;
-    *ack = 0xff;
-    assert_int_equal(vq_driver_add(&vq, bufs, 2, cmd), 0);
-    vq_driver_kick(t->kick[ctrl]);
+    ctrl_post(&vq, bufs, ack, t->kick[ctrl]);
     be_expect_ring_start(t, 2, 0);
     be_expect_ring_start(t, 3, 0);
     be_barrier(t);
-    for (int i = 0; i < 100 && vq_driver_get_used(&vq, &token, &len) == 0; i++)
-        usleep(10000);
-    assert_int_equal(*ack, 0); /* VIRTIO_NET_OK, after the back-end acked */
+    assert_int_equal(ctrl_ack(&vq, ack), 0); /* VIRTIO_NET_OK */
 
     /* VQ_PAIRS_SET 1: the second pair stops */
     cmd[2] = 1;
-    *ack = 0xff;
-    assert_int_equal(vq_driver_add(&vq, bufs, 2, cmd), 0);
-    vq_driver_kick(t->kick[ctrl]);
+    ctrl_post(&vq, bufs, ack, t->kick[ctrl]);
     be_expect_ring_stop(t, 2, 3);
     be_expect_ring_stop(t, 3, 4);
     be_barrier(t);
-    for (int i = 0; i < 100 && vq_driver_get_used(&vq, &token, &len) == 0; i++)
-        usleep(10000);
-    assert_int_equal(*ack, 0);
+    assert_int_equal(ctrl_ack(&vq, ack), 0);
 
     /* VQ_PAIRS_SET 3 is beyond max_virtqueue_pairs; an unknown class */
     cmd[2] = 3;
-    *ack = 0xff;
-    assert_int_equal(vq_driver_add(&vq, bufs, 2, cmd), 0);
-    vq_driver_kick(t->kick[ctrl]);
-    for (int i = 0; i < 100 && vq_driver_get_used(&vq, &token, &len) == 0; i++)
-        usleep(10000);
-    assert_int_equal(*ack, 1);
+    ctrl_post(&vq, bufs, ack, t->kick[ctrl]);
+    assert_int_equal(ctrl_ack(&vq, ack), 1); /* VIRTIO_NET_ERR */
     cmd[0] = 99;
-    *ack = 0xff;
-    assert_int_equal(vq_driver_add(&vq, bufs, 2, cmd), 0);
-    vq_driver_kick(t->kick[ctrl]);
-    for (int i = 0; i < 100 && vq_driver_get_used(&vq, &token, &len) == 0; i++)
-        usleep(10000);
-    assert_int_equal(*ack, 1);
+    ctrl_post(&vq, bufs, ack, t->kick[ctrl]);
+    assert_int_equal(ctrl_ack(&vq, ack), 1);
 
     /* MAC_ADDR_SET: the config space follows */
     static const uint8_t mac[6] = { 0x02, 0x11, 0x22, 0x33, 0x44, 0x55 };
     cmd[0] = 1; cmd[1] = 1;
     memcpy(cmd + 2, mac, 6);
     bufs[0].len = 8;
-    *ack = 0xff;
-    assert_int_equal(vq_driver_add(&vq, bufs, 2, cmd), 0);
-    vq_driver_kick(t->kick[ctrl]);
-    for (int i = 0; i < 100 && vq_driver_get_used(&vq, &token, &len) == 0; i++)
-        usleep(10000);
-    assert_int_equal(*ack, 0);
+    ctrl_post(&vq, bufs, ack, t->kick[ctrl]);
+    assert_int_equal(ctrl_ack(&vq, ack), 0);
     fe_get_config(t, 0, 6, config);
     assert_memory_equal(config, mac, 6);
     assert_true(quiet_for(t->s.be, 100)); /* the back-end heard nothing of it */
