@@ -105,6 +105,7 @@ static const struct {
     { "capacity", "blk: size in bytes (a multiple of 512) for a back-end without config space" },
     { "check", "compat-matrix file or directory: report requests the matrix says a peer "
                "never sends, must handle or must send" },
+    { "peer-uid", "refuse a front-end or back-end process not running as this uid (SO_PEERCRED)" },
 };
 
 static int apply_key(struct vs_device_config *dev, const char *key, const char *v, char *err,
@@ -171,6 +172,11 @@ static int apply_key(struct vs_device_config *dev, const char *key, const char *
         if (!*v || strlen(v) >= sizeof(dev->tag))
             return errorf(err, errlen, "tag=%s: 1..%zu bytes", v, sizeof(dev->tag) - 1);
         strcpy(dev->tag, v);
+    } else if (strcmp(key, "peer-uid") == 0) {
+        if (parse_uint(v, 0, UINT32_MAX - 1, &n))
+            return errorf(err, errlen, "peer-uid=%s: expected a numeric user id", v);
+        dev->peer_uid = (uint32_t)n;
+        dev->peer_uid_set = true;
     } else if (strcmp(key, "check") == 0) {
         return parse_path(v, dev->check, err, errlen, key);
     } else if (strcmp(key, "capacity") == 0) {

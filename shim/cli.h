@@ -41,6 +41,8 @@ struct vs_device_config {
     char tag[37];                         /* fs: mount tag, up to 36 bytes */
     uint64_t capacity;                    /* blk: bytes, when the back-end has no config */
     char check[VS_PATH_MAX];              /* compat-matrix file or directory, "" = none */
+    bool peer_uid_set;                    /* peer-uid=: both peers must run as this user */
+    uint32_t peer_uid;
 };
 
 struct vs_options {

@@ -784,8 +784,35 @@ static void on_main_close(struct vs_conn *c, int reason)
     end_session(r, was_fe ? "front-end gone" : "back-end gone");
 }
 
+/* peer-uid=: the process at the other end of fd must run as that user
+ * (SO_PEERCRED). Logs and returns false otherwise. */
+static bool peer_allowed(struct vs_relay *r, int fd, const char *who)
+{
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+
+    if (!r->cfg.peer_uid_set)
+        return true;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+        vs_warn("%s: cannot learn the %s's user (%s); refused (peer-uid=%u)", r->cfg.id, who,
+                strerror(errno), r->cfg.peer_uid);
+        return false;
+    }
+    if (cred.uid != r->cfg.peer_uid) {
+        vs_warn("%s: refused a %s running as uid %u, pid %d: peer-uid=%u", r->cfg.id, who,
+                (unsigned)cred.uid, (int)cred.pid, r->cfg.peer_uid);
+        return false;
+    }
+    return true;
+}
+
 static void attach_backend(struct vs_relay *r, int fd)
 {
+    if (!peer_allowed(r, fd, "back-end")) {
+        close(fd);
+        end_session(r, "back-end refused by peer-uid=");
+        return;
+    }
     r->be = vs_conn_new(r->loop, fd, "back-end", on_be_msg, on_main_close, r);
     if (!r->be) {
         vs_err("%s: out of memory for the back-end connection", r->cfg.id);
@@ -800,6 +827,10 @@ static void attach_backend(struct vs_relay *r, int fd)
 
 static void attach_frontend(struct vs_relay *r, int fd)
 {
+    if (!peer_allowed(r, fd, "front-end")) {
+        close(fd);
+        return;
+    }
     if (r->fe) {
         vs_warn("%s: a second front-end connected to %s while one is active; refused", r->cfg.id,
                 r->cfg.frontend);

@@ -563,6 +563,12 @@ static void device_down_conversion_keys(void **state)
     for (size_t i = 0; i < sizeof(bad_cap) / sizeof(bad_cap[0]); i++)
         dev_bad_kv(BLK, "capacity", bad_cap[i]);
 
+    assert_true(dev_ok_kv(NET, "peer-uid", "0").peer_uid_set);
+    assert_int_equal(dev_ok_kv(NET, "peer-uid", "1000").peer_uid, 1000);
+    assert_false(dev_ok(NET).peer_uid_set);
+    dev_bad_kv(NET, "peer-uid", "root");
+    dev_bad_kv(NET, "peer-uid", "-1");
+    dev_bad_kv(NET, "peer-uid", "4294967295");
     dev_bad(BLK ",speed=1000", "speed", "net");
     dev_bad(NET ",tag=x", "tag", "fs");
     dev_bad(FS ",capacity=512", "capacity", "blk");
