@@ -274,19 +274,16 @@ static void set_mem_table(struct down_test *t)
     fe_expect_ack(t, VU_REQ_SET_MEM_TABLE, 0);
 }
 
-/* Ring layout as a vdpa-user driver writes it: kept by the shim until the
- * device starts. The ring parts are at uva GUEST_UVA + 0x10000 * (i + 1). */
-static void layout_ring(struct down_test *t, uint32_t i, uint32_t num)
+/* Ring layout as a vdpa-user driver writes it (NUM, ADDR, KICK, CALL,
+ * ENABLE): kept by the shim until the device starts. */
+static void layout_ring_at(struct down_test *t, uint32_t i, uint32_t num,
+                           const struct vu_vring_addr *addr)
 {
-    uint64_t base = GUEST_UVA + 0x10000ull * (i + 1);
-    struct vu_vring_addr addr = { .index = i, .desc_user_addr = base,
-                                  .avail_user_addr = base + 16 * num,
-                                  .used_user_addr = base + 0x8000 };
     struct vu_msg m;
 
     fe_state(t, VU_REQ_SET_VRING_NUM, i, num, 0);
     vu_msg_init(&m, VU_REQ_SET_VRING_ADDR, NEED);
-    vu_msg_set_addr(&m, &addr);
+    vu_msg_set_addr(&m, addr);
     assert_int_equal(vu_send_blocking(t->s.fe, &m), 0);
     fe_expect_ack(t, VU_REQ_SET_VRING_ADDR, 0);
     t->kick[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -296,6 +293,17 @@ static void layout_ring(struct down_test *t, uint32_t i, uint32_t num)
     assert_int_equal(send_u64_req(t->s.fe, VU_REQ_SET_VRING_CALL, NEED, i, t->call[i]), 0);
     fe_expect_ack(t, VU_REQ_SET_VRING_CALL, 0);
     fe_state(t, VU_REQ_SET_VRING_ENABLE, i, 1, 0);
+}
+
+/* The same with the ring parts at uva GUEST_UVA + 0x10000 * (i + 1). */
+static void layout_ring(struct down_test *t, uint32_t i, uint32_t num)
+{
+    uint64_t base = GUEST_UVA + 0x10000ull * (i + 1);
+    struct vu_vring_addr addr = { .index = i, .desc_user_addr = base,
+                                  .avail_user_addr = base + 16 * num,
+                                  .used_user_addr = base + 0x8000 };
+
+    layout_ring_at(t, i, num, &addr);
 }
 
 /* What the legacy back-end receives when the shim starts ring i. */
@@ -807,18 +815,7 @@ static void down_ctrl_queue(void **state)
         addr.desc_user_addr = GUEST_UVA + ((uint8_t *)vq.desc - t->guest);
         addr.avail_user_addr = GUEST_UVA + ((uint8_t *)vq.avail - t->guest);
         addr.used_user_addr = GUEST_UVA + ((uint8_t *)vq.used - t->guest);
-        fe_state(t, VU_REQ_SET_VRING_NUM, ctrl, 64, 0);
-        vu_msg_init(&m, VU_REQ_SET_VRING_ADDR, NEED);
-        vu_msg_set_addr(&m, &addr);
-        assert_int_equal(vu_send_blocking(t->s.fe, &m), 0);
-        fe_expect_ack(t, VU_REQ_SET_VRING_ADDR, 0);
-        t->kick[ctrl] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        t->call[ctrl] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        assert_int_equal(send_u64_req(t->s.fe, VU_REQ_SET_VRING_KICK, NEED, ctrl, t->kick[ctrl]), 0);
-        fe_expect_ack(t, VU_REQ_SET_VRING_KICK, 0);
-        assert_int_equal(send_u64_req(t->s.fe, VU_REQ_SET_VRING_CALL, NEED, ctrl, t->call[ctrl]), 0);
-        fe_expect_ack(t, VU_REQ_SET_VRING_CALL, 0);
-        fe_state(t, VU_REQ_SET_VRING_ENABLE, ctrl, 1, 0);
+        layout_ring_at(t, ctrl, 64, &addr);
     }
     /* DRIVER_OK: one pair runs until the driver asks for more */
     assert_int_equal(send_u64_req(t->s.fe, VU_REQ_SET_STATUS, NEED, ST_DRIVER_OK, -1), 0);
