@@ -65,6 +65,14 @@ enum vu_reply_rule {
 #define VU_DESC_FORBIDDEN_UNDER_VDPA    0x02u /* refused once F_VDPA is negotiated */
 #define VU_DESC_VDPA_ONLY               0x04u /* exists only under F_VDPA */
 #define VU_DESC_DEPRECATED              0x08u
+/* For a back-end restart under a live front-end (shim/replay.c): */
+#define VU_DESC_STATE          0x10u /* sets state a new back-end must be given again
+                                        (the latest per ring, or per config offset) */
+#define VU_DESC_CLEARS_STATE   0x20u /* forgets that state: the ring's for a per-ring
+                                        request (GET_VRING_BASE stops it), else the device's */
+#define VU_DESC_NOT_REPLAYABLE 0x40u /* state no replay can rebuild (dirty log, IOTLB,
+                                        crypto sessions, postcopy, state transfer): a
+                                        back-end lost after it ends the session */
 
 #define VU_GATE_NONE (-1)
 

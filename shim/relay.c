@@ -208,12 +208,15 @@ static void on_chan_close(struct vs_conn *c, int reason)
     struct vs_relay *r = c->owner;
 
     (void)reason;
-    if (c == r->fe_chan)
-        r->fe_chan = NULL;
-    if (c == r->be_chan)
+    if (c == r->be_chan) {
+        /* The front-end's end stays: a back-end that restarts gets a new
+         * channel to it (replay.c); answers still owed to the old one come
+         * to the shim. The front-end's end closes with the session. */
         r->be_chan = NULL;
-    /* One end without the other is useless: close both. */
-    vs_conn_close(r->fe_chan, 0);
+        return;
+    }
+    r->fe_chan = NULL;
+    /* The back-end's requests would have nowhere to go. */
     vs_conn_close(r->be_chan, 0);
     fifo_reset(&r->chan_pending);
 }
@@ -299,34 +302,46 @@ void vs_send_frontend_channel(struct vs_relay *r, struct vu_msg *m, const char *
     vs_conn_send(r->fe_chan, m);
 }
 
+int vs_attach_backend_channel(struct vs_relay *r, struct vu_msg *m)
+{
+    int pair[2];
+
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
+        return -errno;
+    vs_conn_close(r->be_chan, 0);
+    r->be_chan = vs_conn_new(r->loop, pair[0], "back-end channel", on_be_chan_msg, on_chan_close,
+                             r);
+    if (!r->be_chan) {
+        close(pair[0]);
+        close(pair[1]);
+        return -ENOMEM;
+    }
+    vu_msg_add_fd(m, pair[1]);
+    return 0;
+}
+
 /* SET_BACKEND_REQ_FD: keep the front-end's socket. When the back-end has a
  * channel too, give it one end of the shim's own socketpair, so its requests
  * are validated and traced; *forward says whether the request goes on. */
 static int take_backend_channel(struct vs_relay *r, struct vu_msg *m, bool *forward)
 {
-    int pair[2] = { -1, -1 };
+    int rc = 0;
 
     *forward = vu_has_bit(r->be_limits.protocol_features, VU_PF_BACKEND_REQ);
-    if (*forward && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
-        return -errno;
     vs_conn_close(r->fe_chan, 0);
-    vs_conn_close(r->be_chan, 0);
     r->fe_chan = vs_conn_new(r->loop, m->fds[0], "front-end channel", on_fe_chan_msg,
                              on_chan_close, r);
     m->fds[0] = -1;
     m->nfds = 0;
-    if (*forward) {
-        vu_msg_add_fd(m, pair[1]);
-        r->be_chan = vs_conn_new(r->loop, pair[0], "back-end channel", on_be_chan_msg,
-                                 on_chan_close, r);
-    }
-    if (!r->fe_chan || (*forward && !r->be_chan)) {
+    if (!r->fe_chan)
+        rc = -ENOMEM;
+    else if (*forward)
+        rc = vs_attach_backend_channel(r, m);
+    if (rc) {
         vs_conn_close(r->fe_chan, 0);
-        vs_conn_close(r->be_chan, 0);
         vu_msg_close_fds(m);
-        return -ENOMEM;
     }
-    return 0;
+    return rc;
 }
 
 /* ---- the main socket --------------------------------------------------------- */
@@ -441,6 +456,8 @@ void vs_forward_to_backend(struct vs_relay *r, const struct vu_msg_desc *d, stru
         reject(r, r->fe, VU_CHAN_FRONTEND, &hdr, NULL, -ENOBUFS, "too many replies outstanding");
         return;
     }
+    if (r->mode == VS_MODE_PASS || r->mode == VS_MODE_UNDECIDED)
+        vs_replay_record(r, d, m);
     vs_trace_dir(r, "fe->be", VU_CHAN_FRONTEND, m, note);
     r->stats.forwarded++;
     vs_conn_send(r->be, m);
@@ -496,6 +513,7 @@ static void flush_deferred_owner(struct vs_relay *r)
         return;
     r->owner_deferred = false;
     vu_msg_init(&owner, VU_REQ_SET_OWNER, 0);
+    vs_replay_record(r, vu_msg_desc_lookup(VU_CHAN_FRONTEND, VU_REQ_SET_OWNER), &owner);
     vs_trace_dir(r, "shim->be", VU_CHAN_FRONTEND, &owner, "deferred SET_OWNER");
     vs_conn_send(r->be, &owner);
 }
@@ -714,8 +732,10 @@ static void on_be_msg(struct vs_conn *c, struct vu_msg *m)
         vs_trace_dir(r, "be->shim", VU_CHAN_FRONTEND, m, NULL);
         if (r->mode == VS_MODE_DOWN)
             vs_down_internal_reply(r, &o, m);
-        else
+        else if (r->mode == VS_MODE_UP)
             vs_up_internal_reply(r, &o, m);
+        else
+            vs_replay_internal_reply(r, &o, m);
     } else {
         what = o.p.kind == VU_PENDING_EXPLICIT ? note_backend_reply(r, m, note, sizeof(note)) : NULL;
         vs_trace_dir(r, "be->fe", VU_CHAN_FRONTEND, m, what);
@@ -753,6 +773,7 @@ static void end_session(struct vs_relay *r, const char *why)
     vs_check_session_end(r);
     vs_up_end(r);
     vs_down_end(r);
+    vs_replay_end(r);
     reset_session_state(r);
     r->ending = false;
     if (!r->stopping && r->cfg.frontend_mode == VS_MODE_CONNECT) {
@@ -779,6 +800,15 @@ static void on_main_close(struct vs_conn *c, int reason)
         vs_conn_close(r->be_chan, 0);
         if (r->fe)
             vs_conn_pause(r->fe, r->main_pending.count != 0);
+        return;
+    }
+    if (!was_fe && r->mode != VS_MODE_DOWN && !r->ending && vs_replay_backend_lost(r)) {
+        /* the front-end waits, unaware, for the next back-end */
+        vs_conn_close(r->be_chan, 0);
+        vs_conn_pause(r->fe, true);
+        r->be_backoff_ms = VS_BACKOFF_MIN_MS;
+        if (r->cfg.backend_mode == VS_MODE_CONNECT)
+            try_connect_backend(r);
         return;
     }
     end_session(r, was_fe ? "front-end gone" : "back-end gone");
@@ -821,7 +851,9 @@ static void attach_backend(struct vs_relay *r, int fd)
     }
     r->be_backoff_ms = VS_BACKOFF_MIN_MS;
     vs_info("%s: back-end %s connected", r->cfg.id, r->cfg.backend);
-    if (r->fe)
+    if (vs_replay_restoring(r))
+        vs_replay_begin(r); /* the front-end is read again once it is done */
+    else if (r->fe)
         vs_conn_pause(r->fe, false);
 }
 

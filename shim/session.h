@@ -57,6 +57,7 @@ struct vs_owed_fifo {
 struct vs_up;            /* up-conversion state (upconv.c) */
 struct vs_down;          /* down-conversion state (downconv.c) */
 struct vs_check;         /* check= state (check.c) */
+struct vs_replay;        /* the journal for a back-end restart (replay.c) */
 
 struct vs_relay {
     uv_loop_t *loop;
@@ -85,6 +86,7 @@ struct vs_relay {
     struct vs_up *up;                 /* VS_MODE_UP only */
     struct vs_down *down;             /* VS_MODE_DOWN only */
     struct vs_check *check;           /* check= given, else NULL */
+    struct vs_replay *replay;         /* PASS: the journal, made at the first state */
     uint8_t pass_status;              /* PASS: the status a front-end wrote when the
                                          shim, not the back-end, offered STATUS */
 
@@ -133,6 +135,11 @@ void vs_end_session(struct vs_relay *r, const char *why);
 void vs_refuse_frontend(struct vs_relay *r, const struct vu_hdr *hdr, const struct vu_msg_desc *d,
                         int rc, const char *text);
 
+/* Makes a new back-end channel: a socketpair whose one end the shim reads
+ * (r->be_chan, the front-end's channel stays) and whose other end is added
+ * to m, a SET_BACKEND_REQ_FD on its way to the back-end. 0 or -errno. */
+int vs_attach_backend_channel(struct vs_relay *r, struct vu_msg *m);
+
 /* ---- upconv.c --------------------------------------------------------------- */
 
 /* The protocol features a legacy front-end may see when the back-end speaks
@@ -178,5 +185,22 @@ void vs_down_internal_reply(struct vs_relay *r, const struct vs_owed *owed, stru
 bool vs_down_backend_lost(struct vs_relay *r);
 /* Releases the down-conversion state (session end). */
 void vs_down_end(struct vs_relay *r);
+
+/* ---- replay.c: back-end restart under a live front-end -------------------- */
+
+/* A front-end request on its way to the back-end in a pass-through session:
+ * kept (with duplicates of its fds) when it sets state a new back-end needs. */
+void vs_replay_record(struct vs_relay *r, const struct vu_msg_desc *d, const struct vu_msg *m);
+/* The back-end went: true when the session is kept (the front-end must be
+ * held) and replayed to the next back-end; false when it must end. */
+bool vs_replay_backend_lost(struct vs_relay *r);
+/* True between the loss of a back-end and the end of the replay. */
+bool vs_replay_restoring(const struct vs_relay *r);
+/* A new back-end is connected to a session being restored: replays it. */
+void vs_replay_begin(struct vs_relay *r);
+/* The reply to a replayed request (origin VS_FROM_SHIM in a pass-through session). */
+void vs_replay_internal_reply(struct vs_relay *r, const struct vs_owed *owed, struct vu_msg *m);
+/* Releases the journal (session end). */
+void vs_replay_end(struct vs_relay *r);
 
 #endif
