@@ -802,7 +802,10 @@ static void on_main_close(struct vs_conn *c, int reason)
             vs_conn_pause(r->fe, r->main_pending.count != 0);
         return;
     }
-    if (!was_fe && r->mode != VS_MODE_DOWN && !r->ending && vs_replay_backend_lost(r)) {
+    /* A back-end that went away is replaced; one the shim dropped (it did
+     * not read, or broke the protocol) ends the session. */
+    if (!was_fe && r->mode != VS_MODE_DOWN && !r->ending &&
+        (!reason || reason == -ECONNRESET || reason == -EPIPE) && vs_replay_backend_lost(r)) {
         /* the front-end waits, unaware, for the next back-end */
         vs_conn_close(r->be_chan, 0);
         vs_conn_pause(r->fe, true);
@@ -968,6 +971,11 @@ struct vs_relay *vs_relay_new(uv_loop_t *loop, const struct vs_device_config *cf
     r->cfg = *cfg;
     r->trace = trace_out;
     r->fe_listen_fd = r->be_listen_fd = -1;
+    /* frontend_fd/backend_fd >= 0 from here on: the socket was passed in */
+    if (!r->cfg.frontend_fd_given)
+        r->cfg.frontend_fd = -1;
+    if (!r->cfg.backend_fd_given)
+        r->cfg.backend_fd = -1;
     r->fe_backoff_ms = r->be_backoff_ms = VS_BACKOFF_MIN_MS;
     uv_timer_init(loop, &r->fe_timer);
     uv_timer_init(loop, &r->be_timer);
@@ -977,10 +985,16 @@ struct vs_relay *vs_relay_new(uv_loop_t *loop, const struct vs_device_config *cf
     return r;
 }
 
-static int start_listener(struct vs_relay *r, const char *path, int *fd, uv_poll_t *poll)
+/* Listens on path, or on the socket passed in for it (given_fd >= 0: socket
+ * activation; the relay owns that fd). */
+static int start_listener(struct vs_relay *r, const char *path, int given_fd, int *fd,
+                          uv_poll_t *poll)
 {
-    int rc = vu_listen_unix(path, r->cfg.socket_mode);
+    int rc = given_fd >= 0 ? given_fd : vu_listen_unix(path, r->cfg.socket_mode);
 
+    if (given_fd >= 0)
+        vs_info("%s: listening on %s with the socket passed in (socket activation)", r->cfg.id,
+                path);
     if (rc < 0) {
         vs_err("%s: cannot listen on %s: %s%s", r->cfg.id, path, strerror(-rc),
                rc == -EADDRINUSE ? " (another process is serving it)" : "");
@@ -1001,12 +1015,17 @@ int vs_relay_start(struct vs_relay *r)
     if (rc)
         return rc;
     if (r->cfg.backend_mode == VS_MODE_LISTEN) {
-        rc = start_listener(r, r->cfg.backend, &r->be_listen_fd, &r->be_listen);
+        rc = start_listener(r, r->cfg.backend, r->cfg.backend_fd_given ? r->cfg.backend_fd : -1,
+                            &r->be_listen_fd, &r->be_listen);
+        r->cfg.backend_fd_given = false; /* owned by be_listen_fd now */
         if (rc)
             return rc;
     }
     if (r->cfg.frontend_mode == VS_MODE_LISTEN) {
-        rc = start_listener(r, r->cfg.frontend, &r->fe_listen_fd, &r->fe_listen);
+        rc = start_listener(r, r->cfg.frontend,
+                            r->cfg.frontend_fd_given ? r->cfg.frontend_fd : -1, &r->fe_listen_fd,
+                            &r->fe_listen);
+        r->cfg.frontend_fd_given = false; /* owned by fe_listen_fd now */
         if (rc)
             return rc;
         vs_info("%s: %s device ready; front-end socket %s, back-end %s", r->cfg.id,
@@ -1029,14 +1048,17 @@ static void handle_closed(uv_handle_t *h)
     }
 }
 
-static void stop_listener(int *fd, uv_poll_t *poll, const char *path)
+/* A socket passed in (inherited) is closed but its path left: it is not the
+ * shim's (systemd keeps listening on it). */
+static void stop_listener(int *fd, uv_poll_t *poll, const char *path, bool inherited)
 {
     if (*fd < 0)
         return;
     uv_close((uv_handle_t *)poll, handle_closed);
     close(*fd);
     *fd = -1;
-    unlink(path);
+    if (!inherited)
+        unlink(path);
 }
 
 void vs_relay_destroy(struct vs_relay *r)
@@ -1045,8 +1067,14 @@ void vs_relay_destroy(struct vs_relay *r)
         return;
     r->stopping = true;
     end_session(r, "shutting down");
-    stop_listener(&r->fe_listen_fd, &r->fe_listen, r->cfg.frontend);
-    stop_listener(&r->be_listen_fd, &r->be_listen, r->cfg.backend);
+    stop_listener(&r->fe_listen_fd, &r->fe_listen, r->cfg.frontend, r->cfg.frontend_fd >= 0);
+    stop_listener(&r->be_listen_fd, &r->be_listen, r->cfg.backend, r->cfg.backend_fd >= 0);
+    /* a passed-in socket the relay never got to use */
+    if (r->cfg.frontend_fd_given)
+        close(r->cfg.frontend_fd);
+    if (r->cfg.backend_fd_given)
+        close(r->cfg.backend_fd);
+    r->cfg.frontend_fd_given = r->cfg.backend_fd_given = false;
     uv_close((uv_handle_t *)&r->fe_timer, handle_closed);
     uv_close((uv_handle_t *)&r->be_timer, handle_closed);
 }
