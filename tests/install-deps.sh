@@ -3,12 +3,12 @@
 #   build: gcc, clang, make, pkg-config, libuv1-dev, libcmocka-dev
 #   fuzz:  libclang-rt-dev (clang's libFuzzer and sanitizer runtimes; only
 #          recommended by clang, and recommends are not installed here)
-#   tests: valgrind, python3, dpdk (dpdk-testpmd: net_vhost and
+#   tests: valgrind, python3, dpdk and dpdk-dev (dpdk-testpmd: net_vhost and
 #          net_virtio_user peers), qemu-system-x86 and qemu-system-common
 #          (QEMU, qemu-storage-daemon, virtiofsd), qemu-utils, bc
 set -euo pipefail
 packages=(gcc clang libclang-rt-dev make pkg-config libuv1-dev libcmocka-dev valgrind python3
-          dpdk qemu-system-x86 qemu-system-common qemu-utils)
+          dpdk dpdk-dev qemu-system-x86 qemu-system-common qemu-utils)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
