@@ -199,61 +199,46 @@ static int apply_key(struct vs_device_config *dev, const char *key, const char *
     return 0;
 }
 
-int vs_device_parse(const char *spec, size_t index, struct vs_device_config *dev, char *err,
-                    size_t errlen)
+void vs_device_begin(struct vs_device_config *dev, size_t index, struct vs_device_seen *seen)
 {
-    char seen[sizeof(device_keys) / sizeof(device_keys[0])] = { 0 };
-    char *buf = malloc(strlen(spec) + 1);
-    const char *p = spec;
-    int rc = 0;
-
-    if (!buf)
-        return -ENOMEM;
     memset(dev, 0, sizeof(*dev));
+    memset(seen, 0, sizeof(*seen));
     snprintf(dev->id, sizeof(dev->id), "dev%zu", index);
     dev->frontend_mode = VS_MODE_LISTEN;
     dev->backend_mode = VS_MODE_CONNECT;
     dev->socket_mode = 0600;
     dev->duplex = 1;
+}
 
-    while (*p && rc == 0) {
-        /* One KEY=VALUE item; ",," stands for a literal comma, as in QEMU. */
-        size_t n = 0;
-        for (; *p; p++) {
-            if (*p == ',') {
-                if (p[1] == ',') {
-                    buf[n++] = ',';
-                    p++;
-                    continue;
-                }
-                p++;
-                break;
-            }
-            buf[n++] = *p;
-        }
-        buf[n] = '\0';
-        char *eq = strchr(buf, '=');
-        if (!eq) {
-            rc = errorf(err, errlen, "'%s': expected KEY=VALUE", buf);
+_Static_assert(sizeof(device_keys) / sizeof(device_keys[0]) <= VS_DEVICE_KEYS_MAX,
+               "raise VS_DEVICE_KEYS_MAX");
+
+int vs_device_set(struct vs_device_config *dev, struct vs_device_seen *seen, const char *key,
+                  const char *value, char *err, size_t errlen)
+{
+    size_t k;
+
+    for (k = 0; k < sizeof(device_keys) / sizeof(device_keys[0]); k++)
+        if (strcmp(device_keys[k].key, key) == 0)
             break;
-        }
-        *eq = '\0';
-        size_t k;
-        for (k = 0; k < sizeof(device_keys) / sizeof(device_keys[0]); k++)
-            if (strcmp(device_keys[k].key, buf) == 0)
-                break;
-        if (k < sizeof(seen) && seen[k]) {
-            rc = errorf(err, errlen, "key '%s' given twice", buf);
-            break;
-        }
-        if (k < sizeof(seen))
-            seen[k] = 1;
-        rc = apply_key(dev, buf, eq + 1, err, errlen);
+    if (k < sizeof(device_keys) / sizeof(device_keys[0])) {
+        if (seen->key[k])
+            return errorf(err, errlen, "key '%s' given twice", key);
+        seen->key[k] = 1;
     }
-    free(buf);
-    if (rc)
-        return rc;
+    return apply_key(dev, key, value, err, errlen);
+}
 
+bool vs_device_key_known(const char *key)
+{
+    for (size_t k = 0; k < sizeof(device_keys) / sizeof(device_keys[0]); k++)
+        if (strcmp(device_keys[k].key, key) == 0)
+            return true;
+    return false;
+}
+
+int vs_device_finish(const struct vs_device_config *dev, char *err, size_t errlen)
+{
     if (!dev->type)
         return errorf(err, errlen, "device %s: type= is required (one of %s)", dev->id,
                       vs_device_type_names());
@@ -279,6 +264,55 @@ int vs_device_parse(const char *spec, size_t index, struct vs_device_config *dev
     return 0;
 }
 
+int vs_device_parse(const char *spec, size_t index, struct vs_device_config *dev, char *err,
+                    size_t errlen)
+{
+    struct vs_device_seen seen;
+    char *buf = malloc(strlen(spec) + 1);
+    const char *p = spec;
+    int rc = 0;
+
+    if (!buf)
+        return -ENOMEM;
+    vs_device_begin(dev, index, &seen);
+
+    while (*p && rc == 0) {
+        /* One KEY=VALUE item; ",," stands for a literal comma, as in QEMU. */
+        size_t n = 0;
+        for (; *p; p++) {
+            if (*p == ',') {
+                if (p[1] == ',') {
+                    buf[n++] = ',';
+                    p++;
+                    continue;
+                }
+                p++;
+                break;
+            }
+            buf[n++] = *p;
+        }
+        buf[n] = '\0';
+        char *eq = strchr(buf, '=');
+        if (!eq) {
+            rc = errorf(err, errlen, "'%s': expected KEY=VALUE", buf);
+            break;
+        }
+        *eq = '\0';
+        rc = vs_device_set(dev, &seen, buf, eq + 1, err, errlen);
+    }
+    free(buf);
+    if (rc)
+        return rc;
+    return vs_device_finish(dev, err, errlen);
+}
+
+bool vs_device_config_equal(const struct vs_device_config *a, const struct vs_device_config *b)
+{
+    /* Every config starts zeroed (vs_device_begin) and is copied whole, so
+     * the bytes compare, up to the fields main sets. */
+    return memcmp(a, b, offsetof(struct vs_device_config, frontend_fd_given)) == 0;
+}
+
 uint32_t vs_device_max_rings(const struct vs_device_config *dev)
 {
     if (dev->queue_pairs)
@@ -288,12 +322,127 @@ uint32_t vs_device_max_rings(const struct vs_device_config *dev)
     return 0;
 }
 
+int vs_size_parse(const char *text, uint64_t *bytes)
+{
+    unsigned long long v;
+    unsigned shift = 0;
+    char *end;
+
+    if (!isdigit((unsigned char)*text))
+        return -EINVAL;
+    errno = 0;
+    v = strtoull(text, &end, 10);
+    if (errno)
+        return -EINVAL;
+    switch (*end) {
+    case 'k': case 'K': shift = 10; end++; break;
+    case 'm': case 'M': shift = 20; end++; break;
+    case 'g': case 'G': shift = 30; end++; break;
+    default: break;
+    }
+    if (shift && (strcmp(end, "iB") == 0 || strcmp(end, "B") == 0))
+        end += strlen(end);
+    if (*end || v > (VS_SIZE_MAX >> shift))
+        return -EINVAL;
+    *bytes = (uint64_t)v << shift;
+    return 0;
+}
+
+int vs_option_set(struct vs_options *opts, const char *name, const char *value, bool override,
+                  char *err, size_t errlen)
+{
+    if (strcmp(name, "trace") == 0) {
+        if (!*value)
+            return errorf(err, errlen, "trace needs a file name or -");
+        if (opts->trace_set && !override)
+            return 0;
+        if (override) {
+            opts->trace_path = value;
+        } else {
+            char *copy = strdup(value);
+            if (!copy)
+                return -ENOMEM;
+            free(opts->trace_path_owned);
+            opts->trace_path = opts->trace_path_owned = copy;
+        }
+        opts->trace_set = true;
+    } else if (strcmp(name, "trace-format") == 0) {
+        enum vs_trace_format f;
+        if (strcmp(value, "text") == 0)
+            f = VS_TRACE_TEXT;
+        else if (strcmp(value, "json") == 0)
+            f = VS_TRACE_JSON;
+        else
+            return errorf(err, errlen, "trace-format %s: expected text or json", value);
+        if (!opts->trace_format_set || override)
+            opts->trace_format = f;
+        opts->trace_format_set = true;
+    } else if (strcmp(name, "trace-max") == 0) {
+        uint64_t n;
+        if (vs_size_parse(value, &n) || (n && n < VS_TRACE_MAX_MIN))
+            return errorf(err, errlen, "trace-max %s: expected a size such as 64M, 512K or 1G "
+                          "(at least %uK; 0 = no limit)", value, VS_TRACE_MAX_MIN >> 10);
+        if (!opts->trace_max_set || override)
+            opts->trace_max = n;
+        opts->trace_max_set = true;
+    } else if (strcmp(name, "log-level") == 0) {
+        enum vs_log_level l;
+        if (vs_log_level_parse(value, &l))
+            return errorf(err, errlen, "log-level %s: expected error, warn, info or debug", value);
+        if (!opts->log_level_set || override)
+            opts->log_level = l;
+        opts->log_level_set = true;
+    } else {
+        return errorf(err, errlen, "unknown setting '%s'; known: trace, trace-format, trace-max, "
+                      "log-level", name);
+    }
+    return 0;
+}
+
+int vs_options_add_device(struct vs_options *opts, const struct vs_device_config *dev, char *err,
+                          size_t errlen)
+{
+    struct vs_device_config *d;
+
+    if (opts->ndevices >= VS_MAX_DEVICES)
+        return errorf(err, errlen, "more than %d devices", VS_MAX_DEVICES);
+    d = realloc(opts->devices, (opts->ndevices + 1) * sizeof(*opts->devices));
+    if (!d)
+        return errorf(err, errlen, "out of memory");
+    opts->devices = d;
+    memcpy(&d[opts->ndevices++], dev, sizeof(*dev));
+    return 0;
+}
+
+int vs_options_check(const struct vs_options *opts, char *err, size_t errlen)
+{
+    /* Two devices must not share a socket path or an id. */
+    for (size_t i = 0; i < opts->ndevices; i++) {
+        for (size_t j = i + 1; j < opts->ndevices; j++) {
+            const struct vs_device_config *a = &opts->devices[i], *b = &opts->devices[j];
+            const char *pa[2] = { a->frontend, a->backend }, *pb[2] = { b->frontend, b->backend };
+            for (int x = 0; x < 2; x++)
+                for (int y = 0; y < 2; y++)
+                    if (strcmp(pa[x], pb[y]) == 0)
+                        return errorf(err, errlen, "devices %s and %s both use socket %s", a->id,
+                                      b->id, pa[x]);
+            if (strcmp(a->id, b->id) == 0)
+                return errorf(err, errlen, "two devices are named %s", a->id);
+        }
+    }
+    return 0;
+}
+
 int vs_cli_parse(int argc, char **argv, struct vs_options *opts, char *err, size_t errlen)
 {
+    int rc = 0;
+
     memset(opts, 0, sizeof(*opts));
     opts->log_level = VS_LOG_INFO;
+    opts->trace_format = VS_TRACE_TEXT;
+    opts->trace_max = VS_TRACE_MAX_DEFAULT;
 
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc && rc == 0; i++) {
         const char *a = argv[i];
         const char *val = NULL;
         size_t nlen = strcspn(a, "=");
@@ -302,8 +451,8 @@ int vs_cli_parse(int argc, char **argv, struct vs_options *opts, char *err, size
 #define IS(opt) (strncmp(a, opt, nlen) == 0 && strlen(opt) == nlen)
         if (IS("--help") || IS("-h") || IS("--version") || IS("-V")) {
             if (has_inline) {
-                vs_options_free(opts);
-                return errorf(err, errlen, "option '%.*s' takes no value", (int)nlen, a);
+                rc = errorf(err, errlen, "option '%.*s' takes no value", (int)nlen, a);
+                break;
             }
             if (a[1] == 'h' || a[2] == 'h')
                 opts->help = true;
@@ -311,76 +460,54 @@ int vs_cli_parse(int argc, char **argv, struct vs_options *opts, char *err, size
                 opts->version = true;
             continue;
         }
-        if (!(IS("--device") || IS("--trace") || IS("--log-level"))) {
-            vs_options_free(opts);
-            return errorf(err, errlen, "unknown option '%s' (see --help)", a);
+        if (!(IS("--device") || IS("--trace") || IS("--log-level") || IS("--config") ||
+              IS("--trace-format") || IS("--trace-max"))) {
+            rc = errorf(err, errlen, "unknown option '%s' (see --help)", a);
+            break;
         }
         if (has_inline)
             val = a + nlen + 1;
         else if (i + 1 < argc)
             val = argv[++i];
         else {
-            vs_options_free(opts);
-            return errorf(err, errlen, "option '%s' needs a value", a);
+            rc = errorf(err, errlen, "option '%s' needs a value", a);
+            break;
         }
         if (IS("--device")) {
-            if (opts->ndevices >= VS_MAX_DEVICES) {
-                vs_options_free(opts);
-                return errorf(err, errlen, "more than %d devices", VS_MAX_DEVICES);
-            }
-            struct vs_device_config *d =
-                realloc(opts->devices, (opts->ndevices + 1) * sizeof(*opts->devices));
-            if (!d) {
-                vs_options_free(opts);
-                return -ENOMEM;
-            }
-            opts->devices = d;
-            int rc = vs_device_parse(val, opts->ndevices, &d[opts->ndevices], err, errlen);
-            if (rc) {
-                vs_options_free(opts);
-                return rc;
-            }
-            opts->ndevices++;
-        } else if (IS("--trace")) {
-            if (!*val) {
-                vs_options_free(opts);
-                return errorf(err, errlen, "--trace needs a file name or -");
-            }
-            opts->trace_path = val;
+            struct vs_device_config dev;
+            rc = vs_device_parse(val, opts->ndevices, &dev, err, errlen);
+            if (rc == 0)
+                rc = vs_options_add_device(opts, &dev, err, errlen);
+        } else if (IS("--config")) {
+            if (!*val)
+                rc = errorf(err, errlen, "--config needs a file name");
+            else if (opts->config_path)
+                rc = errorf(err, errlen, "--config given twice");
+            else
+                opts->config_path = val;
         } else {
-            if (vs_log_level_parse(val, &opts->log_level)) {
-                vs_options_free(opts);
-                return errorf(err, errlen, "--log-level %s: expected error, warn, info or debug", val);
+            /* the setting's name without "--" and without "=VALUE" */
+            char name[16];
+            snprintf(name, sizeof(name), "%.*s", (int)(nlen - 2), a + 2);
+            rc = vs_option_set(opts, name, val, true, err, errlen);
+            if (rc && strncmp(err, name, strlen(name)) == 0 && strlen(err) + 3 < errlen) {
+                /* name the option as it was given: "--trace-max ..." */
+                memmove(err + 2, err, strlen(err) + 1);
+                memcpy(err, "--", 2);
             }
         }
 #undef IS
     }
-    if (opts->help || opts->version)
-        return 0;
-    if (opts->ndevices == 0)
-        return errorf(err, errlen, "no --device given (see --help)");
-
-    /* Two devices must not share a socket path or an id. */
-    for (size_t i = 0; i < opts->ndevices; i++) {
-        for (size_t j = i + 1; j < opts->ndevices; j++) {
-            const struct vs_device_config *a = &opts->devices[i], *b = &opts->devices[j];
-            const char *pa[2] = { a->frontend, a->backend }, *pb[2] = { b->frontend, b->backend };
-            for (int x = 0; x < 2; x++)
-                for (int y = 0; y < 2; y++)
-                    if (strcmp(pa[x], pb[y]) == 0) {
-                        int rc = errorf(err, errlen, "devices %s and %s both use socket %s", a->id,
-                                        b->id, pa[x]);
-                        vs_options_free(opts);
-                        return rc;
-                    }
-            if (strcmp(a->id, b->id) == 0) {
-                int rc = errorf(err, errlen, "two devices are named %s", a->id);
-                vs_options_free(opts);
-                return rc;
-            }
-        }
+    if (rc == 0 && !opts->help && !opts->version) {
+        if (opts->ndevices == 0 && !opts->config_path)
+            rc = errorf(err, errlen, "no --device or --config given (see --help)");
+        else
+            rc = vs_options_check(opts, err, errlen);
     }
-    return 0;
+    if (rc)
+        vs_options_free(opts);
+    opts->ncli_devices = opts->ndevices;
+    return rc;
 }
 
 void vs_options_free(struct vs_options *opts)
@@ -388,15 +515,22 @@ void vs_options_free(struct vs_options *opts)
     free(opts->devices);
     opts->devices = NULL;
     opts->ndevices = 0;
+    opts->ncli_devices = 0;
+    if (opts->trace_path && opts->trace_path == opts->trace_path_owned)
+        opts->trace_path = NULL;
+    free(opts->trace_path_owned);
+    opts->trace_path_owned = NULL;
 }
 
 void vs_cli_usage(FILE *out)
 {
     fprintf(out,
             "usage: vdpa-shim --device KEY=VALUE[,KEY=VALUE...] [--device ...]\n"
-            "                 [--trace FILE|-] [--log-level LEVEL] [--help] [--version]\n"
+            "       vdpa-shim --config FILE [--device ...]\n"
+            "                 [--trace FILE|-] [--trace-format text|json] [--trace-max SIZE]\n"
+            "                 [--log-level LEVEL] [--help] [--version]\n"
             "\n"
-            "A vhost-user socket-in-the-middle: each --device joins a VMM-side socket\n"
+            "A vhost-user socket-in-the-middle: each device joins a VMM-side socket\n"
             "(front-end) to a back-end socket. The protocol of each side (vhost-user or\n"
             "vdpa-user) is found by feature negotiation; fds are handed on, so the data\n"
             "plane runs peer to peer.\n"
@@ -407,12 +541,29 @@ void vs_cli_usage(FILE *out)
     fprintf(out,
             "\nDevice types: %s\n"
             "\nOptions:\n"
-            "  --trace FILE|-     write every message, decoded, to FILE (- = stdout)\n"
-            "  --log-level LEVEL  error, warn, info (default) or debug\n"
+            "  --device SPEC        one device, KEY=VALUE,... (repeatable)\n"
+            "  --config FILE        devices from an INI file: [device NAME] sections with the\n"
+            "                       same keys (NAME is the id), an optional [global] section\n"
+            "                       with trace, trace-format, trace-max, log-level; SIGHUP\n"
+            "                       reloads it. May be combined with --device; command-line\n"
+            "                       options win over [global]\n"
+            "  --trace FILE|-       write every message, decoded, to FILE (- = stdout)\n"
+            "  --trace-format FMT   text (default: one readable line a message) or json\n"
+            "                       (one JSON object a line)\n"
+            "  --trace-max SIZE     when FILE would grow past SIZE (default 64M, 0 = no\n"
+            "                       limit) it is renamed FILE.1 (replacing the last one) and\n"
+            "                       a new FILE begun; suffixes K, M, G\n"
+            "  --log-level LEVEL    error, warn, info (default) or debug\n"
             "  --help, --version\n"
+            "\nSignals: SIGHUP reloads --config (devices whose keys did not change keep\n"
+            "their sessions) and reopens the trace file; SIGTERM or SIGINT end every\n"
+            "session, remove the sockets the shim created and exit 0.\n"
+            "Socket activation: listening sockets passed as LISTEN_FDS (systemd) are used\n"
+            "for the device whose frontend= path (or id, as FileDescriptorName) matches.\n"
             "\nExample:\n"
             "  vdpa-shim --device type=net,frontend=/run/vm0-net.sock,backend=/run/dpdk-vhost0.sock\n"
-            "\nExit status: 0 on a clean shutdown (SIGINT/SIGTERM), 1 on a runtime failure,\n"
-            "2 on bad usage.\n",
+            "\nExit status: 0 on a clean shutdown (SIGINT/SIGTERM), 1 on a runtime failure\n"
+            "(a socket or the trace file cannot be opened), 2 on bad usage (options or\n"
+            "config file).\n",
             vs_device_type_names());
 }

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Command line: `vdpa-shim --device KEY=VALUE[,KEY=VALUE...] [--device ...]
- * [--trace FILE|-] [--log-level LEVEL] [--help] [--version]`.
- * Pure parsing and validation; nothing is opened here.
+ * [--config FILE] [--trace FILE|-] [--trace-format text|json] [--trace-max SIZE]
+ * [--log-level LEVEL] [--help] [--version]`.
+ * Pure parsing and validation; nothing is opened here (the config file is
+ * read by config_file.c, with the same device-key handling).
  */
 #ifndef VDPA_SHIM_CLI_H
 #define VDPA_SHIM_CLI_H
@@ -15,6 +17,7 @@
 
 #include "device_types.h"
 #include "log.h"
+#include "trace.h"
 
 #define VS_MAX_DEVICES 4096
 #define VS_PATH_MAX sizeof(((struct sockaddr_un *)0)->sun_path)
@@ -43,16 +46,45 @@ struct vs_device_config {
     char check[VS_PATH_MAX];              /* compat-matrix file or directory, "" = none */
     bool peer_uid_set;                    /* peer-uid=: both peers must run as this user */
     uint32_t peer_uid;
+    /* Not keys: set by main for socket activation (and not compared on
+     * reload). A listening socket passed in, used (and closed at the end)
+     * instead of creating the socket at the path; the path is never removed. */
+    bool frontend_fd_given, backend_fd_given;
+    int frontend_fd, backend_fd;
 };
 
 struct vs_options {
     struct vs_device_config *devices;     /* owned; free with vs_options_free */
     size_t ndevices;
+    size_t ncli_devices;                  /* the first ones, from --device */
+    const char *config_path;              /* --config, or NULL */
     const char *trace_path;               /* NULL: no trace; "-": stdout */
+    char *trace_path_owned;               /* trace_path when it came from the file */
+    enum vs_trace_format trace_format;    /* default text */
+    uint64_t trace_max;                   /* bytes before rotation; 0: no limit */
     enum vs_log_level log_level;
+    /* set explicitly (the command line wins over the config file's [global]) */
+    bool trace_set, trace_format_set, trace_max_set, log_level_set;
     bool help;
     bool version;
 };
+
+/* Sizes: digits with an optional K, M or G suffix (KiB, MiB, GiB; "KiB" and
+ * "KB" are read the same); at most VS_SIZE_MAX. 0 or -EINVAL. */
+#define VS_SIZE_MAX (1ull << 40)
+int vs_size_parse(const char *text, uint64_t *bytes);
+
+/* One global setting by name ("trace", "trace-format", "trace-max",
+ * "log-level"), as --NAME VALUE or a [global] line. A value set before is
+ * replaced only when override (the command line); it is validated either way.
+ * value must outlive opts when override (argv); otherwise it is copied. */
+int vs_option_set(struct vs_options *opts, const char *name, const char *value, bool override,
+                  char *err, size_t errlen);
+/* Appends a copy of dev (at most VS_MAX_DEVICES). */
+int vs_options_add_device(struct vs_options *opts, const struct vs_device_config *dev, char *err,
+                          size_t errlen);
+/* No two devices share an id or a socket path. 0 or -EINVAL with the reason. */
+int vs_options_check(const struct vs_options *opts, char *err, size_t errlen);
 
 /* Parses argv. 0, or -EINVAL with a one-line reason in err. */
 int vs_cli_parse(int argc, char **argv, struct vs_options *opts, char *err, size_t errlen);
@@ -61,6 +93,23 @@ void vs_options_free(struct vs_options *opts);
 /* Parses one --device value into dev (defaults applied). index names it. */
 int vs_device_parse(const char *spec, size_t index, struct vs_device_config *dev, char *err,
                     size_t errlen);
+
+/* The same, key by key (the config file): begin (defaults, id "dev<index>"),
+ * set each KEY=VALUE (a key given twice is an error), finish (the checks that
+ * need every key: required keys, keys that do not apply to the type). Each
+ * returns 0 or -EINVAL with a one-line reason in err. */
+#define VS_DEVICE_KEYS_MAX 64
+struct vs_device_seen {
+    unsigned char key[VS_DEVICE_KEYS_MAX];
+};
+void vs_device_begin(struct vs_device_config *dev, size_t index, struct vs_device_seen *seen);
+int vs_device_set(struct vs_device_config *dev, struct vs_device_seen *seen, const char *key,
+                  const char *value, char *err, size_t errlen);
+int vs_device_finish(const struct vs_device_config *dev, char *err, size_t errlen);
+bool vs_device_key_known(const char *key);
+/* Same keys, same values (configs made by vs_device_begin/vs_device_parse;
+ * the socket-activation fields are not compared). */
+bool vs_device_config_equal(const struct vs_device_config *a, const struct vs_device_config *b);
 
 /* Number of rings a device may use, from its keys; 0 when the back-end decides. */
 uint32_t vs_device_max_rings(const struct vs_device_config *dev);

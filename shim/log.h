@@ -11,6 +11,9 @@ void vs_log_set_level(enum vs_log_level level);
 enum vs_log_level vs_log_get_level(void);
 /* Parses "error", "warn", "info", "debug"; 0 or -EINVAL. */
 int vs_log_level_parse(const char *text, enum vs_log_level *level);
+/* Under systemd (JOURNAL_STREAM names stderr) every line starts with its
+ * syslog priority (<3> error .. <7> debug), so the journal keeps the level. */
+void vs_log_detect_journal(void);
 void vs_log(enum vs_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define vs_err(...)   vs_log(VS_LOG_ERROR, __VA_ARGS__)
