@@ -43,7 +43,7 @@ kill_backend() {
 restored() { grep -c 'session restored on the new back-end' "$w/shim.log" || true; }
 restored_more_than() { (( $(restored) > $1 )); }
 held_more_than() { (( $(grep -c "back-end $be gone; the front-end is held" "$w/shim.log") > $1 )); }
-fds_back_to() { (( $(fd_count "$_SHIM_PID") == $1 )); }
+fds_back_to() { fds_are "$_SHIM_PID" "$1"; }
 start_backend() {
     local name=$1 before
     before=$(restored)

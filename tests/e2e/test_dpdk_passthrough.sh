@@ -34,7 +34,7 @@ grep -q 'SET_VRING_KICK .*fds=\[eventfd\]' "$w/trace.txt" || fail "kick fd not a
 # The front-end goes: the session ends, the back-end is released, no fd leaks.
 dpdk_stop fe
 wait_for 10 grep -q "session ended" "$w/shim.log" || fail "session did not end after virtio-user quit"
-wait_for 5 test "$(fd_count "$_SHIM_PID")" -eq "$fds_idle" ||
+wait_for 5 fds_are "$_SHIM_PID" "$fds_idle" ||
     fail "shim holds $(fd_count "$_SHIM_PID") fds after the session, $fds_idle before"
 shim_stop
 [[ ! -e $fe ]] || fail "the shim left its socket $fe behind"

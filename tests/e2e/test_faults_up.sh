@@ -84,14 +84,14 @@ boot() {
     PROXY_PID=""
     rm -f "$w/be.sock"
     sessions=$((sessions + 1))
-    wait_for 10 test "$(grep -c 'session ended' "$w/shim.log")" -ge "$sessions" ||
+    wait_for 10 count_at_least "$w/shim.log" 'session ended' "$sessions" ||
         fail "$side cut at $cut: the shim's session did not end"
     kill -0 "$_SHIM_PID" 2>/dev/null || fail "$side cut at $cut: the shim died: $(tail -n 5 "$w/shim.log")"
     kill -0 "$BACKEND_PID" 2>/dev/null || fail "$side cut at $cut: vdpa-backend died: $(tail -n 5 "$w/backend.log")"
     # every connection the shim made to the back-end is closed again (a
     # vdpa-user back-end resets when its front-end goes, spec 3.1)
     wait_for 5 backend_idle || fail "$side cut at $cut: the shim left a connection to vdpa-backend open"
-    wait_for 5 test "$(fd_count "$_SHIM_PID")" -eq "$idle_fds" ||
+    wait_for 5 fds_are "$_SHIM_PID" "$idle_fds" ||
         fail "$side cut at $cut: the shim holds $(fd_count "$_SHIM_PID") fds, $idle_fds when idle: $(ls -l /proc/$_SHIM_PID/fd | tail -n +2 | awk '{print $9 $10 $11}' | tr '\n' ' ') $(tail -n 8 "$w/shim.log")"
 }
 

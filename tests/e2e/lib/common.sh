@@ -64,6 +64,10 @@ shim_kill() {
 
 # fd_count PID: open fds of a process.
 fd_count() { ls "/proc/$1/fd" | wc -l; }
+# fds_are PID N / count_at_least FILE PATTERN N: conditions for wait_for,
+# evaluated again on every try (a "$(...)" argument would be evaluated once).
+fds_are() { (( $(fd_count "$1") == $2 )); }
+count_at_least() { (( $(grep -c -- "$2" "$1") >= $3 )); }
 
 # qemu_accel: kvm where /dev/kvm is usable, else tcg.
 qemu_accel() { if [[ -r /dev/kvm && -w /dev/kvm ]]; then echo kvm; else echo tcg; fi; }
