@@ -233,12 +233,13 @@ int vs_config_load(struct vs_options *opts, char *err, size_t errlen)
         snprintf(err, errlen, "%s: out of memory", opts->config_path);
         return -ENOMEM;
     }
+    errno = 0;
     size = fread(text, 1, VS_CONFIG_FILE_MAX + 1, f);
-    rc = ferror(f) ? -EIO : 0;
+    rc = ferror(f) ? (errno ? -errno : -EIO) : 0;
     fclose(f);
     if (rc) {
         snprintf(err, errlen, "%s: cannot read the config file: %s", opts->config_path,
-                 strerror(EIO));
+                 strerror(-rc));
     } else if (size > VS_CONFIG_FILE_MAX) {
         snprintf(err, errlen, "%s: larger than %u MiB; is this the config file?",
                  opts->config_path, VS_CONFIG_FILE_MAX >> 20);

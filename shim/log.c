@@ -52,15 +52,25 @@ void vs_log_detect_journal(void)
 void vs_log(enum vs_log_level level, const char *fmt, ...)
 {
     static const int priority[] = { 3, 4, 6, 7 }; /* syslog err, warning, info, debug */
+    char line[2048];
+    size_t n = 0;
+    int k;
     va_list ap;
 
     if (level > current)
         return;
+    /* One line, one write: lines of processes sharing stderr (or the
+     * journal's stream) never interleave mid-line. */
     if (journal)
-        fprintf(stderr, "<%d>", priority[level]);
-    fprintf(stderr, "%s: %s: ", program, names[level]);
+        n += (size_t)snprintf(line, sizeof(line), "<%d>", priority[level]);
+    n += (size_t)snprintf(line + n, sizeof(line) - n, "%s: %s: ", program, names[level]);
+    if (n >= sizeof(line) - 1)
+        n = sizeof(line) - 2;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    k = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    if (k > 0)
+        n += (size_t)k < sizeof(line) - n - 1 ? (size_t)k : sizeof(line) - n - 2;
+    line[n++] = '\n';
+    fwrite(line, 1, n, stderr);
 }

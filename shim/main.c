@@ -73,8 +73,13 @@ static int apply_trace(struct shim *s, const struct vs_options *o)
 {
     int rc;
 
-    if (vs_trace_same(s->trace, o->trace_path, o->trace_format, o->trace_max))
-        return vs_trace_reopen(s->trace) ? -errno : 0;
+    if (vs_trace_same(s->trace, o->trace_path, o->trace_format, o->trace_max)) {
+        rc = vs_trace_reopen(s->trace);
+        if (rc)
+            vs_err("cannot reopen the trace file %s: %s; tracing stops until the next SIGHUP "
+                   "(check the directory exists and is writable)", o->trace_path, strerror(-rc));
+        return rc;
+    }
     rc = vs_trace_configure(s->trace, o->trace_path, o->trace_format, o->trace_max);
     if (rc) {
         vs_err("cannot open the trace file %s: %s; check the directory exists and is writable",
