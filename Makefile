@@ -117,6 +117,51 @@ FUZZ_SECONDS ?= 60
 fuzz:
 	@tests/fuzz/run.sh $(FUZZ_SECONDS)
 
+# Installation: make install [PREFIX=/usr/local] [DESTDIR=...]. The man page
+# is built from docs/vdpa-shim.1.scd by scdoc; the systemd units get this
+# install's paths; the example config becomes SYSCONFDIR/vdpa-shim/vdpa-shim.conf
+# only where there is none yet (an operator's file is never replaced).
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
+DOCDIR     ?= $(PREFIX)/share/doc/vdpa-shim
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= /etc
+.PHONY: man install uninstall check-install
+
+man: $(BUILD)/vdpa-shim.1
+
+$(BUILD)/vdpa-shim.1: docs/vdpa-shim.1.scd VERSION
+	@mkdir -p $(dir $@)
+	@command -v scdoc >/dev/null || { echo "scdoc is missing: make deps (or apt-get install scdoc)"; exit 1; }
+	sed 's/@VERSION@/$(VERSION)/g' $< | scdoc > $@.tmp && mv $@.tmp $@
+
+install: $(BUILD)/vdpa-shim $(BUILD)/vdpa-shim.1
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/vdpa-shim
+	install -m 0755 $(BUILD)/vdpa-shim $(DESTDIR)$(BINDIR)/vdpa-shim
+	install -m 0644 $(BUILD)/vdpa-shim.1 $(DESTDIR)$(MANDIR)/man1/vdpa-shim.1
+	sed -e 's|/usr/local/bin/vdpa-shim|$(BINDIR)/vdpa-shim|g' \
+	    -e 's|/etc/vdpa-shim/|$(SYSCONFDIR)/vdpa-shim/|g' contrib/vdpa-shim.service \
+		> $(DESTDIR)$(UNITDIR)/vdpa-shim.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/vdpa-shim.service
+	install -m 0644 contrib/vdpa-shim.socket $(DESTDIR)$(UNITDIR)/vdpa-shim.socket
+	install -m 0644 contrib/vdpa-shim.conf $(DESTDIR)$(DOCDIR)/vdpa-shim.conf.example
+	test -e $(DESTDIR)$(SYSCONFDIR)/vdpa-shim/vdpa-shim.conf || \
+		install -m 0644 contrib/vdpa-shim.conf $(DESTDIR)$(SYSCONFDIR)/vdpa-shim/vdpa-shim.conf
+
+# The config file stays (it is the operator's).
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/vdpa-shim $(DESTDIR)$(MANDIR)/man1/vdpa-shim.1 \
+		$(DESTDIR)$(UNITDIR)/vdpa-shim.service $(DESTDIR)$(UNITDIR)/vdpa-shim.socket \
+		$(DESTDIR)$(DOCDIR)/vdpa-shim.conf.example
+	-rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null
+
+# make install into a scratch DESTDIR, the files checked (also run by check-e2e
+# as tests/e2e/test_install.sh).
+check-install: $(BUILD)/vdpa-shim
+	@BUILD=$(BUILD) tests/e2e/test_install.sh
+
 clean:
 	rm -rf build build-san build-clang build-fuzz
 

@@ -742,12 +742,13 @@ static bool features_acceptable(struct vs_relay *r, uint64_t f)
     uint64_t virtio = f & ~TRANSPORT_BITS;
 
     if (!vu_has_bit(f, VIRTIO_F_VERSION_1)) {
-        vs_warn("%s: FEATURES_OK refused: VIRTIO_F_VERSION_1 not selected", r->cfg.id);
+        vs_warn("%s: FEATURES_OK refused: the front-end did not select VIRTIO_F_VERSION_1 "
+                "(features 0x%" PRIx64 "); a vdpa-user device is VIRTIO 1.x only", r->cfg.id, f);
         return false;
     }
     if (dn->model->features_consistent && !dn->model->features_consistent(virtio)) {
-        vs_warn("%s: FEATURES_OK refused: features 0x%" PRIx64 " break a VIRTIO dependency",
-                r->cfg.id, f);
+        vs_warn("%s: FEATURES_OK refused: the front-end selected features 0x%" PRIx64 ", which "
+                "break a VIRTIO dependency (a feature without one it requires)", r->cfg.id, f);
         return false;
     }
     return true;
@@ -1245,7 +1246,8 @@ void vs_down_internal_reply(struct vs_relay *r, const struct vs_owed *o, struct 
     case DNA_CHECK:
         if (v != 0) {
             dn->sequence_failed = true;
-            vs_warn("%s: the back-end refused %s (%" PRIu64 ")", r->cfg.id,
+            vs_warn("%s: back-end %s refused %s (%" PRIu64 "); the front-end's request fails "
+                    "(--trace shows the exchange)", r->cfg.id, r->cfg.backend,
                     vu_request_name(VU_CHAN_FRONTEND, o->p.request), v);
         }
         return;
@@ -1305,8 +1307,10 @@ void vs_down_internal_reply(struct vs_relay *r, const struct vs_owed *o, struct 
             dn->features = dn->driver_features;
             dn->status = 0x0B;
         } else {
-            vs_warn("%s: the back-end refused features 0x%" PRIx64 "; FEATURES_OK stays clear",
-                    r->cfg.id, dn->driver_features);
+            vs_warn("%s: back-end %s refused FEATURES_OK for features 0x%" PRIx64 " (what the "
+                    "front-end selected); FEATURES_OK stays clear. Compare them with what the "
+                    "back-end offered (GET_FEATURES in --trace)", r->cfg.id, r->cfg.backend,
+                    dn->driver_features);
         }
         if (o->arg)
             vs_reply_frontend_ack(r, o->arg, 0);
@@ -1341,8 +1345,9 @@ bool vs_down_backend_lost(struct vs_relay *r)
 
     if (!dn || !dn->rings || !r->fe || dn->status == 0)
         return false; /* nothing to keep: the front-end reconnects */
-    vs_warn("%s: the legacy back-end is gone; the front-end sees DEVICE_NEEDS_RESET and link "
-            "down", r->cfg.id);
+    vs_warn("%s: the legacy back-end %s is gone; the front-end sees DEVICE_NEEDS_RESET and link "
+            "down. Restart the back-end; the front-end then resets the device", r->cfg.id,
+            r->cfg.backend);
     dn->backend_lost = true;
     dn->in.link_up = false;
     for (uint32_t i = 0; i < dn->nrings; i++)

@@ -175,8 +175,8 @@ static void reject(struct vs_relay *r, struct vs_conn *from, enum vu_channel ch,
                         hdr->request, !acked, (uint32_t)-rc);
         return;
     }
-    vs_warn("%s: %s sent a bad message: %s (%s); disconnecting both sides", r->cfg.id, who, text,
-            strerror(-rc));
+    vs_warn("%s: %s sent a bad message: %s (%s); disconnecting both sides (--trace shows the "
+            "conversation up to it)", r->cfg.id, who, text, strerror(-rc));
     end_session(r, "protocol error");
 }
 
@@ -792,7 +792,8 @@ static void on_main_close(struct vs_conn *c, int reason)
     else
         r->be = NULL;
     if (reason && reason != -ECONNRESET)
-        vs_warn("%s: %s connection failed: %s", r->cfg.id, c->label, strerror(-reason));
+        vs_warn("%s: %s connection failed: %s; the session ends", r->cfg.id, c->label,
+                strerror(-reason));
     else
         vs_info("%s: %s disconnected", r->cfg.id, c->label);
     if (!was_fe && r->mode == VS_MODE_DOWN && !r->ending && vs_down_backend_lost(r)) {
@@ -908,8 +909,9 @@ static void try_connect_backend(struct vs_relay *r)
         return;
     }
     if (r->be_backoff_ms == VS_BACKOFF_MIN_MS)
-        vs_warn("%s: back-end %s not reachable (%s); retrying while the front-end waits",
-                r->cfg.id, r->cfg.backend, strerror(-fd));
+        vs_warn("%s: back-end %s not reachable (%s): start the back-end there, or fix backend= "
+                "(a socket that refuses connections was left by a back-end that exited); "
+                "retrying while the front-end waits", r->cfg.id, r->cfg.backend, strerror(-fd));
     schedule(r, &r->be_timer, &r->be_backoff_ms, be_timer_cb);
 }
 
@@ -996,8 +998,10 @@ static int start_listener(struct vs_relay *r, const char *path, int given_fd, in
         vs_info("%s: listening on %s with the socket passed in (socket activation)", r->cfg.id,
                 path);
     if (rc < 0) {
-        vs_err("%s: cannot listen on %s: %s%s", r->cfg.id, path, strerror(-rc),
-               rc == -EADDRINUSE ? " (another process is serving it)" : "");
+        vs_err("%s: cannot listen on %s: %s%s; the directory must exist and be writable by the "
+               "shim", r->cfg.id, path, strerror(-rc),
+               rc == -EADDRINUSE ? " (another process is serving it: stop it or pick another path)"
+                                 : "");
         return rc;
     }
     *fd = rc;

@@ -616,7 +616,8 @@ void vs_up_internal_reply(struct vs_relay *r, const struct vs_owed *o, struct vu
     case UPA_CHECK_ACK:
         if (v != 0) {
             up->sequence_failed = true;
-            vs_warn("%s: vdpa-user back-end refused %s (%" PRIu64 ")", r->cfg.id,
+            vs_warn("%s: vdpa-user back-end %s refused %s (%" PRIu64 "); the front-end's "
+                    "request fails (--trace shows the exchange)", r->cfg.id, r->cfg.backend,
                     vu_request_name(VU_CHAN_FRONTEND, o->p.request), v);
         }
         return;

@@ -5,10 +5,12 @@
 #          recommended by clang, and recommends are not installed here)
 #   tests: valgrind, python3, dpdk and dpdk-dev (dpdk-testpmd: net_vhost and
 #          net_virtio_user peers), qemu-system-x86 and qemu-system-common
-#          (QEMU, qemu-storage-daemon, virtiofsd), qemu-utils, bc
+#          (QEMU, qemu-storage-daemon, virtiofsd), qemu-utils, bc, systemd
+#          (systemd-socket-activate: socket activation in test_service)
+#   docs:  scdoc (the man page, docs/vdpa-shim.1.scd -> vdpa-shim.1)
 set -euo pipefail
 packages=(gcc clang libclang-rt-dev make pkg-config libuv1-dev libcmocka-dev valgrind python3
-          dpdk dpdk-dev qemu-system-x86 qemu-system-common qemu-utils)
+          dpdk dpdk-dev qemu-system-x86 qemu-system-common qemu-utils systemd scdoc)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
