@@ -86,9 +86,20 @@ static int apply_trace(struct shim *s, const struct vs_options *o)
                o->trace_path, strerror(-rc));
         return rc;
     }
-    if (o->trace_path && o->trace_max && strcmp(o->trace_path, "-") != 0)
-        vs_info("trace: %s (%s), moved to %s.1 at %" PRIu64 " bytes", o->trace_path,
-                format_name(o->trace_format), o->trace_path, o->trace_max);
+    if (o->trace_path && o->trace_max && strcmp(o->trace_path, "-") != 0) {
+        /* the limit as it would be written: 64M, 512K, 4096 */
+        char size[32];
+        static const char units[] = "GMK";
+        unsigned shift = 30;
+        snprintf(size, sizeof(size), "%" PRIu64 " bytes", o->trace_max);
+        for (const char *u = units; *u; u++, shift -= 10)
+            if (o->trace_max % (UINT64_C(1) << shift) == 0) {
+                snprintf(size, sizeof(size), "%" PRIu64 "%c", o->trace_max >> shift, *u);
+                break;
+            }
+        vs_info("trace: %s (%s); past %s it moves to %s.1 (--trace-max)", o->trace_path,
+                format_name(o->trace_format), size, o->trace_path);
+    }
     else if (o->trace_path)
         vs_info("trace: %s (%s, no size limit)", o->trace_path, format_name(o->trace_format));
     return 0;
