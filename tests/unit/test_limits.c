@@ -70,7 +70,8 @@ static size_t encode(uint32_t req, const void *payload, uint32_t size, uint8_t *
     struct vu_hdr h = { .request = req, .flags = REQ, .size = size };
 
     vu_hdr_encode(&h, out);
-    memcpy(out + VU_HDR_SIZE, payload, size);
+    if (size)
+        memcpy(out + VU_HDR_SIZE, payload, size);
     return VU_HDR_SIZE + size;
 }
 
