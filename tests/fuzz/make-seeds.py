@@ -2,6 +2,7 @@
 """Writes the hand-made seeds of fuzz_ctrl_net and fuzz_virtqueue (the seeds
 of fuzz_message are real conversations: RAW_DIR=... tests/matrix/probe-all.sh).
 Run from the repository root."""
+import glob
 import os
 import struct
 
@@ -45,3 +46,244 @@ struct.pack_into("<QIHH", mem, 0x810, 0x402, 1, WRITE, 0)
 struct.pack_into("<HH", mem, avail_off, 0, 2)      # flags, idx = 2 chains
 struct.pack_into("<HH", mem, avail_off + 4, 0, 2)  # ring[0] = 0, ring[1] = 2
 write("fuzz_virtqueue", "two-chains-one-indirect", bytes([2, 1]) + struct.pack("<H", 0) + mem)
+
+
+# ---- fuzz_session: whole sessions (tests/fuzz/session_harness.h) -----------
+# Header: device byte, the back-end persona (features, protocol features,
+# GET_QUEUE_NUM, device id, VQS_COUNT, config size); then ops.
+FE, BE, FE_CHAN, BE_CHAN = 0, 1, 2, 3
+ANSWER_ALL = bytes([5])
+REPLY, NEED = 0x4, 0x8
+(GET_FEATURES, SET_FEATURES, SET_OWNER, SET_MEM_TABLE, SET_VRING_NUM, SET_VRING_ADDR,
+ SET_VRING_BASE, GET_VRING_BASE, SET_VRING_KICK, SET_VRING_CALL, GET_PROTOCOL_FEATURES,
+ SET_PROTOCOL_FEATURES, GET_QUEUE_NUM, SET_VRING_ENABLE, SET_BACKEND_REQ_FD, GET_CONFIG,
+ SET_CONFIG, SET_STATUS, GET_STATUS) = (1, 2, 3, 5, 8, 9, 10, 11, 12, 13, 15, 16, 17, 18, 21,
+                                        24, 25, 39, 40)
+VDPA_GET_DEVICE_ID, VDPA_SET_CONFIG_CALL, VDPA_GET_CONFIG_SIZE = 0x170, 0x177, 0x179
+VDPA_SUSPEND, VDPA_RESUME, VDPA_GET_VQS_COUNT = 0x17D, 0x17E, 0x180
+PF = dict(MQ=0, LOG_SHMFD=1, RARP=2, REPLY_ACK=3, NET_MTU=4, BACKEND_REQ=5, CONFIG=9,
+          RESET_DEVICE=13, CONFIGURE_MEM_SLOTS=15, STATUS=16, VDPA=63)
+F_V1, F_PF = 1 << 32, 1 << 30
+NET_MTU, NET_MAC, MRG_RXBUF, NET_STATUS = 1 << 3, 1 << 5, 1 << 15, 1 << 16
+NET_CTRL_VQ, NET_CTRL_RX, NET_MQ, NET_CTRL_MAC_ADDR = 1 << 17, 1 << 18, 1 << 22, 1 << 23
+UVA = 0x7f0000000000
+GUEST = 64 * 1024          # device byte bits 5-6 = 2
+
+
+def pf(*names):
+    return sum(1 << PF[n] for n in names)
+
+
+def header(device, features, protocol_features, queues, device_id, vqs, config_size):
+    return bytes([device]) + struct.pack("<QQBBBB", features, protocol_features, queues,
+                                         device_id, vqs, config_size)
+
+
+def msg(side, req, flags=1, payload=b"", nfds=0):
+    return bytes([side, nfds]) + struct.pack("<III", req, flags, len(payload)) + payload
+
+
+def fe(req, payload=b"", flags=1 | NEED, nfds=0):
+    """A front-end request, and the back-end answering whatever the shim asks."""
+    return msg(FE, req, flags, payload, nfds) + ANSWER_ALL
+
+
+def u64(v):
+    return struct.pack("<Q", v)
+
+
+def state(i, n):
+    return struct.pack("<II", i, n)
+
+
+def addr(i, desc, used, avail):
+    return struct.pack("<IIQQQQ", i, 0, desc, used, avail, 0)
+
+
+def mem_table():
+    return struct.pack("<II", 1, 0) + struct.pack("<QQQQ", 0, GUEST, UVA, 0)
+
+
+def config(offset, size, flags=0, data=b""):
+    return struct.pack("<III", offset, size, flags) + data.ljust(size, b"\0")
+
+
+def guest_write(off, data):
+    out = b""
+    for i in range(0, len(data), 255):
+        chunk = data[i:i + 255]
+        out += bytes([7]) + struct.pack("<HB", off + i, len(chunk)) + chunk
+    return out
+
+
+def ring(i, num, base_gpa, kick=True):
+    """A ring's layout as a driver writes it: NUM, ADDR, KICK, CALL, ENABLE."""
+    desc, avail = base_gpa, base_gpa + 16 * num
+    used = base_gpa + ((16 * num + 6 + 2 * num + 4095) & ~4095)
+    out = fe(SET_VRING_NUM, state(i, num)) + fe(SET_VRING_BASE, state(i, 0))
+    out += fe(SET_VRING_ADDR, addr(i, UVA + desc, UVA + used, UVA + avail))
+    if kick:
+        out += fe(SET_VRING_KICK, u64(i), nfds=1)
+    out += fe(SET_VRING_CALL, u64(i), nfds=1)
+    return out
+
+
+def session(name, data):
+    write("fuzz_session", name, data)
+
+
+# Up-conversion, a legacy net front-end as QEMU 7.2 drives it, over a
+# vdpa-user back-end (the reference vdpa-backend's answers): set-up,
+# features, memory, two rings started on enable, a config change from the
+# back-end to the front-end's channel, a stop (GET_VRING_BASE), a restart
+# (rings configured again: reset and replay), RESET_OWNER.
+up_pf = pf("VDPA", "MQ", "REPLY_ACK", "CONFIG", "STATUS", "LOG_SHMFD", "BACKEND_REQ",
+           "CONFIGURE_MEM_SLOTS")
+up_features = F_V1 | F_PF | NET_MAC | NET_MTU | NET_STATUS | MRG_RXBUF
+fe_legacy_pf = pf("MQ", "REPLY_ACK", "CONFIG", "NET_MTU", "RESET_DEVICE", "BACKEND_REQ")
+s = fe(SET_OWNER, flags=1) + fe(GET_FEATURES, flags=1) + fe(GET_PROTOCOL_FEATURES, flags=1)
+s += fe(SET_PROTOCOL_FEATURES, u64(fe_legacy_pf))
+s += fe(GET_QUEUE_NUM, flags=1) + fe(SET_BACKEND_REQ_FD, nfds=1)
+s += fe(GET_CONFIG, config(0, 12), flags=1)
+s += fe(SET_FEATURES, u64(up_features))
+s += fe(SET_MEM_TABLE, mem_table(), nfds=1)
+s += ring(0, 256, 0x1000) + ring(1, 256, 0x4000)
+s += fe(SET_VRING_ENABLE, state(0, 1)) + fe(SET_VRING_ENABLE, state(1, 1))
+s += bytes([9]) + ANSWER_ALL + bytes([6, 0])   # config-call -> CONFIG_CHANGE_MSG, acked
+s += fe(GET_VRING_BASE, state(0, 0), flags=1) + fe(GET_VRING_BASE, state(1, 0), flags=1)
+s += ring(0, 256, 0x1000) + fe(SET_VRING_ENABLE, state(0, 1))
+s += fe(20, u64(1400))                        # NET_SET_MTU
+s += fe(4, flags=1)                           # RESET_OWNER
+legacy_net = s
+session("up-net-qemu-bringup", header(0x04 | 0x40, up_features, up_pf, 1, 1, 2, 24) + legacy_net)
+
+# Up-conversion of blk: config space read from the back-end.
+s = header(0x01 | 0x40, F_V1 | F_PF | (1 << 6) | (1 << 9), up_pf, 1, 2, 1, 60)
+s += fe(GET_FEATURES, flags=1) + fe(GET_PROTOCOL_FEATURES, flags=1)
+s += fe(SET_PROTOCOL_FEATURES, u64(pf("MQ", "REPLY_ACK", "CONFIG", "BACKEND_REQ")))
+s += fe(SET_BACKEND_REQ_FD, nfds=1) + fe(GET_CONFIG, config(0, 60), flags=1)
+s += fe(SET_FEATURES, u64(F_V1 | F_PF | (1 << 6)))
+s += fe(SET_MEM_TABLE, mem_table(), nfds=1) + ring(0, 128, 0x1000)
+s += fe(SET_VRING_ENABLE, state(0, 1)) + fe(GET_VRING_BASE, state(0, 0), flags=1)
+session("up-blk-bringup", s)
+
+# Down-conversion, a vdpa-user net driver (peers/vdpa-driver's order) over a
+# legacy DPDK-like back-end with two queue pairs: set-up, FEATURES_OK with
+# the control queue and MQ, memory, four data rings and the control queue,
+# DRIVER_OK; then control-queue commands in guest memory (VQ_PAIRS_SET 2,
+# MAC_ADDR_SET, RX promisc) kicked, GET_CONFIG, SUSPEND/RESUME, the back-end
+# dies (DEVICE_NEEDS_RESET), reset, and a new front-end connects.
+down_be_pf = pf("MQ", "REPLY_ACK", "NET_MTU", "BACKEND_REQ", "CONFIG")
+down_features = F_V1 | F_PF | MRG_RXBUF | NET_MQ | NET_MTU
+fe_vdpa_pf = pf("VDPA", "MQ", "REPLY_ACK", "CONFIG", "STATUS")
+drv_features = F_V1 | NET_CTRL_VQ | NET_MQ | NET_CTRL_MAC_ADDR | NET_MAC | NET_CTRL_RX | NET_STATUS
+CTRL, CTRL_NUM, CTRL_GPA = 4, 16, 0x8000
+s = header(0x40, down_features, down_be_pf, 2, 0, 0, 0)
+s += fe(SET_OWNER, flags=1)                           # first, as DPDK: held
+s += fe(GET_FEATURES, flags=1) + fe(GET_PROTOCOL_FEATURES, flags=1)
+s += fe(SET_PROTOCOL_FEATURES, u64(fe_vdpa_pf))
+s += fe(VDPA_GET_DEVICE_ID, flags=1) + fe(VDPA_GET_VQS_COUNT, flags=1)
+s += fe(VDPA_GET_CONFIG_SIZE, flags=1) + fe(GET_FEATURES, flags=1)
+s += fe(VDPA_SET_CONFIG_CALL, u64(0), nfds=1)
+s += fe(SET_STATUS, u64(3)) + fe(GET_CONFIG, config(0, 24), flags=1)
+s += fe(SET_FEATURES, u64(drv_features | NET_MTU))
+s += fe(SET_CONFIG, config(0, 6, 1, bytes([2, 0, 0, 1, 2, 3])))   # provisioning mac
+s += fe(SET_CONFIG, config(10, 2, 1, struct.pack("<H", 9000)))     # and mtu
+s += fe(SET_STATUS, u64(0x0B))
+s += fe(GET_STATUS, flags=1) + fe(SET_MEM_TABLE, mem_table(), nfds=1)
+for i in range(4):
+    base = 0x2000 * i
+    s += fe(SET_VRING_NUM, state(i, 64))
+    s += fe(SET_VRING_ADDR, addr(i, UVA + base, UVA + base + 0x1000, UVA + base + 0x400))
+    s += fe(SET_VRING_KICK, u64(i), nfds=1) + fe(SET_VRING_CALL, u64(i), nfds=1)
+    s += fe(14, u64(i), nfds=1) if i == 0 else b""     # SET_VRING_ERR
+    s += fe(SET_VRING_ENABLE, state(i, 1))
+# the control queue: desc table, avail and used rings in guest memory
+desc_gpa, avail_gpa, used_gpa = CTRL_GPA, CTRL_GPA + 16 * CTRL_NUM, CTRL_GPA + 0x400
+s += fe(SET_VRING_NUM, state(CTRL, CTRL_NUM))
+s += fe(SET_VRING_ADDR, addr(CTRL, UVA + desc_gpa, UVA + used_gpa, UVA + avail_gpa))
+s += fe(SET_VRING_KICK, u64(CTRL), nfds=1) + fe(SET_VRING_CALL, u64(CTRL), nfds=1)
+s += fe(SET_VRING_ENABLE, state(CTRL, 1))
+s += fe(SET_STATUS, u64(0x0F))
+CMD = CTRL_GPA + 0x800
+descs = b""
+commands = [bytes([4, 0]) + struct.pack("<H", 2),               # MQ VQ_PAIRS_SET 2
+            bytes([1, 1, 2, 0x11, 0x22, 0x33, 0x44, 0x55]),     # MAC_ADDR_SET
+            bytes([0, 0, 1]),                                     # RX PROMISC on
+            bytes([4, 0]) + struct.pack("<H", 1)]                 # VQ_PAIRS_SET 1
+for n, c in enumerate(commands):
+    cmd, ack = CMD + 0x40 * n, CMD + 0x40 * n + 0x20
+    descs += struct.pack("<QIHH", cmd, len(c), 1, 2 * n + 1)        # readable, NEXT
+    descs += struct.pack("<QIHH", ack, 1, 2, 0)                     # writable ack
+    s += guest_write(cmd, c)
+s += guest_write(desc_gpa, descs)
+for n in range(len(commands)):
+    s += guest_write(avail_gpa + 4 + 2 * n, struct.pack("<H", 2 * n))
+    s += guest_write(avail_gpa, struct.pack("<HH", 0, n + 1))
+    s += bytes([8, CTRL]) + ANSWER_ALL
+s += fe(GET_CONFIG, config(0, 24), flags=1)
+s += msg(BE_CHAN, 2, 1 | NEED) + ANSWER_ALL           # CONFIG_CHANGE_MSG from the back-end
+s += fe(VDPA_SUSPEND) + fe(GET_VRING_BASE, state(CTRL, 0), flags=1) + fe(VDPA_RESUME)
+s += bytes([10, BE])                                  # the back-end dies
+s += fe(GET_STATUS, flags=1) + fe(GET_CONFIG, config(0, 24), flags=1)
+s += fe(SET_STATUS, u64(0x8F))                        # FAILED: no back-end to stop
+s += fe(SET_STATUS, u64(0))                           # reset ends the session
+s += bytes([11]) + fe(GET_FEATURES, flags=1)          # the next front-end
+session("down-net-ctrlq", s)
+
+# Down-conversion of blk: a back-end with F_CONFIG (its config space read
+# with GET_CONFIG, 72 then 60 bytes) and of fs with tag=.
+s = header(0x01 | 0x40, F_V1 | F_PF | (1 << 6) | (1 << 9), pf("MQ", "REPLY_ACK", "CONFIG"),
+           1, 0, 0, 0)
+s += fe(GET_FEATURES, flags=1) + fe(GET_PROTOCOL_FEATURES, flags=1)
+s += fe(SET_PROTOCOL_FEATURES, u64(fe_vdpa_pf)) + fe(SET_STATUS, u64(3))
+s += fe(GET_CONFIG, config(0, 8), flags=1)
+s += fe(SET_FEATURES, u64(F_V1 | (1 << 6))) + fe(SET_STATUS, u64(0x0B))
+s += fe(SET_MEM_TABLE, mem_table(), nfds=1)
+s += fe(SET_VRING_NUM, state(0, 128)) + fe(SET_VRING_ADDR, addr(0, UVA, UVA + 0x1000, UVA + 0x800))
+s += fe(SET_VRING_KICK, u64(0), nfds=1) + fe(SET_VRING_CALL, u64(0), nfds=1)
+s += fe(SET_VRING_ENABLE, state(0, 1)) + fe(SET_STATUS, u64(0x0F))
+s += fe(SET_CONFIG, config(32, 1, 0, b"\1"))          # writeback
+s += fe(SET_STATUS, u64(0))
+session("down-blk-config", s)
+s = header(0x02 | 0x10 | 0x40, F_V1 | F_PF, pf("MQ", "REPLY_ACK"), 2, 0, 0, 0)
+s += fe(GET_FEATURES, flags=1) + fe(GET_PROTOCOL_FEATURES, flags=1)
+s += fe(SET_PROTOCOL_FEATURES, u64(fe_vdpa_pf)) + fe(SET_STATUS, u64(3))
+s += fe(GET_CONFIG, config(0, 40), flags=1) + fe(SET_FEATURES, u64(F_V1))
+s += fe(SET_STATUS, u64(0x0B)) + fe(SET_STATUS, u64(0x8B))    # FAILED
+session("down-fs-tag", s)
+
+
+# Real conversations (the fuzz_message seeds, recorded from QEMU 7.2 and
+# DPDK 22.11 virtio-user) replayed as whole sessions, the back-end answering
+# as a legacy back-end (pass-through) or as a vdpa-user one (up-conversion).
+def recorded(conv):
+    out = b""
+    for path in sorted(glob.glob("tests/fuzz/corpus/fuzz_message/%s_frontend-*" % conv)):
+        raw = open(path, "rb").read()
+        out += bytes([FE, raw[1]]) + raw[12:] + ANSWER_ALL
+    return out
+
+
+legacy_pf = pf("MQ", "LOG_SHMFD", "REPLY_ACK", "NET_MTU", "BACKEND_REQ", "CONFIG",
+               "CONFIGURE_MEM_SLOTS", "STATUS", "RESET_DEVICE") | (1 << 12)
+for conv, device, features, queues in (
+        ("net-qemu-7.2", 0x40, up_features, 1),
+        ("net-dpdk-22.11-virtio-user", 0x40, up_features | (1 << 28), 1),
+        ("blk-qemu-7.2", 0x41, F_V1 | F_PF | 0x46 | (1 << 9), 1),
+        ("fs-qemu-7.2", 0x52, F_V1 | F_PF, 2)):
+    msgs = recorded(conv)
+    devid = {0x40: 1, 0x41: 2, 0x52: 26}[device]
+    session("pass-" + conv, header(device, features, legacy_pf, queues, devid, 2, 24) + msgs)
+    session("up-" + conv, header(device, features, up_pf | legacy_pf, queues, devid, 2,
+                                  {1: 24, 2: 60, 26: 40}[devid]) + msgs)
+
+# Pass-through of the same legacy bring-up, then the back-end restarts: the
+# shim replays the session to the new back-end (ring bases read from the used
+# indices in guest memory) while the front-end is held.
+s = header(0x40, up_features, legacy_pf, 1, 1, 2, 24) + legacy_net[:legacy_net.index(
+    fe(GET_VRING_BASE, state(0, 0), flags=1))]
+s += guest_write(0x1000 + 0x1000 + 2, struct.pack("<H", 0x1234))   # ring 0's used idx
+s += bytes([10, BE]) + ANSWER_ALL + fe(GET_VRING_BASE, state(0, 0), flags=1)
+s += bytes([10, BE]) + ANSWER_ALL + fe(GET_FEATURES, flags=1)
+session("pass-net-backend-restart", s)
