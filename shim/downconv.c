@@ -256,18 +256,37 @@ static void ctrl_watch(struct vs_relay *r)
     uv_poll_start(&dn->ctrl_watch->poll, UV_READABLE, on_ctrl_kick);
 }
 
+/* Guest memory is touched only through guest_mem_guarded: a front-end that
+ * shrinks the file behind a region makes the access fail, not the shim. */
+#define CTRL_MEMORY_GONE "the control queue's guest memory is gone (the file behind it shrank)"
+
+struct ctrl_attach {
+    struct vs_down *dn;
+    const struct down_ring *g;
+    int rc;
+};
+
+static void ctrl_attach(void *arg)
+{
+    struct ctrl_attach *a = arg;
+
+    a->rc = vq_device_attach(&a->dn->ctrl, &a->dn->mem, a->g->num, a->g->addr.desc_user_addr,
+                             a->g->addr.avail_user_addr, a->g->addr.used_user_addr,
+                             (uint16_t)a->g->base);
+}
+
 static int ctrl_start(struct vs_relay *r, uint32_t i)
 {
     struct vs_down *dn = r->down;
-    struct down_ring *g = &dn->rings[i];
+    struct ctrl_attach a = { .dn = dn, .g = &dn->rings[i] };
     int rc;
 
     if (!dn->chain && !(dn->chain = malloc(sizeof(*dn->chain))))
         return -ENOMEM;
-    rc = vq_device_attach(&dn->ctrl, &dn->mem, g->num, g->addr.desc_user_addr,
-                          g->addr.avail_user_addr, g->addr.used_user_addr, (uint16_t)g->base);
-    if (rc) {
-        vs_warn("%s: control queue (ring %u) cannot start: %s", r->cfg.id, i, vq_strerror(rc));
+    rc = guest_mem_guarded(ctrl_attach, &a);
+    if (rc || a.rc) {
+        vs_warn("%s: control queue (ring %u) cannot start: %s", r->cfg.id, i,
+                rc ? CTRL_MEMORY_GONE : vq_strerror(a.rc));
         return -EINVAL;
     }
     dn->ctrl.indirect_ok = negotiated(dn, VIRTIO_F_INDIRECT_DESC);
@@ -354,8 +373,9 @@ static int ctrl_command(struct vs_relay *r, const uint8_t *cmd, size_t len)
 /* Serves the control queue until it is empty or a command waits for the
  * back-end. Runs only between sequences, so that a command's back-end steps
  * are its own. */
-static void ctrl_process(struct vs_relay *r)
+static void ctrl_serve(void *arg)
 {
+    struct vs_relay *r = arg;
     struct vs_down *dn = r->down;
     uint8_t cmd[CTRL_MAX_COMMAND];
 
@@ -394,6 +414,26 @@ static void ctrl_process(struct vs_relay *r)
             vs_conn_pause(r->fe, true);
         return;
     }
+}
+
+static void ctrl_process(struct vs_relay *r)
+{
+    if (guest_mem_guarded(ctrl_serve, r))
+        needs_reset(r, CTRL_MEMORY_GONE);
+}
+
+/* A command the back-end had to act on: its ack, now. */
+struct ctrl_done {
+    struct vs_relay *r;
+    uint8_t ack;
+};
+
+static void ctrl_done(void *arg)
+{
+    struct ctrl_done *d = arg;
+    struct vs_down *dn = d->r->down;
+
+    ctrl_complete(d->r, dn->ctrl_head, dn->ctrl_ack, d->ack);
 }
 
 /* ---- the back-end's rings ------------------------------------------------------- */
@@ -1324,9 +1364,10 @@ void vs_down_internal_reply(struct vs_relay *r, const struct vs_owed *o, struct 
         break;
     case DNA_CTRL_DONE:
         if (dn->ctrl_busy && dn->ctrl_running) {
+            struct ctrl_done done = { r, dn->sequence_failed ? VIRTIO_NET_ERR : VIRTIO_NET_OK };
             dn->ctrl_busy = false;
-            ctrl_complete(r, dn->ctrl_head, dn->ctrl_ack,
-                          dn->sequence_failed ? VIRTIO_NET_ERR : VIRTIO_NET_OK);
+            if (guest_mem_guarded(ctrl_done, &done))
+                needs_reset(r, CTRL_MEMORY_GONE);
         }
         dn->ctrl_busy = false;
         break;

@@ -399,6 +399,19 @@ static int map_guest(struct vs_replay *rp, uint64_t uva, uint64_t len, struct gu
     return -EFAULT;
 }
 
+struct used_read {
+    const uint8_t *used;
+    uint32_t idx;
+};
+
+/* Under guest_mem_guarded: the front-end may have shrunk the file since. */
+static void read_used_idx(void *arg)
+{
+    struct used_read *u = arg;
+
+    u->idx = (uint32_t)u->used[2] | (uint32_t)u->used[3] << 8; /* used->idx, little endian */
+}
+
 /* A ring's next available index for the new back-end: the used index the old
  * one left in guest memory (descriptors it took but never completed are
  * offered again, as after a QEMU back-end reconnect). */
@@ -422,8 +435,12 @@ static int ring_base(struct vs_relay *r, uint32_t ring, uint32_t *base)
         guest_mem_unmap(&gm);
         return -EFAULT;
     }
-    *base = (uint32_t)used[2] | (uint32_t)used[3] << 8; /* used->idx, little endian */
+    struct used_read u = { .used = used };
+    rc = guest_mem_guarded(read_used_idx, &u);
     guest_mem_unmap(&gm);
+    if (rc)
+        return rc;
+    *base = u.idx;
     return 0;
 }
 

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -142,5 +145,53 @@ int guest_mem_gpa_to_iov(const struct guest_mem *mem, uint64_t gpa, uint64_t len
             return len ? -EFAULT : 0;
         gpa += chunk;
     }
+    return 0;
+}
+
+/* ---- SIGBUS guard ---------------------------------------------------------- */
+
+static sigjmp_buf *volatile guard;   /* the innermost guest_mem_guarded, or NULL */
+static struct sigaction sigbus_before;
+
+static void on_sigbus(int sig, siginfo_t *info, void *context)
+{
+    (void)sig;
+    (void)info;
+    (void)context;
+    if (guard)
+        siglongjmp(*guard, 1);
+    /* Not inside fn: the handling from before, which the faulting access
+     * meets again once this returns. */
+    sigaction(SIGBUS, &sigbus_before, NULL);
+}
+
+int guest_mem_guarded(void (*fn)(void *arg), void *arg)
+{
+    sigjmp_buf env;
+    sigjmp_buf *outer = guard;
+
+    /* The handler is the process's only while fn runs (the outermost call
+     * installs it and puts back what was there). */
+    if (!outer) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_sigaction = on_sigbus;
+        sa.sa_flags = SA_SIGINFO;
+        sigemptyset(&sa.sa_mask);
+        if (sigaction(SIGBUS, &sa, &sigbus_before) < 0)
+            return -errno;
+    }
+    /* The signal mask is saved: siglongjmp from the handler unblocks SIGBUS. */
+    if (sigsetjmp(env, 1)) {
+        guard = outer;
+        if (!outer)
+            sigaction(SIGBUS, &sigbus_before, NULL);
+        return -EFAULT;
+    }
+    guard = &env;
+    fn(arg);
+    guard = outer;
+    if (!outer)
+        sigaction(SIGBUS, &sigbus_before, NULL);
     return 0;
 }

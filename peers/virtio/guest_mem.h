@@ -61,4 +61,14 @@ void *guest_mem_gpa_to_ptr(const struct guest_mem *mem, uint64_t gpa, uint64_t l
 int guest_mem_gpa_to_iov(const struct guest_mem *mem, uint64_t gpa, uint64_t len,
                          struct iovec *iov, unsigned *n, unsigned max);
 
+/* The size check of guest_mem_map holds when the table comes; the front-end
+ * can shrink the file behind a region afterwards (ftruncate of its memfd),
+ * and touching a page past the new end raises SIGBUS, which would end the
+ * whole process. Runs fn(arg) so that a SIGBUS inside it returns here
+ * instead: 0, or -EFAULT when guest memory went away under fn (which was
+ * cut short: its caller must treat what fn worked on as broken). For one
+ * thread (the shim's loop); calls may nest. A SIGBUS outside is handled as
+ * it was before the first call. */
+int guest_mem_guarded(void (*fn)(void *arg), void *arg);
+
 #endif

@@ -217,6 +217,7 @@ for n, c in enumerate(commands):
     descs += struct.pack("<QIHH", ack, 1, 2, 0)                     # writable ack
     s += guest_write(cmd, c)
 s += guest_write(desc_gpa, descs)
+running = s
 for n in range(len(commands)):
     s += guest_write(avail_gpa + 4 + 2 * n, struct.pack("<H", 2 * n))
     s += guest_write(avail_gpa, struct.pack("<HH", 0, n + 1))
@@ -230,6 +231,13 @@ s += fe(SET_STATUS, u64(0x8F))                        # FAILED: no back-end to s
 s += fe(SET_STATUS, u64(0))                           # reset ends the session
 s += bytes([11]) + fe(GET_FEATURES, flags=1)          # the next front-end
 session("down-net-ctrlq", s)
+# The front-end shrinks its guest memory file under the running control
+# queue, then kicks it: the shim must not die of SIGBUS (found by
+# fuzz_session; tests/unit/test_regressions.c).
+s = running + guest_write(avail_gpa + 4, struct.pack("<H", 0))
+s += guest_write(avail_gpa, struct.pack("<HH", 0, 1))
+s += bytes([12, 0]) + bytes([8, CTRL]) + ANSWER_ALL + fe(GET_STATUS, flags=1)
+session("down-net-guest-memory-shrinks", s)
 
 # Down-conversion of blk: a back-end with F_CONFIG (its config space read
 # with GET_CONFIG, 72 then 60 bytes) and of fs with tag=.

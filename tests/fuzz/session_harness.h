@@ -21,7 +21,7 @@
  *   bytes 1-20  the back-end's persona, for op 5: features (le64),
  *               protocol features (le64), GET_QUEUE_NUM, VDPA_GET_DEVICE_ID,
  *               VDPA_GET_VQS_COUNT, VDPA_GET_CONFIG_SIZE (a byte each)
- *   then ops, at most FZ_MAX_OPS, each an op byte (taken modulo 12):
+ *   then ops, at most FZ_MAX_OPS, each an op byte (taken modulo 13):
  *     0-3  a message from the front-end (main socket), the back-end (main),
  *          the front-end's end of the back-end channel, the back-end's end:
  *          fd count (a byte, modulo 11), the 12-byte header, the payload
@@ -41,6 +41,9 @@
  *     9    the back-end signals the config-call eventfd the shim gave it
  *    10    closes a peer's socket (a byte, modulo 4: as ops 0-3)
  *    11    a front-end connects again (after the session ended)
+ *    12    the front-end resizes its guest memory file (a byte: the new size
+ *          in 4 KiB pages, modulo the pages it had plus one), as a hostile
+ *          front-end may after the shim mapped it
  *   Between ops the loop runs until nothing moves, and whatever the shim
  *   sent to either peer is read (a request owing an answer is noted).
  *
@@ -106,6 +109,7 @@ struct fz_session {
     uint32_t chan_owed[FZ_MAX_OWED];  /* back-end-channel requests the front-end must answer */
     unsigned chan_head, chan_count;
     uint8_t be_status;                /* what the shim last wrote to SET_STATUS */
+    uint64_t fe_status;               /* the last GET_STATUS answer the front-end got */
     struct fz_persona persona;
 };
 
@@ -263,6 +267,8 @@ static bool fz_drain(struct fz_session *s)
             }
             if (side == FZ_BE)
                 fz_backend_got(s, &m);
+            else if (side == FZ_FE && m.hdr.request == VU_REQ_GET_STATUS && m.hdr.size == 8)
+                s->fe_status = m.payload.u64;
             else if (side == FZ_FE_CHAN && (m.hdr.flags & VU_FLAG_NEED_REPLY) &&
                      s->chan_count < FZ_MAX_OWED)
                 s->chan_owed[(s->chan_head + s->chan_count++) % FZ_MAX_OWED] = m.hdr.request;
@@ -533,12 +539,19 @@ static void fz_count_handle(uv_handle_t *h, void *arg)
 
 /* Closes every peer, destroys the relay, runs the loop until it is empty.
  * -1 when a libuv handle outlives the relay. */
-static int fz_teardown(struct fz_session *s, struct vs_relay_stats *stats)
+/* What a regression test looks at after a session. */
+struct fz_outcome {
+    struct vs_relay_stats stats;      /* sessions served, messages forwarded and refused */
+    uint64_t fe_status;               /* the last GET_STATUS answer the front-end got */
+};
+
+static int fz_teardown(struct fz_session *s, struct fz_outcome *out)
 {
     int rc = 0;
 
     if (s->relay)
-        vs_relay_get_stats(s->relay, stats);
+        vs_relay_get_stats(s->relay, &out->stats);
+    out->fe_status = s->fe_status;
 
     for (int i = 0; i < FZ_SIDES; i++)
         fz_close_side(s, i);
@@ -567,19 +580,18 @@ static int fz_teardown(struct fz_session *s, struct vs_relay_stats *stats)
 }
 
 /* Runs one input. 0, or -1 when the shim left an fd or a handle behind (or
- * the harness cannot start). stats (may be NULL): the relay's counters at
- * the end (sessions served, messages forwarded and refused). */
-static int fz_session_run(const uint8_t *data, size_t size, struct vs_relay_stats *stats)
+ * the harness cannot start). out (may be NULL): what the session came to. */
+static int fz_session_run(const uint8_t *data, size_t size, struct fz_outcome *out)
 {
-    struct vs_relay_stats ignored;
+    struct fz_outcome ignored;
     struct fz_session *s;
     const uint8_t *p = data + FZ_HEADER;
     size_t left;
     int fds_before, fds_after, rc;
 
-    if (!stats)
-        stats = &ignored;
-    memset(stats, 0, sizeof(*stats));
+    if (!out)
+        out = &ignored;
+    memset(out, 0, sizeof(*out));
     if (fz_init_once() < 0) {
         fprintf(stderr, "fuzz_session: cannot set up the harness: %s\n", strerror(errno));
         return -1;
@@ -594,7 +606,7 @@ static int fz_session_run(const uint8_t *data, size_t size, struct vs_relay_stat
     if (fz_setup(s, data) == 0) {
         left = size - FZ_HEADER;
         for (int ops = 0; left > 0 && ops < FZ_MAX_OPS; ops++) {
-            unsigned op = p[0] % 12;
+            unsigned op = p[0] % 13;
             size_t used = 1;
 
             p++, left--;
@@ -657,13 +669,19 @@ static int fz_session_run(const uint8_t *data, size_t size, struct vs_relay_stat
                 fz_connect_frontend(s);
                 used = 0;
                 break;
+            case 12:
+                if (left && ftruncate(s->guest, (off_t)(p[0] % (s->guest_size / 4096 + 1)) * 4096)) {
+                    /* the size stays */
+                }
+                used = left ? 1 : 0;
+                break;
             }
             p += used;
             left -= used;
             fz_pump(s);
         }
     }
-    rc = fz_teardown(s, stats);
+    rc = fz_teardown(s, out);
     free(s);
     fds_after = fdcount();
     if (fds_after != fds_before) {
