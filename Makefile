@@ -6,6 +6,7 @@
 #   make deps             install the Debian packages the project needs
 #   make matrix           probe the real peers, rewrite compat-matrix/ and docs/compat-matrix.md
 #   make fuzz             run the libFuzzer targets (FUZZ_SECONDS each, default 60)
+#   make bench            benchmarks (data plane, control plane, 1,000 devices) -> docs/performance.md
 
 CC      ?= cc
 SAN     ?= 0
@@ -45,13 +46,17 @@ PEER_NAMES  := $(patsubst peers/%/main.c,%,$(wildcard peers/*/main.c))
 PEER_PROGS  := $(PEER_NAMES:%=$(BUILD)/%)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+# Benchmark harness (tests/bench/): built by `all` so that it keeps compiling,
+# run only by `make bench`.
+BENCH_NAMES := bringup scale
+BENCH_PROGS := $(BENCH_NAMES:%=$(BUILD)/bench/%)
 
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 CFLAGS  += -DVDPA_SHIM_VERSION=\"$(VERSION)\"
 
-.PHONY: all check check-all check-unit check-e2e check-valgrind deps demo matrix fuzz clean
+.PHONY: all check check-all check-unit check-e2e check-valgrind deps demo matrix fuzz bench clean
 
-all: $(BUILD)/vdpa-shim $(PEER_PROGS)
+all: $(BUILD)/vdpa-shim $(PEER_PROGS) $(BENCH_PROGS)
 
 # The shim serves a down-converted virtio-net control queue with the
 # virtqueue library of peers/virtio/.
@@ -67,6 +72,11 @@ $(BUILD)/libvirtio.a: $(VIRTIO_OBJS)
 .SECONDEXPANSION:
 $(PEER_PROGS): $(BUILD)/%: $$(addprefix $(BUILD)/,$$(subst .c,.o,$$(wildcard peers/%/*.c))) \
 		$(BUILD)/libshim.a $(BUILD)/libvirtio.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BENCH_PROGS): $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(BUILD)/tests/bench/bench_lib.o \
+		$(BUILD)/libshim.a $(BUILD)/libvirtio.a
+	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/%.o: %.c
@@ -85,7 +95,7 @@ check: check-unit check-e2e
 check-unit: $(UNIT_BINS) $(BUILD)/vdpa-shim $(PEER_PROGS)
 	@BUILD=$(BUILD) tests/run-unit.sh $(UNIT_BINS)
 
-check-e2e: $(BUILD)/vdpa-shim $(PEER_PROGS)
+check-e2e: $(BUILD)/vdpa-shim $(PEER_PROGS) $(BENCH_PROGS)
 	@BUILD=$(BUILD) tests/run-e2e.sh
 
 # Everything CI runs: gcc, clang, ASan+UBSan, valgrind (tests/check-all.sh).
@@ -116,6 +126,11 @@ matrix: $(BUILD)/vdpa-shim $(PEER_PROGS)
 FUZZ_SECONDS ?= 60
 fuzz:
 	@tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+# Benchmarks (tests/bench/run.sh): minutes, not part of check; BENCH_QUICK=1
+# for a short run whose results stay in $(BUILD)/bench-out.
+bench: $(BUILD)/vdpa-shim $(BENCH_PROGS)
+	@BUILD=$(BUILD) tests/bench/run.sh
 
 # Installation: make install [PREFIX=/usr/local] [DESTDIR=...]. The man page
 # is built from docs/vdpa-shim.1.scd by scdoc; the systemd units get this
