@@ -344,6 +344,8 @@ int main(int argc, char **argv)
     for (unsigned k = 0; k < ncases; k++) {
         free(cases[k].ns[DIRECT]);
         free(cases[k].ns[SHIM]);
+        free(cases[k].step_ns[DIRECT]);
+        free(cases[k].step_ns[SHIM]);
     }
     free(floor);
     return status;
