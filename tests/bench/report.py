@@ -123,7 +123,7 @@ def main():
         vals = {words[i]: num(words[i + 1]) for i in range(0, len(words) - 1, 2)}
         base = vals.get("direct")
         for cfg, v in vals.items():
-            if cfg != "direct" and v is not None and base:
+            if cfg in ("direct2", "pass", "chain") and v is not None and base:
                 paired.setdefault(cfg, []).append(v / base)
 
     def median(v):
@@ -153,7 +153,8 @@ def main():
                 note = f" (within the A/A control's {fmt(aa, 4)}: noise, not the shim)"
             summary.append((f"data plane, {label}: Mpps ratio to direct", fmt(ratio, 4) + note, ">= 0.99", met(ok)))
     if not dp:
-        summary.append(("data plane", "not measured (DPDK testpmd unavailable)", ">= 0.99", met(None)))
+        summary.append(("data plane", "not measured (DPDK testpmd unavailable, or not part of this run)",
+                        ">= 0.99", met(None)))
 
     # scale
     per_dev = num(scale.get("per_dev_kib"))
@@ -293,7 +294,8 @@ def main():
           f"configurations differ in this run. Only one pair forwards at a time; rounds rotate the order "
           f"(direct, pass, chain, direct2; pass, chain, direct2, direct; ...). A sample is net_vhost's `Rx-pps` from `show port stats 0` over {env.get('DP_WINDOW')} s "
           f"of traffic (testpmd's own clock), after {env.get('DP_WARM')} s of warm-up; "
-          f"{env.get('DP_ROUNDS')} rounds; medians. Each process polls on its own CPU "
+          f"{env.get('DP_ROUNDS')} rounds in {env.get('DP_EPOCHS')} epoch(s), each epoch with freshly started "
+          f"processes in a rotated start order; medians. Each process polls on its own CPU "
           "(net_vhost's forwarding lcore on CPU 1, virtio-user's on CPU 0).")
         a("")
         a("| configuration | Mpps (median) | range | ratio to direct (median of per-round ratios) "
@@ -303,7 +305,18 @@ def main():
             a(f"| {label} | {fmt(m, 3)} | {d.get('range')} | {fmt(ratio, 4)} | {fmt(ratio_m, 4)} | "
               f"{d.get('shim_ticks') if not cfg.startswith('direct') else '-'} | {met(ok) if ok is not None else ''} |")
         a("")
-        a("Per round (Mpps, in the order measured):")
+        feats = first("dp_features")
+        if feats:
+            by = {}
+            for f_ in feats:
+                by.setdefault(f_.get("cfg"), set()).add((f_.get("virtio"), f_.get("protocol")))
+            a("What each net_vhost negotiated (from its log; every epoch): " + "; ".join(
+                f"{cfg}: virtio {', '.join(sorted(v for v, _ in vals))}, protocol {', '.join(sorted(p_ for _, p_ in vals))}"
+                for cfg, vals in by.items()) + ". The virtio features, which decide the data path, are the "
+              "same whatever sits between (the chain's protocol features differ: the down-converting "
+              "shim negotiates its own).")
+            a("")
+        a("Per round (Mpps, in the order measured, and the 1-minute load average after the round):")
         a("")
         for r in rounds:
             a(f"- {r}")
@@ -354,16 +367,19 @@ def main():
           "(`taskset`-style, sched_setaffinity); the harness is not pinned. \"Per shim CPU-second\" "
           "divides by the CPU time the shim actually used (from /proc/PID/stat), i.e. what one core "
           "fully given to the shim relays; the last row is the harness alone on a socketpair, its own "
-          "ceiling.")
+          "ceiling. The shim's memory before and after each flood shows that relaying keeps nothing "
+          "per message.")
         a("")
-        a("| sessions | window | messages/s | shim CPU | harness CPU | messages per shim CPU-second |")
-        a("| ---: | ---: | ---: | ---: | ---: | ---: |")
+        a("| sessions | window | messages/s | shim CPU | harness CPU | messages per shim CPU-second "
+          "| shim VmRSS before / after (KiB) |")
+        a("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for r in relays:
             a(f"| {r.get('devices')} | {r.get('window')} | {r.get('msgs_per_s')} | {r.get('shim_cpu_pct')} % "
-              f"| {r.get('harness_cpu_pct')} % | {r.get('msgs_per_cpu_s')} |")
+              f"| {r.get('harness_cpu_pct')} % | {r.get('msgs_per_cpu_s')} "
+              f"| {r.get('rss_before_kib', '?')} / {r.get('rss_after_kib', '?')} |")
         if relay_direct:
             a(f"| no shim (socketpair) | {relay_direct.get('window')} | {relay_direct.get('msgs_per_s')} | - "
-              f"| {relay_direct.get('harness_cpu_pct')} % | - |")
+              f"| {relay_direct.get('harness_cpu_pct')} % | - | - |")
         a("")
     a("## Commands")
     a("")

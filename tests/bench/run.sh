@@ -18,8 +18,10 @@
 # them). BENCH_QUICK=1: a short run whose report stays in $BUILD/bench-out.
 # Logs of every run: $BUILD/bench-out/logs.
 #
-# Tunables: BENCH_ONLY=cp|dp|scale (one part; for development), BENCH_REPS (bring-ups per case), BENCH_DP_ROUNDS, BENCH_DP_WINDOW
-# (seconds per data-plane sample), BENCH_DEVICES, BENCH_IDLE_S, BENCH_FLOOD_S.
+# Tunables: BENCH_ONLY=cp|dp|scale (one part; for development), BENCH_REPS
+# (bring-ups per case), BENCH_DP_ROUNDS, BENCH_DP_EPOCHS, BENCH_DP_WINDOW
+# (seconds per data-plane sample), BENCH_DEVICES, BENCH_IDLE_S, BENCH_FLOOD_S,
+# BENCH_CP_CPU (the CPU of the pinned control-plane run).
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -35,9 +37,11 @@ done
 
 if [[ $QUICK == 1 ]]; then
     REPS=${BENCH_REPS:-30} DP_ROUNDS=${BENCH_DP_ROUNDS:-2} DP_WINDOW=${BENCH_DP_WINDOW:-2}
+    DP_EPOCHS=${BENCH_DP_EPOCHS:-1}
     DEVICES=${BENCH_DEVICES:-1000} IDLE_S=${BENCH_IDLE_S:-3} FLOOD_S=${BENCH_FLOOD_S:-2}
 else
-    REPS=${BENCH_REPS:-200} DP_ROUNDS=${BENCH_DP_ROUNDS:-10} DP_WINDOW=${BENCH_DP_WINDOW:-3}
+    REPS=${BENCH_REPS:-200} DP_ROUNDS=${BENCH_DP_ROUNDS:-12} DP_WINDOW=${BENCH_DP_WINDOW:-3}
+    DP_EPOCHS=${BENCH_DP_EPOCHS:-3}
     DEVICES=${BENCH_DEVICES:-1000} IDLE_S=${BENCH_IDLE_S:-10} FLOOD_S=${BENCH_FLOOD_S:-5}
 fi
 DP_WARM=1   # seconds of traffic before a sample starts
@@ -66,7 +70,6 @@ cleanup() {
     for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
     for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
     PIDS=()
-    cp "$DPDK_WORKDIR"/*.log "$logs/" 2>/dev/null
     rm -rf "$w"
 }
 trap cleanup EXIT
@@ -177,6 +180,7 @@ cp_phase() {
     fi
     (( rc == 0 )) || cp_rc=1
     dpdk_stop_all >/dev/null 2>&1
+    cp "$DPDK_WORKDIR/bench-cp-$tag-be.log" "$logs/" 2>/dev/null
     local p
     for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
     PIDS=()
@@ -188,44 +192,14 @@ if want cp; then
 fi
 
 # ---- 2. data plane -----------------------------------------------------------------
+# Four testpmd pairs at once (direct, pass, chain, direct2: a second direct
+# pair, the A/A control); one forwards at a time. The rounds are split into
+# epochs; every epoch starts fresh processes, in a rotated order, so that
+# what one process happens to get (its memory's physical pages, ...) does
+# not stay with one configuration for the whole run.
 declare -A MPPS_LIST=() SHIM_TICKS=()
-CFGS=(direct pass chain direct2)   # direct2: a second direct pair, the A/A control
-dp_ok=0
-if (( dpdk_ok )) && want dp; then
-    say "data plane: $DP_ROUNDS rounds x ${DP_WINDOW}s per configuration"
-    dp_ok=1
-    # each pair polls on both CPUs the same way: net_vhost on CPU 1,
-    # virtio-user on CPU 0 (their main lcores sleep on stdin)
-    for c in "${CFGS[@]}"; do
-        DPDK_LCORES=0@0,1@1 dpdk_start_vhost_backend "bench-$c-be" "$w/$c-be.sock" 1 >/dev/null 2>&1 ||
-            { say "net_vhost ($c) did not start"; dp_ok=0; }
-    done
-    if (( dp_ok )); then
-        record "data plane net_vhost (each)" "$(cmdline "${_DPDK_PID[bench-direct-be]}")"
-        start_shim pass --device "type=net,id=pass,frontend=$w/pass-fe.sock,backend=$w/pass-be.sock"
-        PASS_PID=$SHIM_PID
-        start_shim down --device "type=net,id=down,frontend=$w/chain-mid.sock,backend=$w/chain-be.sock,queue-pairs=1"
-        DOWN_PID=$SHIM_PID
-        wait_sock "$w/chain-mid.sock"
-        start_shim up --device "type=net,id=up,frontend=$w/chain-fe.sock,backend=$w/chain-mid.sock"
-        UP_PID=$SHIM_PID
-        wait_sock "$w/pass-fe.sock" && wait_sock "$w/chain-fe.sock" || { say "a data-plane shim did not start"; dp_ok=0; }
-    fi
-    if (( dp_ok )); then
-        declare -A FE_SOCK=([direct]=$w/direct-be.sock [pass]=$w/pass-fe.sock [chain]=$w/chain-fe.sock
-                            [direct2]=$w/direct2-be.sock)
-        for c in "${CFGS[@]}"; do
-            DPDK_LCORES=0@1,1@0 dpdk_start_virtio_user "bench-$c-fe" "${FE_SOCK[$c]}" 1 >/dev/null 2>&1 ||
-                { say "virtio-user ($c) did not start"; dp_ok=0; break; }
-            { dpdk_wait_link "bench-$c-fe" 20 && dpdk_wait_link "bench-$c-be" 20; } 2>/dev/null ||
-                { say "$c: link did not come up"; dp_ok=0; break; }
-            dpdk_cmd_output "bench-$c-fe" "set fwd txonly" >/dev/null
-            dpdk_cmd_output "bench-$c-be" "set fwd rxonly" >/dev/null
-        done
-        (( dp_ok )) && record "data plane virtio-user (each)" "$(cmdline "${_DPDK_PID[bench-direct-fe]}")"
-        record "data plane traffic" "virtio-user: set fwd txonly; start / net_vhost: set fwd rxonly; start; ${DP_WARM}s, then Rx-pps of net_vhost's 'show port stats 0' over ${DP_WINDOW}s"
-    fi
-fi
+CFGS=(direct pass chain direct2)
+dp_ok=0 round=0
 
 # rx_pps NAME: net_vhost's Rx-pps since its previous 'show port stats 0'.
 rx_pps() {
@@ -250,20 +224,77 @@ sample() {
     MPPS=$(awk -v p="$pps" 'BEGIN { printf "%.4f", p / 1e6 }')
 }
 
-if (( dp_ok )); then
-    for ((r = 0; r < DP_ROUNDS; r++)); do
-        line="round $r:"
-        for ((k = 0; k < ${#CFGS[@]}; k++)); do
-            c=${CFGS[$(( (r + k) % ${#CFGS[@]} ))]}   # rotate, so no configuration always follows another
-            if sample "$c"; then
-                MPPS_LIST[$c]+="$MPPS "
-                line+=" $c $MPPS"
-            else
-                line+=" $c FAILED"
-            fi
+# dp_epoch E ROUNDS: start the four pairs (and the shims), run ROUNDS rounds, stop.
+dp_epoch() {
+    local e=$1 rounds=$2 c k r line ok=1 order=()
+    for ((k = 0; k < ${#CFGS[@]}; k++)); do order+=("${CFGS[$(( (k + e) % ${#CFGS[@]} ))]}"); done
+    # each pair polls on both CPUs the same way: net_vhost on CPU 1,
+    # virtio-user on CPU 0 (their main lcores sleep on stdin)
+    for c in "${order[@]}"; do
+        DPDK_LCORES=0@0,1@1 dpdk_start_vhost_backend "bench-$c-be" "$w/$c-be.sock" 1 >/dev/null 2>&1 ||
+            { say "net_vhost ($c) did not start"; ok=0; break; }
+    done
+    if (( ok )); then
+        (( e == 0 )) && record "data plane net_vhost (each)" "$(cmdline "${_DPDK_PID[bench-direct-be]}")"
+        start_shim "pass-$e" --device "type=net,id=pass,frontend=$w/pass-fe.sock,backend=$w/pass-be.sock"
+        PASS_PID=$SHIM_PID
+        start_shim "down-$e" --device "type=net,id=down,frontend=$w/chain-mid.sock,backend=$w/chain-be.sock,queue-pairs=1"
+        DOWN_PID=$SHIM_PID
+        wait_sock "$w/chain-mid.sock"
+        start_shim "up-$e" --device "type=net,id=up,frontend=$w/chain-fe.sock,backend=$w/chain-mid.sock"
+        UP_PID=$SHIM_PID
+        wait_sock "$w/pass-fe.sock" && wait_sock "$w/chain-fe.sock" || { say "a data-plane shim did not start"; ok=0; }
+    fi
+    if (( ok )); then
+        declare -A fe_sock=([direct]=$w/direct-be.sock [pass]=$w/pass-fe.sock [chain]=$w/chain-fe.sock
+                            [direct2]=$w/direct2-be.sock)
+        for c in "${order[@]}"; do
+            DPDK_LCORES=0@1,1@0 dpdk_start_virtio_user "bench-$c-fe" "${fe_sock[$c]}" 1 >/dev/null 2>&1 ||
+                { say "virtio-user ($c) did not start"; ok=0; break; }
+            { dpdk_wait_link "bench-$c-fe" 20 && dpdk_wait_link "bench-$c-be" 20; } 2>/dev/null ||
+                { say "$c: link did not come up"; ok=0; break; }
+            dpdk_cmd_output "bench-$c-fe" "set fwd txonly" >/dev/null
+            dpdk_cmd_output "bench-$c-be" "set fwd rxonly" >/dev/null
         done
-        say "$line Mpps"
-        echo "dp_round $line" >> "$results"
+    fi
+    if (( ok )); then
+        (( e == 0 )) && record "data plane virtio-user (each)" "$(cmdline "${_DPDK_PID[bench-direct-fe]}")"
+        # what each back-end negotiated: the same, whatever sits between
+        for c in "${CFGS[@]}"; do
+            echo "dp_features epoch=$e cfg=$c virtio=$(grep -m1 -o 'negotiated Virtio features: 0x[0-9a-f]*' "${_DPDK_LOG[bench-$c-be]}" | awk '{ print $NF }') protocol=$(grep -m1 -o 'negotiated Vhost-user protocol features: 0x[0-9a-f]*' "${_DPDK_LOG[bench-$c-be]}" | awk '{ print $NF }')" >> "$results"
+        done
+        for ((r = 0; r < rounds; r++, round++)); do
+            line="round $round:"
+            for ((k = 0; k < ${#CFGS[@]}; k++)); do
+                c=${CFGS[$(( (round + k) % ${#CFGS[@]} ))]}   # rotate, so no configuration always follows another
+                if sample "$c"; then
+                    MPPS_LIST[$c]+="$MPPS "
+                    line+=" $c $MPPS"
+                else
+                    line+=" $c FAILED"
+                fi
+            done
+            line+=" load $(cut -d' ' -f1 /proc/loadavg)"   # the 1-minute load average after the round
+            say "epoch $e $line (Mpps)"
+            echo "dp_round $line" >> "$results"
+        done
+    fi
+    dpdk_stop_all >/dev/null 2>&1
+    for c in "${CFGS[@]}"; do
+        for k in be fe; do cp "$DPDK_WORKDIR/bench-$c-$k.log" "$logs/bench-$c-$k-epoch$e.log" 2>/dev/null; done
+    done
+    local p
+    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+    PIDS=()
+    return $(( !ok ))
+}
+
+if (( dpdk_ok )) && want dp; then
+    say "data plane: $DP_ROUNDS rounds x ${DP_WINDOW}s per configuration, in $DP_EPOCHS epochs"
+    record "data plane traffic" "virtio-user: set fwd txonly; start / net_vhost: set fwd rxonly; start; ${DP_WARM}s, then Rx-pps of net_vhost's 'show port stats 0' over ${DP_WINDOW}s"
+    dp_ok=1
+    for ((e = 0; e < DP_EPOCHS; e++)); do
+        dp_epoch "$e" $(( (DP_ROUNDS + e) / DP_EPOCHS )) || { dp_ok=0; break; }
     done
 fi
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.4f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -273,9 +304,6 @@ if (( dp_ok )); then
         echo "dp cfg=$c samples=$(wc -w <<< "${MPPS_LIST[$c]:-}") mpps=$(median <<< "${MPPS_LIST[$c]:-}") range=$(minmax <<< "${MPPS_LIST[$c]:-}") shim_ticks=${SHIM_TICKS[$c]:-0}" >> "$results"
     done
 fi
-dpdk_stop_all >/dev/null 2>&1
-for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-PIDS=()
 
 # ---- 3. scale and relay rate ----------------------------------------------------------
 if want scale; then
@@ -297,7 +325,7 @@ echo "machine load_begin=\"$load_begin\" load_end=\"$load_end\" seconds=$((SECON
 report=$outdir/performance.md
 BUILD=$BUILD QUICK=$QUICK CPU_MODEL=$cpu_model DPDK_VER=$dpdk_ver QEMU_VER=$qemu_ver CC_VER=$cc_ver \
 NET_BACKEND=$net_backend BLK_BACKEND=$blk_backend REPS=$REPS DP_ROUNDS=$DP_ROUNDS DP_WINDOW=$DP_WINDOW \
-DP_WARM=$DP_WARM \
+DP_WARM=$DP_WARM DP_EPOCHS=$DP_EPOCHS \
     python3 "$here/report.py" "$results" "$cmds" "$report" || { say "report failed"; exit 1; }
 if [[ $QUICK != 1 && -z $ONLY ]]; then
     cp "$report" "$root/docs/performance.md"

@@ -462,7 +462,8 @@ static void report_flood(const char *what, unsigned k, unsigned window, uint64_t
                ticks > 0 ? msgs / (ticks / tck) : 0);
     if (rc)
         printf(" error=\"%s\"", strerror(-rc));
-    printf("\n");
+    if (strcmp(what, "relay") != 0)
+        printf("\n");
 }
 
 /* The same loop with no shim: the harness's own ceiling. */
@@ -665,10 +666,13 @@ int main(int argc, char **argv)
                 unwatch(devs[i].be.fd);
             }
             double h0 = self_cpu_s();
+            long rss0 = bench_rss_kib(shim);
             c0 = bench_cpu_ticks(shim);
             rc = flood(ks[j], o.window, o.flood_s, &rts, &elapsed);
             c1 = bench_cpu_ticks(shim);
             report_flood("relay", ks[j], o.window, rts, elapsed, c1 - c0, self_cpu_s() - h0, rc);
+            /* a relay that kept something per message would grow here */
+            printf(" rss_before_kib=%ld rss_after_kib=%ld\n", rss0, bench_rss_kib(shim));
             for (unsigned i = 0; i < ks[j]; i++) {
                 watch(devs[i].fe.fd, i, EV_FE);
                 watch(devs[i].be.fd, i, EV_BE);
