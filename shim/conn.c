@@ -6,9 +6,6 @@
 
 #include "conn.h"
 
-/* Messages handled per wake-up before yielding to other connections. */
-#define VS_CONN_BATCH 64
-
 static void update_events(struct vs_conn *c);
 
 static void free_cb(uv_handle_t *h)
@@ -56,18 +53,19 @@ static void on_poll(uv_poll_t *h, int status, int events)
             return;
         }
     }
+    /* One message per wake-up: the poll is level-triggered, so more data
+     * wakes the loop again at once, while reading on until the socket is
+     * empty would cost a failed recvmsg on every request of a
+     * request/reply conversation, which is what the control plane is. */
     if ((events & UV_READABLE) && !c->paused) {
         struct vu_msg msg;
-        for (int i = 0; i < VS_CONN_BATCH && !c->closing && !c->paused; i++) {
-            int rc = vu_recv(c->fd, &c->rx, &msg);
-            if (rc == 0)
-                break;
-            if (rc < 0) {
-                vs_conn_close(c, rc);
-                return;
-            }
-            c->on_msg(c, &msg);
+        int rc = vu_recv(c->fd, &c->rx, &msg);
+        if (rc < 0) {
+            vs_conn_close(c, rc);
+            return;
         }
+        if (rc > 0)
+            c->on_msg(c, &msg);
     }
     if (!c->closing)
         update_events(c);

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -206,6 +207,29 @@ static const struct vs_device_config *find_config(const struct vs_options *o, co
     return NULL;
 }
 
+/* A device with a live session holds about ten fds (sockets, the back-end
+ * channel, the memory and ring fds kept for a back-end restart); the usual
+ * soft limit of 1024 would stop the shim at about a hundred devices, so it
+ * takes the hard limit, as systemd's LimitNOFILE= intends. */
+#define FDS_PER_DEVICE 10
+
+static void raise_fd_limit(size_t ndevices)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < ndevices * FDS_PER_DEVICE + 64)
+        vs_warn("the open-file limit (%llu) is low for %zu devices (about %d fds each with a "
+                "session); raise it (ulimit -n, or LimitNOFILE= in the unit)",
+                (unsigned long long)rl.rlim_cur, ndevices, FDS_PER_DEVICE);
+}
+
 static void reload(struct shim *s)
 {
     struct vs_options n;
@@ -227,6 +251,7 @@ static void reload(struct shim *s)
         return;
     }
     vs_log_set_level(n.log_level);
+    raise_fd_limit(n.ndevices);
     apply_trace(s, &n);
 
     struct device *devs = calloc(n.ndevices ? n.ndevices : 1, sizeof(*devs));
@@ -319,6 +344,7 @@ int main(int argc, char **argv)
     vs_log_detect_journal();
     vs_log_set_level(s.opts.log_level);
     signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit(s.opts.ndevices);
     if (vs_listen_fds_from_env(&s.lfds, err, sizeof(err))) {
         vs_err("socket activation: %s", err);
         vs_options_free(&s.opts);

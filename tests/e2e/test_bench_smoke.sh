@@ -83,7 +83,7 @@ grep -q '^shim exit=0 log_lines=0' "$w/scale.out" || fail "the scale run's shim:
 printf 'smoke\tbringup ...\n' >"$w/commands.txt"
 QUICK=1 python3 "$E2E_ROOT/tests/bench/report.py" "$w/results.txt" "$w/commands.txt" "$w/performance.md" ||
     fail "report.py failed"
-grep -q '^| control plane, net8: added latency per relayed request' "$w/performance.md" ||
+grep -q '^| control plane, net8: added latency per relayed message' "$w/performance.md" ||
     fail "the report lacks the control-plane summary"
 grep -q '^| scale: resident memory per device | ' "$w/performance.md" || fail "the report lacks the scale summary"
 
