@@ -36,6 +36,14 @@ dpdk_stop fe
 wait_for 10 grep -q "session ended" "$w/shim.log" || fail "session did not end after virtio-user quit"
 wait_for 5 fds_are "$_SHIM_PID" "$fds_idle" ||
     fail "shim holds $(fd_count "$_SHIM_PID") fds after the session, $fds_idle before"
+
+# SIGTERM under a live session: the back-end's connection is closed (which
+# resets its device), the shim exits 0 and removes its socket.
+dpdk_start_virtio_user fe2 "$fe" 1 || fail "a second virtio-user did not start"
+dpdk_wait_link fe2 15 || fail "the second virtio-user's link is down"
+closed_before=$(grep -c "vhost peer closed" "${_DPDK_LOG[be]}" || true)
 shim_stop
+wait_for 5 count_at_least "${_DPDK_LOG[be]}" "vhost peer closed" $((closed_before + 1)) ||
+    fail "net_vhost's session was not closed when the shim was told to stop"
 [[ ! -e $fe ]] || fail "the shim left its socket $fe behind"
 echo "PASS: DPDK virtio-user <-> shim <-> net_vhost: $(grep -c . "$w/trace.txt") messages relayed"
