@@ -414,20 +414,35 @@ int vs_options_add_device(struct vs_options *opts, const struct vs_device_config
     return 0;
 }
 
+int vs_device_clash(const struct vs_device_config *a, const struct vs_device_config *b,
+                    const char **path)
+{
+    const char *pa[2] = { a->frontend, a->backend }, *pb[2] = { b->frontend, b->backend };
+
+    if (strcmp(a->id, b->id) == 0)
+        return VS_CLASH_ID;
+    for (int x = 0; x < 2; x++)
+        for (int y = 0; y < 2; y++)
+            if (strcmp(pa[x], pb[y]) == 0) {
+                *path = pa[x];
+                return VS_CLASH_SOCKET;
+            }
+    return 0;
+}
+
 int vs_options_check(const struct vs_options *opts, char *err, size_t errlen)
 {
-    /* Two devices must not share a socket path or an id. */
     for (size_t i = 0; i < opts->ndevices; i++) {
         for (size_t j = i + 1; j < opts->ndevices; j++) {
             const struct vs_device_config *a = &opts->devices[i], *b = &opts->devices[j];
-            const char *pa[2] = { a->frontend, a->backend }, *pb[2] = { b->frontend, b->backend };
-            for (int x = 0; x < 2; x++)
-                for (int y = 0; y < 2; y++)
-                    if (strcmp(pa[x], pb[y]) == 0)
-                        return errorf(err, errlen, "devices %s and %s both use socket %s", a->id,
-                                      b->id, pa[x]);
-            if (strcmp(a->id, b->id) == 0)
+            const char *path;
+            switch (vs_device_clash(a, b, &path)) {
+            case VS_CLASH_ID:
                 return errorf(err, errlen, "two devices are named %s", a->id);
+            case VS_CLASH_SOCKET:
+                return errorf(err, errlen, "devices %s and %s both use socket %s", a->id, b->id,
+                              path);
+            }
         }
     }
     return 0;

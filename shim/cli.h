@@ -83,7 +83,12 @@ int vs_option_set(struct vs_options *opts, const char *name, const char *value, 
 /* Appends a copy of dev (at most VS_MAX_DEVICES). */
 int vs_options_add_device(struct vs_options *opts, const struct vs_device_config *dev, char *err,
                           size_t errlen);
-/* No two devices share an id or a socket path. 0 or -EINVAL with the reason. */
+/* Two devices clash when they share an id (returns VS_CLASH_ID) or a socket
+ * path (VS_CLASH_SOCKET, *path set to it); 0 when they do not. */
+enum { VS_CLASH_ID = 1, VS_CLASH_SOCKET };
+int vs_device_clash(const struct vs_device_config *a, const struct vs_device_config *b,
+                    const char **path);
+/* No two devices clash. 0 or -EINVAL with the reason. */
 int vs_options_check(const struct vs_options *opts, char *err, size_t errlen);
 
 /* Parses argv. 0, or -EINVAL with a one-line reason in err. */

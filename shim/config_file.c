@@ -66,15 +66,14 @@ static int finish_device(struct reader *rd)
         char where[48] = "on the command line (--device)";
         if (i >= rd->first)
             snprintf(where, sizeof(where), "at line %u", rd->dev_lines[i - rd->first]);
-        if (strcmp(d->id, rd->dev.id) == 0)
+        const char *path;
+        switch (vs_device_clash(&rd->dev, d, &path)) {
+        case VS_CLASH_ID:
             return at(rd, rd->dev_line, "[device %s] is defined twice (also %s)", d->id, where);
-        const char *pa[2] = { d->frontend, d->backend };
-        const char *pb[2] = { rd->dev.frontend, rd->dev.backend };
-        for (int x = 0; x < 2; x++)
-            for (int y = 0; y < 2; y++)
-                if (strcmp(pa[x], pb[y]) == 0)
-                    return at(rd, rd->dev_line, "[device %s] uses socket %s, as device %s does (%s)",
-                              rd->dev.id, pb[y], d->id, where);
+        case VS_CLASH_SOCKET:
+            return at(rd, rd->dev_line, "[device %s] uses socket %s, as device %s does (%s)",
+                      rd->dev.id, path, d->id, where);
+        }
     }
     if (vs_options_add_device(o, &rd->dev, msg, sizeof(msg)))
         return at(rd, rd->dev_line, "%s", msg);
@@ -202,8 +201,6 @@ int vs_config_load_string(struct vs_options *opts, const char *name, const char 
     rc = parse(&rd, copy, size);
     free(copy);
     free(rd.dev_lines);
-    if (rc == 0 && vs_options_check(opts, err, errlen))
-        rc = -EINVAL;
     return rc;
 }
 
@@ -245,9 +242,7 @@ int vs_config_load(struct vs_options *opts, char *err, size_t errlen)
                  opts->config_path, VS_CONFIG_FILE_MAX >> 20);
         rc = -EFBIG;
     } else {
-        rc = parse(&rd, text, size);
-        if (rc == 0 && vs_options_check(opts, err, errlen))
-            rc = -EINVAL;
+        rc = parse(&rd, text, size); /* each device checked against those before it */
     }
     free(text);
     free(rd.dev_lines);
