@@ -16,6 +16,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "cli.h"
 #include "device_types.h"
 #include "log.h"
@@ -42,13 +44,6 @@ static const struct {
     { "sound", 25 }, { "fs", 26 },    { "i2c", 34 },    { "gpio", 41 },
 };
 #define NTYPES (sizeof(all_types) / sizeof(all_types[0]))
-
-#define assert_contains(hay, needle)                                                   \
-    do {                                                                               \
-        const char *hay_ = (hay), *needle_ = (needle);                                 \
-        if (!strstr(hay_, needle_))                                                    \
-            fail_msg("\"%s\" does not contain \"%s\"", hay_, needle_);                 \
-    } while (0)
 
 /* ---- helpers for vs_device_parse ---------------------------------------- */
 

@@ -16,17 +16,12 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "cli.h"
 #include "config_file.h"
 
 #define ERRLEN 1024
-
-#define assert_contains(hay, needle)                                                   \
-    do {                                                                               \
-        const char *hay_ = (hay), *needle_ = (needle);                                 \
-        if (!strstr(hay_, needle_))                                                    \
-            fail_msg("\"%s\" does not contain \"%s\"", hay_, needle_);                 \
-    } while (0)
 
 /* Options as vs_cli_parse leaves them for a command line with no device. */
 static void opts_init(struct vs_options *o)

@@ -20,42 +20,22 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "log.h"
 #include "sd_listen.h"
 
 #define ERRLEN 256
 #define FIRST 200 /* where the tests put "inherited" fds */
 
-#define assert_contains(hay, needle)                                                   \
-    do {                                                                               \
-        const char *hay_ = (hay), *needle_ = (needle);                                 \
-        if (!strstr(hay_, needle_))                                                    \
-            fail_msg("\"%s\" does not contain \"%s\"", hay_, needle_);                 \
-    } while (0)
 
-static char dir[64];
-
-static int setup(void **state)
-{
-    (void)state;
-    strcpy(dir, "/tmp/vs-sdl-XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
 
 static bool fd_open(int fd)
 {
     return fcntl(fd, F_GETFD) >= 0;
 }
 
-/* A unix socket of type at dir/name, listening when listen_too; moved to fd
+/* A unix socket of type at scratch_dir/name, listening when listen_too; moved to fd
  * `at`. */
 static void unix_socket_at(int at, int type, const char *name, bool listen_too)
 {
@@ -63,7 +43,7 @@ static void unix_socket_at(int at, int type, const char *name, bool listen_too)
     int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
 
     assert_true(fd >= 0);
-    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", dir, name);
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", scratch_dir, name);
     unlink(sa.sun_path);
     assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
     if (listen_too)
@@ -136,7 +116,7 @@ static void inherited_sockets(void **state)
     assert_false(l.fds[2].usable);
     assert_false(l.fds[3].usable);
     assert_true(l.fds[4].usable);
-    snprintf(path, sizeof(path), "%s/vm0.sock", dir);
+    snprintf(path, sizeof(path), "%s/vm0.sock", scratch_dir);
     assert_string_equal(l.fds[0].path, path);
     assert_string_equal(l.fds[3].path, "");
     assert_string_equal(l.fds[0].name, "a");
@@ -150,7 +130,7 @@ static void inherited_sockets(void **state)
     assert_ptr_equal(vs_listen_fds_find(&l, "/elsewhere.sock", "vm1-net"), &l.fds[4]);
     assert_null(vs_listen_fds_find(&l, "/elsewhere.sock", NULL));
     assert_null(vs_listen_fds_find(&l, "/elsewhere.sock", "b")); /* b is not listening */
-    snprintf(path, sizeof(path), "%s/idle.sock", dir);
+    snprintf(path, sizeof(path), "%s/idle.sock", scratch_dir);
     assert_null(vs_listen_fds_find(&l, path, NULL));
 
     vs_listen_fds_free(&l);
@@ -228,7 +208,7 @@ static void notify(void **state)
     ssize_t n;
 
     assert_true(fd >= 0);
-    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/notify", dir);
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/notify", scratch_dir);
     assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 
     unsetenv("NOTIFY_SOCKET");
@@ -278,7 +258,7 @@ static void journal_prefix(void **state)
     struct stat st;
     int saved = dup(2), fd;
 
-    snprintf(path, sizeof(path), "%s/stderr", dir);
+    snprintf(path, sizeof(path), "%s/stderr", scratch_dir);
     fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     assert_true(fd >= 0 && saved >= 0);
     assert_int_equal(fstat(fd, &st), 0);
@@ -326,7 +306,7 @@ static void long_log_line(void **state)
     assert_non_null(big);
     memset(big, 'x', 4999);
     big[4999] = '\0';
-    snprintf(path, sizeof(path), "%s/stderr2", dir);
+    snprintf(path, sizeof(path), "%s/stderr2", scratch_dir);
     fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     assert_true(fd >= 0 && saved >= 0);
     dup2(fd, 2);
@@ -358,5 +338,5 @@ int main(void)
         cmocka_unit_test(journal_prefix),
         cmocka_unit_test(long_log_line),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, scratch_dir_setup, scratch_dir_teardown);
 }

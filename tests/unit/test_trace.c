@@ -22,16 +22,12 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "msg_table.h"
 #include "trace.h"
 #include "vhost_user.h"
 
-#define assert_contains(hay, needle)                                                   \
-    do {                                                                               \
-        const char *hay_ = (hay), *needle_ = (needle);                                 \
-        if (!strstr(hay_, needle_))                                                    \
-            fail_msg("\"%s\" does not contain \"%s\"", hay_, needle_);                 \
-    } while (0)
 #define assert_not_contains(hay, needle)                                               \
     do {                                                                               \
         const char *hay_ = (hay), *needle_ = (needle);                                 \
@@ -585,22 +581,6 @@ static void random_messages_json_valid(void **state)
 
 /* ---- the file: rotation, reopen ---------------------------------------------- */
 
-static char dir[64];
-
-static int setup_dir(void **state)
-{
-    (void)state;
-    strcpy(dir, "/tmp/vs-trace-XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown_dir(void **state)
-{
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
 
 static off_t file_size(const char *path)
 {
@@ -637,7 +617,7 @@ static void rotation(void **state)
     struct vu_msg m;
     struct vs_trace *t;
 
-    snprintf(path, sizeof(path), "%s/t.json", dir);
+    snprintf(path, sizeof(path), "%s/t.json", scratch_dir);
     snprintf(old, sizeof(old), "%s.1", path);
     t = vs_trace_open_ex(path, VS_TRACE_JSON, VS_TRACE_MAX_MIN);
     assert_non_null(t);
@@ -685,7 +665,7 @@ static void rotation(void **state)
     vs_trace_close(t);
 
     /* 0: no limit */
-    snprintf(path, sizeof(path), "%s/nolimit.txt", dir);
+    snprintf(path, sizeof(path), "%s/nolimit.txt", scratch_dir);
     t = vs_trace_open_ex(path, VS_TRACE_TEXT, 0);
     assert_non_null(t);
     for (int i = 0; i < 100; i++)
@@ -703,8 +683,8 @@ static void reopen_after_logrotate(void **state)
     struct vu_msg m;
     struct vs_trace *t;
 
-    snprintf(path, sizeof(path), "%s/r.txt", dir);
-    snprintf(moved, sizeof(moved), "%s/r.txt.moved", dir);
+    snprintf(path, sizeof(path), "%s/r.txt", scratch_dir);
+    snprintf(moved, sizeof(moved), "%s/r.txt.moved", scratch_dir);
     t = vs_trace_open(path);
     assert_non_null(t);
     vu_msg_init(&m, VU_REQ_SET_OWNER, 0);
@@ -752,5 +732,5 @@ int main(void)
         cmocka_unit_test(rotation),
         cmocka_unit_test(reopen_after_logrotate),
     };
-    return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
+    return cmocka_run_group_tests(tests, scratch_dir_setup, scratch_dir_teardown);
 }
