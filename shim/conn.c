@@ -37,7 +37,13 @@ static void on_poll(uv_poll_t *h, int status, int events)
         return;
     }
     if (status < 0) {
-        vs_conn_close(c, -EIO);
+        /* The socket's own error says why: ECONNRESET when the peer closed
+         * with our messages unread, which is a peer gone, not a fault. */
+        int err = 0;
+        socklen_t len = sizeof(err);
+        if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err <= 0)
+            err = EIO;
+        vs_conn_close(c, -err);
         return;
     }
     /* A paused peer (a front-end held until the back-end answers or

@@ -343,6 +343,18 @@ static void replay_failed(struct vs_relay *r, const char *fmt, ...)
     vs_end_session(r, "replay failed");
 }
 
+/* A send that failed because the new back-end is gone already (it died, or
+ * a restarting service closed it): not a refusal. Its connection closes on
+ * the loop's next look, and the shim waits for the next back-end. */
+static bool went_away_again(struct vs_relay *r, int rc)
+{
+    if (rc != -EPIPE && rc != -ECONNRESET)
+        return false;
+    vs_info("%s: the new back-end went away during the replay; waiting for the next one",
+            r->cfg.id);
+    return true;
+}
+
 /* Sends a journal entry (with duplicates of its fds) as the shim's own request. */
 static int send_entry(struct vs_relay *r, const struct vs_journal_entry *e, const void *payload)
 {
@@ -540,7 +552,8 @@ static void replay_session(struct vs_relay *r)
             snprintf(why, sizeof(why), "SET_STATUS could not be sent (%s)", strerror(-rc));
     }
     if (rc) {
-        replay_failed(r, "%s", why);
+        if (!went_away_again(r, rc))
+            replay_failed(r, "%s", why);
         return;
     }
     rp->sent_all = true;
@@ -566,7 +579,7 @@ void vs_replay_begin(struct vs_relay *r)
     if (!rc && find(rp, VU_REQ_SET_PROTOCOL_FEATURES, 0))
         rc = vs_send_none(r, VU_REQ_GET_PROTOCOL_FEATURES, RP_PROTOCOL_FEATURES, 0,
                           "replay: check the offer");
-    if (rc)
+    if (rc && !went_away_again(r, rc))
         replay_failed(r, "the first requests could not be sent (%s)", strerror(-rc));
 }
 

@@ -343,6 +343,51 @@ static void session_replayed_to_new_backend(void **state)
     expect_fds_idle(t);
 }
 
+/* A back-end that dies again during the replay, with the shim's requests
+ * unread (the shim sees ECONNRESET, not an orderly close): the shim waits
+ * for the next one and replays to it. Seen with DPDK net_vhost restarting. */
+static void backend_gone_again_during_replay(void **state)
+{
+    struct rp_test *t = *state;
+    struct pollfd p;
+    struct vu_msg m;
+
+    bring_up(t, FEATURES);
+    restart_backend(t);
+    p = (struct pollfd){ .fd = t->s.be, .events = POLLIN };
+    assert_int_equal(poll(&p, 1, SCRIPT_TIMEOUT_MS), 1);
+    close(t->s.be); /* SET_OWNER and GET_FEATURES unread */
+    t->s.be = -1;
+    restart_backend(t);
+    be_offer(t, FEATURES, PF);
+    for (;;) {
+        assert_int_equal(vu_recv_blocking(t->s.be, &m, SCRIPT_TIMEOUT_MS), 0);
+        if (m.hdr.flags & VU_FLAG_NEED_REPLY)
+            assert_int_equal(reply_u64(t->s.be, m.hdr.request, 0), 0);
+        if (m.hdr.request == VU_REQ_SET_BACKEND_REQ_FD && m.nfds == 1) {
+            t->be_chan = m.fds[0];
+            m.fds[0] = -1;
+        }
+        vu_msg_close_fds(&m);
+        if (m.hdr.request == VU_REQ_SET_VRING_ENABLE && m.payload.state.index == RINGS - 1)
+            break;
+    }
+    /* the front-end is read again, and its requests reach the third back-end */
+    assert_int_equal(send_state_req(t->s.fe, VU_REQ_GET_VRING_BASE, REQ, 0, 0), 0);
+    recv_expect(t->s.be, "third back-end", VU_REQ_GET_VRING_BASE, &m);
+    vu_msg_init(&m, VU_REQ_GET_VRING_BASE, VU_FLAG_REPLY);
+    vu_msg_set_state(&m, 0, 7);
+    assert_int_equal(vu_send_blocking(t->s.be, &m), 0);
+    recv_expect(t->s.fe, "front-end", VU_REQ_GET_VRING_BASE, &m);
+    assert_int_equal(m.payload.state.num, 7);
+    assert_true(log_has(t, "session restored on the new back-end"));
+
+    close(t->s.fe);
+    t->s.fe = -1;
+    assert_true(closed_within(t->s.be, SCRIPT_TIMEOUT_MS));
+    expect_fds_idle(t);
+}
+
 /* A new back-end that lacks a negotiated feature cannot take over: the
  * front-end is disconnected (it reconnects and negotiates again). */
 static void new_backend_lacking_features(void **state)
@@ -402,6 +447,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(session_replayed_to_new_backend, setup, teardown),
+        cmocka_unit_test_setup_teardown(backend_gone_again_during_replay, setup, teardown),
         cmocka_unit_test_setup_teardown(new_backend_lacking_features, setup, teardown),
         cmocka_unit_test_setup_teardown(packed_rings_not_replayed, setup, teardown),
         cmocka_unit_test_setup_teardown(new_backend_refuses_a_step, setup, teardown),
