@@ -113,9 +113,7 @@ struct bench_conn {
 
 void bench_conn_init(struct bench_conn *c, int fd);
 void bench_conn_close(struct bench_conn *c);
-/* One sendmsg (retried on partial writes) with m's fds, which are closed
- * afterwards (they are duplicates). 0 or -errno. */
-int bench_send(int fd, struct vu_msg *m);
+/* Sending is vu_send_blocking (transport.h): it takes m's fds. */
 /* Waits up to timeout_ms for one whole message. 0, -ETIMEDOUT, -ECONNRESET, ... */
 int bench_recv(struct bench_conn *c, struct vu_msg *m, int timeout_ms);
 

@@ -437,7 +437,7 @@ static void serve_child(int lfd)
                 continue;
             while ((rc = vu_recv(conns[i].fd, &conns[i].rx, &m)) == 1) {
                 if (bench_be_handle(&bes[i], &m, &reply) == 1 &&
-                    (rc = bench_send(conns[i].fd, &reply)) < 0)
+                    (rc = vu_send_blocking(conns[i].fd, &reply)) < 0)
                     break;
             }
             if (rc < 0) {
@@ -507,51 +507,6 @@ void bench_conn_close(struct bench_conn *c)
     close_fd(&c->fd);
 }
 
-int bench_send(int fd, struct vu_msg *m)
-{
-    uint8_t buf[VU_HDR_SIZE + VU_MAX_PAYLOAD];
-    size_t len = vu_msg_wire_size(m), off = 0;
-    union {
-        char buf[CMSG_SPACE(sizeof(int) * VU_MAX_FDS)];
-        struct cmsghdr align;
-    } control;
-    int rc = 0;
-
-    vu_hdr_encode(&m->hdr, buf);
-    memcpy(buf + VU_HDR_SIZE, m->payload.bytes, m->hdr.size);
-    while (off < len) {
-        struct iovec iov = { .iov_base = buf + off, .iov_len = len - off };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-        if (off == 0 && m->nfds) {
-            memset(&control, 0, sizeof(control));
-            mh.msg_control = control.buf;
-            mh.msg_controllen = CMSG_SPACE(sizeof(int) * m->nfds);
-            struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-            c->cmsg_level = SOL_SOCKET;
-            c->cmsg_type = SCM_RIGHTS;
-            c->cmsg_len = CMSG_LEN(sizeof(int) * m->nfds);
-            memcpy(CMSG_DATA(c), m->fds, sizeof(int) * m->nfds);
-        }
-        ssize_t n = sendmsg(fd, &mh, MSG_NOSIGNAL);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN) {
-                struct pollfd p = { .fd = fd, .events = POLLOUT };
-                poll(&p, 1, 1000);
-                continue;
-            }
-            rc = -errno;
-            break;
-        }
-        if (off == 0)
-            vu_msg_close_fds(m); /* the peer has its copies */
-        off += (size_t)n;
-    }
-    vu_msg_close_fds(m);
-    return rc;
-}
-
 int bench_recv(struct bench_conn *c, struct vu_msg *m, int timeout_ms)
 {
     uint64_t deadline = bench_now_ns() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) * 1000000u;
@@ -587,7 +542,7 @@ int bench_bringup_blocking(int fd, struct bench_fe *f, uint64_t *ns, int timeout
     while ((rc = bench_fe_next(f, &m, &reply)) == 1) {
         unsigned k = f->sent - 1;
         uint64_t ts = bench_now_ns();
-        rc = bench_send(fd, &m);
+        rc = vu_send_blocking(fd, &m);
         if (rc == 0 && reply) {
             rc = bench_recv(&c, &m, timeout_ms);
             if (rc == 0)
@@ -623,7 +578,7 @@ static void echo_child(int fd)
         vu_msg_close_fds(&m);
         vu_msg_init(&ack, m.hdr.request, VU_FLAG_REPLY);
         vu_msg_set_u64(&ack, 0);
-        if (bench_send(fd, &ack))
+        if (vu_send_blocking(fd, &ack))
             break;
     }
     _exit(0);
@@ -661,7 +616,7 @@ int bench_echo_measure(struct bench_echo *e, uint64_t *out, unsigned n)
         int rc;
         vu_msg_init(&m, VU_REQ_SET_VRING_NUM, VU_FLAG_NEED_REPLY);
         vu_msg_set_state(&m, 0, BENCH_RING_SIZE);
-        rc = bench_send(e->fd, &m);
+        rc = vu_send_blocking(e->fd, &m);
         if (rc == 0)
             rc = bench_recv(&e->conn, &m, 1000);
         if (rc)

@@ -169,7 +169,7 @@ static int fe_step(struct dev *d)
 
     /* sends until a request wants an answer (they all do after SET_OWNER) */
     while ((rc = bench_fe_next(&d->fsm, &m, &reply)) == 1) {
-        rc = bench_send(d->fe.fd, &m);
+        rc = vu_send_blocking(d->fe.fd, &m);
         if (rc || reply)
             return rc;
     }
@@ -205,7 +205,7 @@ static void on_be(struct dev *d, unsigned i)
     int rc;
 
     while ((rc = vu_recv(d->be.fd, &d->be.rx, &m)) == 1) {
-        if (bench_be_handle(&d->bsm, &m, &reply) == 1 && (rc = bench_send(d->be.fd, &reply)))
+        if (bench_be_handle(&d->bsm, &m, &reply) == 1 && (rc = vu_send_blocking(d->be.fd, &reply)))
             break;
     }
     if (rc < 0) {
