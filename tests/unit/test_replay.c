@@ -272,6 +272,21 @@ static int teardown(void **state)
     return status == 0 ? 0 : -1;
 }
 
+/* GET_VRING_BASE from the front-end through the shim: the back-end (who)
+ * answers base, and the front-end gets that answer. */
+static void stop_ring_through(struct rp_test *t, const char *who, uint32_t ring, uint32_t base)
+{
+    struct vu_msg m;
+
+    assert_int_equal(send_state_req(t->s.fe, VU_REQ_GET_VRING_BASE, REQ, ring, 0), 0);
+    recv_expect(t->s.be, who, VU_REQ_GET_VRING_BASE, &m);
+    vu_msg_init(&m, VU_REQ_GET_VRING_BASE, VU_FLAG_REPLY);
+    vu_msg_set_state(&m, ring, base);
+    assert_int_equal(vu_send_blocking(t->s.be, &m), 0);
+    recv_expect(t->s.fe, "front-end", VU_REQ_GET_VRING_BASE, &m);
+    assert_int_equal(m.payload.state.num, base);
+}
+
 /* The whole session moves to a new back-end; the front-end notices nothing. */
 static void session_replayed_to_new_backend(void **state)
 {
@@ -280,13 +295,7 @@ static void session_replayed_to_new_backend(void **state)
 
     bring_up(t, FEATURES);
     /* ring 1 is stopped before the back-end goes: it stays stopped */
-    assert_int_equal(send_state_req(t->s.fe, VU_REQ_GET_VRING_BASE, REQ, 1, 0), 0);
-    recv_expect(t->s.be, "back-end", VU_REQ_GET_VRING_BASE, &m);
-    vu_msg_init(&m, VU_REQ_GET_VRING_BASE, VU_FLAG_REPLY);
-    vu_msg_set_state(&m, 1, 5);
-    assert_int_equal(vu_send_blocking(t->s.be, &m), 0);
-    recv_expect(t->s.fe, "front-end", VU_REQ_GET_VRING_BASE, &m);
-    assert_int_equal(m.payload.state.num, 5);
+    stop_ring_through(t, "back-end", 1, 5);
     set_used_idx(t, 0, 0x1234); /* where the old back-end got to on ring 0 */
 
     restart_backend(t);
@@ -322,13 +331,7 @@ static void session_replayed_to_new_backend(void **state)
     assert_int_equal(m.payload.state.num, 1);
 
     /* the front-end is read again, and its requests reach the new back-end */
-    assert_int_equal(send_state_req(t->s.fe, VU_REQ_GET_VRING_BASE, REQ, 0, 0), 0);
-    recv_expect(t->s.be, "new back-end", VU_REQ_GET_VRING_BASE, &m);
-    vu_msg_init(&m, VU_REQ_GET_VRING_BASE, VU_FLAG_REPLY);
-    vu_msg_set_state(&m, 0, 0x1240);
-    assert_int_equal(vu_send_blocking(t->s.be, &m), 0);
-    recv_expect(t->s.fe, "front-end", VU_REQ_GET_VRING_BASE, &m);
-    assert_int_equal(m.payload.state.num, 0x1240);
+    stop_ring_through(t, "new back-end", 0, 0x1240);
     /* the new back-end's channel reaches the front-end's original one */
     vu_msg_init(&m, VU_BREQ_IOTLB_MSG, REQ);
     m.hdr.size = sizeof(struct vu_iotlb);
@@ -373,13 +376,7 @@ static void backend_gone_again_during_replay(void **state)
             break;
     }
     /* the front-end is read again, and its requests reach the third back-end */
-    assert_int_equal(send_state_req(t->s.fe, VU_REQ_GET_VRING_BASE, REQ, 0, 0), 0);
-    recv_expect(t->s.be, "third back-end", VU_REQ_GET_VRING_BASE, &m);
-    vu_msg_init(&m, VU_REQ_GET_VRING_BASE, VU_FLAG_REPLY);
-    vu_msg_set_state(&m, 0, 7);
-    assert_int_equal(vu_send_blocking(t->s.be, &m), 0);
-    recv_expect(t->s.fe, "front-end", VU_REQ_GET_VRING_BASE, &m);
-    assert_int_equal(m.payload.state.num, 7);
+    stop_ring_through(t, "third back-end", 0, 7);
     assert_true(log_has(t, "session restored on the new back-end"));
 
     close(t->s.fe);
