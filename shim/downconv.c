@@ -9,9 +9,11 @@
  *   set-up (F_VDPA acked)   -> SET_PROTOCOL_FEATURES (legacy bits), SET_OWNER,
  *                              the shim's own back-end channel, GET_QUEUE_NUM,
  *                              GET_CONFIG (back-ends with F_CONFIG), GET_FEATURES
+ *   SET_VRING_CALL / _ERR   -> at once for the back-end's rings, as QEMU sends
+ *                              them at set-up; layouts and kicks are kept
  *   SET_STATUS(FEATURES_OK) -> SET_FEATURES (+ NET_SET_MTU); a refusal leaves
  *                              FEATURES_OK clear
- *   SET_STATUS(DRIVER_OK),  -> every enabled ring: NUM, ADDR, BASE, KICK, CALL,
+ *   SET_STATUS(DRIVER_OK),  -> every enabled ring: NUM, BASE, ADDR, KICK, CALL,
  *   RESUME, enable            ERR, ENABLE 1; a refusal sets DEVICE_NEEDS_RESET
  *   SUSPEND, SET_STATUS(0), -> GET_VRING_BASE on every ring the back-end runs
  *   FAILED, disable            (the legacy stop), which gives exact indices;
@@ -443,11 +445,13 @@ static void start_backend_ring(struct vs_relay *r, uint32_t i)
     struct down_ring *g = &r->down->rings[i];
     struct vu_msg m;
 
+    /* QEMU's order (vhost_virtqueue_start), the one back-ends are tested
+     * with: size, base, addresses, kick, call, enable */
     vs_send_state(r, VU_REQ_SET_VRING_NUM, i, g->num, DNA_CHECK, 0, NULL);
+    vs_send_state(r, VU_REQ_SET_VRING_BASE, i, g->base, DNA_CHECK, 0, NULL);
     vu_msg_init(&m, VU_REQ_SET_VRING_ADDR, 0);
     vu_msg_set_addr(&m, &g->addr);
     vs_send_internal(r, &m, DNA_CHECK, 0, NULL);
-    vs_send_state(r, VU_REQ_SET_VRING_BASE, i, g->base, DNA_CHECK, 0, NULL);
     send_ring_fd(r, VU_REQ_SET_VRING_KICK, i, g->kick_fd);
     send_ring_fd(r, VU_REQ_SET_VRING_CALL, i, g->call_fd);
     if (g->err_fd >= 0)
@@ -1197,8 +1201,14 @@ void vs_down_frontend_request(struct vs_relay *r, const struct vu_msg_desc *d, s
                                                   : &g->err_fd, m);
         if (req == VU_REQ_SET_VRING_KICK && dn->ctrl_running && is_ctrl_ring(dn, i))
             ctrl_watch(r);
-        if (g->in_backend && !dn->backend_lost) {
-            /* the back-end swaps it live, as VMMs re-route interrupts */
+        /* A running ring's back-end swaps the fd live, as VMMs re-route
+         * interrupts. Where the back-end signals (call, err) it hears at once
+         * for every ring known to be its own, running or not: QEMU and DPDK
+         * virtio-user send those at set-up, before the memory table, and
+         * back-ends are built and tested with that order (the ring's start
+         * sends it again, as QEMU's does). */
+        bool to_backend = g->in_backend || (req != VU_REQ_SET_VRING_KICK && i < data_rings(dn));
+        if (to_backend && !dn->backend_lost && r->be) {
             vs_send_internal(r, m, DNA_CHECK, 0, NULL);
             barrier(r, DNA_ACK, ack);
             return;

@@ -42,6 +42,8 @@ struct down_test {
     struct scripted s;
     uint64_t be_features, be_pf;
     uint64_t be_pairs;   /* GET_QUEUE_NUM */
+    bool net;
+    uint64_t features;   /* what the front-end selected at FEATURES_OK */
     int config_call;     /* the front-end's config-call eventfd */
     int kick[8], call[8];
     int memfd;
@@ -206,6 +208,7 @@ static struct down_test *start(void **state, const char *type, const char *keys)
     t->be_features = BE_NET_FEATURES;
     t->be_pf = BE_PF;
     t->be_pairs = 2;
+    t->net = strcmp(type, "net") == 0;
     assert_int_equal(scripted_start(&t->s, type, keys), 0);
     t->fds_idle = fdcount_of(t->s.shim);
     assert_int_equal(scripted_connect(&t->s), 0);
@@ -274,8 +277,18 @@ static void set_mem_table(struct down_test *t)
     fe_expect_ack(t, VU_REQ_SET_MEM_TABLE, 0);
 }
 
+/* The rings the shim knows the back-end serves: the data rings, which for
+ * net are one pair until MQ is selected. */
+static uint32_t backend_rings_known(const struct down_test *t)
+{
+    if (!t->net)
+        return (uint32_t)t->be_pairs;
+    return (t->features & F_MQ) ? 2 * (uint32_t)t->be_pairs : 2;
+}
+
 /* Ring layout as a vdpa-user driver writes it (NUM, ADDR, KICK, CALL,
- * ENABLE): kept by the shim until the device starts. */
+ * ENABLE): kept by the shim until the device starts, but for the call
+ * eventfd of the back-end's rings. */
 static void layout_ring_at(struct down_test *t, uint32_t i, uint32_t num,
                            const struct vu_vring_addr *addr)
 {
@@ -291,6 +304,14 @@ static void layout_ring_at(struct down_test *t, uint32_t i, uint32_t num,
     assert_int_equal(send_u64_req(t->s.fe, VU_REQ_SET_VRING_KICK, NEED, i, t->kick[i]), 0);
     fe_expect_ack(t, VU_REQ_SET_VRING_KICK, 0);
     assert_int_equal(send_u64_req(t->s.fe, VU_REQ_SET_VRING_CALL, NEED, i, t->call[i]), 0);
+    if (i < backend_rings_known(t)) {
+        /* where the back-end signals, it learns at once (QEMU's order) */
+        be_ack(t, VU_REQ_SET_VRING_CALL, &m);
+        assert_int_equal(m.payload.u64, i);
+        assert_int_equal(m.nfds, 1);
+        vu_msg_close_fds(&m);
+        be_barrier(t);
+    }
     fe_expect_ack(t, VU_REQ_SET_VRING_CALL, 0);
     fe_state(t, VU_REQ_SET_VRING_ENABLE, i, 1, 0);
 }
@@ -313,10 +334,10 @@ static void be_expect_ring_start(struct down_test *t, uint32_t i, uint32_t base)
 
     be_ack(t, VU_REQ_SET_VRING_NUM, &m);
     assert_int_equal(m.payload.state.index, i);
-    be_ack(t, VU_REQ_SET_VRING_ADDR, &m);
-    assert_int_equal(m.payload.addr.desc_user_addr, GUEST_UVA + 0x10000ull * (i + 1));
     be_ack(t, VU_REQ_SET_VRING_BASE, &m);
     assert_int_equal(m.payload.state.num, base);
+    be_ack(t, VU_REQ_SET_VRING_ADDR, &m);
+    assert_int_equal(m.payload.addr.desc_user_addr, GUEST_UVA + 0x10000ull * (i + 1));
     be_ack(t, VU_REQ_SET_VRING_KICK, &m);
     assert_int_equal(m.payload.u64, i);
     assert_int_equal(m.nfds, 1);
@@ -358,6 +379,7 @@ static void select_features(struct down_test *t, uint64_t features, uint64_t wan
     be_barrier(t);
     fe_expect_ack(t, VU_REQ_SET_STATUS, 0);
     assert_int_equal(fe_get_u64(t, VU_REQ_GET_STATUS), ST_FEATURES_OK);
+    t->features = features;
 }
 
 /* ---- tests ---------------------------------------------------------------------------- */
@@ -576,8 +598,8 @@ static void down_start_refused_needs_reset(void **state)
     layout_ring(t, 0, 256);
     assert_int_equal(send_u64_req(t->s.fe, VU_REQ_SET_STATUS, NEED, ST_DRIVER_OK, -1), 0);
     be_ack(t, VU_REQ_SET_VRING_NUM, &m);
-    be_ack_value(t, VU_REQ_SET_VRING_ADDR, &m, 22); /* refused */
     be_ack(t, VU_REQ_SET_VRING_BASE, &m);
+    be_ack_value(t, VU_REQ_SET_VRING_ADDR, &m, 22); /* refused */
     be_ack(t, VU_REQ_SET_VRING_KICK, &m);
     vu_msg_close_fds(&m);
     be_ack(t, VU_REQ_SET_VRING_CALL, &m);
