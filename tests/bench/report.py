@@ -136,6 +136,13 @@ def main():
         n = len(v)
         return None if n == 0 else (v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2)
 
+    def quartiles(v):
+        v = sorted(v)
+        if not v:
+            return None
+        q = lambda f: v[min(len(v) - 1, int(round(f * (len(v) - 1))))]
+        return f"{q(0.25):.4f}..{q(0.75):.4f}"
+
     aa = median(paired.get("direct2", []))
     for cfg, label in (("direct", "direct (virtio-user -> net_vhost)"),
                        ("direct2", "direct, a second identical pair (A/A control)"),
@@ -306,11 +313,14 @@ def main():
           f"processes in a rotated start order; medians. Each process polls on its own CPU "
           "(net_vhost's forwarding lcore on CPU 1, virtio-user's on CPU 0).")
         a("")
+        a(f"Memory of every testpmd process: {env.get('DP_MEMORY', '?')}.")
+        a("")
         a("| configuration | Mpps (median) | range | ratio to direct (median of per-round ratios) "
-          "| ratio of the medians | shim CPU ticks during traffic | |")
-        a("| --- | ---: | --- | ---: | ---: | ---: | --- |")
+          "| per-round ratios, 25th..75th percentile | ratio of the medians | shim CPU ticks during traffic | |")
+        a("| --- | ---: | --- | ---: | --- | ---: | ---: | --- |")
         for cfg, label, d, m, ratio, ratio_m, ok in dp_rows:
-            a(f"| {label} | {fmt(m, 3)} | {d.get('range')} | {fmt(ratio, 4)} | {fmt(ratio_m, 4)} | "
+            spread = quartiles(paired.get(cfg, [])) if cfg != "direct" else "-"
+            a(f"| {label} | {fmt(m, 3)} | {d.get('range')} | {fmt(ratio, 4)} | {spread or '-'} | {fmt(ratio_m, 4)} | "
               f"{d.get('shim_ticks') if not cfg.startswith('direct') else '-'} | {met(ok) if ok is not None else ''} |")
         a("")
         feats = first("dp_features")

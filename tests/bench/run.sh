@@ -21,7 +21,9 @@
 # Tunables: BENCH_ONLY=cp|dp|scale (one part; for development), BENCH_REPS
 # (bring-ups per case), BENCH_DP_ROUNDS, BENCH_DP_EPOCHS, BENCH_DP_WINDOW
 # (seconds per data-plane sample), BENCH_DEVICES, BENCH_IDLE_S, BENCH_FLOOD_S,
-# BENCH_CP_CPU (the CPU of the pinned control-plane run).
+# BENCH_CP_CPU (the CPU of the pinned control-plane run), BENCH_HUGEPAGES
+# (auto: the data plane's testpmd processes use 2 MiB hugepages when enough
+# are free, else 4 KiB pages (--no-huge); 1: require them; 0: never).
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -40,8 +42,10 @@ if [[ $QUICK == 1 ]]; then
     DP_EPOCHS=${BENCH_DP_EPOCHS:-1}
     DEVICES=${BENCH_DEVICES:-1000} IDLE_S=${BENCH_IDLE_S:-3} FLOOD_S=${BENCH_FLOOD_S:-2}
 else
-    REPS=${BENCH_REPS:-200} DP_ROUNDS=${BENCH_DP_ROUNDS:-12} DP_WINDOW=${BENCH_DP_WINDOW:-3}
-    DP_EPOCHS=${BENCH_DP_EPOCHS:-3}
+    # many short epochs rather than a few long ones: fresh processes are
+    # where the data plane's variance is (see notes.md)
+    REPS=${BENCH_REPS:-200} DP_ROUNDS=${BENCH_DP_ROUNDS:-16} DP_WINDOW=${BENCH_DP_WINDOW:-2}
+    DP_EPOCHS=${BENCH_DP_EPOCHS:-8}
     DEVICES=${BENCH_DEVICES:-1000} IDLE_S=${BENCH_IDLE_S:-10} FLOOD_S=${BENCH_FLOOD_S:-5}
 fi
 DP_WARM=1   # seconds of traffic before a sample starts
@@ -199,6 +203,25 @@ fi
 # not stay with one configuration for the whole run.
 declare -A MPPS_LIST=() SHIM_TICKS=()
 CFGS=(direct pass chain direct2)
+# Memory of the data plane's testpmd processes. 4 KiB pages make the copy
+# in net_vhost TLB-bound; hugepages are what DPDK is deployed with, but they
+# must be reserved by the operator (vm.nr_hugepages), so use them if there.
+dp_pages_needed=$(( 2 * ${#CFGS[@]} * ${DPDK_MEM_MB:-512} * 11 / 10 / 2 ))   # two processes a pair, 10 % spare, 2 MiB pages
+dp_pages_free=$(awk '/^HugePages_Free:/ { f = $2 } /^Hugepagesize:/ { s = $2 } END { print (s == 2048 ? f : 0) }' /proc/meminfo)
+case ${BENCH_HUGEPAGES:-auto} in
+    0) dp_hugepages=0 ;;
+    1) dp_hugepages=1
+       if want dp && (( dpdk_ok && dp_pages_free < dp_pages_needed )); then
+           say "BENCH_HUGEPAGES=1 but only $dp_pages_free 2 MiB hugepages are free ($dp_pages_needed needed: echo $dp_pages_needed > /proc/sys/vm/nr_hugepages)"
+           exit 1
+       fi ;;
+    *) dp_hugepages=$(( dp_pages_free >= dp_pages_needed )) ;;
+esac
+if (( dp_hugepages )); then
+    dp_memory="2 MiB hugepages ($dp_pages_free free at the start; testpmd --in-memory)"
+else
+    dp_memory="4 KiB pages (testpmd --no-huge; 2 MiB hugepages free: $dp_pages_free, needed: $dp_pages_needed)"
+fi
 dp_ok=0 round=0
 
 # rx_pps NAME: net_vhost's Rx-pps since its previous 'show port stats 0'.
@@ -231,7 +254,7 @@ dp_epoch() {
     # each pair polls on both CPUs the same way: net_vhost on CPU 1,
     # virtio-user on CPU 0 (their main lcores sleep on stdin)
     for c in "${order[@]}"; do
-        DPDK_LCORES=0@0,1@1 dpdk_start_vhost_backend "bench-$c-be" "$w/$c-be.sock" 1 >/dev/null 2>&1 ||
+        DPDK_HUGEPAGES=$dp_hugepages DPDK_LCORES=0@0,1@1 dpdk_start_vhost_backend "bench-$c-be" "$w/$c-be.sock" 1 >/dev/null 2>&1 ||
             { say "net_vhost ($c) did not start"; ok=0; break; }
     done
     if (( ok )); then
@@ -249,7 +272,7 @@ dp_epoch() {
         declare -A fe_sock=([direct]=$w/direct-be.sock [pass]=$w/pass-fe.sock [chain]=$w/chain-fe.sock
                             [direct2]=$w/direct2-be.sock)
         for c in "${order[@]}"; do
-            DPDK_LCORES=0@1,1@0 dpdk_start_virtio_user "bench-$c-fe" "${fe_sock[$c]}" 1 >/dev/null 2>&1 ||
+            DPDK_HUGEPAGES=$dp_hugepages DPDK_LCORES=0@1,1@0 dpdk_start_virtio_user "bench-$c-fe" "${fe_sock[$c]}" 1 >/dev/null 2>&1 ||
                 { say "virtio-user ($c) did not start"; ok=0; break; }
             { dpdk_wait_link "bench-$c-fe" 20 && dpdk_wait_link "bench-$c-be" 20; } 2>/dev/null ||
                 { say "$c: link did not come up"; ok=0; break; }
@@ -264,7 +287,7 @@ dp_epoch() {
             echo "dp_features epoch=$e cfg=$c virtio=$(grep -m1 -o 'negotiated Virtio features: 0x[0-9a-f]*' "${_DPDK_LOG[bench-$c-be]}" | awk '{ print $NF }') protocol=$(grep -m1 -o 'negotiated Vhost-user protocol features: 0x[0-9a-f]*' "${_DPDK_LOG[bench-$c-be]}" | awk '{ print $NF }')" >> "$results"
         done
         for ((r = 0; r < rounds; r++, round++)); do
-            line="round $round:"
+            line="round $round (epoch $e):"
             for ((k = 0; k < ${#CFGS[@]}; k++)); do
                 c=${CFGS[$(( (round + k) % ${#CFGS[@]} ))]}   # rotate, so no configuration always follows another
                 if sample "$c"; then
@@ -275,7 +298,7 @@ dp_epoch() {
                 fi
             done
             line+=" load $(cut -d' ' -f1 /proc/loadavg)"   # the 1-minute load average after the round
-            say "epoch $e $line (Mpps)"
+            say "$line (Mpps)"
             echo "dp_round $line" >> "$results"
         done
     fi
@@ -290,7 +313,8 @@ dp_epoch() {
 }
 
 if (( dpdk_ok )) && want dp; then
-    say "data plane: $DP_ROUNDS rounds x ${DP_WINDOW}s per configuration, in $DP_EPOCHS epochs"
+    say "data plane: $DP_ROUNDS rounds x ${DP_WINDOW}s per configuration, in $DP_EPOCHS epochs; memory: $dp_memory"
+    echo "dp_memory hugepages=$dp_hugepages free_2m=$dp_pages_free needed_2m=$dp_pages_needed" >> "$results"
     record "data plane traffic" "virtio-user: set fwd txonly; start / net_vhost: set fwd rxonly; start; ${DP_WARM}s, then Rx-pps of net_vhost's 'show port stats 0' over ${DP_WINDOW}s"
     dp_ok=1
     for ((e = 0; e < DP_EPOCHS; e++)); do
@@ -325,7 +349,7 @@ echo "machine load_begin=\"$load_begin\" load_end=\"$load_end\" seconds=$((SECON
 report=$outdir/performance.md
 BUILD=$BUILD QUICK=$QUICK CPU_MODEL=$cpu_model DPDK_VER=$dpdk_ver QEMU_VER=$qemu_ver CC_VER=$cc_ver \
 NET_BACKEND=$net_backend BLK_BACKEND=$blk_backend REPS=$REPS DP_ROUNDS=$DP_ROUNDS DP_WINDOW=$DP_WINDOW \
-DP_WARM=$DP_WARM DP_EPOCHS=$DP_EPOCHS \
+DP_WARM=$DP_WARM DP_EPOCHS=$DP_EPOCHS DP_MEMORY=$dp_memory \
     python3 "$here/report.py" "$results" "$cmds" "$report" || { say "report failed"; exit 1; }
 if [[ $QUICK != 1 && -z $ONLY ]]; then
     cp "$report" "$root/docs/performance.md"

@@ -53,6 +53,10 @@
 #   DPDK_WORKDIR        logs/FIFOs/sockets dir    (default: mktemp -d, removed by
 #                                                  dpdk_stop_all unless DPDK_KEEP_LOGS=1)
 #   DPDK_MEM_MB         -m value                  (default 512)
+#   DPDK_HUGEPAGES      1: back memory by 2 MiB hugepages (--in-memory: a
+#                       hugetlb memfd, which virtio-user can share and which
+#                       leaves no files behind) instead of --no-huge; needs
+#                       DPDK_MEM_MB worth of free pages (vm.nr_hugepages)
 #   DPDK_NB_MBUFS       --total-num-mbufs         (default 16384)
 #   DPDK_LCORES         --lcores value for the next start (default: auto)
 #   DPDK_EAL_EXTRA      extra EAL args (word-split)
@@ -126,6 +130,8 @@ _dpdk_launch() {
     lcores=${DPDK_LCORES:-$(_dpdk_lcores "$_DPDK_SEQ")}
     read -ra eal_extra <<< "${DPDK_EAL_EXTRA:-}"
     read -ra pmd_extra <<< "${DPDK_TESTPMD_EXTRA:-}"
+    local memory=--no-huge
+    [[ ${DPDK_HUGEPAGES:-0} == 1 ]] && memory=--in-memory
 
     rm -f "$fifo"; mkfifo "$fifo" || return 1
     # Open read-write: never blocks, and keeps the FIFO open so testpmd does
@@ -136,7 +142,7 @@ _dpdk_launch() {
     # then execs: $! is testpmd's own PID (stdbuf execs too).
     (
         for f in "${_DPDK_FD[@]}" "$fd"; do eval "exec $f>&-"; done
-        exec stdbuf -oL -eL "$bin" --lcores "$lcores" --no-huge -m "${DPDK_MEM_MB:-512}" \
+        exec stdbuf -oL -eL "$bin" --lcores "$lcores" "$memory" -m "${DPDK_MEM_MB:-512}" \
             --no-pci --file-prefix "$prefix" "$@" ${eal_extra[@]+"${eal_extra[@]}"} --vdev "$vdev" \
             -- -i --total-num-mbufs="${DPDK_NB_MBUFS:-16384}" ${pmd_extra[@]+"${pmd_extra[@]}"}
     ) < "$fifo" > "$log" 2>&1 &
