@@ -341,8 +341,8 @@ def main():
         a("")
         a("The ratio judged is each round's rate divided by the direct pair's rate in the same round "
           "(seconds apart), the median over rounds: the machine's load can change during the run, "
-          "which moves every configuration of a round alike. The shim's CPU ticks are summed over "
-          "every window of its configuration: the data plane "
+          "which moves every configuration of a round alike. The shims' CPU ticks, read just before and just after each window of their "
+          "configuration (not inside it: there the harness only sleeps), are summed: the data plane "
           "never wakes it (kick and call eventfds and guest memory go peer to peer).")
     else:
         a("Not measured: DPDK testpmd cannot start on this machine.")

@@ -90,7 +90,6 @@ cmdline() { tr '\0' ' ' < "/proc/$1/cmdline" | sed 's/ $//'; }
 # kv LINE KEY: the value of KEY=VALUE in LINE.
 kv() { sed -n "s/.*\\b$2=\\([^ ]*\\).*/\\1/p" <<< "$1" | head -n 1; }
 wait_sock() { local i; for ((i = 0; i < 100; i++)); do [[ -S $1 ]] && return 0; sleep 0.1; done; return 1; }
-cpu_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
 # start_shim NAME ARGS...: a shim in the background; sets SHIM_PID.
 start_shim() {
@@ -201,7 +200,7 @@ fi
 # epochs; every epoch starts fresh processes, in a rotated order, so that
 # what one process happens to get (its memory's physical pages, ...) does
 # not stay with one configuration for the whole run.
-declare -A MPPS_LIST=() SHIM_TICKS=()
+declare -A MPPS_LIST=() SHIM_TICKS=() SHIM_PIDS=()
 CFGS=(direct pass chain direct2)
 # Memory of the data plane's testpmd processes. 4 KiB pages make the copy
 # in net_vhost TLB-bound; hugepages are what DPDK is deployed with, but they
@@ -229,20 +228,35 @@ rx_pps() {
     dpdk_cmd_output "$1" "show port stats 0" 2>/dev/null | awk '/Rx-pps:/ { print $2; exit }'
 }
 
-# sample CFG: one window of traffic; sets MPPS (empty on failure).
+# shim_ticks CFG: sets TICKS, the CPU ticks the configuration's shims have
+# used. Bash built-ins only: both CPUs are busy polling, so a process the
+# harness starts takes its time from a poller, and doing that for some
+# configurations and not others biased them (see notes.md).
+shim_ticks() {
+    local pid line
+    TICKS=0
+    for pid in ${SHIM_PIDS[$1]:-}; do
+        read -r line < "/proc/$pid/stat" || continue
+        line=${line##*) }
+        set -- $line
+        TICKS=$(( TICKS + ${12} + ${13} ))
+    done
+}
+
+# sample CFG: one window of traffic; sets MPPS (empty on failure). Inside the
+# window the harness only sleeps, the same for every configuration.
 sample() {
-    local c=$1 fe="bench-$1-fe" be="bench-$1-be" pps t0 t1
+    local c=$1 fe="bench-$1-fe" be="bench-$1-be" pps t0
     MPPS=""
     dpdk_cmd_output "$be" "start" >/dev/null && dpdk_cmd_output "$fe" "start" >/dev/null || return 1
     sleep "$DP_WARM"
+    shim_ticks "$c"; t0=$TICKS
     rx_pps "$be" >/dev/null                      # the window starts here
-    t0=0
-    case $c in pass) t0=$(cpu_ticks "$PASS_PID") ;; chain) t0=$(( $(cpu_ticks "$UP_PID") + $(cpu_ticks "$DOWN_PID") )) ;; esac
     sleep "$DP_WINDOW"
-    pps=$(rx_pps "$be")
-    case $c in pass) t1=$(cpu_ticks "$PASS_PID") ;; chain) t1=$(( $(cpu_ticks "$UP_PID") + $(cpu_ticks "$DOWN_PID") )) ;; *) t1=0 ;; esac
+    pps=$(rx_pps "$be")                          # and ends here
+    shim_ticks "$c"
     dpdk_cmd_output "$fe" "stop" >/dev/null; dpdk_cmd_output "$be" "stop" >/dev/null
-    SHIM_TICKS[$c]=$(( ${SHIM_TICKS[$c]:-0} + t1 - t0 ))
+    SHIM_TICKS[$c]=$(( ${SHIM_TICKS[$c]:-0} + TICKS - t0 ))
     [[ $pps =~ ^[0-9]+$ ]] || return 1
     MPPS=$(awk -v p="$pps" 'BEGIN { printf "%.4f", p / 1e6 }')
 }
@@ -260,12 +274,12 @@ dp_epoch() {
     if (( ok )); then
         (( e == 0 )) && record "data plane net_vhost (each)" "$(cmdline "${_DPDK_PID[bench-direct-be]}")"
         start_shim "pass-$e" --device "type=net,id=pass,frontend=$w/pass-fe.sock,backend=$w/pass-be.sock"
-        PASS_PID=$SHIM_PID
+        SHIM_PIDS[pass]=$SHIM_PID
         start_shim "down-$e" --device "type=net,id=down,frontend=$w/chain-mid.sock,backend=$w/chain-be.sock,queue-pairs=1"
-        DOWN_PID=$SHIM_PID
+        SHIM_PIDS[chain]=$SHIM_PID
         wait_sock "$w/chain-mid.sock"
         start_shim "up-$e" --device "type=net,id=up,frontend=$w/chain-fe.sock,backend=$w/chain-mid.sock"
-        UP_PID=$SHIM_PID
+        SHIM_PIDS[chain]+=" $SHIM_PID"
         wait_sock "$w/pass-fe.sock" && wait_sock "$w/chain-fe.sock" || { say "a data-plane shim did not start"; ok=0; }
     fi
     if (( ok )); then
