@@ -584,6 +584,37 @@ static void down_features_refused(void **state)
     select_features(t, F_V1, F_V1 | F_PF);
 }
 
+/* A call eventfd goes to the back-end at once for its own rings only; a
+ * refusal there is the front-end's failed ack, not a false success. */
+static void down_early_call(void **state)
+{
+    struct down_test *t = start(state, "net", NULL);
+    int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    struct vu_msg m;
+
+    negotiate(t, "net");
+    select_features(t, F_V1, F_V1 | F_PF);
+    assert_int_equal(send_u64_req(t->s.fe, VU_REQ_SET_VRING_CALL, NEED, 1, efd), 0);
+    be_ack_value(t, VU_REQ_SET_VRING_CALL, &m, 22); /* refused */
+    assert_int_equal(m.payload.u64, 1);
+    assert_int_equal(m.nfds, 1);
+    vu_msg_close_fds(&m);
+    be_barrier(t);
+    fe_expect_ack(t, VU_REQ_SET_VRING_CALL, UINT64_MAX);
+    /* ring 2 is the control queue (no MQ): the shim's own, kept */
+    assert_int_equal(send_u64_req(t->s.fe, VU_REQ_SET_VRING_CALL, NEED, 2, efd), 0);
+    fe_expect_ack(t, VU_REQ_SET_VRING_CALL, 0);
+    /* accepted, after the refusal: the next request's answer is its own */
+    assert_int_equal(send_u64_req(t->s.fe, VU_REQ_SET_VRING_CALL, NEED, 0, efd), 0);
+    be_ack(t, VU_REQ_SET_VRING_CALL, &m);
+    assert_int_equal(m.payload.u64, 0);
+    vu_msg_close_fds(&m);
+    be_barrier(t);
+    fe_expect_ack(t, VU_REQ_SET_VRING_CALL, 0);
+    set_mem_table(t); /* the back-end's next message: nothing for ring 2 came first */
+    close(efd);
+}
+
 /* A ring the back-end refuses at DRIVER_OK: DEVICE_NEEDS_RESET and the
  * config-call eventfd (spec 5.2, 5.5); only a reset leads on. */
 static void down_start_refused_needs_reset(void **state)
@@ -901,6 +932,7 @@ int main(void)
         cmocka_unit_test_teardown(down_forbidden_and_state_rules, down_teardown),
         cmocka_unit_test_teardown(down_provisioning, down_teardown),
         cmocka_unit_test_teardown(down_features_refused, down_teardown),
+        cmocka_unit_test_teardown(down_early_call, down_teardown),
         cmocka_unit_test_teardown(down_start_refused_needs_reset, down_teardown),
         cmocka_unit_test_teardown(down_backend_dies, down_teardown),
         cmocka_unit_test_teardown(down_blk_backend_config, down_teardown),
