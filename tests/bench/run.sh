@@ -244,7 +244,8 @@ shim_ticks() {
 }
 
 # sample CFG: one window of traffic; sets MPPS (empty on failure). Inside the
-# window the harness only sleeps, the same for every configuration.
+# window the harness only sleeps and then sends the stats command that closes
+# it, the same for every configuration.
 sample() {
     local c=$1 fe="bench-$1-fe" be="bench-$1-be" pps t0
     MPPS=""
@@ -303,7 +304,9 @@ dp_epoch() {
         for ((r = 0; r < rounds; r++, round++)); do
             line="round $round (epoch $e):"
             for ((k = 0; k < ${#CFGS[@]}; k++)); do
-                c=${CFGS[$(( (round + k) % ${#CFGS[@]} ))]}   # rotate, so no configuration always follows another
+                # rotate, so that each configuration takes each place in a round in turn
+                # (the cyclic order stays: the chain always follows pass-through)
+                c=${CFGS[$(( (round + k) % ${#CFGS[@]} ))]}
                 if sample "$c"; then
                     MPPS_LIST[$c]+="$MPPS "
                     line+=" $c $MPPS"
