@@ -43,6 +43,20 @@ enum vu_fd_rule {
                              (REM_MEM_REG: the spec allows this for old peers) */
 };
 
+/* What kind of file each of a message's fds must be (shim/validate.c probes
+ * it with peer_fd_kind). Rows that carry no fd say VU_FDK_NONE; a row that
+ * may carry fds never does. */
+enum vu_fd_kind {
+    VU_FDK_NONE = 0,  /* no fd rides with this message */
+    VU_FDK_ANY,       /* not checked: real peers pass kinds the shim only hands
+                         on (a pipe, a userfaultfd, a dma-buf, a VFIO device) */
+    VU_FDK_EVENTFD,   /* kick, call, err, config-call, log */
+    VU_FDK_MEMORY,    /* mappable: a regular file (memfd, hugetlbfs, tmpfs, disk)
+                         or a character device (device-DAX, Xen's gntdev and
+                         privcmd); never O_PATH */
+    VU_FDK_SOCKET,    /* a channel */
+};
+
 /* Where a ring index lives in the payload, if anywhere. */
 enum vu_ring_rule {
     VU_RING_NONE,
@@ -82,12 +96,14 @@ struct vu_msg_desc {
     enum vu_channel channel;
     struct vu_size_spec size;    /* request payload */
     enum vu_fd_rule fds;         /* request fds */
+    enum vu_fd_kind fd_kind;     /* and their kind */
     enum vu_ring_rule ring;
     int8_t gate;                 /* protocol feature that must be negotiated */
     uint8_t flags;               /* VU_DESC_* */
     enum vu_reply_rule reply;
     struct vu_size_spec reply_size;
     enum vu_fd_rule reply_fds;
+    enum vu_fd_kind reply_fd_kind;
     const char *summary;         /* one line for --help, the trace and docs */
 };
 

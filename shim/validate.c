@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "validate.h"
+#include "virtio/peer_fd.h"
 
 static int fail(struct vu_msg *msg, struct vu_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -134,7 +135,57 @@ static int check_fds(enum vu_fd_rule rule, const struct vu_msg *msg, struct vu_e
     return 0;
 }
 
-static int ring_index_of(enum vu_ring_rule rule, const struct vu_msg *msg, uint32_t *index)
+/* Whether an fd of kind `got` may ride where the table says `want`. */
+static bool fd_kind_ok(enum vu_fd_kind want, enum peer_fd_kind got)
+{
+    switch (want) {
+    case VU_FDK_NONE:
+    case VU_FDK_ANY:
+        return true;
+    case VU_FDK_EVENTFD:
+        return got == PEER_FD_EVENTFD;
+    case VU_FDK_MEMORY: /* O_PATH is a kind of its own: no mmap */
+        return got == PEER_FD_MEMORY || got == PEER_FD_CHARDEV;
+    case VU_FDK_SOCKET:
+        return got == PEER_FD_SOCKET;
+    }
+    return false;
+}
+
+static const char *fd_kind_wanted(enum vu_fd_kind want)
+{
+    switch (want) {
+    case VU_FDK_EVENTFD:
+        return "an eventfd";
+    case VU_FDK_MEMORY:
+        return "a mappable file (regular file, memfd or character device)";
+    case VU_FDK_SOCKET:
+        return "a socket";
+    case VU_FDK_NONE:
+    case VU_FDK_ANY:
+        break;
+    }
+    return "any fd";
+}
+
+/* The fd count, then the kind of every fd (probed without I/O). */
+static int check_fd_rules(enum vu_fd_rule rule, enum vu_fd_kind want, const struct vu_msg *msg,
+                          struct vu_error *err, const char *name)
+{
+    int rc = check_fds(rule, msg, err, name);
+
+    for (unsigned i = 0; !rc && i < msg->nfds; i++) {
+        enum peer_fd_kind got = peer_fd_kind(msg->fds[i]);
+        if (!fd_kind_ok(want, got)) {
+            snprintf(err->text, sizeof(err->text), "%s: fd %u is %s, expected %s", name, i,
+                     peer_fd_kind_name(got), fd_kind_wanted(want));
+            rc = -EBADFD;
+        }
+    }
+    return rc;
+}
+
+int vu_ring_index_of(enum vu_ring_rule rule, const struct vu_msg *msg, uint32_t *index)
 {
     switch (rule) {
     case VU_RING_NONE:
@@ -202,12 +253,12 @@ int vu_validate_request(const struct vu_session_limits *limits, enum vu_channel 
     rc = check_size(&d->size, msg, 0, err, d->name);
     if (rc)
         return fail(msg, NULL, rc, "%s", "");
-    rc = check_fds(d->fds, msg, err, d->name);
+    rc = check_fd_rules(d->fds, d->fd_kind, msg, err, d->name);
     if (rc)
         return fail(msg, NULL, rc, "%s", "");
 
     max_queues = limits->max_queues ? limits->max_queues : VU_MAX_QUEUES;
-    if (ring_index_of(d->ring, msg, &index) && index >= max_queues)
+    if (vu_ring_index_of(d->ring, msg, &index) && index >= max_queues)
         return fail(msg, err, -ERANGE, "%s: ring index %" PRIu32 " out of range (device has %" PRIu32
                     " rings)", d->name, index, max_queues);
 
@@ -294,7 +345,7 @@ int vu_validate_reply(const struct vu_pending *pending, enum vu_channel channel,
     } else {
         rc = check_size(&d->reply_size, msg, pending->config_size, err, d->name);
         if (!rc)
-            rc = check_fds(d->reply_fds, msg, err, d->name);
+            rc = check_fd_rules(d->reply_fds, d->reply_fd_kind, msg, err, d->name);
     }
     if (rc)
         return fail(msg, NULL, rc, "%s", "");

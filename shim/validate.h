@@ -3,7 +3,7 @@
  * Boundary validation: every message from a peer passes through here before
  * any handler sees it. Checks header flags, that the request is known, payload
  * size, fd count, ring index, feature gates, config bounds and memory region
- * counts, all driven by the message-descriptor table.
+ * counts, the kind of every fd, all driven by the message-descriptor table.
  *
  * Fd ownership: the validators take the message's fds into account. On
  * failure they close every fd the message carried (so a rejected message
@@ -49,6 +49,8 @@ struct vu_pending {
  *   -EOPNOTSUPP unknown request
  *   -EBADMSG  payload size out of range for the request
  *   -EBADF    wrong number of fds
+ *   -EBADFD   an fd of the wrong kind (the table's fd-kind column, probed
+ *             with peer_fd_kind: e.g. a socket where an eventfd belongs)
  *   -ERANGE   ring index or config offset/size out of range
  *   -E2BIG    too many memory regions
  *   -EPERM    request not allowed by the negotiated features
@@ -68,5 +70,9 @@ int vu_validate_reply(const struct vu_pending *pending, enum vu_channel channel,
 
 /* Whether the header's version and flag bits are acceptable. */
 bool vu_header_flags_ok(uint32_t flags, bool is_reply);
+
+/* The ring index a message names under the table's ring rule: 1 with
+ * *index set, 0 when the rule names none (VU_RING_NONE). */
+int vu_ring_index_of(enum vu_ring_rule rule, const struct vu_msg *msg, uint32_t *index);
 
 #endif

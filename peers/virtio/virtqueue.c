@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "virtio/virtqueue.h"
+#include "virtio/peer_fd.h"
 
 /* Ring fields are shared with another process that changes them while we
  * read: load each with an atomic access (one read, never torn) and order
@@ -201,18 +202,15 @@ bool vq_device_should_notify(const struct vq_device *vq)
 
 void vq_eventfd_signal(int fd)
 {
-    uint64_t one = 1;
-
-    if (fd >= 0 && write(fd, &one, sizeof(one)) < 0) {
-        /* EAGAIN means the counter is saturated: the peer is signalled. */
-    }
+    if (fd >= 0)
+        peer_fd_signal(fd); /* -EAGAIN: the counter is saturated, the peer is signalled */
 }
 
 uint64_t vq_eventfd_drain(int fd)
 {
     uint64_t v = 0;
 
-    if (fd < 0 || read(fd, &v, sizeof(v)) != (ssize_t)sizeof(v))
+    if (fd < 0 || peer_fd_drain(fd, &v) < 0)
         return 0;
     return v;
 }

@@ -98,9 +98,12 @@ void vq_device_push(struct vq_device *vq, uint16_t head, uint32_t len);
 /* Whether the driver wants an interrupt now (VQ_AVAIL_F_NO_INTERRUPT clear). */
 bool vq_device_should_notify(const struct vq_device *vq);
 
-/* Signals an eventfd (call, err, config-call). Ignores fd < 0. */
+/* Signals an eventfd (call, err, config-call) through peer_fd_signal: never
+ * blocks; a saturated counter, an fd that is not an eventfd or fd < 0 is
+ * ignored (callers that must know call peer_fd_signal). */
 void vq_eventfd_signal(int fd);
-/* Reads and clears an eventfd; returns the counter (0 if nothing). */
+/* Reads and clears an eventfd through peer_fd_drain (never blocks); returns
+ * the counter (0 if nothing, on error, or when fd is not an eventfd). */
 uint64_t vq_eventfd_drain(int fd);
 
 /* Copies between a chain's segments and a flat buffer, starting `skip` bytes

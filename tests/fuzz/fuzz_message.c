@@ -4,10 +4,13 @@
  * shim does before a handler sees it: the header decode, the descriptor
  * table, vu_validate_request (both channels) under fuzzed session limits,
  * vu_validate_reply against a fuzzed pending reply, and the trace decoder.
- * Fds really ride along (duplicates of /dev/null) so that fd ownership is
- * exercised: the harness checks that none is leaked.
+ * Fds really ride along (duplicates of an eventfd, a memfd, a socket, a pipe
+ * or /dev/null, chosen by the input, so that the fd-kind checks pass and
+ * fail) so that fd ownership is exercised: the harness checks that none is
+ * leaked.
  *
- * Input: channel (1 byte), fd count (1), negotiated protocol features (le64),
+ * Input: channel (1 byte), fds (1: count = byte % 9, kind = byte / 9 % 5),
+ * negotiated protocol features (le64),
  * ring limit (1), reply kind (1), then the wire bytes: header + payload.
  * tests/fuzz/corpus/fuzz_message holds real conversations in this format
  * (vdpa-probe --listen --raw-dir).
@@ -17,6 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "trace.h"
@@ -26,15 +32,38 @@
 
 static int null_fd = -1;
 
+/* One fd of each kind, made once; messages carry duplicates. /dev/null first
+ * (kind 0), as before kinds were chosen. */
+enum { KIND_COUNT = 5 };
+static int kind_fds[KIND_COUNT] = { -1, -1, -1, -1, -1 };
+
+static void make_kind_fds(void)
+{
+    int sv[2], pp[2];
+
+    kind_fds[0] = null_fd;
+    kind_fds[1] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    kind_fds[2] = memfd_create("fuzz_message", MFD_CLOEXEC);
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0)
+        kind_fds[3] = sv[0]; /* sv[1] stays open: a live peer */
+    if (pipe2(pp, O_CLOEXEC) == 0)
+        kind_fds[4] = pp[0];
+    for (unsigned i = 0; i < KIND_COUNT; i++)
+        if (kind_fds[i] < 0)
+            abort();
+}
+
 static void fill(struct vu_msg *m, const uint8_t *data, size_t size, unsigned nfds)
 {
+    int kind_fd = kind_fds[data[1] / (VU_MAX_FDS + 1) % KIND_COUNT];
+
     vu_hdr_decode(data + PREFIX, &m->hdr);
     memcpy(m->payload.bytes, data + PREFIX + VU_HDR_SIZE, m->hdr.size);
     for (unsigned i = 0; i < VU_MAX_FDS; i++)
         m->fds[i] = -1;
     m->nfds = 0;
     for (unsigned i = 0; i < nfds; i++)
-        vu_msg_add_fd(m, fcntl(null_fd, F_DUPFD_CLOEXEC, 3));
+        vu_msg_add_fd(m, fcntl(kind_fd, F_DUPFD_CLOEXEC, 3));
     (void)size;
 }
 
@@ -51,8 +80,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint64_t pf;
     char text[1024];
 
-    if (null_fd < 0)
+    if (null_fd < 0) {
         null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        make_kind_fds();
+    }
     if (size < PREFIX + VU_HDR_SIZE)
         return 0;
     ch = data[0] & 1 ? VU_CHAN_BACKEND : VU_CHAN_FRONTEND;

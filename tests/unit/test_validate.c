@@ -1,19 +1,26 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Boundary validation: every rule, good and bad, mostly table-driven. Each
- * message under test carries real fds (eventfds and memfds): a refused
- * message must leave every one of them closed and the message empty; an
- * accepted one keeps exactly its own (REM_MEM_REG's tolerated fd aside).
+ * message under test carries real fds of the kind its row wants (eventfds,
+ * memfds, sockets; eventfds and memfds in turn where any kind goes): a
+ * refused message must leave every one of them closed and the message empty;
+ * an accepted one keeps exactly its own (REM_MEM_REG's tolerated fd aside).
+ * Every fd-carrying row is also sent every wrong kind of fd.
  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -47,20 +54,51 @@ static void fresh(struct vu_msg *m, uint32_t request, uint32_t flags)
     vu_msg_init(m, request, flags);
 }
 
-/* A real fd: eventfds and memfds in turn. */
-static int new_fd(unsigned i)
+static int socket_fd(void)
 {
-    int fd = i % 2 ? memfd_create("validate-test", MFD_CLOEXEC) : eventfd(0, EFD_CLOEXEC);
+    int sv[2];
 
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    close(sv[1]);
+    return sv[0];
+}
+
+/* A real fd of the kind a row wants; eventfds and memfds in turn where any
+ * kind goes. */
+static int new_fd(unsigned i, enum vu_fd_kind kind)
+{
+    int fd;
+
+    switch (kind) {
+    case VU_FDK_EVENTFD:
+        fd = eventfd(0, EFD_CLOEXEC);
+        break;
+    case VU_FDK_MEMORY:
+        fd = memfd_create("validate-test", MFD_CLOEXEC);
+        break;
+    case VU_FDK_SOCKET:
+        fd = socket_fd();
+        break;
+    default:
+        fd = i % 2 ? memfd_create("validate-test", MFD_CLOEXEC) : eventfd(0, EFD_CLOEXEC);
+        break;
+    }
     assert_true(fd >= 0);
     return fd;
 }
 
-static void attach_fds(struct vu_msg *m, int *fds, unsigned n)
+/* An fd of another kind in one slot of the next message (fd_kinds_* tests). */
+static struct {
+    int slot;            /* -1: none */
+    int (*make)(void);
+} forced = { -1, NULL };
+
+static void attach_fds(struct vu_msg *m, int *fds, unsigned n, enum vu_fd_kind kind)
 {
     assert_true(n <= VU_MAX_FDS);
     for (unsigned i = 0; i < n; i++) {
-        fds[i] = new_fd(i);
+        fds[i] = (int)i == forced.slot ? forced.make() : new_fd(i, kind);
+        assert_true(fds[i] >= 0);
         assert_int_equal(vu_msg_add_fd(m, fds[i]), 0);
     }
 }
@@ -104,6 +142,9 @@ static void check_fd_fate(const char *file, int line, const char *what, int rc,
     }
 }
 
+/* The error text of the last expect_request. */
+static struct vu_error last_error;
+
 /* Validates a request carrying nfds fresh fds; checks the result, desc_out,
  * the error text and the fds' fate. */
 static void expect_request_at(const char *file, int line, const char *what,
@@ -117,8 +158,9 @@ static void expect_request_at(const char *file, int line, const char *what,
 
     memset(err.text, 'x', sizeof(err.text) - 1);
     err.text[sizeof(err.text) - 1] = '\0';
-    attach_fds(m, fds, nfds);
+    attach_fds(m, fds, nfds, row ? row->fd_kind : VU_FDK_ANY);
     rc = vu_validate_request(l, ch, m, &d, &err);
+    last_error = err;
     if (rc != want) {
         fprintf(stderr, "%s:%d: %s: %s request %s (%u) with %u fds: got %d (%s), want %d\n", file,
                 line, what, ch == VU_CHAN_FRONTEND ? "front-end" : "back-end",
@@ -630,7 +672,7 @@ static void rem_mem_reg_fd_discarded(void **state)
 
     /* the same, spelled out */
     build(&m, VU_REQ_REM_MEM_REG, 0, P_SINGLE, 0, 0, 0);
-    fd = new_fd(1);
+    fd = new_fd(1, VU_FDK_ANY);
     assert_int_equal(vu_msg_add_fd(&m, fd), 0);
     assert_int_equal(vu_validate_request(&l, FE, &m, &d, NULL), 0);
     assert_non_null(d);
@@ -1110,8 +1152,10 @@ static void run_reply_cases_at(const char *file, int line, const struct reply_ca
 
         build(&m, c->request, 0, c->shape, c->a, c->b, c->c);
         m.hdr.flags = c->flags;
-        attach_fds(&m, fds, c->nfds);
+        const struct vu_msg_desc *row = vu_msg_desc_lookup(c->ch, c->pending.request);
+        attach_fds(&m, fds, c->nfds, row ? row->reply_fd_kind : VU_FDK_ANY);
         rc = vu_validate_reply(&c->pending, c->ch, &m, &err);
+        last_error = err;
         if (rc != c->want) {
             fprintf(stderr, "%s:%d: reply case \"%s\": got %d (%s), want %d\n", file, line,
                     c->what, rc, err.text, c->want);
@@ -1262,7 +1306,7 @@ static void vdpa_user_empty_failure_replies(void **state)
             continue;
         snprintf(what, sizeof(what), "%s: empty failure reply under F_VDPA", row->name);
         for (unsigned n = build_valid(&req, row, 0); n > 0; n--)
-            assert_int_equal(vu_msg_add_fd(&req, new_fd(n)), 0);
+            assert_int_equal(vu_msg_add_fd(&req, new_fd(n, row->fd_kind)), 0);
         assert_int_equal(vu_validate_request(&l, FE, &req, &d, NULL), 0);
         vu_msg_close_fds(&req);
         assert_true(vu_request_expects_reply(&l, d, &req, &p));
@@ -1277,6 +1321,181 @@ static void vdpa_user_empty_failure_replies(void **state)
     if (wrong)
         fail_msg("%d requests: a vdpa-user rejection (size-0 reply) is taken for a protocol "
                  "error", wrong);
+}
+
+/* ---- fd kinds ----------------------------------------------------------------- */
+
+static int make_eventfd(void) { return eventfd(0, EFD_CLOEXEC); }
+static int make_memfd(void) { return memfd_create("validate-kind", MFD_CLOEXEC); }
+static int make_file(void) { return open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600); }
+static int make_chardev(void) { return open("/dev/null", O_RDWR | O_CLOEXEC); }
+static int make_directory(void) { return open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC); }
+static int make_timerfd(void) { return timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC); }
+static int make_epoll(void) { return epoll_create1(EPOLL_CLOEXEC); }
+
+static int make_pipe(void)
+{
+    int p[2];
+
+    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+    close(p[1]);
+    return p[0];
+}
+
+/* An O_PATH fd of a memfd: names memory, but can be neither read nor mapped. */
+static int make_opath_memfd(void)
+{
+    char path[64];
+    int mfd = make_memfd(), fd;
+
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", mfd);
+    fd = open(path, O_PATH | O_CLOEXEC);
+    close(mfd);
+    return fd;
+}
+
+/* Every kind of fd a peer could send, and which table kinds take it. */
+static const struct fd_maker {
+    const char *name;
+    int (*make)(void);
+    bool eventfd, memory, socket;
+} fd_makers[] = {
+    { "eventfd", make_eventfd, true, false, false },
+    { "memfd", make_memfd, false, true, false },
+    { "regular file", make_file, false, true, false },
+    { "/dev/null", make_chardev, false, true, false }, /* device-DAX and Xen map chardevs */
+    { "socket", socket_fd, false, false, true },
+    { "pipe", make_pipe, false, false, false },
+    { "directory", make_directory, false, false, false },
+    { "O_PATH memfd", make_opath_memfd, false, false, false },
+    { "timerfd", make_timerfd, false, false, false },
+    { "epoll", make_epoll, false, false, false },
+};
+
+static bool maker_fits(const struct fd_maker *mk, enum vu_fd_kind kind)
+{
+    switch (kind) {
+    case VU_FDK_EVENTFD:
+        return mk->eventfd;
+    case VU_FDK_MEMORY:
+        return mk->memory;
+    case VU_FDK_SOCKET:
+        return mk->socket;
+    case VU_FDK_NONE:
+    case VU_FDK_ANY:
+        break;
+    }
+    return true;
+}
+
+/* A refusal names the fd, what it is and what was expected. */
+static void check_kind_text(const char *what, unsigned slot)
+{
+    char want[32];
+
+    snprintf(want, sizeof(want), "fd %u is ", slot);
+    if (!strstr(last_error.text, want) || !strstr(last_error.text, ", expected "))
+        fail_msg("%s: error text \"%s\"", what, last_error.text);
+}
+
+/* A row that carries fds says what kind; a row that carries none says none. */
+static void fd_kind_column_complete(void **state)
+{
+    (void)state;
+    for (int ch = FE; ch <= BE; ch++) {
+        for (size_t i = 0; i < vu_msg_desc_count(ch); i++) {
+            const struct vu_msg_desc *d = vu_msg_desc_at(ch, i);
+            if ((d->fds == VU_FDS_NONE) != (d->fd_kind == VU_FDK_NONE))
+                fail_msg("%s: fd rule and fd kind disagree", d->name);
+            if ((d->reply_fds == VU_FDS_NONE) != (d->reply_fd_kind == VU_FDK_NONE))
+                fail_msg("%s: reply fd rule and fd kind disagree", d->name);
+        }
+    }
+}
+
+/* Every fd-carrying request row, sent every kind of fd in its last slot: the
+ * right kinds pass, every other is refused (-EBADFD, all fds closed). */
+static void fd_kinds_every_request_row(void **state)
+{
+    struct vu_msg m;
+    char what[128];
+
+    (void)state;
+    for (int ch = FE; ch <= BE; ch++) {
+        for (size_t i = 0; i < vu_msg_desc_count(ch); i++) {
+            const struct vu_msg_desc *d = vu_msg_desc_at(ch, i);
+            struct vu_session_limits l = limits(features_for(d));
+
+            if (d->fd_kind == VU_FDK_NONE)
+                continue;
+            for (size_t k = 0; k < ARRAY_SIZE(fd_makers); k++) {
+                const struct fd_maker *mk = &fd_makers[k];
+                bool fits = maker_fits(mk, d->fd_kind);
+                unsigned nfds = build_valid(&m, d, 0);
+
+                if (nfds == 0)
+                    nfds = 1; /* ZERO_OR_ONE, DISCARD: the one allowed */
+                snprintf(what, sizeof(what), "%s with a %s", d->name, mk->name);
+                forced.slot = (int)nfds - 1;
+                forced.make = mk->make;
+                expect_request(what, &l, ch, &m, nfds, fits ? 0 : -EBADFD);
+                forced.slot = -1;
+                if (!fits)
+                    check_kind_text(what, nfds - 1);
+            }
+        }
+    }
+}
+
+/* A memory table whose middle region's fd is of a wrong kind. */
+static void fd_kinds_mem_table_slot(void **state)
+{
+    struct vu_session_limits l = limits(PF_ALL_KNOWN);
+    struct vu_msg m;
+
+    (void)state;
+    for (size_t k = 0; k < ARRAY_SIZE(fd_makers); k++) {
+        build(&m, VU_REQ_SET_MEM_TABLE, 0, P_MEM, 3, 0, 0);
+        forced.slot = 1;
+        forced.make = fd_makers[k].make;
+        expect_request(fd_makers[k].name, &l, FE, &m, 3, fd_makers[k].memory ? 0 : -EBADFD);
+        forced.slot = -1;
+        if (!fd_makers[k].memory)
+            check_kind_text(fd_makers[k].name, 1);
+    }
+}
+
+/* Every reply that carries an fd, with every kind of fd. */
+static void fd_kinds_every_reply_row(void **state)
+{
+    char what[128];
+
+    (void)state;
+    for (int ch = FE; ch <= BE; ch++) {
+        for (size_t i = 0; i < vu_msg_desc_count(ch); i++) {
+            const struct vu_msg_desc *d = vu_msg_desc_at(ch, i);
+
+            if (d->reply_fd_kind == VU_FDK_NONE)
+                continue;
+            for (size_t k = 0; k < ARRAY_SIZE(fd_makers); k++) {
+                bool fits = maker_fits(&fd_makers[k], d->reply_fd_kind);
+                struct reply_case c = {
+                    .what = what, .ch = (enum vu_channel)ch,
+                    .pending = { .request = d->request, .kind = VU_PENDING_EXPLICIT },
+                    .request = d->request, .flags = RF, .shape = P_SIZE,
+                    .a = d->reply_size.rule == VU_SIZE_RANGE ? d->reply_size.max : d->reply_size.min,
+                    .nfds = 1, .want = fits ? 0 : -EBADFD,
+                };
+                snprintf(what, sizeof(what), "%s reply with a %s", d->name, fd_makers[k].name);
+                forced.slot = 0;
+                forced.make = fd_makers[k].make;
+                run_reply_cases_at(__FILE__, __LINE__, &c, 1);
+                forced.slot = -1;
+                if (!fits)
+                    check_kind_text(what, 0);
+            }
+        }
+    }
 }
 
 int main(void)
@@ -1302,6 +1521,10 @@ int main(void)
         cmocka_unit_test(replies),
         cmocka_unit_test(reply_round),
         cmocka_unit_test(vdpa_user_empty_failure_replies), /* BUG, see above */
+        cmocka_unit_test(fd_kind_column_complete),
+        cmocka_unit_test(fd_kinds_every_request_row),
+        cmocka_unit_test(fd_kinds_mem_table_slot),
+        cmocka_unit_test(fd_kinds_every_reply_row),
     };
 
     return cmocka_run_group_tests_name("validate", tests, NULL, NULL);
