@@ -21,7 +21,7 @@
  *   VDPA_GET_*, GET_STATUS  -> answered by the shim
  *   GET_CONFIG / SET_CONFIG -> the device model (devmodel.h): synthesized, or
  *                              the back-end's config space
- *   control queue (net)     -> processed here from guest memory; VQ_PAIRS_SET
+ *   control queue (net)     -> served from guest memory (down_ctrl.c); VQ_PAIRS_SET
  *                              starts and stops the back-end's ring pairs
  *   CONFIG_CHANGE_MSG, loss -> config-call eventfd (DEVICE_NEEDS_RESET on loss)
  *
@@ -38,85 +38,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "ctrl_net.h"
-#include "devmodel.h"
+#include "down_int.h"
 #include "log.h"
-#include "session.h"
-#include "virtio/guest_mem.h"
-#include "virtio/virtqueue.h"
+#include "virtio/peer_fd.h"
 
 #define F_LOG_ALL 26
 #define TRANSPORT_BITS (VU_BIT(VU_F_PROTOCOL_FEATURES) | VU_BIT(F_LOG_ALL))
 #define DOWN_DEFAULT_QUEUE_SIZE 1024u /* QEMU's and libvhost-user's limit */
-#define CTRL_MAX_COMMAND 4096u
-
-
-enum down_action {
-    DNA_CHECK,        /* a step: a failure fails the sequence */
-    DNA_BE_QUEUES,    /* set-up: GET_QUEUE_NUM */
-    DNA_BE_CONFIG,    /* set-up: GET_CONFIG; arg: size asked */
-    DNA_BEGIN_DONE,   /* set-up: the back-end's features; the last step */
-    DNA_SAVE_BASE,    /* GET_VRING_BASE (a legacy stop); arg: ring */
-    DNA_CONFIG_READ,  /* GET_CONFIG for the front-end; arg: offset << 16 | size */
-    /* Barriers (GET_FEATURES at a sequence's end); arg: the front-end request
-     * to answer, 0 for none. */
-    DNA_ACK,          /* answer 0, or EIO if a step failed */
-    DNA_FEATURES_OK,  /* FEATURES_OK is set if no step failed; answer 0 */
-    DNA_STARTED,      /* a failed step sets DEVICE_NEEDS_RESET; answer 0 */
-    DNA_CTRL_DONE,    /* a control-queue command applied */
-};
-
-struct down_ring {
-    uint32_t num, base;
-    struct vu_vring_addr addr;
-    int kick_fd, call_fd, err_fd;   /* the front-end's, duplicated; -1: none */
-    bool has_num, has_addr, enabled;
-    bool in_backend;                /* the back-end runs it (legacy started) */
-};
-
-/* A watched kick fd (the control queue's). Freed by libuv's close callback. */
-struct kick_watch {
-    uv_poll_t poll;
-    struct vs_relay *relay;
-};
-
-struct vs_down {
-    const struct vs_device_model *model;
-    struct vs_model_input in;
-    uint8_t backend_config[VU_MAX_CONFIG_SIZE];
-    uint64_t backend_features;
-    uint64_t offered;                /* GET_FEATURES for the front-end */
-    uint64_t driver_features;        /* the selection (SET_FEATURES) */
-    uint64_t features;               /* fixed at FEATURES_OK */
-    uint8_t status;
-    bool suspended, config_pending, owner_sent, begin_ack, sequence_failed, backend_lost;
-    uint32_t nrings, queue_size_max;
-    struct down_ring *rings;
-    int config_call_fd;
-
-    /* The control queue (net), served from guest memory. */
-    struct guest_mem mem;
-    struct vq_device ctrl;
-    struct vq_chain *chain;
-    struct kick_watch *ctrl_watch;
-    bool ctrl_running, ctrl_busy;
-    uint32_t ctrl_index;
-    uint16_t ctrl_head;
-    uint8_t *ctrl_ack;
-    uint16_t curr_pairs;
-};
 
 /* ---- helpers --------------------------------------------------------------- */
-
-static bool is_net(const struct vs_down *dn)
-{
-    return dn->model->has_ctrl_queue;
-}
-
-static bool negotiated(const struct vs_down *dn, unsigned bit)
-{
-    return vu_has_bit(dn->features, bit);
-}
 
 static void reply_u64(struct vs_relay *r, const struct vu_msg *req, uint64_t v, const char *note)
 {
@@ -130,7 +60,7 @@ static void reply_u64(struct vs_relay *r, const struct vu_msg *req, uint64_t v, 
 
 /* The end of a sequence: GET_FEATURES has a reply in every state and no
  * effect, so its reply arrives after every step before it. */
-static void barrier(struct vs_relay *r, enum down_action action, uint32_t arg)
+void down_barrier(struct vs_relay *r, enum down_action action, uint32_t arg)
 {
     struct vu_msg m;
 
@@ -152,16 +82,14 @@ static void signal_config_call(struct vs_relay *r, const char *why)
 {
     struct vs_down *dn = r->down;
 
-    if (dn->config_call_fd < 0)
+    int rc;
+
+    if (dn->config_call_fd < 0 || dn->peer_failed)
         return;
     vs_debug("%s: config-call: %s", r->cfg.id, why);
-    vq_eventfd_signal(dn->config_call_fd);
-}
-
-static bool deliverable(const struct vs_down *dn)
-{
-    return (dn->status & VIRTIO_STATUS_DRIVER_OK) && !dn->suspended &&
-           !(dn->status & (VIRTIO_STATUS_FAILED | VIRTIO_STATUS_DEVICE_NEEDS_RESET));
+    rc = peer_fd_signal(dn->config_call_fd);
+    if (rc < 0)
+        down_peer_fd_failed(r, "config-call eventfd", rc);
 }
 
 /* A device-initiated config change (spec 7): now, or held back. */
@@ -169,7 +97,7 @@ static void config_changed(struct vs_relay *r, const char *why)
 {
     struct vs_down *dn = r->down;
 
-    if (deliverable(dn)) {
+    if (down_deliverable(dn)) {
         dn->config_pending = false;
         signal_config_call(r, why);
     } else {
@@ -179,7 +107,7 @@ static void config_changed(struct vs_relay *r, const char *why)
 
 static void deliver_pending_config(struct vs_relay *r)
 {
-    if (r->down->config_pending && deliverable(r->down))
+    if (r->down->config_pending && down_deliverable(r->down))
         config_changed(r, "held-back change");
 }
 
@@ -188,14 +116,14 @@ static void deliver_pending_config(struct vs_relay *r)
 /* Rings the back-end serves: net's data queues, every queue otherwise. */
 static uint32_t data_rings(const struct vs_down *dn)
 {
-    if (is_net(dn) && !negotiated(dn, VIRTIO_NET_F_MQ))
+    if (down_is_net(dn) && !down_negotiated(dn, VIRTIO_NET_F_MQ))
         return 2; /* one pair; the control queue is ring 2 */
     return dn->in.backend_queues;
 }
 
 static bool is_ctrl_ring(const struct vs_down *dn, uint32_t i)
 {
-    return is_net(dn) && negotiated(dn, VIRTIO_NET_F_CTRL_VQ) && i == dn->ctrl_index;
+    return down_is_net(dn) && down_negotiated(dn, VIRTIO_NET_F_CTRL_VQ) && i == dn->ctrl_index;
 }
 
 /* Whether ring i runs when enabled: net pairs beyond the active count wait
@@ -208,112 +136,7 @@ static bool ring_wanted(const struct vs_down *dn, uint32_t i)
         return true;
     if (i >= data_rings(dn))
         return false;
-    return !is_net(dn) || i / 2 < dn->curr_pairs;
-}
-
-/* ---- the control queue ------------------------------------------------------------- */
-
-static void ctrl_process(struct vs_relay *r);
-
-static void watch_closed(uv_handle_t *h)
-{
-    free(h->data);
-}
-
-static void ctrl_unwatch(struct vs_down *dn)
-{
-    if (!dn->ctrl_watch)
-        return;
-    dn->ctrl_watch->poll.data = dn->ctrl_watch;
-    uv_close((uv_handle_t *)&dn->ctrl_watch->poll, watch_closed);
-    dn->ctrl_watch = NULL;
-}
-
-static void on_ctrl_kick(uv_poll_t *h, int status, int events)
-{
-    struct kick_watch *w = h->data;
-    struct vs_relay *r = w->relay;
-
-    (void)events;
-    if (status < 0 || !r->down)
-        return;
-    vq_eventfd_drain(r->down->rings[r->down->ctrl_index].kick_fd);
-    ctrl_process(r);
-}
-
-static void ctrl_watch(struct vs_relay *r)
-{
-    struct vs_down *dn = r->down;
-    int fd = dn->rings[dn->ctrl_index].kick_fd;
-
-    ctrl_unwatch(dn);
-    if (fd < 0 || !dn->ctrl_running)
-        return;
-    dn->ctrl_watch = calloc(1, sizeof(*dn->ctrl_watch));
-    if (!dn->ctrl_watch)
-        return;
-    dn->ctrl_watch->relay = r;
-    uv_poll_init(r->loop, &dn->ctrl_watch->poll, fd);
-    dn->ctrl_watch->poll.data = dn->ctrl_watch;
-    uv_poll_start(&dn->ctrl_watch->poll, UV_READABLE, on_ctrl_kick);
-}
-
-/* Guest memory is touched only through guest_mem_guarded: a front-end that
- * shrinks the file behind a region makes the access fail, not the shim. */
-#define CTRL_MEMORY_GONE "the control queue's guest memory is gone (the file behind it shrank)"
-
-struct ctrl_attach {
-    struct vs_down *dn;
-    const struct down_ring *g;
-    int rc;
-};
-
-static void ctrl_attach(void *arg)
-{
-    struct ctrl_attach *a = arg;
-
-    a->rc = vq_device_attach(&a->dn->ctrl, &a->dn->mem, a->g->num, a->g->addr.desc_user_addr,
-                             a->g->addr.avail_user_addr, a->g->addr.used_user_addr,
-                             (uint16_t)a->g->base);
-}
-
-static int ctrl_start(struct vs_relay *r, uint32_t i)
-{
-    struct vs_down *dn = r->down;
-    struct ctrl_attach a = { .dn = dn, .g = &dn->rings[i] };
-    int rc;
-
-    if (!dn->chain && !(dn->chain = malloc(sizeof(*dn->chain))))
-        return -ENOMEM;
-    rc = guest_mem_guarded(ctrl_attach, &a);
-    if (rc || a.rc) {
-        vs_warn("%s: control queue (ring %u) cannot start: %s", r->cfg.id, i,
-                rc ? CTRL_MEMORY_GONE : vq_strerror(a.rc));
-        return -EINVAL;
-    }
-    dn->ctrl.indirect_ok = negotiated(dn, VIRTIO_F_INDIRECT_DESC);
-    dn->ctrl_running = true;
-    ctrl_watch(r);
-    return 0;
-}
-
-static void ctrl_stop(struct vs_down *dn)
-{
-    if (!dn->ctrl_running)
-        return;
-    dn->rings[dn->ctrl_index].base = dn->ctrl.last_avail;
-    dn->ctrl_running = false;
-    dn->ctrl_busy = false;
-    ctrl_unwatch(dn);
-}
-
-static void ctrl_complete(struct vs_relay *r, uint16_t head, uint8_t *ack_byte, uint8_t ack)
-{
-    struct vs_down *dn = r->down;
-
-    *ack_byte = ack;
-    vq_device_push(&dn->ctrl, head, 1);
-    vq_eventfd_signal(dn->rings[dn->ctrl_index].call_fd); /* a spare interrupt is harmless */
+    return !down_is_net(dn) || i / 2 < dn->curr_pairs;
 }
 
 static void stop_backend_ring(struct vs_relay *r, uint32_t i);
@@ -325,17 +148,16 @@ static void send_ring_fd(struct vs_relay *r, uint32_t req, uint32_t i, int fd)
 }
 
 static void start_backend_ring(struct vs_relay *r, uint32_t i);
-static void needs_reset(struct vs_relay *r, const char *why);
 
 /* VQ_PAIRS_SET: start and stop the back-end's ring pairs. True when the
  * back-end was asked to change anything (the answer waits for it). */
-static bool set_active_pairs(struct vs_relay *r, uint16_t pairs)
+bool down_set_active_pairs(struct vs_relay *r, uint16_t pairs)
 {
     struct vs_down *dn = r->down;
     bool changed = false;
 
     dn->curr_pairs = pairs;
-    if (!deliverable(dn))
+    if (!down_deliverable(dn))
         return false;
     for (uint32_t i = 0; i < data_rings(dn); i++) {
         bool want = ring_wanted(dn, i);
@@ -348,94 +170,6 @@ static bool set_active_pairs(struct vs_relay *r, uint16_t pairs)
         }
     }
     return changed;
-}
-
-/* One command: VIRTIO_NET_OK/ERR, or -1 when the back-end must act first. */
-static int ctrl_command(struct vs_relay *r, const uint8_t *cmd, size_t len)
-{
-    struct vs_down *dn = r->down;
-    struct vs_ctrl_result res;
-
-    vs_ctrl_net_parse(cmd, len, dn->features, (uint16_t)(dn->in.backend_queues / 2), &res);
-    switch (res.action) {
-    case VS_CTRL_SET_MAC:
-        memcpy(dn->in.mac, res.mac, 6);
-        break;
-    case VS_CTRL_SET_PAIRS:
-        vs_info("%s: the driver uses %u queue pair(s)", r->cfg.id, res.pairs);
-        if (set_active_pairs(r, res.pairs))
-            return -1;
-        break;
-    case VS_CTRL_DONE:
-        break;
-    }
-    return res.ack;
-}
-
-/* Serves the control queue until it is empty or a command waits for the
- * back-end. Runs only between sequences, so that a command's back-end steps
- * are its own. */
-static void ctrl_serve(void *arg)
-{
-    struct vs_relay *r = arg;
-    struct vs_down *dn = r->down;
-    uint8_t cmd[CTRL_MAX_COMMAND];
-
-    while (dn->ctrl_running && !dn->ctrl_busy && r->main_pending.count == 0 && deliverable(dn)) {
-        struct vq_chain *c = dn->chain;
-        uint8_t *ack_byte;
-        size_t len;
-        int rc = vq_device_pop(&dn->ctrl, c);
-
-        if (rc == 0)
-            return;
-        if (rc < 0) {
-            char why[96];
-            snprintf(why, sizeof(why), "the control queue is broken: %s", vq_strerror(rc));
-            needs_reset(r, why);
-            return;
-        }
-        /* class, command, data (device-readable); ack (one writable byte) */
-        if (c->out_len < 2 || c->out_len > sizeof(cmd) || c->n_in == 0 ||
-            c->iov[c->n_out].iov_len < 1) {
-            needs_reset(r, "a malformed control-queue command");
-            return;
-        }
-        len = vq_chain_copy_from(c, 0, cmd, (size_t)c->out_len);
-        ack_byte = c->iov[c->n_out].iov_base;
-        rc = ctrl_command(r, cmd, len);
-        if (rc >= 0) {
-            ctrl_complete(r, c->head, ack_byte, (uint8_t)rc);
-            continue;
-        }
-        dn->ctrl_busy = true;
-        dn->ctrl_head = c->head;
-        dn->ctrl_ack = ack_byte;
-        barrier(r, DNA_CTRL_DONE, 0);
-        if (r->fe)
-            vs_conn_pause(r->fe, true);
-        return;
-    }
-}
-
-static void ctrl_process(struct vs_relay *r)
-{
-    if (guest_mem_guarded(ctrl_serve, r))
-        needs_reset(r, CTRL_MEMORY_GONE);
-}
-
-/* A command the back-end had to act on: its ack, now. */
-struct ctrl_done {
-    struct vs_relay *r;
-    uint8_t ack;
-};
-
-static void ctrl_done(void *arg)
-{
-    struct ctrl_done *d = arg;
-    struct vs_down *dn = d->r->down;
-
-    ctrl_complete(d->r, dn->ctrl_head, dn->ctrl_ack, d->ack);
 }
 
 /* ---- the back-end's rings ------------------------------------------------------- */
@@ -482,7 +216,7 @@ static void start_rings(struct vs_relay *r)
             continue;
         }
         if (is_ctrl_ring(dn, i)) {
-            if (ctrl_start(r, i))
+            if (down_ctrl_start(r, i))
                 dn->sequence_failed = true;
         } else if (!dn->backend_lost) {
             start_backend_ring(r, i);
@@ -494,7 +228,7 @@ static void stop_rings(struct vs_relay *r)
 {
     struct vs_down *dn = r->down;
 
-    ctrl_stop(dn);
+    down_ctrl_stop(dn);
     for (uint32_t i = 0; i < dn->nrings; i++)
         if (dn->rings[i].in_backend && !dn->backend_lost)
             stop_backend_ring(r, i);
@@ -502,7 +236,7 @@ static void stop_rings(struct vs_relay *r)
 
 /* Spec 5.5: the device stops, the front-end hears of it through the
  * config-call eventfd and GET_STATUS. */
-static void needs_reset(struct vs_relay *r, const char *why)
+void down_needs_reset(struct vs_relay *r, const char *why)
 {
     struct vs_down *dn = r->down;
 
@@ -644,7 +378,7 @@ int vs_down_begin(struct vs_relay *r, const struct vu_msg *set_pf)
         vs_send_internal(r, &get, DNA_BE_CONFIG, r->cfg.type->config_size, NULL);
         return 0; /* its reply sends the last step */
     }
-    barrier(r, DNA_BEGIN_DONE, 0);
+    down_barrier(r, DNA_BEGIN_DONE, 0);
     return 0;
 }
 
@@ -666,7 +400,7 @@ static void begin_done(struct vs_relay *r, uint64_t backend_features)
         dn->in.backend_queues = r->cfg.type->default_queues;
     /* queue-pairs= / num-queues= may offer fewer queues than the back-end has */
     want = r->cfg.queue_pairs ? 2u * r->cfg.queue_pairs : r->cfg.num_queues;
-    if (!want && is_net(dn) && dn->in.backend_queues > 16)
+    if (!want && down_is_net(dn) && dn->in.backend_queues > 16)
         vs_warn("%s: the back-end reports %u queue pairs (DPDK 22.11 reports its library's "
                 "maximum, not the queues it polls); give queue-pairs= the number it serves, "
                 "or a driver that uses more pairs sees no traffic on them", r->cfg.id,
@@ -676,7 +410,7 @@ static void begin_done(struct vs_relay *r, uint64_t backend_features)
     else if (want > dn->in.backend_queues)
         vs_warn("%s: the back-end serves %u virtqueues, fewer than the device keys ask (%u)",
                 r->cfg.id, dn->in.backend_queues, want);
-    if (is_net(dn)) {
+    if (down_is_net(dn)) {
         /* whole pairs, and the control queue's index must fit in 8 bits */
         dn->in.backend_queues &= ~1u;
         if (dn->in.backend_queues < 2)
@@ -741,7 +475,7 @@ void vs_down_end(struct vs_relay *r)
     if (!dn)
         return;
     r->down = NULL;
-    ctrl_unwatch(dn);
+    down_ctrl_end(dn);
     free_rings(dn);
     vs_close_fd(&dn->config_call_fd);
     guest_mem_unmap(&dn->mem);
@@ -775,7 +509,7 @@ static void reset_device(struct vs_relay *r, const struct vu_msg *req, uint32_t 
         return;
     }
     if (r->main_pending.count)
-        barrier(r, DNA_ACK, ack);
+        down_barrier(r, DNA_ACK, ack);
     else if (ack)
         vs_reply_frontend_ack(r, ack, 0);
 }
@@ -821,7 +555,7 @@ static void set_status(struct vs_relay *r, const struct vu_msg *m, const struct 
     if (s && !(s & VIRTIO_STATUS_FAILED) && v == (s | VIRTIO_STATUS_FAILED)) {
         dn->status |= VIRTIO_STATUS_FAILED;
         stop_rings(r);
-        barrier(r, DNA_ACK, ack);
+        down_barrier(r, DNA_ACK, ack);
         return;
     }
     if ((dn->status & (VIRTIO_STATUS_FAILED | VIRTIO_STATUS_DEVICE_NEEDS_RESET)) ||
@@ -846,17 +580,17 @@ static void set_status(struct vs_relay *r, const struct vu_msg *m, const struct 
                  vs_model_backend_features(dn->model, dn->driver_features, dn->backend_features) |
                      VU_BIT(VU_F_PROTOCOL_FEATURES) | (dn->driver_features & VU_BIT(F_LOG_ALL)),
                  DNA_CHECK, 0, "the front-end's selection, less what the shim provides");
-        if (is_net(dn) && vu_has_bit(dn->driver_features, VIRTIO_NET_F_MTU) && dn->in.mtu &&
+        if (down_is_net(dn) && vu_has_bit(dn->driver_features, VIRTIO_NET_F_MTU) && dn->in.mtu &&
             vu_has_bit(r->be_limits.protocol_features, VU_PF_NET_MTU))
             vs_send_u64(r, VU_REQ_NET_SET_MTU, dn->in.mtu, DNA_CHECK, 0, "from the config space");
-        barrier(r, DNA_FEATURES_OK, ack);
+        down_barrier(r, DNA_FEATURES_OK, ack);
         return;
     }
     if (s == 0x0B && v == 0x0F) {
         dn->status = v;
-        dn->ctrl_index = negotiated(dn, VIRTIO_NET_F_MQ) ? dn->in.backend_queues : 2;
+        dn->ctrl_index = down_negotiated(dn, VIRTIO_NET_F_MQ) ? dn->in.backend_queues : 2;
         start_rings(r);
-        barrier(r, DNA_STARTED, ack);
+        down_barrier(r, DNA_STARTED, ack);
         return;
     }
     vs_refuse_frontend(r, &m->hdr, d, -EINVAL, "not an allowed status transition");
@@ -926,7 +660,7 @@ static void set_config(struct vs_relay *r, const struct vu_msg_desc *d, struct v
         return;
     }
     vs_send_internal(r, m, DNA_CHECK, 0, "driver write");
-    barrier(r, DNA_ACK, ack);
+    down_barrier(r, DNA_ACK, ack);
 }
 
 static uint32_t vring_base_now(const struct vs_down *dn, uint32_t i)
@@ -948,7 +682,7 @@ static void set_vring_enable(struct vs_relay *r, const struct vu_msg_desc *d, st
     struct vs_down *dn = r->down;
     uint32_t i = m->payload.state.index;
     struct down_ring *g = &dn->rings[i];
-    bool running = deliverable(dn);
+    bool running = down_deliverable(dn);
 
     if (m->payload.state.num > 1 || !(dn->status & VIRTIO_STATUS_FEATURES_OK) ||
         (dn->status & (VIRTIO_STATUS_FAILED | VIRTIO_STATUS_DEVICE_NEEDS_RESET))) {
@@ -958,21 +692,21 @@ static void set_vring_enable(struct vs_relay *r, const struct vu_msg_desc *d, st
     }
     g->enabled = m->payload.state.num == 1;
     if (running && is_ctrl_ring(dn, i)) {
-        if (g->enabled && !dn->ctrl_running && ctrl_start(r, i))
-            needs_reset(r, "the control queue cannot start");
+        if (g->enabled && !dn->ctrl_running && down_ctrl_start(r, i))
+            down_needs_reset(r, "the control queue cannot start");
         else if (!g->enabled)
-            ctrl_stop(dn);
+            down_ctrl_stop(dn);
     } else if (running && ring_wanted(dn, i) && !g->in_backend) {
         if (!g->has_num || !g->has_addr) {
-            needs_reset(r, "a ring without size or address was enabled");
+            down_needs_reset(r, "a ring without size or address was enabled");
         } else {
             start_backend_ring(r, i);
-            barrier(r, DNA_STARTED, ack);
+            down_barrier(r, DNA_STARTED, ack);
             return;
         }
     } else if (running && !g->enabled && g->in_backend) {
         stop_backend_ring(r, i);
-        barrier(r, DNA_ACK, ack);
+        down_barrier(r, DNA_ACK, ack);
         return;
     }
     if (ack)
@@ -994,7 +728,7 @@ static void suspend(struct vs_relay *r, const struct vu_msg *m)
     dn->suspended = true;
     stop_rings(r);
     if (r->main_pending.count)
-        barrier(r, DNA_ACK, m->hdr.request);
+        down_barrier(r, DNA_ACK, m->hdr.request);
     else
         vs_reply_frontend_ack(r, m->hdr.request, 0);
 }
@@ -1014,7 +748,7 @@ static void resume(struct vs_relay *r, const struct vu_msg *m)
     }
     dn->suspended = false;
     start_rings(r);
-    barrier(r, DNA_STARTED, m->hdr.request);
+    down_barrier(r, DNA_STARTED, m->hdr.request);
 }
 
 /* Requests that only the back-end can carry out. */
@@ -1030,6 +764,41 @@ static bool needs_backend(uint32_t req)
     default:
         return false;
     }
+}
+
+/* The memory table goes to the back-end; a net device's is also mapped
+ * here, for the control queue. A table the shim cannot map (a directory,
+ * O_PATH or socket fd, a region past its file's end) is refused, not
+ * forwarded: the shim must map guest memory to serve the control queue, and
+ * a table it cannot map is one the back-end, which maps the same fds the
+ * same way, cannot use either; forwarding it would answer the front-end a
+ * success that leaves the control queue, or the whole device, without
+ * memory. The device keeps the table it had (guest_mem_map is all or
+ * nothing). */
+static void set_mem_table(struct vs_relay *r, const struct vu_msg_desc *d, struct vu_msg *m,
+                          uint32_t ack)
+{
+    struct vs_down *dn = r->down;
+
+    if (down_is_net(dn)) {
+        int rc = guest_mem_map(&dn->mem, m->payload.mem.regions, m->payload.mem.nregions, m->fds);
+        if (rc) {
+            char why[160];
+            snprintf(why, sizeof(why), "a memory table the shim cannot map (%s): the control "
+                     "queue, and the back-end, could not use it", strerror(-rc));
+            vu_msg_close_fds(m);
+            vs_refuse_frontend(r, &m->hdr, d, rc, why);
+            return;
+        }
+        if (dn->ctrl_running) {
+            struct down_ring *c = &dn->rings[dn->ctrl_index];
+            if (vq_device_remap(&dn->ctrl, &dn->mem, c->addr.desc_user_addr,
+                                c->addr.avail_user_addr, c->addr.used_user_addr))
+                down_needs_reset(r, "the control queue left guest memory");
+        }
+    }
+    vs_send_internal(r, m, DNA_CHECK, 0, NULL);
+    down_barrier(r, DNA_ACK, ack);
 }
 
 void vs_down_frontend_request(struct vs_relay *r, const struct vu_msg_desc *d, struct vu_msg *m)
@@ -1076,7 +845,7 @@ void vs_down_frontend_request(struct vs_relay *r, const struct vu_msg_desc *d, s
         }
         dn->owner_sent = true;
         vs_send_internal(r, m, DNA_CHECK, 0, NULL);
-        barrier(r, DNA_ACK, ack);
+        down_barrier(r, DNA_ACK, ack);
         return;
     case VU_REQ_SET_FEATURES: {
         uint64_t v = m->payload.u64;
@@ -1095,7 +864,7 @@ void vs_down_frontend_request(struct vs_relay *r, const struct vu_msg_desc *d, s
                      vs_model_backend_features(dn->model, dn->features, dn->backend_features) |
                          VU_BIT(VU_F_PROTOCOL_FEATURES) | (v & VU_BIT(F_LOG_ALL)),
                      DNA_CHECK, 0, "dirty logging");
-            barrier(r, DNA_ACK, ack);
+            down_barrier(r, DNA_ACK, ack);
             return;
         }
         vs_refuse_frontend(r, &m->hdr, d, s == 0x03 ? -EINVAL : -EBUSY,
@@ -1165,7 +934,7 @@ void vs_down_frontend_request(struct vs_relay *r, const struct vu_msg_desc *d, s
         }
         if (req == VU_REQ_SET_VRING_NUM) {
             uint32_t n = m->payload.state.num;
-            bool packed = negotiated(dn, VIRTIO_F_RING_PACKED);
+            bool packed = down_negotiated(dn, VIRTIO_F_RING_PACKED);
             if (n == 0 || n > dn->queue_size_max || (!packed && (n & (n - 1)))) {
                 vs_refuse_frontend(r, &m->hdr, d, -EINVAL, "ring size 0, too large or not a "
                                    "power of two");
@@ -1196,11 +965,14 @@ void vs_down_frontend_request(struct vs_relay *r, const struct vu_msg_desc *d, s
     case VU_REQ_SET_VRING_CALL:
     case VU_REQ_SET_VRING_ERR: {
         uint32_t i = (uint32_t)(g - dn->rings);
+        bool rewatch = req == VU_REQ_SET_VRING_KICK && dn->ctrl_running && is_ctrl_ring(dn, i);
+        if (rewatch)
+            down_ctrl_unwatch(dn); /* before the old fd closes */
         vs_replace_fd(req == VU_REQ_SET_VRING_KICK   ? &g->kick_fd
                    : req == VU_REQ_SET_VRING_CALL ? &g->call_fd
                                                   : &g->err_fd, m);
-        if (req == VU_REQ_SET_VRING_KICK && dn->ctrl_running && is_ctrl_ring(dn, i))
-            ctrl_watch(r);
+        if (rewatch && down_ctrl_watch(r) < 0)
+            down_needs_reset(r, "the control queue's new kick fd cannot be watched");
         /* A running ring's back-end swaps the fd live, as VMMs re-route
          * interrupts. Where the back-end signals (call, err) it hears at once
          * for every ring known to be its own, running or not: QEMU and DPDK
@@ -1210,7 +982,7 @@ void vs_down_frontend_request(struct vs_relay *r, const struct vu_msg_desc *d, s
         bool to_backend = g->in_backend || (req != VU_REQ_SET_VRING_KICK && i < data_rings(dn));
         if (to_backend && !dn->backend_lost && r->be) {
             vs_send_internal(r, m, DNA_CHECK, 0, NULL);
-            barrier(r, DNA_ACK, ack);
+            down_barrier(r, DNA_ACK, ack);
             return;
         }
         vu_msg_close_fds(m);
@@ -1219,22 +991,7 @@ void vs_down_frontend_request(struct vs_relay *r, const struct vu_msg_desc *d, s
         return;
     }
     case VU_REQ_SET_MEM_TABLE:
-        if (is_net(dn)) {
-            /* the control queue lives in guest memory */
-            int rc = guest_mem_map(&dn->mem, m->payload.mem.regions, m->payload.mem.nregions,
-                                   m->fds);
-            if (rc)
-                vs_warn("%s: cannot map guest memory for the control queue: %s", r->cfg.id,
-                        strerror(-rc));
-            else if (dn->ctrl_running) {
-                struct down_ring *c = &dn->rings[dn->ctrl_index];
-                if (vq_device_remap(&dn->ctrl, &dn->mem, c->addr.desc_user_addr,
-                                    c->addr.avail_user_addr, c->addr.used_user_addr))
-                    needs_reset(r, "the control queue left guest memory");
-            }
-        }
-        vs_send_internal(r, m, DNA_CHECK, 0, NULL);
-        barrier(r, DNA_ACK, ack);
+        set_mem_table(r, d, m, ack);
         return;
     case VU_REQ_SET_LOG_BASE:
     case VU_REQ_SET_LOG_FD:
@@ -1326,7 +1083,7 @@ void vs_down_internal_reply(struct vs_relay *r, const struct vs_owed *o, struct 
         memcpy(dn->backend_config, m->payload.config.data, o->arg);
         dn->in.backend_config = dn->backend_config;
         dn->in.backend_config_size = o->arg;
-        barrier(r, DNA_BEGIN_DONE, 0);
+        down_barrier(r, DNA_BEGIN_DONE, 0);
         return;
     case DNA_BEGIN_DONE:
         if (dn->sequence_failed) {
@@ -1367,24 +1124,18 @@ void vs_down_internal_reply(struct vs_relay *r, const struct vs_owed *o, struct 
         break;
     case DNA_STARTED:
         if (dn->sequence_failed)
-            needs_reset(r, "the back-end refused to start a ring");
+            down_needs_reset(r, "the back-end refused to start a ring");
         if (o->arg)
             vs_reply_frontend_ack(r, o->arg, 0);
         deliver_pending_config(r);
         break;
     case DNA_CTRL_DONE:
-        if (dn->ctrl_busy && dn->ctrl_running) {
-            struct ctrl_done done = { r, dn->sequence_failed ? VIRTIO_NET_ERR : VIRTIO_NET_OK };
-            dn->ctrl_busy = false;
-            if (guest_mem_guarded(ctrl_done, &done))
-                needs_reset(r, CTRL_MEMORY_GONE);
-        }
-        dn->ctrl_busy = false;
+        down_ctrl_done(r);
         break;
     }
     /* A sequence ended: the control queue may have work waiting. */
     if (r->main_pending.count == 0)
-        ctrl_process(r);
+        down_ctrl_process(r);
 }
 
 bool vs_down_backend_lost(struct vs_relay *r)
@@ -1403,7 +1154,7 @@ bool vs_down_backend_lost(struct vs_relay *r)
     dn->in.link_up = false;
     for (uint32_t i = 0; i < dn->nrings; i++)
         dn->rings[i].in_backend = false;
-    needs_reset(r, "the back-end disconnected");
+    down_needs_reset(r, "the back-end disconnected");
     /* Replies the back-end will never send: each step fails, so the
      * front-end gets the answer a failed step gives. */
     owed = malloc((r->main_pending.count + 1) * sizeof(*owed));

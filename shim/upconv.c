@@ -36,6 +36,7 @@
 
 #include "log.h"
 #include "session.h"
+#include "virtio/peer_fd.h"
 
 enum up_state {
     UP_NEGOTIATING,   /* ACKNOWLEDGE|DRIVER: features not yet accepted */
@@ -50,7 +51,7 @@ enum up_action {
     UPA_DEVICE_ID,
     UPA_VQS_COUNT,
     UPA_CONFIG_SIZE,
-    UPA_CONFIG,          /* cache the config space; arg 1: last step of set-up */
+    UPA_CONFIG,          /* cache the config space; arg: enum up_config_read */
     /* For the next three, arg is the front-end request to acknowledge when
      * the step completes, or 0 when the front-end wants no ack. */
     UPA_FEATURES_STATUS, /* GET_STATUS after FEATURES_OK */
@@ -59,6 +60,12 @@ enum up_action {
     UPA_VRING_BASE,      /* GET_VRING_BASE for the front-end's stop; arg: ring */
     UPA_CONFIG_EVENT,    /* GET_STATUS after the config-call eventfd fired */
     UPA_PROVISION,       /* SET_CONFIG flags=1 of a device key; arg: config offset */
+};
+
+/* Why the shim reads the back-end's config space (UPA_CONFIG's arg). */
+enum up_config_read {
+    UP_CONFIG_SETUP = 1, /* the last step of the set-up */
+    UP_CONFIG_EVENT,     /* the end of a config-call sequence */
 };
 
 struct up_ring {
@@ -85,7 +92,24 @@ struct vs_up {
     struct up_ring *rings;         /* nrings of them */
     int config_call_fd;            /* eventfd the back-end signals */
     uv_poll_t config_poll;
-    bool config_poll_open;
+    bool config_poll_open;         /* config_poll initialised (closed with the state) */
+    /* A config-call storm costs one GET_STATUS/GET_CONFIG sequence at a time:
+     * a signal while one runs (or in the gap after it) asks for one more,
+     * which starts CONFIG_EVENT_GAP_MS after the last ended. */
+    bool config_event_busy, config_event_again;
+    struct up_gap *config_gap;     /* initialised with the poll; closed with the state */
+};
+
+/* A signal storm from the back-end: the next config-call sequence waits this
+ * long after the last one ended. The front-end is not read while the shim's
+ * requests are owed, so back-to-back sequences would starve it; config
+ * changes are rare (link, MTU), and a coalesced follow-up loses nothing by
+ * waiting. */
+#define CONFIG_EVENT_GAP_MS 10
+
+struct up_gap {
+    uv_timer_t timer;
+    struct vs_relay *relay;
 };
 
 /* Protocol features a legacy front-end can use over a vdpa-user back-end:
@@ -124,19 +148,110 @@ static void set_status(struct vs_relay *r, uint8_t status, const char *note)
 
 /* ---- set-up ---------------------------------------------------------------- */
 
-static void on_config_call(uv_poll_t *h, int status, int events)
+/* A config-call sequence: GET_STATUS (DEVICE_NEEDS_RESET ends the session),
+ * then GET_CONFIG and CONFIG_CHANGE_MSG for the front-end. */
+static void config_event_start(struct vs_relay *r)
 {
-    struct vs_relay *r = h->data;
-    uint64_t count;
-
-    (void)events;
-    if (status < 0 || !r->up)
-        return;
-    if (read(r->up->config_call_fd, &count, sizeof(count)) != sizeof(count))
-        return;
+    r->up->config_event_busy = true;
+    r->up->config_event_again = false;
     vs_send_none(r, VU_REQ_GET_STATUS, UPA_CONFIG_EVENT, 0, "config-call fired: read status");
     if (r->fe && r->main_pending.count)
         vs_conn_pause(r->fe, true);
+}
+
+/* The back-end misbehaves with the config-call eventfd: logged once, and the
+ * session ends on the loop's next poll of the back-end (never now: the
+ * caller's state stays valid). */
+static void config_call_failed(struct vs_relay *r, const char *what)
+{
+    if (r->up->config_poll_open)
+        (void)uv_poll_stop(&r->up->config_poll); /* always 0; no more wake-ups */
+    vs_err("%s: the back-end's config-call eventfd: %s; ending the session", r->cfg.id, what);
+    vs_conn_fail(r->be ? r->be : r->fe, -EPROTO);
+}
+
+static void on_config_gap(uv_timer_t *h)
+{
+    struct up_gap *gap = h->data;
+
+    if (gap->relay->up)
+        config_event_start(gap->relay);
+}
+
+/* A config-call sequence ended: the next, if signals came meanwhile, after
+ * the gap (busy stays set through it, so that they are coalesced too). */
+static void config_event_done(struct vs_relay *r)
+{
+    struct vs_up *up = r->up;
+    int rc;
+
+    if (!up->config_event_again) {
+        up->config_event_busy = false;
+        return;
+    }
+    rc = uv_timer_start(&up->config_gap->timer, on_config_gap, CONFIG_EVENT_GAP_MS, 0);
+    if (rc < 0)
+        config_call_failed(r, uv_strerror(rc));
+}
+
+/* The config-call eventfd is the shim's own, but the back-end holds it too:
+ * it may drain it first (a wake-up that finds 0) or clear O_NONBLOCK on the
+ * shared file description; peer_fd_drain never blocks whatever it does. */
+static void on_config_call(uv_poll_t *h, int status, int events)
+{
+    struct vs_relay *r = h->data;
+    uint64_t count = 0;
+    int rc;
+
+    (void)events;
+    if (!r->up)
+        return;
+    if (status < 0) {
+        config_call_failed(r, uv_strerror(status));
+        return;
+    }
+    rc = peer_fd_drain(r->up->config_call_fd, &count);
+    if (rc < 0) {
+        config_call_failed(r, strerror(-rc));
+        return;
+    }
+    if (count == 0)
+        return; /* the back-end consumed it first: nothing to report */
+    if (r->up->config_event_busy) {
+        r->up->config_event_again = true; /* coalesced into one more sequence */
+        return;
+    }
+    config_event_start(r);
+}
+
+/* The shim's config-call eventfd, watched. 0 or -errno; the handle is
+ * closed with the state once initialised (config_poll_open). */
+static int config_call_watch(struct vs_relay *r)
+{
+    struct vs_up *up = r->up;
+    struct up_gap *gap;
+    int rc;
+
+    up->config_call_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (up->config_call_fd < 0)
+        return -errno;
+    rc = uv_poll_init(r->loop, &up->config_poll, up->config_call_fd);
+    if (rc < 0)
+        return rc; /* never initialised: not closed */
+    up->config_poll.data = r;
+    up->config_poll_open = true;
+    gap = calloc(1, sizeof(*gap));
+    if (!gap)
+        return -ENOMEM;
+    rc = uv_timer_init(r->loop, &gap->timer);
+    if (rc < 0) {
+        free(gap); /* never initialised: not closed */
+        return rc;
+    }
+    gap->timer.data = gap;
+    gap->relay = r;
+    up->config_gap = gap;
+    return uv_poll_start(&up->config_poll, UV_READABLE, on_config_call);
 }
 
 /* mac= and mtu= go into the back-end's config space as a management tool's
@@ -165,19 +280,21 @@ int vs_up_begin(struct vs_relay *r, const struct vu_msg *set_pf)
     struct vs_up *up = calloc(1, sizeof(*up));
     uint64_t fe_pf = set_pf->payload.u64;
     uint64_t be_pf;
+    int rc;
 
     if (!up)
         return -ENOMEM;
     r->up = up;
-    up->config_call_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     for (unsigned i = 0; i < VU_MAX_MEM_REGIONS; i++)
         up->mem_fds[i] = -1;
-    if (up->config_call_fd < 0)
-        return -errno;
-    uv_poll_init(r->loop, &up->config_poll, up->config_call_fd);
-    up->config_poll.data = r;
-    up->config_poll_open = true;
-    uv_poll_start(&up->config_poll, UV_READABLE, on_config_call);
+    rc = config_call_watch(r);
+    if (rc < 0) {
+        /* without it the device's config changes and resets go unseen */
+        vs_err("%s: cannot watch the config-call eventfd: %s; ending the session", r->cfg.id,
+               strerror(-rc));
+        vs_conn_fail(r->fe, rc);
+        return rc;
+    }
     up->begin_ack = fe_wants_ack(r, &set_pf->hdr);
 
     /* The back-end gets vdpa-user with its companions, plus what the
@@ -212,6 +329,11 @@ static void free_up(uv_handle_t *h)
     free(h->data);
 }
 
+static void free_gap(uv_handle_t *h)
+{
+    free(h->data);
+}
+
 void vs_up_end(struct vs_relay *r)
 {
     struct vs_up *up = r->up;
@@ -227,12 +349,17 @@ void vs_up_end(struct vs_relay *r)
         vs_close_fd(&up->rings[i].err_fd);
     }
     free(up->rings);
-    vs_close_fd(&up->config_call_fd);
+    if (up->config_gap)
+        uv_close((uv_handle_t *)&up->config_gap->timer, free_gap); /* stops it */
     if (up->config_poll_open) {
-        /* libuv releases the handle later; the state goes with it. */
+        /* Closed before its fd: the back-end holds the same eventfd, and epoll
+         * forgets a watch only when every fd of the file is closed. libuv
+         * releases the handle later; the state goes with it. */
         up->config_poll.data = up;
         uv_close((uv_handle_t *)&up->config_poll, free_up);
+        vs_close_fd(&up->config_call_fd);
     } else {
+        vs_close_fd(&up->config_call_fd);
         free(up);
     }
 }
@@ -652,7 +779,7 @@ void vs_up_internal_reply(struct vs_relay *r, const struct vs_owed *o, struct vu
         r->fe_limits.config_size = r->be_limits.config_size = up->config_size;
         vu_msg_init(&get, VU_REQ_GET_CONFIG, 0);
         vu_msg_set_config(&get, 0, up->config_size, 0, NULL);
-        vs_send_internal(r, &get, UPA_CONFIG, 1, "cache the config space");
+        vs_send_internal(r, &get, UPA_CONFIG, UP_CONFIG_SETUP, "cache the config space");
         return;
     }
     case UPA_CONFIG:
@@ -660,7 +787,9 @@ void vs_up_internal_reply(struct vs_relay *r, const struct vs_owed *o, struct vu
             memcpy(up->config, m->payload.config.data, up->config_size);
             up->has_config = true;
         }
-        if (o->arg != 1)
+        if (o->arg == UP_CONFIG_EVENT && up->config_event_busy)
+            config_event_done(r);
+        if (o->arg != UP_CONFIG_SETUP)
             return;
         if (up->sequence_failed || !up->rings) {
             fail_session(r, "the vdpa-user back-end refused the device set-up");
@@ -758,7 +887,7 @@ void vs_up_internal_reply(struct vs_relay *r, const struct vs_owed *o, struct vu
             struct vu_msg get;
             vu_msg_init(&get, VU_REQ_GET_CONFIG, 0);
             vu_msg_set_config(&get, 0, up->config_size, 0, NULL);
-            vs_send_internal(r, &get, UPA_CONFIG, 0, "refresh the config space");
+            vs_send_internal(r, &get, UPA_CONFIG, UP_CONFIG_EVENT, "refresh the config space");
         }
         if (r->fe_chan && vu_has_bit(r->fe_limits.protocol_features, VU_PF_CONFIG) &&
             vu_has_bit(r->fe_limits.protocol_features, VU_PF_BACKEND_REQ)) {

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <pthread.h>
+#include <time.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <cmocka.h>
@@ -925,6 +927,400 @@ static void down_ctrl_queue(void **state)
     vq_driver_destroy(&vq);
 }
 
+
+/* ---- hostile front-ends (issue 14) ----------------------------------------------------- */
+
+#define CTRL_RING 4 /* 2 * max_virtqueue_pairs with be_pairs 2 */
+/* The worst reply delay a front-end may see while the guest floods the
+ * control queue: the shim serves a budget of chains per loop turn, a
+ * fraction of a millisecond; this bound leaves room for a loaded machine. */
+#define FLOOD_MAX_DELAY_NS 100000000LL
+#define FLOOD_SECONDS 1
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* True when the peer closed fd within ms, whatever it sent before. */
+static bool closed_after_messages(int fd, int ms)
+{
+    for (int i = 0; i < 64; i++) {
+        struct vu_msg m;
+        int rc = vu_recv_blocking(fd, &m, ms);
+        if (rc == -ECONNRESET)
+            return true;
+        if (rc)
+            return false;
+        vu_msg_close_fds(&m);
+    }
+    return false;
+}
+
+static bool log_has(const struct down_test *t, const char *text)
+{
+    char cmd[400];
+
+    snprintf(cmd, sizeof(cmd), "grep -qF \"%s\" %s", text, t->s.log_path);
+    return system(cmd) == 0;
+}
+
+/* After negotiate(): features with the control queue, memory, the data
+ * rings and the control queue (ring CTRL_RING, `num` entries, its driver side
+ * in guest memory, kicked through t->kick[CTRL_RING]); DRIVER_OK. */
+static void ctrl_device_up(struct down_test *t, struct vq_driver *vq, struct dma_arena *arena,
+                           unsigned num)
+{
+    struct vu_vring_addr addr = { .index = CTRL_RING };
+
+    select_features(t, F_V1 | F_CTRL_VQ | F_MQ, F_V1 | F_PF | F_MQ);
+    set_mem_table(t);
+    *arena = (struct dma_arena){ .fd = -1, .base = t->guest, .size = GUEST_SIZE, .gpa = 0,
+                                 .used = 0x80000 };
+    assert_int_equal(vq_driver_init(vq, arena, num), 0);
+    for (uint32_t i = 0; i < CTRL_RING; i++)
+        layout_ring(t, i, 256);
+    addr.desc_user_addr = GUEST_UVA + ((uint8_t *)vq->desc - t->guest);
+    addr.avail_user_addr = GUEST_UVA + ((uint8_t *)vq->avail - t->guest);
+    addr.used_user_addr = GUEST_UVA + ((uint8_t *)vq->used - t->guest);
+    layout_ring_at(t, CTRL_RING, num, &addr);
+    assert_int_equal(send_u64_req(t->s.fe, VU_REQ_SET_STATUS, NEED, ST_DRIVER_OK, -1), 0);
+    be_expect_ring_start(t, 0, 0);
+    be_expect_ring_start(t, 1, 0);
+    be_barrier(t);
+    fe_expect_ack(t, VU_REQ_SET_STATUS, 0);
+}
+
+/* A command (class 99: unknown, answered VIRTIO_NET_ERR by the shim alone)
+ * at a fresh place in guest memory; bufs[0].len is the readable length. */
+static void ctrl_command_bufs(struct dma_arena *arena, struct vq_buf bufs[2], uint8_t **ack)
+{
+    uint8_t *cmd = dma_alloc(arena, 16, 8);
+
+    *ack = dma_alloc(arena, 1, 1);
+    cmd[0] = 99;
+    cmd[1] = 0;
+    bufs[0] = (struct vq_buf){ dma_gpa(arena, cmd), 2, false };
+    bufs[1] = (struct vq_buf){ dma_gpa(arena, *ack), 1, true };
+}
+
+/* The session is over and the shim still serves: a new front-end gets a
+ * new back-end session from scratch. */
+static void new_session_works(struct down_test *t)
+{
+    if (t->s.fe >= 0)
+        close(t->s.fe);
+    if (t->s.be >= 0)
+        close(t->s.be);
+    t->s.fe = t->s.be = -1;
+    assert_int_equal(scripted_connect(&t->s), 0);
+    negotiate(t, "net");
+    assert_int_equal(fe_get_u64(t, VU_REQ_GET_STATUS), 0);
+}
+
+/* A control-queue kick fd the shim cannot poll (a memfd), at DRIVER_OK and
+ * again while the queue runs. The boundary may refuse it (a failed ack);
+ * if it is taken, the watch fails and the device needs a reset. Never a
+ * crash (44c4f61: SIGSEGV in uv_poll_start, every device down). */
+static void down_ctrl_kick_unpollable(void **state)
+{
+    struct down_test *t = start(state, "net", NULL);
+    int bad = memfd_create("not-an-eventfd", MFD_CLOEXEC);
+    struct vu_vring_addr addr = { .index = CTRL_RING };
+    struct vq_driver vq;
+    struct dma_arena arena;
+    struct vu_msg m;
+    uint64_t kick_ack;
+
+    assert_true(bad >= 0);
+    negotiate(t, "net");
+    install_config_call(t);
+    select_features(t, F_V1 | F_CTRL_VQ | F_MQ, F_V1 | F_PF | F_MQ);
+    set_mem_table(t);
+    arena = (struct dma_arena){ .fd = -1, .base = t->guest, .size = GUEST_SIZE, .gpa = 0,
+                                .used = 0x80000 };
+    assert_int_equal(vq_driver_init(&vq, &arena, 64), 0);
+    for (uint32_t i = 0; i < CTRL_RING; i++)
+        layout_ring(t, i, 256);
+    addr.desc_user_addr = GUEST_UVA + ((uint8_t *)vq.desc - t->guest);
+    addr.avail_user_addr = GUEST_UVA + ((uint8_t *)vq.avail - t->guest);
+    addr.used_user_addr = GUEST_UVA + ((uint8_t *)vq.used - t->guest);
+    fe_state(t, VU_REQ_SET_VRING_NUM, CTRL_RING, 64, 0);
+    vu_msg_init(&m, VU_REQ_SET_VRING_ADDR, NEED);
+    vu_msg_set_addr(&m, &addr);
+    assert_int_equal(vu_send_blocking(t->s.fe, &m), 0);
+    fe_expect_ack(t, VU_REQ_SET_VRING_ADDR, 0);
+    assert_int_equal(send_u64_req(t->s.fe, VU_REQ_SET_VRING_KICK, NEED, CTRL_RING, bad), 0);
+    assert_int_equal(expect_msg(t->s.fe, VU_REQ_SET_VRING_KICK, &m), 0);
+    kick_ack = m.payload.u64;
+    fe_state(t, VU_REQ_SET_VRING_ENABLE, CTRL_RING, 1, 0);
+
+    assert_int_equal(send_u64_req(t->s.fe, VU_REQ_SET_STATUS, NEED, ST_DRIVER_OK, -1), 0);
+    be_expect_ring_start(t, 0, 0);
+    be_expect_ring_start(t, 1, 0);
+    be_barrier(t);
+    if (kick_ack == 0) {
+        /* taken: the control queue cannot run, so the device needs a reset */
+        be_expect_ring_stop(t, 0, 0);
+        be_expect_ring_stop(t, 1, 0);
+        fe_expect_ack(t, VU_REQ_SET_STATUS, 0);
+        assert_true(config_call_fired(t));
+        assert_int_equal(fe_get_u64(t, VU_REQ_GET_STATUS),
+                         ST_DRIVER_OK | VIRTIO_STATUS_DEVICE_NEEDS_RESET);
+        assert_true(log_has(t, "cannot watch the control queue's kick fd"));
+    } else {
+        /* refused at the boundary: the queue runs without a kick fd */
+        fe_expect_ack(t, VU_REQ_SET_STATUS, 0);
+        assert_int_equal(fe_get_u64(t, VU_REQ_GET_STATUS), ST_DRIVER_OK);
+    }
+    new_session_works(t);
+    vq_driver_destroy(&vq);
+    close(bad);
+}
+
+/* The same while the control queue runs (the re-kick path): a memfd
+ * replaces its kick eventfd. */
+static void down_ctrl_rekick_unpollable(void **state)
+{
+    struct down_test *t = start(state, "net", NULL);
+    int bad = memfd_create("not-an-eventfd", MFD_CLOEXEC);
+    struct vq_driver vq;
+    struct dma_arena arena;
+    struct vq_buf bufs[2];
+    uint8_t *ack;
+
+    assert_true(bad >= 0);
+    negotiate(t, "net");
+    install_config_call(t);
+    ctrl_device_up(t, &vq, &arena, 64);
+    ctrl_command_bufs(&arena, bufs, &ack);
+    ctrl_post(&vq, bufs, ack, t->kick[CTRL_RING]);
+    assert_int_equal(ctrl_ack(&vq, ack), 1); /* served: VIRTIO_NET_ERR */
+
+    assert_int_equal(send_u64_req(t->s.fe, VU_REQ_SET_VRING_KICK, NEED, CTRL_RING, bad), 0);
+    struct pollfd p[2] = { { .fd = t->s.fe, .events = POLLIN }, { .fd = t->s.be, .events = POLLIN } };
+    assert_true(poll(p, 2, SCRIPT_TIMEOUT_MS) > 0);
+    if (p[1].revents) {
+        /* taken: the stops and DEVICE_NEEDS_RESET, then the ack */
+        be_expect_ring_stop(t, 0, 0);
+        be_expect_ring_stop(t, 1, 0);
+        fe_expect_ack(t, VU_REQ_SET_VRING_KICK, 0);
+        assert_true(config_call_fired(t));
+        assert_int_equal(fe_get_u64(t, VU_REQ_GET_STATUS),
+                         ST_DRIVER_OK | VIRTIO_STATUS_DEVICE_NEEDS_RESET);
+    } else {
+        /* refused: the old kick eventfd still serves the queue */
+        fe_expect_ack(t, VU_REQ_SET_VRING_KICK, UINT64_MAX);
+        ctrl_post(&vq, bufs, ack, t->kick[CTRL_RING]);
+        assert_int_equal(ctrl_ack(&vq, ack), 1);
+    }
+    new_session_works(t);
+    vq_driver_destroy(&vq);
+    close(bad);
+}
+
+/* The front-end's config-call eventfd (blocking) is one short of
+ * saturation; a malformed command makes the device need a reset, which
+ * signals it. The shim must not wait (44c4f61: blocked in write, every
+ * device down): it logs, ends that session and serves the next. */
+static void down_config_call_saturated(void **state)
+{
+    struct down_test *t = start(state, "net", NULL);
+    const uint64_t almost_full = UINT64_MAX - 1;
+    struct vq_driver vq;
+    struct dma_arena arena;
+    struct vq_buf bufs[2];
+    uint8_t *ack;
+    uint64_t v = 0;
+
+    negotiate(t, "net");
+    t->config_call = eventfd(0, EFD_CLOEXEC); /* blocking, like a hostile VMM's */
+    assert_true(t->config_call >= 0);
+    assert_int_equal(send_u64_req(t->s.fe, VU_REQ_VDPA_SET_CONFIG_CALL, NEED, 0, t->config_call), 0);
+    fe_expect_ack(t, VU_REQ_VDPA_SET_CONFIG_CALL, 0);
+    ctrl_device_up(t, &vq, &arena, 64);
+    assert_int_equal(write(t->config_call, &almost_full, 8), 8);
+
+    ctrl_command_bufs(&arena, bufs, &ack);
+    bufs[0].len = 1; /* a class without a command: malformed */
+    ctrl_post(&vq, bufs, ack, t->kick[CTRL_RING]);
+    /* the device stops its rings, then the session ends */
+    assert_true(closed_after_messages(t->s.fe, SCRIPT_TIMEOUT_MS));
+    assert_true(closed_after_messages(t->s.be, SCRIPT_TIMEOUT_MS));
+    assert_true(log_has(t, "config-call eventfd is saturated"));
+    assert_int_equal(read(t->config_call, &v, 8), 8);
+    assert_true(v == almost_full); /* nothing was added, nothing waited */
+    new_session_works(t);
+    vq_driver_destroy(&vq);
+}
+
+/* The guest keeps the control queue full: its available index always one
+ * lap ahead of the used index, and a kick after each update. */
+struct flood {
+    struct vq_driver *vq;
+    uint16_t num;
+    int kick;
+    volatile int stop;
+};
+
+static void *flood_run(void *arg)
+{
+    struct flood *f = arg;
+
+    while (!f->stop) {
+        uint16_t used = __atomic_load_n(&f->vq->used->idx, __ATOMIC_ACQUIRE);
+        __atomic_store_n(&f->vq->avail->idx, (uint16_t)(used + f->num), __ATOMIC_RELEASE);
+        vq_driver_kick(f->kick);
+    }
+    return NULL;
+}
+
+/* The shim serves a full control queue a budget at a time: the front-end's
+ * requests are answered promptly meanwhile (44c4f61: the queue was served
+ * until empty, which a guest can make never). */
+static void down_ctrl_queue_kept_full(void **state)
+{
+    struct down_test *t = start(state, "net", NULL);
+    const uint16_t num = 1024; /* the largest queue: the longest lap */
+    struct flood f = { .num = num };
+    struct vq_driver vq;
+    struct dma_arena arena;
+    struct vq_buf bufs[2];
+    uint8_t *ack;
+    pthread_t th;
+    int64_t worst = 0, end;
+    unsigned requests = 0;
+    uint16_t used_before;
+    uint32_t served;
+
+    negotiate(t, "net");
+    ctrl_device_up(t, &vq, &arena, num);
+    ctrl_command_bufs(&arena, bufs, &ack);
+    ctrl_post(&vq, bufs, ack, t->kick[CTRL_RING]);
+    assert_int_equal(ctrl_ack(&vq, ack), 1);
+    /* every available entry names the same (valid) command */
+    for (unsigned i = 0; i < num; i++)
+        vq.avail->ring[i] = vq.avail->ring[0];
+    used_before = __atomic_load_n(&vq.used->idx, __ATOMIC_ACQUIRE);
+    f.vq = &vq;
+    f.kick = t->kick[CTRL_RING];
+    assert_int_equal(pthread_create(&th, NULL, flood_run, &f), 0);
+    served = 0;
+    end = now_ns() + FLOOD_SECONDS * 1000000000LL;
+    while (now_ns() < end) {
+        int64_t t0 = now_ns(), dt;
+        uint16_t used;
+        assert_int_equal(fe_get_u64(t, VU_REQ_GET_STATUS), ST_DRIVER_OK);
+        dt = now_ns() - t0;
+        worst = dt > worst ? dt : worst;
+        requests++;
+        used = __atomic_load_n(&vq.used->idx, __ATOMIC_ACQUIRE);
+        served += (uint16_t)(used - used_before);
+        used_before = used;
+    }
+    f.stop = 1;
+    pthread_join(th, NULL);
+    printf("control queue kept full for %d s: %u chains served, %u requests answered, worst "
+           "delay %.3f ms\n", FLOOD_SECONDS, served, requests, (double)worst / 1e6);
+    assert_true(served > 4u * num);  /* the flood really ran, lap after lap */
+    assert_true(worst < FLOOD_MAX_DELAY_NS);
+    assert_int_equal(fe_get_u64(t, VU_REQ_GET_STATUS), ST_DRIVER_OK);
+    vq_driver_destroy(&vq);
+}
+
+/* The shim's CPU time (user + system, in clock ticks). */
+static long cpu_ticks(pid_t pid)
+{
+    char path[64], buf[1024];
+    unsigned long utime = 0, stime = 0;
+    FILE *f;
+    char *p;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(buf, sizeof(buf), f));
+    fclose(f);
+    p = strrchr(buf, ')'); /* the name may hold spaces */
+    assert_non_null(p);
+    assert_int_equal(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+                            &utime, &stime), 2);
+    return (long)(utime + stime);
+}
+
+/* A queue that stays malformed: one DEVICE_NEEDS_RESET, then it is never
+ * looked at again, however often the driver kicks (no spinning). */
+static void down_ctrl_malformed_stops(void **state)
+{
+    struct down_test *t = start(state, "net", NULL);
+    const long idle_max_ticks = sysconf(_SC_CLK_TCK) / 10; /* 100 ms of CPU in 500 ms */
+    struct vq_driver vq;
+    struct dma_arena arena;
+    struct vq_buf bufs[2];
+    uint8_t *ack;
+    long before;
+
+    negotiate(t, "net");
+    install_config_call(t);
+    ctrl_device_up(t, &vq, &arena, 64);
+    ctrl_command_bufs(&arena, bufs, &ack);
+    bufs[0].len = 1; /* malformed */
+    ctrl_post(&vq, bufs, ack, t->kick[CTRL_RING]);
+    be_expect_ring_stop(t, 0, 0);
+    be_expect_ring_stop(t, 1, 0);
+    assert_true(config_call_fired(t));
+    assert_int_equal(fe_get_u64(t, VU_REQ_GET_STATUS),
+                     ST_DRIVER_OK | VIRTIO_STATUS_DEVICE_NEEDS_RESET);
+    before = cpu_ticks(t->s.shim);
+    for (int i = 0; i < 50; i++) {
+        vq_driver_kick(t->kick[CTRL_RING]);
+        usleep(10000);
+    }
+    assert_true(cpu_ticks(t->s.shim) - before <= idle_max_ticks);
+    assert_int_equal(*ack, 0xff); /* never answered */
+    assert_true(quiet_for(t->config_call, 100)); /* one reset, one signal */
+    assert_true(quiet_for(t->s.be, 50));
+    assert_int_equal(fe_get_u64(t, VU_REQ_GET_STATUS),
+                     ST_DRIVER_OK | VIRTIO_STATUS_DEVICE_NEEDS_RESET);
+    vq_driver_destroy(&vq);
+}
+
+/* A memory table the shim cannot map is refused, not forwarded as a
+ * success: a region past its memfd's end, a directory, a socket. */
+static void down_mem_table_unmappable(void **state)
+{
+    struct down_test *t = start(state, "net", NULL);
+    int memfd = memfd_create("small", MFD_CLOEXEC);
+    int dir = open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int sv[2];
+    const int bad[3] = { memfd, dir, -1 };
+    struct vu_msg m;
+
+    assert_true(memfd >= 0 && dir >= 0);
+    assert_int_equal(ftruncate(memfd, GUEST_SIZE), 0);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    negotiate(t, "net");
+    select_features(t, F_V1, F_V1 | F_PF);
+    for (unsigned i = 0; i < 3; i++) {
+        /* the first: offset past the file's end; the others: not memory */
+        struct vu_mem_region region = { 0x0, GUEST_SIZE, GUEST_UVA, i == 0 ? 4ull * GUEST_SIZE : 0 };
+        vu_msg_init(&m, VU_REQ_SET_MEM_TABLE, NEED);
+        vu_msg_set_mem_table(&m, &region, 1);
+        vu_msg_add_fd(&m, fcntl(i < 2 ? bad[i] : sv[0], F_DUPFD_CLOEXEC, 3));
+        assert_int_equal(vu_send_blocking(t->s.fe, &m), 0);
+        fe_expect_ack(t, VU_REQ_SET_MEM_TABLE, UINT64_MAX);
+        assert_true(quiet_for(t->s.be, 100)); /* nothing forwarded */
+    }
+    set_mem_table(t); /* a good one still goes through */
+    close(sv[0]);
+    close(sv[1]);
+    close(dir);
+    close(memfd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -939,6 +1335,14 @@ int main(void)
         cmocka_unit_test_teardown(down_fs_tag, down_teardown),
         cmocka_unit_test_teardown(down_fs_without_tag, down_teardown),
         cmocka_unit_test_teardown(down_ctrl_queue, down_teardown),
+        cmocka_unit_test_teardown(down_ctrl_kick_unpollable, down_teardown),
+        cmocka_unit_test_teardown(down_ctrl_rekick_unpollable, down_teardown),
+        cmocka_unit_test_teardown(down_config_call_saturated, down_teardown),
+        cmocka_unit_test_teardown(down_ctrl_queue_kept_full, down_teardown),
+        cmocka_unit_test_teardown(down_mem_table_unmappable, down_teardown),
+        cmocka_unit_test_teardown(down_ctrl_malformed_stops, down_teardown),
     };
+    if (getenv("TEST_FILTER")) /* one test by name (cmocka's pattern) */
+        cmocka_set_test_filter(getenv("TEST_FILTER"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

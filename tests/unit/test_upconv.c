@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <pthread.h>
+#include <time.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <cmocka.h>
@@ -546,6 +548,139 @@ static void up_wrong_device_type(void **state)
     assert_true(closed_within(t->s.fe, SCRIPT_TIMEOUT_MS));
 }
 
+
+/* ---- a hostile back-end (issue 14) ----------------------------------------------- */
+
+#define STORM_MS 600
+/* The longest the front-end may wait for an answer while the back-end
+ * storms: one config-call sequence the back-end itself answers at once. */
+#define STORM_MAX_DELAY_MS 1000
+/* How long a config-call sequence is held unanswered to see that no second
+ * one starts meanwhile. */
+#define HOLD_MS 20
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The back-end's threads on the config-call eventfd, which it made
+ * blocking: one signals it in a tight loop, one consumes it (a blocking
+ * read) in a tight loop, racing the shim's reads. */
+struct storm {
+    int fd;
+    volatile int stop_writing, stop_reading, reader_done;
+    unsigned long writes;
+};
+
+static void *storm_write(void *arg)
+{
+    struct storm *st = arg;
+    uint64_t one = 1;
+
+    while (!st->stop_writing)
+        if (write(st->fd, &one, 8) == 8)
+            st->writes++;
+    return NULL;
+}
+
+static void *storm_read(void *arg)
+{
+    struct storm *st = arg;
+    uint64_t v;
+
+    while (!st->stop_reading)
+        if (read(st->fd, &v, 8) < 0 && errno != EINTR)
+            break;
+    st->reader_done = 1;
+    return NULL;
+}
+
+/* The back-end's side of the shim's config-call sequences: GET_STATUS
+ * (held HOLD_MS: no second sequence may start meanwhile), then GET_CONFIG.
+ * Returns the number of sequences served before the front-end's answer to
+ * `req` came. */
+static unsigned serve_until_answer(struct up_test *t, uint32_t req, int64_t *delay_ms)
+{
+    int64_t t0 = now_ms();
+    unsigned sequences = 0;
+    struct vu_msg m;
+
+    for (;;) {
+        struct pollfd p[2] = { { .fd = t->s.fe, .events = POLLIN },
+                               { .fd = t->s.be, .events = POLLIN } };
+        assert_true(poll(p, 2, SCRIPT_TIMEOUT_MS) > 0);
+        if (p[1].revents) {
+            assert_int_equal(expect_msg(t->s.be, VU_REQ_GET_STATUS, &m), 0);
+            assert_true(quiet_for(t->s.be, HOLD_MS)); /* coalesced: one at a time */
+            assert_int_equal(reply_u64(t->s.be, VU_REQ_GET_STATUS, 0x03), 0);
+            assert_int_equal(expect_msg(t->s.be, VU_REQ_GET_CONFIG, &m), 0);
+            vu_msg_init(&m, VU_REQ_GET_CONFIG, VU_FLAG_REPLY);
+            vu_msg_set_config(&m, 0, 24, 0, NULL);
+            assert_int_equal(vu_send_blocking(t->s.be, &m), 0);
+            sequences++;
+            continue;
+        }
+        assert_int_equal(expect_msg(t->s.fe, req, &m), 0);
+        *delay_ms = now_ms() - t0;
+        return sequences;
+    }
+}
+
+/* A vdpa-user back-end clears O_NONBLOCK on the config-call eventfd the
+ * shim gave it, then signals and consumes it in tight loops. The shim never
+ * blocks (44c4f61: blocked in read, every device down), runs one
+ * GET_STATUS/GET_CONFIG sequence at a time however many signals come, and
+ * keeps answering the front-end; after the storm it still does. */
+static void up_config_call_storm(void **state)
+{
+    struct up_test *t = *state;
+    struct storm st = { 0 };
+    pthread_t writer, reader;
+    int64_t end, delay, worst = 0;
+    unsigned sequences = 0, answers = 0;
+    uint64_t one = 1;
+
+    negotiate(t, 1, 2);
+    st.fd = t->config_call;
+    assert_int_equal(fcntl(st.fd, F_SETFL, fcntl(st.fd, F_GETFL) & ~O_NONBLOCK), 0);
+    assert_int_equal(pthread_create(&reader, NULL, storm_read, &st), 0);
+    assert_int_equal(pthread_create(&writer, NULL, storm_write, &st), 0);
+    end = now_ms() + STORM_MS;
+    while (now_ms() < end) {
+        assert_int_equal(send_empty(t->s.fe, VU_REQ_GET_QUEUE_NUM, 0), 0);
+        sequences += serve_until_answer(t, VU_REQ_GET_QUEUE_NUM, &delay);
+        worst = delay > worst ? delay : worst;
+        answers++;
+    }
+    /* the writer stops; the reader goes on consuming what is left */
+    st.stop_writing = 1;
+    pthread_join(writer, NULL);
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(send_empty(t->s.fe, VU_REQ_GET_QUEUE_NUM, 0), 0);
+        sequences += serve_until_answer(t, VU_REQ_GET_QUEUE_NUM, &delay);
+        worst = delay > worst ? delay : worst;
+        usleep(10000);
+    }
+    st.stop_reading = 1;
+    while (!st.reader_done) {
+        assert_int_equal(write(st.fd, &one, 8), 8); /* wakes the blocked reader */
+        usleep(1000);
+    }
+    pthread_join(reader, NULL);
+    printf("config-call storm: %lu signals, %u config sequences, %u answers, worst delay %lld ms\n",
+           st.writes, sequences, answers, (long long)worst);
+    assert_true(st.writes > sequences); /* signals were coalesced */
+    assert_true(sequences > 0);
+    assert_true(worst < STORM_MAX_DELAY_MS);
+    /* whatever the last signals started, the shim still answers */
+    assert_int_equal(send_empty(t->s.fe, VU_REQ_GET_QUEUE_NUM, 0), 0);
+    serve_until_answer(t, VU_REQ_GET_QUEUE_NUM, &delay);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -559,8 +694,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(up_config_change, up_setup, up_teardown),
         cmocka_unit_test_setup_teardown(up_wrong_device_type, up_setup, up_teardown),
         cmocka_unit_test_setup_teardown(up_provisioning, up_setup_provision, up_teardown),
+        cmocka_unit_test_setup_teardown(up_config_call_storm, up_setup, up_teardown),
     };
 
+    if (getenv("TEST_FILTER")) /* one test by name (cmocka's pattern) */
+        cmocka_set_test_filter(getenv("TEST_FILTER"));
     signal(SIGPIPE, SIG_IGN);
     return cmocka_run_group_tests_name("upconv", tests, NULL, NULL);
 }
