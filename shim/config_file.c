@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "config_file.h"
-
-#define VS_CONFIG_FILE_MAX (16u << 20)
+#include "regfile.h"
 
 struct reader {
     struct vs_options *opts;
@@ -138,7 +140,8 @@ static int key_line(struct reader *rd, unsigned line, char *s)
     switch (rd->section) {
     case SEC_NONE:
         return at(rd, line, "%s = ... comes before any section; put device keys under "
-                  "[device NAME] and trace/log settings under [global]", key);
+                  "[device NAME] and trace/log settings (and the reply-timeout default) under "
+                  "[global]", key);
     case SEC_GLOBAL:
         if (vs_option_set(rd->opts, key, value, false, msg, sizeof(msg)))
             return at(rd, line, "%s", msg);
@@ -204,45 +207,88 @@ int vs_config_load_string(struct vs_options *opts, const char *name, const char 
     return rc;
 }
 
+/* What st is, for "PATH: ...: it is a FIFO, not a regular file". */
+/* The config file, opened by vs_open_regular (never blocks; a regular file
+ * or refused; a link followed) and bounded in size. The fd, or -errno with
+ * "PATH: message" in err. */
+static int open_regular(const char *path, off_t *size, char *err, size_t errlen)
+{
+    struct stat st;
+    int fd = vs_open_regular(path, &st);
+
+    if (fd == -EINVAL) {
+        snprintf(err, errlen, "%s: cannot read the config file: %s, not a regular file", path,
+                 vs_file_kind(&st));
+        return fd;
+    }
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: cannot read the config file: %s", path, strerror(-fd));
+        return fd;
+    }
+    if (st.st_size > (off_t)VS_CONFIG_FILE_MAX) {
+        snprintf(err, errlen, "%s: larger than %u MiB (%lld bytes); is this the config file?",
+                 path, VS_CONFIG_FILE_MAX >> 20, (long long)st.st_size);
+        close(fd);
+        return -EFBIG;
+    }
+    *size = st.st_size;
+    return fd;
+}
+
+/* Reads all of fd (a regular file) into text, at most max bytes: the size
+ * read, or -errno; max + 1 bytes read means the file is too large. */
+static ssize_t read_all(int fd, char *text, size_t max)
+{
+    size_t got = 0;
+
+    while (got <= max) {
+        ssize_t n = read(fd, text + got, max + 1 - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    return (ssize_t)got;
+}
+
 int vs_config_load(struct vs_options *opts, char *err, size_t errlen)
 {
     struct reader rd = { .opts = opts, .name = opts->config_path, .err = err, .errlen = errlen,
                          .first = opts->ndevices };
-    FILE *f;
+    const char *path = opts->config_path;
+    off_t st_size = 0;
     char *text;
-    size_t size = 0;
-    int rc;
+    ssize_t size;
+    int fd, rc;
 
-    if (!opts->config_path) {
+    if (!path) {
         snprintf(err, errlen, "no config file");
         return -EINVAL;
     }
-    f = fopen(opts->config_path, "re");
-    if (!f) {
-        rc = -errno;
-        snprintf(err, errlen, "%s: cannot read the config file: %s", opts->config_path,
-                 strerror(errno));
-        return rc;
-    }
-    text = malloc(VS_CONFIG_FILE_MAX + 1);
+    fd = open_regular(path, &st_size, err, errlen);
+    if (fd < 0)
+        return fd;
+    /* the size fstat saw, plus one byte to tell a file that grew since, plus
+     * the terminating NUL parse() writes */
+    text = malloc((size_t)st_size + 2);
     if (!text) {
-        fclose(f);
-        snprintf(err, errlen, "%s: out of memory", opts->config_path);
+        close(fd);
+        snprintf(err, errlen, "%s: out of memory", path);
         return -ENOMEM;
     }
-    errno = 0;
-    size = fread(text, 1, VS_CONFIG_FILE_MAX + 1, f);
-    rc = ferror(f) ? (errno ? -errno : -EIO) : 0;
-    fclose(f);
-    if (rc) {
-        snprintf(err, errlen, "%s: cannot read the config file: %s", opts->config_path,
-                 strerror(-rc));
-    } else if (size > VS_CONFIG_FILE_MAX) {
-        snprintf(err, errlen, "%s: larger than %u MiB; is this the config file?",
-                 opts->config_path, VS_CONFIG_FILE_MAX >> 20);
-        rc = -EFBIG;
+    size = read_all(fd, text, (size_t)st_size);
+    close(fd);
+    if (size < 0) {
+        rc = (int)size;
+        snprintf(err, errlen, "%s: cannot read the config file: %s", path, strerror(-rc));
+    } else if ((size_t)size > (size_t)st_size) {
+        rc = -EAGAIN;
+        snprintf(err, errlen, "%s: the file grew while it was read; try again", path);
     } else {
-        rc = parse(&rd, text, size); /* each device checked against those before it */
+        rc = parse(&rd, text, (size_t)size); /* each device checked against those before it */
     }
     free(text);
     free(rd.dev_lines);

@@ -4,7 +4,8 @@
  *
  *     # comment            (also ';'; whole lines only)
  *     [global]
- *     log-level = info     (trace, trace-format, trace-max, log-level)
+ *     log-level = info     (trace, trace-format, trace-max, log-level,
+ *                           reply-timeout: the default for devices without it)
  *     [device vm0-net]     (NAME becomes the device's id)
  *     type = net
  *     frontend = /run/vdpa-shim/vm0-net.sock
@@ -22,11 +23,18 @@
 #include "cli.h"
 
 #define VS_CONFIG_LINE_MAX 4096
+/* Room for VS_MAX_DEVICES devices of 1 KiB each (a real one is 100-300
+ * bytes); a larger file is refused before it is read. */
+#define VS_CONFIG_FILE_MAX (4u << 20)
 
 /* Reads opts->config_path: appends its devices to opts->devices (after those
  * from --device), applies [global] settings not given on the command line,
  * and checks that no two devices share an id or a socket. 0, or -EINVAL (or
- * -errno when the file cannot be read) with "FILE:LINE: message" in err. */
+ * -errno when the file cannot be read) with "FILE:LINE: message" in err.
+ * Never blocks on what is at the path: a symbolic link is followed, then
+ * anything but a regular file is refused ("FILE: ...: it is a FIFO, not a
+ * regular file"; -EISDIR for a directory, else -EINVAL), and so is a file
+ * over VS_CONFIG_FILE_MAX bytes (-EFBIG). */
 int vs_config_load(struct vs_options *opts, char *err, size_t errlen);
 
 /* The same from a string (tests); name is used in messages. */

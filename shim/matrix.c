@@ -13,6 +13,7 @@
 
 #include "devmodel.h"
 #include "matrix.h"
+#include "regfile.h"
 
 static const char *const value_names[] = {
     [VS_MX_NONE] = "-",           [VS_MX_REQUIRED] = "required", [VS_MX_OPTIONAL] = "optional",
@@ -277,7 +278,7 @@ static int split(char *line, char **field, int max)
 int vs_mx_load(const char *path, const struct vs_device_type *t, struct vs_matrix *m, char *err,
                size_t errlen)
 {
-    FILE *f = fopen(path, "re");
+    FILE *f = vs_fopen_regular(path); /* a FIFO there must not block the loop */
     char line[512];
     unsigned lineno = 0;
     bool device_seen = false;
@@ -287,7 +288,8 @@ int vs_mx_load(const char *path, const struct vs_device_type *t, struct vs_matri
     m->type = t;
     if (!f) {
         rc = -errno;
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        snprintf(err, errlen, "%s: %s", path,
+                 rc == -EINVAL ? "not a regular file" : strerror(-rc));
         return rc;
     }
     while (fgets(line, sizeof(line), f)) {

@@ -8,6 +8,13 @@
  * notes capped), and a trace file that would grow past its size limit is
  * renamed to FILE.1 (replacing the previous one) and begun again, so a peer
  * that floods messages can use at most twice the limit on disk.
+ *
+ * The file is written with one write(2) per line; a failed write (a full
+ * disk) is logged at once with its reason, then at most once a minute with
+ * the count of lines lost, and once more when writes work again. Nothing is
+ * ever truncated: when FILE cannot be renamed (FILE.1 is a directory, say)
+ * the lines go on into FILE past the limit, with a warning, and the rename
+ * is tried again a minute later.
  */
 #ifndef VDPA_SHIM_TRACE_H
 #define VDPA_SHIM_TRACE_H
@@ -31,15 +38,19 @@ struct vs_trace;
 /* A trace that writes nothing until configured. NULL when out of memory. */
 struct vs_trace *vs_trace_new(void);
 /* (Re)directs t: path NULL turns it off, "-" is stdout (never rotated),
- * else the file is opened for appending. 0 or -errno (t is then off). */
+ * else the file is opened for appending (created with mode 0600 if missing).
+ * A symbolic link at path (-ELOOP) or anything but a regular file (a FIFO,
+ * a device: -EINVAL, or -ENXIO for a FIFO with no reader) is refused, with
+ * a warning saying so. 0 or -errno (t is then off). */
 int vs_trace_configure(struct vs_trace *t, const char *path, enum vs_trace_format format,
                        uint64_t max_bytes);
 /* new + configure. NULL on failure (errno set). */
 struct vs_trace *vs_trace_open(const char *path); /* text, default limit */
 struct vs_trace *vs_trace_open_ex(const char *path, enum vs_trace_format format,
                                   uint64_t max_bytes);
-/* Closes and opens the file again (SIGHUP; after logrotate moved it).
- * 0 or -errno (the trace is then off until the next reopen). */
+/* Closes and opens the file again (SIGHUP; after logrotate moved it), with
+ * the same checks. 0 or -errno (the trace is then off until the next reopen:
+ * a symbolic link put at the path stops the trace, it is not followed). */
 int vs_trace_reopen(struct vs_trace *t);
 void vs_trace_close(struct vs_trace *t);
 /* Whether t was opened with these settings (a reload that changes none of
@@ -48,6 +59,10 @@ bool vs_trace_same(const struct vs_trace *t, const char *path, enum vs_trace_for
                    uint64_t max_bytes);
 /* Times the file was renamed to FILE.1 (tests). */
 unsigned long vs_trace_rotations(const struct vs_trace *t);
+/* The least time between two warnings of one kind (a write that keeps
+ * failing, a rotation that cannot rename), and between two tries of that
+ * rename; one minute unless a test sets it. */
+void vs_trace_set_warn_interval(struct vs_trace *t, unsigned ms);
 
 /* Writes one line: who sent it to whom (dir, e.g. "fe->be"), the request's
  * name, flags, the decoded payload and the kinds of the fds. note, if not

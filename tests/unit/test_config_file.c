@@ -6,6 +6,9 @@
  * line, and the reason.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -13,10 +16,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "testutil.h"
+#include "scripted.h"
 
 #include "cli.h"
 #include "config_file.h"
@@ -378,6 +385,375 @@ static void file_errors(void **state)
     vs_options_free(&o);
 }
 
+/* ---- files that are not config files ----------------------------------------- */
+
+#define GUARD_S 10 /* a test that blocks (the old fopen on a FIFO) dies, not hangs */
+
+/* A FIFO where the file should be: refused at once, not waited on (nobody
+ * ever opens its other end here). */
+static void fifo_refused(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/vs-config-fifo-XXXXXX", fifo[64], link[64];
+    struct vs_options o;
+    char err[ERRLEN] = "";
+
+    assert_non_null(mkdtemp(dir));
+    snprintf(fifo, sizeof(fifo), "%s/fifo.conf", dir);
+    snprintf(link, sizeof(link), "%s/link.conf", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_int_equal(symlink(fifo, link), 0);
+    alarm(GUARD_S);
+    opts_init(&o);
+    o.config_path = fifo;
+    assert_int_equal(vs_config_load(&o, err, sizeof(err)), -EINVAL);
+    assert_contains(err, fifo);
+    assert_contains(err, "is a FIFO, not a regular file");
+    vs_options_free(&o);
+    /* through a symbolic link: the check is on what it points to */
+    opts_init(&o);
+    o.config_path = link;
+    assert_int_equal(vs_config_load(&o, err, sizeof(err)), -EINVAL);
+    assert_contains(err, "is a FIFO, not a regular file");
+    vs_options_free(&o);
+    /* a character device */
+    opts_init(&o);
+    o.config_path = "/dev/null";
+    assert_int_equal(vs_config_load(&o, err, sizeof(err)), -EINVAL);
+    assert_contains(err, "is a character device, not a regular file");
+    vs_options_free(&o);
+    alarm(0);
+    unlink(link);
+    unlink(fifo);
+    rmdir(dir);
+}
+
+/* A symbolic link to a config file is followed (configuration management
+ * links files into /etc): the file behind it is read. */
+static void symlink_followed(void **state)
+{
+    (void)state;
+    static const char text[] = "[device d0]\ntype=net\nfrontend=/f\nbackend=/b\n";
+    char *path = write_temp(text, sizeof(text) - 1);
+    char link[64];
+    struct vs_options o;
+    char err[ERRLEN] = "";
+
+    snprintf(link, sizeof(link), "%s.link", path);
+    assert_int_equal(symlink(path, link), 0);
+    opts_init(&o);
+    o.config_path = link;
+    assert_int_equal(vs_config_load(&o, err, sizeof(err)), 0);
+    assert_int_equal(o.ndevices, 1);
+    vs_options_free(&o);
+    unlink(link);
+    unlink(path);
+    free(path);
+}
+
+/* The size bound: a file of VS_CONFIG_FILE_MAX bytes is read, one byte more
+ * is refused before it is read (said so, with the size). */
+static void size_bound(void **state)
+{
+    (void)state;
+    struct vs_options o;
+    char err[ERRLEN] = "";
+    char *path = write_temp("", 0);
+    char comment[VS_CONFIG_LINE_MAX];
+    FILE *f = fopen(path, "w");
+    size_t size = 0;
+
+    assert_non_null(f);
+    memset(comment, 'x', sizeof(comment));
+    comment[0] = '#';
+    comment[sizeof(comment) - 1] = '\n';
+    while (size + sizeof(comment) <= VS_CONFIG_FILE_MAX)
+        size += fwrite(comment, 1, sizeof(comment), f);
+    for (; size < VS_CONFIG_FILE_MAX; size++)
+        fputc('\n', f);
+    assert_int_equal(fclose(f), 0);
+    opts_init(&o);
+    o.config_path = path;
+    assert_int_equal(vs_config_load(&o, err, sizeof(err)), 0);
+    vs_options_free(&o);
+
+    assert_int_equal(truncate(path, (off_t)VS_CONFIG_FILE_MAX + 1), 0);
+    opts_init(&o);
+    o.config_path = path;
+    assert_int_equal(vs_config_load(&o, err, sizeof(err)), -EFBIG);
+    assert_contains(err, path);
+    assert_contains(err, "larger than 4 MiB");
+    vs_options_free(&o);
+    unlink(path);
+    free(path);
+}
+
+/* ---- the real program: a FIFO or a symbolic link where a file was ----------- */
+
+#define WAIT_MS 3000
+
+struct run {
+    char dir[64], conf[128], log[128], fe[128], be[128], trace[128], target[128];
+    pid_t pid;
+    int be_listen;
+};
+
+static void run_init(struct run *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->be_listen = -1;
+    snprintf(r->dir, sizeof(r->dir), "/tmp/vs-config-run.XXXXXX");
+    assert_non_null(mkdtemp(r->dir));
+    snprintf(r->conf, sizeof(r->conf), "%s/shim.conf", r->dir);
+    snprintf(r->log, sizeof(r->log), "%s/shim.log", r->dir);
+    snprintf(r->fe, sizeof(r->fe), "%s/fe.sock", r->dir);
+    snprintf(r->be, sizeof(r->be), "%s/be.sock", r->dir);
+    snprintf(r->trace, sizeof(r->trace), "%s/trace.txt", r->dir);
+    snprintf(r->target, sizeof(r->target), "%s/precious.txt", r->dir);
+    r->be_listen = vu_listen_unix(r->be, 0600);
+    assert_true(r->be_listen >= 0);
+}
+
+/* One pass-through device, and the trace when `trace` is set. */
+static void run_write_conf(const struct run *r, bool trace)
+{
+    FILE *f = fopen(r->conf, "w");
+
+    assert_non_null(f);
+    if (trace)
+        fprintf(f, "[global]\ntrace = %s\n", r->trace);
+    fprintf(f, "[device d0]\ntype = net\nfrontend = %s\nbackend = %s\n", r->fe, r->be);
+    assert_int_equal(fclose(f), 0);
+}
+
+static void run_spawn(struct run *r)
+{
+    char shim[256];
+
+    snprintf(shim, sizeof(shim), "%s/vdpa-shim", scripted_build_dir());
+    r->pid = fork();
+    assert_true(r->pid >= 0);
+    if (r->pid == 0) {
+        int log = open(r->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (log >= 0)
+            dup2(log, 2);
+        execl(shim, shim, "--config", r->conf, "--log-level", "debug", (char *)NULL);
+        _exit(127);
+    }
+}
+
+static bool run_log_has(const struct run *r, const char *text)
+{
+    char buf[16384];
+    int fd = open(r->log, O_RDONLY | O_CLOEXEC);
+    ssize_t n;
+
+    if (fd < 0)
+        return false;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    return strstr(buf, text) != NULL;
+}
+
+/* Waits up to ms for the log to say text (or for the socket when text is NULL). */
+static bool run_wait_for(const struct run *r, const char *text, int ms)
+{
+    struct stat st;
+
+    for (int waited = 0; waited < ms; waited += 10) {
+        if (text ? run_log_has(r, text) : stat(r->fe, &st) == 0)
+            return true;
+        usleep(10000);
+    }
+    return false;
+}
+
+/* The exit status within ms, or -1 (still running). */
+static int run_wait_exit(struct run *r, int ms)
+{
+    int status;
+
+    for (int waited = 0; waited < ms; waited += 10) {
+        if (waitpid(r->pid, &status, WNOHANG) == r->pid) {
+            r->pid = 0;
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        }
+        usleep(10000);
+    }
+    return -1;
+}
+
+/* A front-end connects and GET_FEATURES goes through to the back-end and
+ * its reply back, then the front-end leaves, every wait bounded: 0 when the
+ * device serves. */
+static int run_serves(const struct run *r)
+{
+    struct pollfd p = { .fd = r->be_listen, .events = POLLIN };
+    int fe = vu_connect_unix(r->fe), be = -1, rc = -ETIMEDOUT;
+    struct vu_msg m;
+
+    if (fe < 0)
+        return fe;
+    if (poll(&p, 1, WAIT_MS) == 1 && (be = vu_accept(r->be_listen)) >= 0 &&
+        vu_set_nonblocking(be, false) == 0 && send_empty(fe, VU_REQ_GET_FEATURES, 0) == 0 &&
+        expect_msg(be, VU_REQ_GET_FEATURES, &m) == 0 &&
+        reply_u64(be, VU_REQ_GET_FEATURES, UINT64_C(1) << 32) == 0)
+        rc = expect_msg(fe, VU_REQ_GET_FEATURES, &m);
+    close(fe);
+    /* the session ends with the front-end: the shim hangs up on the back-end
+     * (closing ours first would start a replay, which the next call would
+     * take for its own connection) */
+    if (be >= 0 && rc == 0 && !closed_within(be, WAIT_MS))
+        rc = -ETIMEDOUT;
+    if (be >= 0)
+        close(be);
+    return rc;
+}
+
+/* SIGTERM, then SIGKILL if it does not go (a shim stuck in a syscall):
+ * its exit status, -1 when it had to be killed. Removes the directory. */
+static int run_stop(struct run *r)
+{
+    int status = 0;
+    char cmd[256];
+
+    if (r->pid > 0) {
+        kill(r->pid, SIGTERM);
+        status = run_wait_exit(r, WAIT_MS);
+        if (status < 0) {
+            kill(r->pid, SIGKILL);
+            waitpid(r->pid, NULL, 0);
+            r->pid = 0;
+        }
+    }
+    if (status != 0 || getenv("VS_TEST_VERBOSE")) {
+        snprintf(cmd, sizeof(cmd), "echo '--- shim log:'; cat %s", r->log);
+        if (system(cmd) < 0)
+            perror("system");
+    }
+    close(r->be_listen);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", r->dir);
+    if (system(cmd) < 0)
+        perror("system");
+    return status;
+}
+
+/* Issue 14 item 6: the config path replaced by a FIFO and SIGHUP. The old
+ * code blocked in fopen() for good (every device with it); now the reload
+ * is refused, said so, and the device goes on serving. */
+static void sighup_fifo_keeps_serving(void **state)
+{
+    (void)state;
+    struct run r;
+
+    run_init(&r);
+    run_write_conf(&r, false);
+    run_spawn(&r);
+    assert_true(run_wait_for(&r, NULL, WAIT_MS));
+    assert_int_equal(run_serves(&r), 0);
+    assert_int_equal(unlink(r.conf), 0);
+    assert_int_equal(mkfifo(r.conf, 0600), 0);
+    assert_int_equal(kill(r.pid, SIGHUP), 0);
+    bool refused = run_wait_for(&r, "is a FIFO, not a regular file", WAIT_MS);
+    bool served = refused && run_serves(&r) == 0;
+    bool kept = run_log_has(&r, "nothing changed");
+    int status = run_stop(&r);
+    assert_true(refused);
+    assert_true(served);
+    assert_true(kept);
+    assert_int_equal(status, 0);
+}
+
+/* A FIFO as the config file at start: refused at once, exit status 2. */
+static void fifo_config_at_start(void **state)
+{
+    (void)state;
+    struct run r;
+
+    run_init(&r);
+    assert_int_equal(mkfifo(r.conf, 0600), 0);
+    run_spawn(&r);
+    int status = run_wait_exit(&r, WAIT_MS);
+    bool said = run_log_has(&r, "is a FIFO, not a regular file");
+    run_stop(&r);
+    assert_int_equal(status, 2);
+    assert_true(said);
+}
+
+static void write_target(const struct run *r)
+{
+    FILE *f = fopen(r->target, "w");
+
+    assert_non_null(f);
+    fputs("precious\n", f);
+    assert_int_equal(fclose(f), 0);
+}
+
+static bool target_intact(const struct run *r)
+{
+    char buf[64] = "";
+    FILE *f = fopen(r->target, "r");
+    size_t n;
+
+    if (!f)
+        return false;
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return strcmp(buf, "precious\n") == 0;
+}
+
+/* Issue 14 item 7: a symbolic link at the trace path is refused at start
+ * (exit 1, said so) and the file it points to is left alone. */
+static void trace_symlink_at_start(void **state)
+{
+    (void)state;
+    struct run r;
+
+    run_init(&r);
+    run_write_conf(&r, true);
+    write_target(&r);
+    assert_int_equal(symlink(r.target, r.trace), 0);
+    run_spawn(&r);
+    int status = run_wait_exit(&r, WAIT_MS);
+    bool said = run_log_has(&r, "is a symbolic link");
+    bool intact = target_intact(&r);
+    run_stop(&r);
+    assert_int_equal(status, 1);
+    assert_true(said);
+    assert_true(intact);
+}
+
+/* ... and one put there before SIGHUP (after logrotate moved the file, say)
+ * stops the trace, said so: the link's target gets nothing, and the device
+ * goes on serving. */
+static void trace_symlink_at_sighup(void **state)
+{
+    (void)state;
+    char moved[160];
+    struct run r;
+
+    run_init(&r);
+    run_write_conf(&r, true);
+    write_target(&r);
+    run_spawn(&r);
+    assert_true(run_wait_for(&r, NULL, WAIT_MS));
+    assert_int_equal(run_serves(&r), 0);
+    snprintf(moved, sizeof(moved), "%s.moved", r.trace);
+    assert_int_equal(rename(r.trace, moved), 0);
+    assert_int_equal(symlink(r.target, r.trace), 0);
+    assert_int_equal(kill(r.pid, SIGHUP), 0);
+    bool said = run_wait_for(&r, "is a symbolic link", WAIT_MS);
+    bool served = said && run_serves(&r) == 0;
+    bool intact = target_intact(&r);
+    int status = run_stop(&r);
+    assert_true(said);
+    assert_true(served);
+    assert_true(intact);
+    assert_int_equal(status, 0);
+}
+
 static void reload_equality(void **state)
 {
     (void)state;
@@ -415,6 +791,13 @@ int main(void)
         cmocka_unit_test(file_load),
         cmocka_unit_test(file_errors),
         cmocka_unit_test(reload_equality),
+        cmocka_unit_test(fifo_refused),
+        cmocka_unit_test(symlink_followed),
+        cmocka_unit_test(size_bound),
+        cmocka_unit_test(sighup_fifo_keeps_serving),
+        cmocka_unit_test(fifo_config_at_start),
+        cmocka_unit_test(trace_symlink_at_start),
+        cmocka_unit_test(trace_symlink_at_sighup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

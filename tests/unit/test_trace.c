@@ -16,9 +16,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -715,6 +720,377 @@ static void reopen_after_logrotate(void **state)
     vs_trace_msg(NULL, "dev0", "fe->be", VU_CHAN_FRONTEND, &m, NULL);
 }
 
+/* ---- file safety (issue 14 item 7) ------------------------------------------- */
+
+/* What the shim logs (stderr) while a test runs, into a file. */
+struct capture {
+    int saved;
+    char path[160];
+};
+
+static int capture_saved = -1; /* stderr while a capture runs (a failed test restores it) */
+
+static int capture_restore(void **state)
+{
+    (void)state;
+    if (capture_saved >= 0) {
+        fflush(stderr);
+        dup2(capture_saved, 2);
+        close(capture_saved);
+        capture_saved = -1;
+    }
+    return 0;
+}
+
+static void capture_begin(struct capture *c, const char *name)
+{
+    int fd;
+
+    snprintf(c->path, sizeof(c->path), "%s/%s.log", scratch_dir, name);
+    fflush(stderr);
+    c->saved = capture_saved = dup(2);
+    assert_true(c->saved >= 0);
+    fd = open(c->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(dup2(fd, 2), 2);
+    close(fd);
+}
+
+/* The log so far (free it), stderr restored. */
+static char *capture_end(struct capture *c)
+{
+    FILE *f;
+    char *got = calloc(1, 65536);
+
+    fflush(stderr);
+    dup2(c->saved, 2);
+    close(c->saved);
+    capture_saved = -1;
+    assert_non_null(got);
+    f = fopen(c->path, "r");
+    assert_non_null(f);
+    got[fread(got, 1, 65535, f)] = '\0';
+    fclose(f);
+    fputs(got, stderr); /* still shown with the test's output */
+    return got;
+}
+
+static unsigned count_of(const char *hay, const char *needle)
+{
+    unsigned n = 0;
+
+    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
+static void write_text(const char *path, const char *content)
+{
+    FILE *f = fopen(path, "w");
+
+    assert_non_null(f);
+    fputs(content, f);
+    assert_int_equal(fclose(f), 0);
+}
+
+static bool has_text(const char *path, const char *content)
+{
+    char buf[256] = "";
+    FILE *f = fopen(path, "r");
+    size_t n;
+
+    if (!f)
+        return false;
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return strcmp(buf, content) == 0;
+}
+
+static void trace_lines(struct vs_trace *t, unsigned n)
+{
+    struct vu_msg m;
+
+    vu_msg_init(&m, VU_REQ_SET_VRING_NUM, 0);
+    for (unsigned i = 0; i < n; i++) {
+        vu_msg_set_state(&m, 0, i);
+        vs_trace_msg(t, "dev0", "fe->be", VU_CHAN_FRONTEND, &m, NULL);
+    }
+}
+
+/* A symbolic link at the trace path is refused (said so), at start and at
+ * a reopen (SIGHUP: the trace then stops); its target is never written. A
+ * FIFO there is refused without waiting for a reader. A new file is made
+ * with mode 0600; an existing one is appended to, as before. */
+static void symlink_and_kinds_refused(void **state)
+{
+    (void)state;
+    char path[128], target[128], fifo[128];
+    struct capture cap;
+    struct vs_trace *t;
+    char *log;
+
+    snprintf(path, sizeof(path), "%s/s.txt", scratch_dir);
+    snprintf(target, sizeof(target), "%s/precious.txt", scratch_dir);
+    snprintf(fifo, sizeof(fifo), "%s/fifo", scratch_dir);
+    write_text(target, "precious\n");
+    assert_int_equal(symlink(target, path), 0);
+    capture_begin(&cap, "symlink");
+    t = vs_trace_open(path);
+    assert_null(t);
+    assert_int_equal(errno, ELOOP);
+    /* a dangling link: nothing is created behind it */
+    assert_int_equal(unlink(target), 0);
+    assert_null(vs_trace_open(path));
+    assert_int_equal(access(target, F_OK), -1);
+    write_text(target, "precious\n");
+    /* a FIFO with no reader, and a character device */
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    alarm(10); /* a blocking open would hang here */
+    assert_null(vs_trace_open(fifo));
+    alarm(0);
+    assert_null(vs_trace_open("/dev/null"));
+    log = capture_end(&cap);
+    assert_int_equal(count_of(log, "is a symbolic link"), 2);
+    assert_contains(log, "is a FIFO, not a regular file");
+    assert_contains(log, "is a character device, not a regular file");
+    free(log);
+    assert_true(has_text(target, "precious\n"));
+
+    /* a regular file: created 0600, lines appended to what is there */
+    assert_int_equal(unlink(path), 0);
+    mode_t old_mask = umask(022);
+    t = vs_trace_open(path);
+    umask(old_mask);
+    assert_non_null(t);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    trace_lines(t, 3);
+    vs_trace_close(t);
+    t = vs_trace_open(path);
+    assert_non_null(t);
+    trace_lines(t, 2);
+    assert_int_equal(check_lines(path, false), 5);
+
+    /* SIGHUP after a link took the file's place: the trace stops */
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(symlink(target, path), 0);
+    capture_begin(&cap, "symlink-reopen");
+    assert_int_equal(vs_trace_reopen(t), -ELOOP);
+    trace_lines(t, 2);
+    log = capture_end(&cap);
+    assert_contains(log, "is a symbolic link");
+    free(log);
+    assert_true(has_text(target, "precious\n"));
+    vs_trace_close(t);
+    unlink(path);
+    unlink(target);
+    unlink(fifo);
+}
+
+/* Rotation when FILE cannot become FILE.1 (FILE.1 is a directory with a
+ * file in it): FILE is kept and written on past the limit (the old code
+ * truncated it), one warning says why; the rename is tried again after the
+ * warning interval, and works once FILE.1 can be replaced. */
+static void rotation_rename_fails(void **state)
+{
+    (void)state;
+    char path[128], old[140], inside[160];
+    struct capture cap;
+    struct vs_trace *t;
+    char *log;
+
+    snprintf(path, sizeof(path), "%s/rf.txt", scratch_dir);
+    snprintf(old, sizeof(old), "%s.1", path);
+    snprintf(inside, sizeof(inside), "%s/keep", old);
+    assert_int_equal(mkdir(old, 0700), 0);
+    write_text(inside, "x\n");
+    t = vs_trace_open_ex(path, VS_TRACE_TEXT, VS_TRACE_MAX_MIN);
+    assert_non_null(t);
+    vs_trace_set_warn_interval(t, 500);
+    capture_begin(&cap, "rename-fails");
+    trace_lines(t, 200); /* ~80-byte lines: 4 times the 4 KiB limit */
+    log = capture_end(&cap);
+    assert_int_equal(check_lines(path, false), 200);
+    assert_true(file_size(path) > 2 * (off_t)VS_TRACE_MAX_MIN);
+    assert_int_equal(vs_trace_rotations(t), 0);
+    assert_int_equal(count_of(log, "cannot move it to"), 1);
+    assert_contains(log, "Is a directory");
+    free(log);
+
+    /* FILE.1 can go now: the next line past the interval rotates */
+    assert_int_equal(unlink(inside), 0);
+    assert_int_equal(rmdir(old), 0);
+    usleep(600 * 1000);
+    trace_lines(t, 1);
+    assert_int_equal(vs_trace_rotations(t), 1);
+    assert_int_equal(check_lines(old, false), 200);
+    assert_int_equal(check_lines(path, false), 1);
+    vs_trace_close(t);
+    unlink(path);
+    unlink(old);
+}
+
+/* The file replaced by a link to another file before a rotation whose
+ * rename fails: the link's target is not truncated (the old code reopened
+ * the path with "w"), the lines go on into the file the trace has open. And
+ * when the rename works, the link is what moves to FILE.1, and FILE is a
+ * new file of the shim's (O_EXCL): the target is untouched again. */
+static void rotation_never_truncates_link_target(void **state)
+{
+    (void)state;
+    char path[128], old[140], inside[160], target[128];
+    struct vs_trace *t;
+    struct stat st;
+
+    snprintf(path, sizeof(path), "%s/lt.txt", scratch_dir);
+    snprintf(old, sizeof(old), "%s.1", path);
+    snprintf(inside, sizeof(inside), "%s/keep", old);
+    snprintf(target, sizeof(target), "%s/lt-precious.txt", scratch_dir);
+    write_text(target, "precious\n");
+    t = vs_trace_open_ex(path, VS_TRACE_TEXT, VS_TRACE_MAX_MIN);
+    assert_non_null(t);
+    vs_trace_set_warn_interval(t, 100);
+    trace_lines(t, 5);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(symlink(target, path), 0);
+    assert_int_equal(mkdir(old, 0700), 0);
+    write_text(inside, "x\n");
+    trace_lines(t, 200);
+    assert_true(has_text(target, "precious\n"));
+    assert_int_equal(vs_trace_rotations(t), 0);
+
+    /* the rename works: the link moves, a new FILE is made */
+    assert_int_equal(unlink(inside), 0);
+    assert_int_equal(rmdir(old), 0);
+    usleep(150 * 1000);
+    trace_lines(t, 1);
+    assert_int_equal(vs_trace_rotations(t), 1);
+    assert_int_equal(lstat(old, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    assert_int_equal(lstat(path, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    assert_int_equal(check_lines(path, false), 1);
+    assert_true(has_text(target, "precious\n"));
+    vs_trace_close(t);
+    unlink(path);
+    unlink(old);
+    unlink(target);
+}
+
+#define FSIZE_LIMIT 8192 /* bytes a child may write to any file (RLIMIT_FSIZE) */
+
+/* In a child whose file-size limit is FSIZE_LIMIT (writes past it fail with
+ * EFBIG, SIGXFSZ ignored: a full disk without root): of 400 lines (~80
+ * bytes) all but the first ~100 fail, then 5 more after the warning interval, then the limit is
+ * lifted and one line is written. Reports on out the lines lost and whether
+ * the last one was cut short. */
+static void full_disk_child(const char *path, int out)
+{
+    struct rlimit rl;
+    struct vs_trace *t;
+    char buf[64];
+    unsigned whole = 0;
+    int c, last = '\n';
+    FILE *f;
+
+    signal(SIGXFSZ, SIG_IGN);
+    getrlimit(RLIMIT_FSIZE, &rl);
+    rlim_t hard = rl.rlim_max;
+    rl.rlim_cur = FSIZE_LIMIT;
+    if (setrlimit(RLIMIT_FSIZE, &rl) < 0)
+        _exit(3);
+    t = vs_trace_open_ex(path, VS_TRACE_TEXT, 0);
+    if (!t)
+        _exit(4);
+    vs_trace_set_warn_interval(t, 1000);
+    trace_lines(t, 400);
+    usleep(1100 * 1000);
+    trace_lines(t, 5);
+    f = fopen(path, "r");
+    while (f && (c = fgetc(f)) != EOF) {
+        whole += c == '\n';
+        last = c;
+    }
+    if (f)
+        fclose(f);
+    rl.rlim_cur = hard;
+    if (setrlimit(RLIMIT_FSIZE, &rl) < 0)
+        _exit(5);
+    trace_lines(t, 1);
+    vs_trace_close(t);
+    snprintf(buf, sizeof(buf), "lost=%u partial=%d\n", 405 - whole, last != '\n');
+    if (write(out, buf, strlen(buf)) < 0)
+        _exit(6);
+    _exit(0);
+}
+
+/* Reads fd to its end within ms into buf: the length, or -1. */
+static ssize_t read_all_within(int fd, char *buf, size_t len, int ms)
+{
+    size_t got = 0;
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+
+    while (got < len - 1) {
+        if (poll(&p, 1, ms) != 1)
+            return -1;
+        ssize_t n = read(fd, buf + got, len - 1 - got);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    buf[got] = '\0';
+    return (ssize_t)got;
+}
+
+/* Write errors: the first is logged at once with its reason, the rest are
+ * counted and logged at most once per interval, and the recovery once with
+ * the number lost. (The old code wrote through stdio with no such report.) */
+static void write_errors_reported(void **state)
+{
+    (void)state;
+    char path[128], log[8192], out[64];
+    int err_pipe[2], out_pipe[2], status = -1;
+    unsigned lost = 0, reported = 0, partial = 0;
+    pid_t pid;
+
+    snprintf(path, sizeof(path), "%s/full.txt", scratch_dir);
+    assert_int_equal(pipe2(err_pipe, O_CLOEXEC), 0);
+    assert_int_equal(pipe2(out_pipe, O_CLOEXEC), 0);
+    fflush(NULL);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(err_pipe[1], 2);
+        full_disk_child(path, out_pipe[1]);
+    }
+    close(err_pipe[1]);
+    close(out_pipe[1]);
+    ssize_t nlog = read_all_within(err_pipe[0], log, sizeof(log), 10000);
+    ssize_t nout = read_all_within(out_pipe[0], out, sizeof(out), 10000);
+    close(err_pipe[0]);
+    close(out_pipe[0]);
+    if (nlog < 0 || nout < 0)
+        kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    fputs(log, stderr);
+    assert_true(nlog >= 0 && nout > 0);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(sscanf(out, "lost=%u partial=%u", &lost, &partial), 2);
+    assert_true(lost >= 200);
+    assert_int_equal(count_of(log, "write failed (File too large)"), 1);
+    assert_int_equal(count_of(log, "writes still fail (File too large)"), 1);
+    assert_int_equal(count_of(log, "writing again"), 1);
+    assert_non_null(strstr(log, "writing again; "));
+    assert_int_equal(sscanf(strstr(log, "writing again; "), "writing again; %u lines", &reported),
+                     1);
+    assert_int_equal(reported, lost);
+    /* a line cut short by the limit is ended before the next one */
+    assert_int_equal(check_lines(path, false), 405 - lost + partial + 1);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -731,6 +1107,10 @@ int main(void)
         cmocka_unit_test(random_messages_json_valid),
         cmocka_unit_test(rotation),
         cmocka_unit_test(reopen_after_logrotate),
+        cmocka_unit_test_teardown(symlink_and_kinds_refused, capture_restore),
+        cmocka_unit_test_teardown(rotation_rename_fails, capture_restore),
+        cmocka_unit_test(rotation_never_truncates_link_target),
+        cmocka_unit_test(write_errors_reported),
     };
     return cmocka_run_group_tests(tests, scratch_dir_setup, scratch_dir_teardown);
 }
