@@ -106,7 +106,58 @@ static const struct {
     { "check", "compat-matrix file or directory: report requests the matrix says a peer "
                "never sends, must handle or must send" },
     { "peer-uid", "refuse a front-end or back-end process not running as this uid (SO_PEERCRED)" },
+    { "backend-uid", "refuse a back-end process not running as this uid (SO_PEERCRED); "
+                     "advised with backend-mode=listen" },
+    { "reply-timeout", "end the session when a peer owes a reply (or leaves a message half "
+                       "sent) this long: 500ms, 60s, 60 (seconds); 0 = no bound (default 120s, "
+                       "or --reply-timeout)" },
 };
+
+/* Keys that bound what a peer can do: peer-uid=, backend-uid=, reply-timeout=. */
+static int apply_guard_key(struct vs_device_config *dev, const char *key, const char *v,
+                           char *err, size_t errlen)
+{
+    unsigned long n;
+
+    if (strcmp(key, "peer-uid") == 0) {
+        if (parse_uint(v, 0, UINT32_MAX - 1, &n))
+            return errorf(err, errlen, "peer-uid=%s: expected a numeric user id", v);
+        dev->peer_uid = (uint32_t)n;
+        dev->peer_uid_set = true;
+        return 0;
+    }
+    if (strcmp(key, "backend-uid") == 0) {
+        if (parse_uint(v, 0, UINT32_MAX - 1, &n))
+            return errorf(err, errlen, "backend-uid=%s: expected a numeric user id", v);
+        dev->backend_uid = (uint32_t)n;
+        dev->backend_uid_set = true;
+        return 0;
+    }
+    if (vs_duration_parse(v, &dev->reply_timeout_ms))
+        return errorf(err, errlen, "reply-timeout=%s: expected a duration such as 500ms, 60s "
+                      "or 60 (seconds), at most 24h; 0 = no bound", v);
+    dev->reply_timeout_set = true;
+    return 0;
+}
+
+/* net speed= and duplex=. */
+static int apply_link_key(struct vs_device_config *dev, const char *key, const char *v,
+                          char *err, size_t errlen)
+{
+    unsigned long n;
+
+    if (strcmp(key, "speed") == 0) {
+        if (parse_uint(v, 0, UINT32_MAX, &n))
+            return errorf(err, errlen, "speed=%s: expected Mbit/s, 0..4294967295", v);
+        dev->speed = (uint32_t)n;
+        dev->speed_set = true;
+        return 0;
+    }
+    if (strcmp(v, "half") != 0 && strcmp(v, "full") != 0)
+        return errorf(err, errlen, "duplex=%s: expected half or full", v);
+    dev->duplex = strcmp(v, "full") == 0;
+    return 0;
+}
 
 static int apply_key(struct vs_device_config *dev, const char *key, const char *v, char *err,
                      size_t errlen)
@@ -159,24 +210,15 @@ static int apply_key(struct vs_device_config *dev, const char *key, const char *
         if (parse_uint(v, 1, 32768, &n) || (n & (n - 1)))
             return errorf(err, errlen, "queue-size=%s: expected a power of two, 1..32768", v);
         dev->queue_size = (uint16_t)n;
-    } else if (strcmp(key, "speed") == 0) {
-        if (parse_uint(v, 0, UINT32_MAX, &n))
-            return errorf(err, errlen, "speed=%s: expected Mbit/s, 0..4294967295", v);
-        dev->speed = (uint32_t)n;
-        dev->speed_set = true;
-    } else if (strcmp(key, "duplex") == 0) {
-        if (strcmp(v, "half") != 0 && strcmp(v, "full") != 0)
-            return errorf(err, errlen, "duplex=%s: expected half or full", v);
-        dev->duplex = strcmp(v, "full") == 0;
+    } else if (strcmp(key, "speed") == 0 || strcmp(key, "duplex") == 0) {
+        return apply_link_key(dev, key, v, err, errlen);
     } else if (strcmp(key, "tag") == 0) {
         if (!*v || strlen(v) >= sizeof(dev->tag))
             return errorf(err, errlen, "tag=%s: 1..%zu bytes", v, sizeof(dev->tag) - 1);
         strcpy(dev->tag, v);
-    } else if (strcmp(key, "peer-uid") == 0) {
-        if (parse_uint(v, 0, UINT32_MAX - 1, &n))
-            return errorf(err, errlen, "peer-uid=%s: expected a numeric user id", v);
-        dev->peer_uid = (uint32_t)n;
-        dev->peer_uid_set = true;
+    } else if (strcmp(key, "peer-uid") == 0 || strcmp(key, "backend-uid") == 0 ||
+               strcmp(key, "reply-timeout") == 0) {
+        return apply_guard_key(dev, key, v, err, errlen);
     } else if (strcmp(key, "check") == 0) {
         return parse_path(v, dev->check, err, errlen, key);
     } else if (strcmp(key, "capacity") == 0) {
@@ -208,6 +250,7 @@ void vs_device_begin(struct vs_device_config *dev, size_t index, struct vs_devic
     dev->backend_mode = VS_MODE_CONNECT;
     dev->socket_mode = 0600;
     dev->duplex = 1;
+    dev->reply_timeout_ms = VS_REPLY_TIMEOUT_DEFAULT_MS;
 }
 
 _Static_assert(sizeof(device_keys) / sizeof(device_keys[0]) <= VS_DEVICE_KEYS_MAX,
@@ -348,6 +391,35 @@ int vs_size_parse(const char *text, uint64_t *bytes)
     return 0;
 }
 
+int vs_duration_parse(const char *text, uint32_t *ms)
+{
+    unsigned long long v;
+    unsigned long long scale = 1000;
+    char *end;
+
+    if (!isdigit((unsigned char)*text))
+        return -EINVAL;
+    errno = 0;
+    v = strtoull(text, &end, 10);
+    if (errno)
+        return -EINVAL;
+    if (strcmp(end, "ms") == 0)
+        scale = 1;
+    else if (*end && strcmp(end, "s") != 0)
+        return -EINVAL;
+    if (v > VS_REPLY_TIMEOUT_MAX_MS / scale)
+        return -EINVAL;
+    *ms = (uint32_t)(v * scale);
+    return 0;
+}
+
+void vs_options_apply_defaults(struct vs_options *opts)
+{
+    for (size_t i = 0; i < opts->ndevices; i++)
+        if (!opts->devices[i].reply_timeout_set)
+            opts->devices[i].reply_timeout_ms = opts->reply_timeout_ms;
+}
+
 int vs_option_set(struct vs_options *opts, const char *name, const char *value, bool override,
                   char *err, size_t errlen)
 {
@@ -392,9 +464,17 @@ int vs_option_set(struct vs_options *opts, const char *name, const char *value, 
         if (!opts->log_level_set || override)
             opts->log_level = l;
         opts->log_level_set = true;
+    } else if (strcmp(name, "reply-timeout") == 0) {
+        uint32_t ms;
+        if (vs_duration_parse(value, &ms))
+            return errorf(err, errlen, "reply-timeout %s: expected a duration such as 500ms, 60s "
+                          "or 60 (seconds), at most 24h; 0 = no bound", value);
+        if (!opts->reply_timeout_set || override)
+            opts->reply_timeout_ms = ms;
+        opts->reply_timeout_set = true;
     } else {
         return errorf(err, errlen, "unknown setting '%s'; known: trace, trace-format, trace-max, "
-                      "log-level", name);
+                      "log-level, reply-timeout", name);
     }
     return 0;
 }
@@ -456,6 +536,7 @@ int vs_cli_parse(int argc, char **argv, struct vs_options *opts, char *err, size
     opts->log_level = VS_LOG_INFO;
     opts->trace_format = VS_TRACE_TEXT;
     opts->trace_max = VS_TRACE_MAX_DEFAULT;
+    opts->reply_timeout_ms = VS_REPLY_TIMEOUT_DEFAULT_MS;
 
     for (int i = 1; i < argc && rc == 0; i++) {
         const char *a = argv[i];
@@ -476,7 +557,7 @@ int vs_cli_parse(int argc, char **argv, struct vs_options *opts, char *err, size
             continue;
         }
         if (!(IS("--device") || IS("--trace") || IS("--log-level") || IS("--config") ||
-              IS("--trace-format") || IS("--trace-max"))) {
+              IS("--trace-format") || IS("--trace-max") || IS("--reply-timeout"))) {
             rc = errorf(err, errlen, "unknown option '%s' (see --help)", a);
             break;
         }
@@ -502,7 +583,7 @@ int vs_cli_parse(int argc, char **argv, struct vs_options *opts, char *err, size
                 opts->config_path = val;
         } else {
             /* the setting's name without "--" and without "=VALUE" */
-            char name[16];
+            char name[sizeof("reply-timeout")];
             snprintf(name, sizeof(name), "%.*s", (int)(nlen - 2), a + 2);
             rc = vs_option_set(opts, name, val, true, err, errlen);
             if (rc && strncmp(err, name, strlen(name)) == 0 && strlen(err) + 3 < errlen) {
@@ -513,6 +594,7 @@ int vs_cli_parse(int argc, char **argv, struct vs_options *opts, char *err, size
         }
 #undef IS
     }
+    vs_options_apply_defaults(opts); /* again once a config file has added devices */
     if (rc == 0 && !opts->help && !opts->version) {
         if (opts->ndevices == 0 && !opts->config_path)
             rc = errorf(err, errlen, "no --device or --config given (see --help)");
@@ -543,7 +625,7 @@ void vs_cli_usage(FILE *out)
             "usage: vdpa-shim --device KEY=VALUE[,KEY=VALUE...] [--device ...]\n"
             "       vdpa-shim --config FILE [--device ...]\n"
             "                 [--trace FILE|-] [--trace-format text|json] [--trace-max SIZE]\n"
-            "                 [--log-level LEVEL] [--help] [--version]\n"
+            "                 [--log-level LEVEL] [--reply-timeout TIME] [--help] [--version]\n"
             "\n"
             "A vhost-user socket-in-the-middle: each device joins a VMM-side socket\n"
             "(front-end) to a back-end socket. The protocol of each side (vhost-user or\n"
@@ -559,7 +641,8 @@ void vs_cli_usage(FILE *out)
             "  --device SPEC        one device, KEY=VALUE,... (repeatable)\n"
             "  --config FILE        devices from an INI file: [device NAME] sections with the\n"
             "                       same keys (NAME is the id), an optional [global] section\n"
-            "                       with trace, trace-format, trace-max, log-level; SIGHUP\n"
+            "                       with trace, trace-format, trace-max, log-level,\n"
+            "                       reply-timeout; SIGHUP\n"
             "                       reloads it. May be combined with --device; command-line\n"
             "                       options win over [global]\n"
             "  --trace FILE|-       write every message, decoded, to FILE (- = stdout)\n"
@@ -569,6 +652,9 @@ void vs_cli_usage(FILE *out)
             "                       limit) it is renamed FILE.1 (replacing the last one) and\n"
             "                       a new FILE begun; suffixes K, M, G\n"
             "  --log-level LEVEL    error, warn, info (default) or debug\n"
+            "  --reply-timeout TIME how long a peer may owe a reply before its session ends\n"
+            "                       (default 120s; 500ms, 60s, 0 = no bound); reply-timeout=\n"
+            "                       of a device wins\n"
             "  --help, --version\n"
             "\nSignals: SIGHUP reloads --config (devices whose keys did not change keep\n"
             "their sessions) and reopens the trace file; SIGTERM or SIGINT end every\n"

@@ -46,6 +46,10 @@ struct vs_device_config {
     char check[VS_PATH_MAX];              /* compat-matrix file or directory, "" = none */
     bool peer_uid_set;                    /* peer-uid=: both peers must run as this user */
     uint32_t peer_uid;
+    bool backend_uid_set;                 /* backend-uid=: the back-end must run as this user */
+    uint32_t backend_uid;
+    bool reply_timeout_set;               /* reply-timeout= given for this device */
+    uint32_t reply_timeout_ms;            /* a reply owed longer ends the session; 0: no bound */
     /* Not keys: set by main for socket activation (and not compared on
      * reload). A listening socket passed in, used (and closed at the end)
      * instead of creating the socket at the path; the path is never removed. */
@@ -63,8 +67,9 @@ struct vs_options {
     enum vs_trace_format trace_format;    /* default text */
     uint64_t trace_max;                   /* bytes before rotation; 0: no limit */
     enum vs_log_level log_level;
+    uint32_t reply_timeout_ms;            /* reply-timeout for devices without the key */
     /* set explicitly (the command line wins over the config file's [global]) */
-    bool trace_set, trace_format_set, trace_max_set, log_level_set;
+    bool trace_set, trace_format_set, trace_max_set, log_level_set, reply_timeout_set;
     bool help;
     bool version;
 };
@@ -74,8 +79,25 @@ struct vs_options {
 #define VS_SIZE_MAX (1ull << 40)
 int vs_size_parse(const char *text, uint64_t *bytes);
 
+/* reply-timeout: how long a peer may owe a reply (or leave a message half
+ * sent) before its session ends. 120 s by default: real back-ends never take
+ * that long (QEMU itself has no time-out and blocks; qemu-storage-daemon
+ * answers GET_VRING_BASE only once in-flight I/O has drained, which on a
+ * failing disk takes the block layer's own time-outs, 30 s a try in the
+ * Linux SCSI and NVMe drivers, so a minute or more). The warning that names
+ * the stuck request comes at a quarter of it, at most VS_REPLY_WARN_MAX_MS. */
+#define VS_REPLY_TIMEOUT_DEFAULT_MS 120000u
+#define VS_REPLY_TIMEOUT_MAX_MS (24u * 3600u * 1000u)
+#define VS_REPLY_WARN_MAX_MS 10000u
+/* Durations: digits with an optional "ms" or "s" (seconds when bare), at
+ * most VS_REPLY_TIMEOUT_MAX_MS; 0 allowed. 0 or -EINVAL. */
+int vs_duration_parse(const char *text, uint32_t *ms);
+/* Gives the [global]/--reply-timeout default to devices without the key.
+ * Called once every source of devices has been read. */
+void vs_options_apply_defaults(struct vs_options *opts);
+
 /* One global setting by name ("trace", "trace-format", "trace-max",
- * "log-level"), as --NAME VALUE or a [global] line. A value set before is
+ * "log-level", "reply-timeout"), as --NAME VALUE or a [global] line. A value set before is
  * replaced only when override (the command line); it is validated either way.
  * value must outlive opts when override (argv); otherwise it is copied. */
 int vs_option_set(struct vs_options *opts, const char *name, const char *value, bool override,

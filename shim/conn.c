@@ -5,8 +5,31 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "log.h"
 
 static void update_events(struct vs_conn *c);
+
+/* Connections whose poll could not be (re)started: nothing would ever close
+ * them, so one shared timer closes them on the loop's next turn (never under
+ * the caller, like vs_conn_fail). */
+static uv_timer_t *reap_timer;
+static struct vs_conn *reap_list;
+static unsigned conns_open;    /* the timer is released with the last connection */
+
+static void reap_forget(struct vs_conn *c)
+{
+    for (struct vs_conn **p = &reap_list; *p; p = &(*p)->reap_next)
+        if (*p == c) {
+            *p = c->reap_next;
+            c->reap_next = NULL;
+            return;
+        }
+}
+
+static void free_timer(uv_handle_t *h)
+{
+    free(h);
+}
 
 static void free_cb(uv_handle_t *h)
 {
@@ -18,7 +41,14 @@ void vs_conn_close(struct vs_conn *c, int reason)
     if (!c || c->closing)
         return;
     c->closing = true;
-    uv_poll_stop(&c->poll);
+    vs_own_sock_remove(&c->own);
+    reap_forget(c);
+    if (--conns_open == 0 && reap_timer) {
+        uv_close((uv_handle_t *)reap_timer, free_timer);
+        reap_timer = NULL;
+    }
+    if (uv_poll_stop(&c->poll) < 0)
+        vs_debug("%s: stopping the poll failed", c->label); /* it is closed below anyway */
     vu_rx_clear(&c->rx);
     vu_txq_clear(&c->txq);
     if (c->on_close)
@@ -72,9 +102,45 @@ static void on_poll(uv_poll_t *h, int status, int events)
         }
         if (rc > 0)
             c->on_msg(c, &msg);
+        else if (c->rx.have && c->on_partial)
+            c->on_partial(c);
     }
     if (!c->closing)
         update_events(c);
+}
+
+static void reap_cb(uv_timer_t *t)
+{
+    (void)t;
+    while (reap_list) {
+        struct vs_conn *c = reap_list;
+        reap_list = c->reap_next;
+        c->reap_next = NULL;
+        vs_conn_close(c, c->send_error ? c->send_error : -EIO);
+    }
+}
+
+/* The poll of c failed (rc): close it from the loop. */
+static void reap_later(struct vs_conn *c, int rc)
+{
+    vs_err("%s: cannot watch the connection: %s; closing it", c->label, uv_strerror(rc));
+    if (!c->send_error) {
+        c->send_error = rc;
+        shutdown(c->fd, SHUT_RDWR);
+    }
+    if (c->reap_next || reap_list == c)
+        return;
+    if (!reap_timer) {
+        reap_timer = malloc(sizeof(*reap_timer));
+        if (reap_timer && uv_timer_init(c->poll.loop, reap_timer) < 0) {
+            free(reap_timer);
+            reap_timer = NULL;
+        }
+    }
+    c->reap_next = reap_list;
+    reap_list = c;
+    if (!reap_timer || uv_timer_start(reap_timer, reap_cb, 0, 0) < 0)
+        vs_err("%s: cannot schedule the close; it closes when the session ends", c->label);
 }
 
 static void update_events(struct vs_conn *c)
@@ -86,11 +152,12 @@ static void update_events(struct vs_conn *c)
 
     if (want == c->events)
         return;
+    int rc = want ? uv_poll_start(&c->poll, want, on_poll) : uv_poll_stop(&c->poll);
+    if (rc < 0) {
+        reap_later(c, rc);
+        return;
+    }
     c->events = want;
-    if (want)
-        uv_poll_start(&c->poll, want, on_poll);
-    else
-        uv_poll_stop(&c->poll);
 }
 
 struct vs_conn *vs_conn_new(uv_loop_t *loop, int fd, const char *label, vs_conn_msg_cb on_msg,
@@ -103,6 +170,7 @@ struct vs_conn *vs_conn_new(uv_loop_t *loop, int fd, const char *label, vs_conn_
         close(fd);
         return NULL;
     }
+    conns_open++;
     c->poll.data = c;
     c->fd = fd;
     c->label = label;
@@ -146,6 +214,16 @@ void vs_conn_fail(struct vs_conn *c, int reason)
     c->send_error = reason;
     shutdown(c->fd, SHUT_RDWR);
     update_events(c);
+}
+
+int vs_conn_register_own(struct vs_conn *c)
+{
+    return c && !c->closing ? vs_own_sock_add(&c->own, c->fd) : -EPIPE;
+}
+
+bool vs_conn_partial(const struct vs_conn *c)
+{
+    return c && !c->closing && !c->paused && c->rx.have > 0;
 }
 
 void vs_conn_pause(struct vs_conn *c, bool paused)

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <uv.h>
 
+#include "own_sock.h"
 #include "transport.h"
 
 struct vs_conn;
@@ -33,8 +34,11 @@ struct vs_conn {
     struct vu_txq txq;
     vs_conn_msg_cb on_msg;
     vs_conn_close_cb on_close;
+    void (*on_partial)(struct vs_conn *conn); /* optional: part of a message was read */
     void *owner;
     const char *label;          /* "front-end", "back-end", ... for logs */
+    struct vs_own_sock own;     /* registered: a peer holds the other end */
+    struct vs_conn *reap_next;  /* on the list of connections closed by the loop */
 };
 
 /* Takes fd (made non-blocking). NULL on failure, with fd closed. */
@@ -52,6 +56,13 @@ void vs_conn_fail(struct vs_conn *conn, int reason);
 void vs_conn_pause(struct vs_conn *conn, bool paused);
 /* Closes (idempotent). reason is 0 or a negative errno for the log. */
 void vs_conn_close(struct vs_conn *conn, int reason);
+/* Registers the connection as one whose other end a peer holds, so that a
+ * socket connected to it, sent by any peer, is recognised (own_sock.h).
+ * 0 or -errno. Closing the connection forgets it. */
+int vs_conn_register_own(struct vs_conn *conn);
+/* True while part of a message has arrived and the rest has not (and the
+ * connection is being read). */
+bool vs_conn_partial(const struct vs_conn *conn);
 
 /* Bound on bytes queued for one peer that is not reading. */
 #define VS_CONN_TX_MAX (256u * 1024u)

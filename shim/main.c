@@ -25,6 +25,7 @@
 
 #include "cli.h"
 #include "config_file.h"
+#include "fd_budget.h"
 #include "log.h"
 #include "relay.h"
 #include "sd_listen.h"
@@ -60,6 +61,8 @@ static int load_options(int argc, char **argv, struct vs_options *o, char *err, 
         rc = vs_config_load(o, err, len);
         if (rc)
             vs_options_free(o);
+        else
+            vs_options_apply_defaults(o); /* [global] reply-timeout for the file's devices */
     }
     return rc;
 }
@@ -69,18 +72,24 @@ static const char *format_name(enum vs_trace_format f)
     return f == VS_TRACE_JSON ? "json" : "text";
 }
 
+/* Reopens the trace file (logrotate moved it); -errno after logging. */
+static int reopen_trace(struct shim *s)
+{
+    int rc = vs_trace_reopen(s->trace);
+
+    if (rc)
+        vs_err("cannot reopen the trace file: %s; tracing stops until the next SIGHUP "
+               "(check the directory exists and is writable)", strerror(-rc));
+    return rc;
+}
+
 /* Points the trace where the options say; -errno after logging. */
 static int apply_trace(struct shim *s, const struct vs_options *o)
 {
     int rc;
 
-    if (vs_trace_same(s->trace, o->trace_path, o->trace_format, o->trace_max)) {
-        rc = vs_trace_reopen(s->trace);
-        if (rc)
-            vs_err("cannot reopen the trace file %s: %s; tracing stops until the next SIGHUP "
-                   "(check the directory exists and is writable)", o->trace_path, strerror(-rc));
-        return rc;
-    }
+    if (vs_trace_same(s->trace, o->trace_path, o->trace_format, o->trace_max))
+        return reopen_trace(s);
     rc = vs_trace_configure(s->trace, o->trace_path, o->trace_format, o->trace_max);
     if (rc) {
         vs_err("cannot open the trace file %s: %s; check the directory exists and is writable",
@@ -210,20 +219,30 @@ static const struct vs_device_config *find_config(const struct vs_options *o, co
 /* A device with a live session holds about ten fds (sockets, the back-end
  * channel, the memory and ring fds kept for a back-end restart); the usual
  * soft limit of 1024 would stop the shim at about a hundred devices, so it
- * takes the hard limit, as systemd's LimitNOFILE= intends. */
+ * takes the hard limit, as systemd's LimitNOFILE= intends. A session may
+ * hold more (many rings): fd_budget.c gives each its share of the limit and
+ * refuses requests past it. */
 #define FDS_PER_DEVICE 10
 
 static void raise_fd_limit(size_t ndevices)
 {
     struct rlimit rl;
 
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+        vs_warn("cannot read the open-file limit (%s); sessions' fds are not bounded by it",
+                strerror(errno));
         return;
+    }
     if (rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
-        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-            getrlimit(RLIMIT_NOFILE, &rl);
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0 && getrlimit(RLIMIT_NOFILE, &rl) < 0)
+            return;
     }
+    vs_fd_budget_configure(rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_cur,
+                           ndevices);
+    if (rl.rlim_cur != RLIM_INFINITY)
+        vs_debug("open-file limit %llu: each session may hold up to %u fds",
+                 (unsigned long long)rl.rlim_cur, vs_fd_budget_session_cap());
     if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < ndevices * FDS_PER_DEVICE + 64)
         vs_warn("the open-file limit (%llu) is low for %zu devices (about %d fds each with a "
                 "session); raise it (ulimit -n, or LimitNOFILE= in the unit)",
@@ -238,15 +257,15 @@ static void reload(struct shim *s)
 
     vs_sd_notify("RELOADING=1");
     if (!s->opts.config_path) {
-        vs_info("SIGHUP: no --config to reload; the trace file was reopened");
-        vs_trace_reopen(s->trace);
+        if (reopen_trace(s) == 0)
+            vs_info("SIGHUP: no --config to reload; the trace file was reopened");
         vs_sd_notify("READY=1");
         return;
     }
     if (load_options(s->argc, s->argv, &n, err, sizeof(err))) {
         vs_err("reload: %s; nothing changed: the %zu running device(s) keep running. Fix the file "
                "and send SIGHUP again", err, s->ndevs);
-        vs_trace_reopen(s->trace);
+        reopen_trace(s);
         vs_sd_notify("READY=1");
         return;
     }
@@ -307,6 +326,44 @@ static void reload(struct shim *s)
     vs_sd_notify("READY=1");
 }
 
+static void on_signal(uv_signal_t *h, int signum);
+
+/* Every configured device; 0 or EXIT_RUNTIME (the first that did not start). */
+static int start_devices(struct shim *s)
+{
+    s->devs = calloc(s->opts.ndevices ? s->opts.ndevices : 1, sizeof(*s->devs));
+    if (!s->devs)
+        return EXIT_RUNTIME;
+    for (size_t i = 0; i < s->opts.ndevices; i++) {
+        if (start_device(s, &s->opts.devices[i], &s->devs[s->ndevs])) {
+            vs_err("%s did not start; exiting (status 1)", s->opts.devices[i].id);
+            return EXIT_RUNTIME;
+        }
+        s->ndevs++;
+    }
+    return 0;
+}
+
+/* SIGINT, SIGTERM, SIGHUP on the loop. 0, or -errno after logging. */
+static int start_signals(struct shim *s)
+{
+    uv_signal_t *h[] = { &s->sigint, &s->sigterm, &s->sighup };
+    const int signum[] = { SIGINT, SIGTERM, SIGHUP };
+    int rc;
+
+    for (size_t i = 0; i < sizeof(h) / sizeof(h[0]); i++) {
+        h[i]->data = s;
+        rc = uv_signal_init(s->loop, h[i]);
+        if (rc == 0)
+            rc = uv_signal_start(h[i], on_signal, signum[i]);
+        if (rc < 0) {
+            vs_err("cannot handle %s: %s", strsignal(signum[i]), uv_strerror(rc));
+            return rc;
+        }
+    }
+    return 0;
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
     struct shim *s = h->data;
@@ -325,7 +382,7 @@ int main(int argc, char **argv)
 {
     struct shim s = { .loop = uv_default_loop(), .argc = argc, .argv = argv };
     char err[1024];
-    int status = 0;
+    int status = 0, rc;
 
     if (load_options(argc, argv, &s.opts, err, sizeof(err))) {
         fprintf(stderr, "vdpa-shim: %s\n", err);
@@ -340,6 +397,11 @@ int main(int argc, char **argv)
         printf("vdpa-shim %s (vdpa-user protocol v1)\n", VDPA_SHIM_VERSION);
         vs_options_free(&s.opts);
         return 0;
+    }
+    if (!s.loop) {
+        fprintf(stderr, "vdpa-shim: cannot create the event loop\n");
+        vs_options_free(&s.opts);
+        return EXIT_RUNTIME;
     }
     vs_log_detect_journal();
     vs_log_set_level(s.opts.log_level);
@@ -363,25 +425,14 @@ int main(int argc, char **argv)
         return EXIT_RUNTIME;
     }
 
-    uv_signal_init(s.loop, &s.sigint);
-    uv_signal_init(s.loop, &s.sigterm);
-    uv_signal_init(s.loop, &s.sighup);
-    s.sigint.data = s.sigterm.data = s.sighup.data = &s;
-    uv_signal_start(&s.sigint, on_signal, SIGINT);
-    uv_signal_start(&s.sigterm, on_signal, SIGTERM);
-    uv_signal_start(&s.sighup, on_signal, SIGHUP);
-
-    s.devs = calloc(s.opts.ndevices ? s.opts.ndevices : 1, sizeof(*s.devs));
-    if (!s.devs)
-        status = EXIT_RUNTIME;
-    for (size_t i = 0; s.devs && i < s.opts.ndevices; i++) {
-        if (start_device(&s, &s.opts.devices[i], &s.devs[s.ndevs])) {
-            vs_err("%s did not start; exiting (status 1)", s.opts.devices[i].id);
-            status = EXIT_RUNTIME;
-            break;
-        }
-        s.ndevs++;
+    if (start_signals(&s)) {
+        vs_trace_close(s.trace);
+        vs_listen_fds_free(&s.lfds);
+        vs_options_free(&s.opts);
+        return EXIT_RUNTIME;
     }
+
+    status = start_devices(&s);
     if (status == 0 && s.opts.ndevices == 0)
         vs_warn("no devices in %s; add a [device NAME] section and send SIGHUP",
                 s.opts.config_path ? s.opts.config_path : "the options");
@@ -395,8 +446,12 @@ int main(int argc, char **argv)
     else
         vs_sd_notify("READY=1");
 
-    uv_run(s.loop, UV_RUN_DEFAULT);
-    uv_loop_close(s.loop);
+    rc = uv_run(s.loop, UV_RUN_DEFAULT);
+    if (rc != 0)
+        vs_debug("the loop ended with %d active handle(s)", rc);
+    rc = uv_loop_close(s.loop);
+    if (rc < 0)
+        vs_debug("closing the loop: %s", uv_strerror(rc));
     free(s.devs);
     vs_trace_close(s.trace);
     vs_listen_fds_free(&s.lfds);

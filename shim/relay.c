@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "own_sock.h"
 #include "session.h"
 
 #define VS_BACKOFF_MIN_MS 100
@@ -18,6 +19,10 @@ static void end_session(struct vs_relay *r, const char *why);
 static void try_connect_backend(struct vs_relay *r);
 static void try_connect_frontend(struct vs_relay *r);
 static void fe_timer_cb(uv_timer_t *t);
+static void on_be_chan_msg(struct vs_conn *c, struct vu_msg *m);
+static void on_fe_chan_msg(struct vs_conn *c, struct vu_msg *m);
+static struct vs_conn *peer_conn(struct vs_relay *r, int fd, const char *label,
+                                 vs_conn_msg_cb on_msg, vs_conn_close_cb on_close);
 
 /* ---- small helpers ------------------------------------------------------- */
 
@@ -201,6 +206,41 @@ static void normalise_need_reply(const struct vu_session_limits *lim, const stru
         m->hdr.flags &= ~VU_FLAG_NEED_REPLY;
 }
 
+/* Fds a peer sent, before the shim acts on them: a socket connected to one
+ * of the shim's own connections is refused (holding it would keep that
+ * connection open after its peer has gone: the session would never end),
+ * and a front-end request's fds must fit the session's fd budget. True when
+ * the message may go on; otherwise it was refused and its fds closed. */
+static bool admit_fds(struct vs_relay *r, struct vs_conn *from, enum vu_channel ch,
+                      const struct vu_msg_desc *d, struct vu_msg *m)
+{
+    struct vu_hdr hdr = m->hdr;
+    char why[256];
+    int rc = 0;
+
+    for (unsigned i = 0; i < m->nfds && rc == 0; i++) {
+        rc = vs_own_sock_is_peer(m->fds[i]);
+        if (rc > 0) {
+            snprintf(why, sizeof(why), "the %s fd is a socket connected to the shim itself "
+                     "(the %s's own connection; holding it would keep the session open after "
+                     "the %s has gone)", d ? d->name : "message's",
+                     from == r->be || from == r->be_chan ? "back-end" : "front-end",
+                     from == r->be || from == r->be_chan ? "back-end" : "front-end");
+            rc = -EPERM;
+        } else if (rc < 0) {
+            snprintf(why, sizeof(why), "cannot tell where a socket fd is connected: %s",
+                     strerror(-rc));
+        }
+    }
+    if (rc == 0 && from == r->fe && d && d->fds != VU_FDS_NONE)
+        rc = vs_fd_budget_charge(&r->fds, d, m, why, sizeof(why));
+    if (rc == 0)
+        return true;
+    vu_msg_close_fds(m);
+    reject(r, from, ch, &hdr, d, rc, why);
+    return false;
+}
+
 /* ---- the back-end channel -------------------------------------------------- */
 
 static void on_chan_close(struct vs_conn *c, int reason)
@@ -222,7 +262,7 @@ static void on_chan_close(struct vs_conn *c, int reason)
 }
 
 /* A back-end request on the channel, on its way to the front-end. */
-static void on_be_chan_msg(struct vs_conn *c, struct vu_msg *m)
+static void handle_be_chan_msg(struct vs_conn *c, struct vu_msg *m)
 {
     struct vs_relay *r = c->owner;
     const struct vu_msg_desc *d;
@@ -237,6 +277,8 @@ static void on_be_chan_msg(struct vs_conn *c, struct vu_msg *m)
         reject(r, c, VU_CHAN_BACKEND, &hdr, d, rc, err.text);
         return;
     }
+    if (!admit_fds(r, c, VU_CHAN_BACKEND, d, m))
+        return;
     normalise_need_reply(&r->be_limits, d, m);
     if (vu_request_expects_reply(&r->be_limits, d, m, &o.p) && fifo_push(&r->chan_pending, &o)) {
         vu_msg_close_fds(m);
@@ -250,7 +292,7 @@ static void on_be_chan_msg(struct vs_conn *c, struct vu_msg *m)
 
 /* A front-end reply on the channel: back to the back-end, or to the shim
  * when the shim asked (a synthesized CONFIG_CHANGE_MSG). */
-static void on_fe_chan_msg(struct vs_conn *c, struct vu_msg *m)
+static void handle_fe_chan_msg(struct vs_conn *c, struct vu_msg *m)
 {
     struct vs_relay *r = c->owner;
     struct vu_error err;
@@ -269,6 +311,8 @@ static void on_fe_chan_msg(struct vs_conn *c, struct vu_msg *m)
         reject(r, c, VU_CHAN_BACKEND, &m->hdr, NULL, rc, err.text);
         return;
     }
+    if (!admit_fds(r, c, VU_CHAN_BACKEND, NULL, m))
+        return;
     if (o.origin == VS_FROM_SHIM || !r->be_chan) {
         vs_trace_dir(r, "fe->shim", VU_CHAN_BACKEND, m, "answer to the shim");
         if (m->payload.u64)
@@ -329,8 +373,7 @@ static int take_backend_channel(struct vs_relay *r, struct vu_msg *m, bool *forw
 
     *forward = vu_has_bit(r->be_limits.protocol_features, VU_PF_BACKEND_REQ);
     vs_conn_close(r->fe_chan, 0);
-    r->fe_chan = vs_conn_new(r->loop, m->fds[0], "front-end channel", on_fe_chan_msg,
-                             on_chan_close, r);
+    r->fe_chan = peer_conn(r, m->fds[0], "front-end channel", on_fe_chan_msg, on_chan_close);
     m->fds[0] = -1;
     m->nfds = 0;
     if (!r->fe_chan)
@@ -344,6 +387,31 @@ static int take_backend_channel(struct vs_relay *r, struct vu_msg *m, bool *forw
     return rc;
 }
 
+/* SET_BACKEND_REQ_FD from the front-end: true when it goes on to the
+ * back-end (with the shim's end of a new channel), false when the shim
+ * answered or refused it. */
+static bool backend_req_fd(struct vs_relay *r, struct vs_conn *c, const struct vu_msg_desc *d,
+                           struct vu_msg *m)
+{
+    struct vu_hdr hdr = m->hdr;
+    char text[128];
+    bool forward;
+    int rc = take_backend_channel(r, m, &forward);
+
+    if (rc) {
+        snprintf(text, sizeof(text), "cannot set up the back-end channel: %s", strerror(-rc));
+        reject(r, c, VU_CHAN_FRONTEND, &hdr, d, rc, text);
+        return false;
+    }
+    if (forward)
+        return true;
+    vs_trace_dir(r, "fe->shim", VU_CHAN_FRONTEND, m, "back-end channel kept by the shim");
+    if ((hdr.flags & VU_FLAG_NEED_REPLY) &&
+        vu_has_bit(r->fe_limits.protocol_features, VU_PF_REPLY_ACK))
+        vs_reply_frontend_ack(r, hdr.request, 0);
+    return false;
+}
+
 /* ---- the main socket --------------------------------------------------------- */
 
 int vs_send_internal(struct vs_relay *r, struct vu_msg *m, uint16_t action, uint32_t arg,
@@ -351,6 +419,7 @@ int vs_send_internal(struct vs_relay *r, struct vu_msg *m, uint16_t action, uint
 {
     const struct vu_msg_desc *d = vu_msg_desc_lookup(VU_CHAN_FRONTEND, m->hdr.request);
     struct vs_owed o = { .origin = VS_FROM_SHIM, .action = action, .arg = arg };
+    int rc;
 
     if (!r->be || !d) {
         vu_msg_close_fds(m);
@@ -375,7 +444,9 @@ int vs_send_internal(struct vs_relay *r, struct vu_msg *m, uint16_t action, uint
         return -ENOBUFS;
     }
     vs_trace_dir(r, "shim->be", VU_CHAN_FRONTEND, m, note);
-    return vs_conn_send(r->be, m);
+    rc = vs_conn_send(r->be, m);
+    vs_watch_update(r); /* a reply is owed from now */
+    return rc;
 }
 
 int vs_send_u64(struct vs_relay *r, uint32_t req, uint64_t v, uint16_t action, uint32_t arg,
@@ -574,14 +645,13 @@ static void hold_frontend_if_owed(struct vs_relay *r)
         vs_conn_pause(r->fe, true);
 }
 
-static void on_fe_msg(struct vs_conn *c, struct vu_msg *m)
+static void handle_fe_msg(struct vs_conn *c, struct vu_msg *m)
 {
     struct vs_relay *r = c->owner;
     const struct vu_msg_desc *d;
     struct vu_error err;
     struct vu_hdr hdr = m->hdr;
     uint32_t req = hdr.request;
-    bool forward = true;
     int rc;
 
     vs_check_request(r, VU_CHAN_FRONTEND, m);
@@ -590,6 +660,8 @@ static void on_fe_msg(struct vs_conn *c, struct vu_msg *m)
         reject(r, c, VU_CHAN_FRONTEND, &hdr, d, rc, err.text);
         return;
     }
+    if (!admit_fds(r, c, VU_CHAN_FRONTEND, d, m))
+        return;
     if (r->mode == VS_MODE_UNDECIDED) {
         if (req == VU_REQ_SET_OWNER) {
             r->owner_deferred = true;
@@ -620,20 +692,8 @@ static void on_fe_msg(struct vs_conn *c, struct vu_msg *m)
     }
 
     if (req == VU_REQ_SET_BACKEND_REQ_FD) {
-        rc = take_backend_channel(r, m, &forward);
-        if (rc) {
-            snprintf(err.text, sizeof(err.text), "cannot set up the back-end channel: %s",
-                     strerror(-rc));
-            reject(r, c, VU_CHAN_FRONTEND, &hdr, d, rc, err.text);
+        if (!backend_req_fd(r, c, d, m))
             return;
-        }
-        if (!forward) {
-            vs_trace_dir(r, "fe->shim", VU_CHAN_FRONTEND, m, "back-end channel kept by the shim");
-            if ((hdr.flags & VU_FLAG_NEED_REPLY) &&
-                vu_has_bit(r->fe_limits.protocol_features, VU_PF_REPLY_ACK))
-                vs_reply_frontend_ack(r, req, 0);
-            return;
-        }
     } else if (r->mode == VS_MODE_UP) {
         vs_up_frontend_request(r, d, m);
         hold_frontend_if_owed(r);
@@ -701,7 +761,7 @@ static const char *note_backend_reply(struct vs_relay *r, struct vu_msg *m, char
     }
 }
 
-static void on_be_msg(struct vs_conn *c, struct vu_msg *m)
+static void handle_be_msg(struct vs_conn *c, struct vu_msg *m)
 {
     struct vs_relay *r = c->owner;
     struct vu_error err;
@@ -723,6 +783,8 @@ static void on_be_msg(struct vs_conn *c, struct vu_msg *m)
         reject(r, c, VU_CHAN_FRONTEND, &m->hdr, NULL, rc, err.text);
         return;
     }
+    if (!admit_fds(r, c, VU_CHAN_FRONTEND, NULL, m))
+        return;
     /* the front-end's own requests: the shim's probing (a config size the
      * back-end may not know) is not the back-end's conformance */
     if (o.origin == VS_FROM_FRONTEND &&
@@ -747,13 +809,79 @@ static void on_be_msg(struct vs_conn *c, struct vu_msg *m)
         vs_conn_pause(r->fe, !r->be);
 }
 
+/* ---- what every message and partial read is followed by -------------------- */
+
+/* A whole message from a peer: the handler, then the reply timer looks at
+ * what is owed now (the relay outlives the session the handler may end). */
+static void on_be_chan_msg(struct vs_conn *c, struct vu_msg *m)
+{
+    struct vs_relay *r = c->owner;
+
+    handle_be_chan_msg(c, m);
+    vs_watch_update(r);
+}
+
+static void on_fe_chan_msg(struct vs_conn *c, struct vu_msg *m)
+{
+    struct vs_relay *r = c->owner;
+
+    vs_watch_progress(r, VS_PEER_FRONTEND);
+    handle_fe_chan_msg(c, m);
+    vs_watch_update(r);
+}
+
+static void on_fe_msg(struct vs_conn *c, struct vu_msg *m)
+{
+    struct vs_relay *r = c->owner;
+
+    handle_fe_msg(c, m);
+    vs_watch_update(r);
+}
+
+static void on_be_msg(struct vs_conn *c, struct vu_msg *m)
+{
+    struct vs_relay *r = c->owner;
+
+    vs_watch_progress(r, VS_PEER_BACKEND);
+    handle_be_msg(c, m);
+    vs_watch_update(r);
+}
+
+/* Part of a message arrived: a wait for the rest begins (reply-timeout=). */
+static void on_partial(struct vs_conn *c)
+{
+    vs_watch_update(c->owner);
+}
+
+/* A connection whose other end a peer holds: registered so that a socket
+ * connected to it is recognised (admit_fds), and watched for half messages. */
+static struct vs_conn *peer_conn(struct vs_relay *r, int fd, const char *label,
+                                 vs_conn_msg_cb on_msg, vs_conn_close_cb on_close)
+{
+    struct vs_conn *c = vs_conn_new(r->loop, fd, label, on_msg, on_close, r);
+    int rc;
+
+    if (!c)
+        return NULL;
+    c->on_partial = on_partial;
+    rc = vs_conn_register_own(c);
+    if (rc < 0)
+        vs_warn("%s: cannot register the %s connection (%s); a socket connected to it would "
+                "not be recognised", r->cfg.id, label, strerror(-rc));
+    return c;
+}
+
 /* ---- connections and the session ------------------------------------------- */
 
 static void schedule(struct vs_relay *r, uv_timer_t *t, unsigned *backoff, uv_timer_cb cb)
 {
+    int rc;
+
     if (r->stopping)
         return;
-    uv_timer_start(t, cb, *backoff, 0);
+    rc = uv_timer_start(t, cb, *backoff, 0);
+    if (rc < 0)
+        vs_err("%s: cannot schedule a retry: %s", r->cfg.id, uv_strerror(rc));
     *backoff = *backoff * 2 > VS_BACKOFF_MAX_MS ? VS_BACKOFF_MAX_MS : *backoff * 2;
 }
 
@@ -769,7 +897,10 @@ static void end_session(struct vs_relay *r, const char *why)
     vs_conn_close(r->be_chan, 0);
     vs_conn_close(r->fe, 0);
     vs_conn_close(r->be, 0);
-    uv_timer_stop(&r->be_timer);
+    if (uv_timer_stop(&r->be_timer) < 0)
+        vs_debug("%s: stopping the back-end retry timer failed", r->cfg.id);
+    vs_watch_reset(r);
+    vs_fd_budget_close(&r->fds);
     vs_check_session_end(r);
     vs_up_end(r);
     vs_down_end(r);
@@ -818,25 +949,39 @@ static void on_main_close(struct vs_conn *c, int reason)
     end_session(r, was_fe ? "front-end gone" : "back-end gone");
 }
 
-/* peer-uid=: the process at the other end of fd must run as that user
- * (SO_PEERCRED). Logs and returns false otherwise. */
+/* peer-uid= (both peers) and backend-uid= (the back-end): the process at
+ * the other end of fd must run as that user (SO_PEERCRED). Logs and returns
+ * false otherwise. An accepted back-end is logged with its pid and uid: it
+ * receives guest memory. */
 static bool peer_allowed(struct vs_relay *r, int fd, const char *who)
 {
+    bool backend = strcmp(who, "back-end") == 0;
+    bool want_be = backend && r->cfg.backend_uid_set;
+    const char *key = want_be ? "backend-uid" : "peer-uid";
+    unsigned uid = want_be ? r->cfg.backend_uid : r->cfg.peer_uid;
     struct ucred cred;
     socklen_t len = sizeof(cred);
 
-    if (!r->cfg.peer_uid_set)
+    if (!r->cfg.peer_uid_set && !want_be && !backend)
         return true;
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
-        vs_warn("%s: cannot learn the %s's user (%s); refused (peer-uid=%u)", r->cfg.id, who,
-                strerror(errno), r->cfg.peer_uid);
+        if (!r->cfg.peer_uid_set && !want_be)
+            return true; /* nothing to check; only the log line is lost */
+        vs_warn("%s: cannot learn the %s's user (%s); refused (%s=%u)", r->cfg.id, who,
+                strerror(errno), key, uid);
         return false;
     }
-    if (cred.uid != r->cfg.peer_uid) {
-        vs_warn("%s: refused a %s running as uid %u, pid %d: peer-uid=%u", r->cfg.id, who,
-                (unsigned)cred.uid, (int)cred.pid, r->cfg.peer_uid);
+    if ((r->cfg.peer_uid_set && cred.uid != r->cfg.peer_uid) ||
+        (want_be && cred.uid != r->cfg.backend_uid)) {
+        bool peer_failed = r->cfg.peer_uid_set && cred.uid != r->cfg.peer_uid;
+        vs_warn("%s: refused a %s running as uid %u, pid %d: %s=%u", r->cfg.id, who,
+                (unsigned)cred.uid, (int)cred.pid, peer_failed ? "peer-uid" : "backend-uid",
+                peer_failed ? r->cfg.peer_uid : r->cfg.backend_uid);
         return false;
     }
+    if (backend)
+        vs_info("%s: back-end process pid %d, uid %u accepted", r->cfg.id, (int)cred.pid,
+                (unsigned)cred.uid);
     return true;
 }
 
@@ -844,10 +989,13 @@ static void attach_backend(struct vs_relay *r, int fd)
 {
     if (!peer_allowed(r, fd, "back-end")) {
         close(fd);
-        end_session(r, "back-end refused by peer-uid=");
+        /* a back-end that connects (listen mode) is refused alone; the
+         * front-end waits for the right one */
+        if (r->cfg.backend_mode == VS_MODE_CONNECT)
+            end_session(r, "back-end refused by peer-uid= or backend-uid=");
         return;
     }
-    r->be = vs_conn_new(r->loop, fd, "back-end", on_be_msg, on_main_close, r);
+    r->be = peer_conn(r, fd, "back-end", on_be_msg, on_main_close);
     if (!r->be) {
         vs_err("%s: out of memory for the back-end connection", r->cfg.id);
         end_session(r, "out of memory");
@@ -874,9 +1022,17 @@ static void attach_frontend(struct vs_relay *r, int fd)
         return;
     }
     reset_session_state(r);
-    r->fe = vs_conn_new(r->loop, fd, "front-end", on_fe_msg, on_main_close, r);
+    char why[256];
+    int rc = vs_fd_budget_open(&r->fds, why, sizeof(why));
+    if (rc) {
+        vs_warn("%s: front-end refused: %s", r->cfg.id, why);
+        close(fd);
+        return;
+    }
+    r->fe = peer_conn(r, fd, "front-end", on_fe_msg, on_main_close);
     if (!r->fe) {
         vs_err("%s: out of memory for the front-end connection", r->cfg.id);
+        vs_fd_budget_close(&r->fds);
         return;
     }
     r->stats.sessions++;
@@ -979,10 +1135,15 @@ struct vs_relay *vs_relay_new(uv_loop_t *loop, const struct vs_device_config *cf
     if (!r->cfg.backend_fd_given)
         r->cfg.backend_fd = -1;
     r->fe_backoff_ms = r->be_backoff_ms = VS_BACKOFF_MIN_MS;
-    uv_timer_init(loop, &r->fe_timer);
-    uv_timer_init(loop, &r->be_timer);
+    /* uv_timer_init only fails for a bad loop; nothing to undo then (no
+     * handle was registered) */
+    if (uv_timer_init(loop, &r->fe_timer) < 0 || uv_timer_init(loop, &r->be_timer) < 0 ||
+        vs_watch_init(r) < 0) {
+        free(r);
+        return NULL;
+    }
     r->fe_timer.data = r->be_timer.data = r;
-    r->handles_open = 2;
+    r->handles_open = 3;
     reset_session_state(r);
     return r;
 }
@@ -1005,10 +1166,20 @@ static int start_listener(struct vs_relay *r, const char *path, int given_fd, in
         return rc;
     }
     *fd = rc;
-    uv_poll_init(r->loop, poll, *fd);
+    rc = uv_poll_init(r->loop, poll, *fd);
+    if (rc < 0) {
+        vs_err("%s: cannot watch %s: %s", r->cfg.id, path, uv_strerror(rc));
+        close(*fd);
+        *fd = -1;
+        return rc;
+    }
     poll->data = r;
     r->handles_open++;
-    uv_poll_start(poll, UV_READABLE, on_listen);
+    rc = uv_poll_start(poll, UV_READABLE, on_listen);
+    if (rc < 0) {
+        vs_err("%s: cannot watch %s: %s", r->cfg.id, path, uv_strerror(rc));
+        return rc; /* vs_relay_destroy closes it */
+    }
     return 0;
 }
 
@@ -1019,6 +1190,11 @@ int vs_relay_start(struct vs_relay *r)
     if (rc)
         return rc;
     if (r->cfg.backend_mode == VS_MODE_LISTEN) {
+        if (!r->cfg.backend_uid_set && !r->cfg.peer_uid_set)
+            vs_warn("%s: backend-mode=listen without backend-uid= (or peer-uid=): the first "
+                    "process that connects to %s becomes the back-end and receives guest "
+                    "memory; restrict it with backend-uid=UID (and socket-mode=)", r->cfg.id,
+                    r->cfg.backend);
         rc = start_listener(r, r->cfg.backend, r->cfg.backend_fd_given ? r->cfg.backend_fd : -1,
                             &r->be_listen_fd, &r->be_listen);
         r->cfg.backend_fd_given = false; /* owned by be_listen_fd now */
@@ -1081,6 +1257,7 @@ void vs_relay_destroy(struct vs_relay *r)
     r->cfg.frontend_fd_given = r->cfg.backend_fd_given = false;
     uv_close((uv_handle_t *)&r->fe_timer, handle_closed);
     uv_close((uv_handle_t *)&r->be_timer, handle_closed);
+    vs_watch_close(r, handle_closed);
 }
 
 void vs_relay_get_stats(const struct vs_relay *r, struct vs_relay_stats *stats)

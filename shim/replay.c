@@ -122,16 +122,10 @@ static struct vs_journal_entry *find(struct vs_replay *rp, uint32_t request, uin
 /* The key a request's state is kept under. */
 static uint32_t key_of(const struct vu_msg_desc *d, const struct vu_msg *m)
 {
-    switch (d->ring) {
-    case VU_RING_STATE:
-        return m->payload.state.index;
-    case VU_RING_ADDR:
-        return m->payload.addr.index;
-    case VU_RING_U64:
-        return (uint32_t)(m->payload.u64 & VU_VRING_IDX_MASK);
-    case VU_RING_NONE:
-        break;
-    }
+    uint32_t index;
+
+    if (vu_ring_index_of(d->ring, m, &index))
+        return index;
     return m->hdr.request == VU_REQ_SET_CONFIG ? m->payload.config.offset : 0;
 }
 

@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "conn.h"
+#include "fd_budget.h"
 #include "relay.h"
 #include "trace.h"
 #include "validate.h"
@@ -54,6 +55,14 @@ struct vs_owed_fifo {
     unsigned peer_count;       /* entries for the peer's requests (not VS_FROM_SHIM) */
 };
 
+/* One peer's side of the reply time-out (watchdog.c). */
+enum vs_peer { VS_PEER_BACKEND, VS_PEER_FRONTEND, VS_PEERS };
+struct vs_watch_side {
+    uint64_t since;      /* loop time (ms) the current wait began */
+    bool stuck;          /* the peer owes a reply or has half sent a message */
+    bool warned;
+};
+
 struct vs_up;            /* up-conversion state (upconv.c) */
 struct vs_down;          /* down-conversion state (downconv.c) */
 struct vs_check;         /* check= state (check.c) */
@@ -89,6 +98,12 @@ struct vs_relay {
     struct vs_replay *replay;         /* PASS: the journal, made at the first state */
     uint8_t pass_status;              /* PASS: the status a front-end wrote when the
                                          shim, not the back-end, offered STATUS */
+
+    /* reply-timeout= (watchdog.c): one timer per device, running only while
+     * a peer owes a reply or has half sent a message. */
+    uv_timer_t watch_timer;
+    struct vs_watch_side watch[VS_PEERS];
+    struct vs_fd_budget fds;          /* fds the session holds (fd_budget.h) */
 
     struct vs_relay_stats stats;
 };
@@ -139,6 +154,20 @@ void vs_refuse_frontend(struct vs_relay *r, const struct vu_hdr *hdr, const stru
  * (r->be_chan, the front-end's channel stays) and whose other end is added
  * to m, a SET_BACKEND_REQ_FD on its way to the back-end. 0 or -errno. */
 int vs_attach_backend_channel(struct vs_relay *r, struct vu_msg *m);
+
+/* ---- watchdog.c: reply-timeout= ------------------------------------------- */
+
+/* The timer (at relay creation). 0 or a libuv error. */
+int vs_watch_init(struct vs_relay *r);
+/* Looks at what is owed and half read: starts the timer when a wait begins,
+ * stops it when nothing is pending. Cheap; called after every event. */
+void vs_watch_update(struct vs_relay *r);
+/* A whole message came from the peer: its wait starts again. */
+void vs_watch_progress(struct vs_relay *r, enum vs_peer peer);
+/* Session end: nothing is waited for. */
+void vs_watch_reset(struct vs_relay *r);
+/* Releases the timer (relay destruction); cb runs once it is closed. */
+void vs_watch_close(struct vs_relay *r, uv_close_cb cb);
 
 /* ---- upconv.c --------------------------------------------------------------- */
 

@@ -13,9 +13,11 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,6 +29,7 @@
 #include "transport.h"
 
 #define SCRIPT_TIMEOUT_MS 3000
+#define SCRIPT_STOP_MS 5000 /* SIGTERM to exit, slower under ASan */
 
 struct scripted {
     char dir[64];
@@ -52,8 +55,47 @@ static inline void scripted_dump(const struct scripted *s)
         perror("system");
 }
 
-/* Starts the shim for one device of `type`; extra is appended to --device. */
-static inline int scripted_start(struct scripted *s, const char *type, const char *extra)
+/* Reads a whole (small) file into a NUL-terminated malloc'd buffer, or NULL. */
+static inline char *scripted_slurp(const char *path)
+{
+    FILE *f = fopen(path, "re");
+    char *buf = NULL;
+    size_t len = 0, cap = 0, n;
+
+    if (!f)
+        return NULL;
+    do {
+        if (cap - len < 4096) {
+            char *nb = realloc(buf, cap + 65536);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = nb;
+            cap += 65536;
+        }
+        n = fread(buf + len, 1, cap - len - 1, f);
+        len += n;
+    } while (n > 0);
+    fclose(f);
+    buf[len] = '\0';
+    return buf;
+}
+
+static inline bool scripted_file_contains(const char *path, const char *needle)
+{
+    char *text = scripted_slurp(path);
+    bool found = text && strstr(text, needle);
+
+    free(text);
+    return found;
+}
+
+/* Starts the shim for one device of `type`; extra is appended to --device.
+ * nofile > 0 sets the shim's open-file limit (soft and hard) before exec. */
+static inline int scripted_start_limited(struct scripted *s, const char *type, const char *extra,
+                                         rlim_t nofile)
 {
     char dev[512], shim[256];
 
@@ -76,9 +118,12 @@ static inline int scripted_start(struct scripted *s, const char *type, const cha
     if (s->shim < 0)
         return -errno;
     if (s->shim == 0) {
+        struct rlimit rl = { .rlim_cur = nofile, .rlim_max = nofile };
         int log = open(s->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         if (log >= 0)
             dup2(log, 2);
+        if (nofile > 0 && setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            _exit(126);
         execl(shim, shim, "--device", dev, "--trace", s->trace_path, "--log-level", "debug",
               (char *)NULL);
         _exit(127);
@@ -90,6 +135,11 @@ static inline int scripted_start(struct scripted *s, const char *type, const cha
         usleep(10000);
     }
     return -ETIMEDOUT;
+}
+
+static inline int scripted_start(struct scripted *s, const char *type, const char *extra)
+{
+    return scripted_start_limited(s, type, extra, 0);
 }
 
 /* Connects the scripted front-end and accepts the shim's back-end connection
@@ -123,9 +173,18 @@ static inline int scripted_stop(struct scripted *s)
         close(s->be_listen);
     s->fe = s->be = s->be_listen = -1;
     if (s->shim > 0) {
+        /* A shim stuck in a system call ignores SIGTERM: the test fails
+         * (status -1), it does not hang. */
         kill(s->shim, SIGTERM);
-        if (waitpid(s->shim, &status, 0) < 0)
-            status = -1;
+        for (int waited = 0; waitpid(s->shim, &status, WNOHANG) == 0; waited += 10) {
+            if (waited >= SCRIPT_STOP_MS) {
+                kill(s->shim, SIGKILL);
+                waitpid(s->shim, NULL, 0);
+                status = -1;
+                break;
+            }
+            usleep(10000);
+        }
         s->shim = 0;
     }
     /* A sanitizer report from the shim fails the test that provoked it. */

@@ -19,6 +19,7 @@
 #include "testutil.h"
 
 #include "cli.h"
+#include "config_file.h"
 #include "device_types.h"
 #include "log.h"
 
@@ -1194,6 +1195,103 @@ static void cli_usage_operator_text(void **state)
  * "52:+1:..." gives 0x01, " 2:..." gives 0x02, "52:0x:..." gives 0x00.
  * Fix: check every character — isxdigit at positions i % 3 != 2, ':' at
  * i % 3 == 2 — before converting. */
+/* reply-timeout=: ms or s (bare = seconds), 0 = no bound, default 120 s,
+ * at most 24 h; the global setting fills in devices without the key. */
+static void device_reply_timeout(void **state)
+{
+    (void)state;
+    uint32_t ms = 1;
+
+    assert_int_equal(dev_ok(NET).reply_timeout_ms, VS_REPLY_TIMEOUT_DEFAULT_MS);
+    assert_false(dev_ok(NET).reply_timeout_set);
+    assert_int_equal(VS_REPLY_TIMEOUT_DEFAULT_MS, 120000);
+    assert_int_equal(dev_ok_kv(NET, "reply-timeout", "500ms").reply_timeout_ms, 500);
+    assert_true(dev_ok_kv(NET, "reply-timeout", "500ms").reply_timeout_set);
+    assert_int_equal(dev_ok_kv(NET, "reply-timeout", "60s").reply_timeout_ms, 60000);
+    assert_int_equal(dev_ok_kv(NET, "reply-timeout", "90").reply_timeout_ms, 90000);
+    assert_int_equal(dev_ok_kv(NET, "reply-timeout", "0").reply_timeout_ms, 0);
+    assert_int_equal(dev_ok_kv(NET, "reply-timeout", "86400s").reply_timeout_ms, 86400000u);
+    dev_bad_kv(NET, "reply-timeout", "86401");
+    dev_bad_kv(NET, "reply-timeout", "5m");
+    dev_bad_kv(NET, "reply-timeout", "-1");
+    dev_bad_kv(NET, "reply-timeout", "ms");
+    dev_bad_kv(NET, "reply-timeout", "");
+    dev_bad_kv(NET, "reply-timeout", "1.5s");
+    dev_bad_kv(NET, "reply-timeout", "99999999999999999999");
+    dev_bad(NET ",reply-timeout=1,reply-timeout=2", "given twice", NULL);
+    assert_int_equal(vs_duration_parse("250ms", &ms), 0);
+    assert_int_equal(ms, 250);
+    assert_int_equal(vs_duration_parse("2 s", &ms), -EINVAL);
+}
+
+static void device_backend_uid(void **state)
+{
+    (void)state;
+    struct vs_device_config d = dev_ok(NET);
+
+    assert_false(d.backend_uid_set);
+    d = dev_ok_kv(NET, "backend-uid", "1000");
+    assert_true(d.backend_uid_set);
+    assert_int_equal(d.backend_uid, 1000);
+    assert_int_equal(dev_ok_kv(NET, "backend-uid", "0").backend_uid, 0);
+    dev_bad_kv(NET, "backend-uid", "root");
+    dev_bad_kv(NET, "backend-uid", "-1");
+    dev_bad_kv(NET, "backend-uid", "4294967295");
+    assert_true(vs_device_key_known("backend-uid"));
+    assert_true(vs_device_key_known("reply-timeout"));
+}
+
+static void cli_reply_timeout(void **state)
+{
+    (void)state;
+    struct vs_options o;
+    char err[ERRLEN] = "";
+
+    CLI_OK(&o, err, "--device", NET);
+    assert_int_equal(o.reply_timeout_ms, VS_REPLY_TIMEOUT_DEFAULT_MS);
+    assert_int_equal(o.devices[0].reply_timeout_ms, VS_REPLY_TIMEOUT_DEFAULT_MS);
+    free_and_check(&o);
+
+    /* the global value for a device without the key; the key wins */
+    CLI_OK(&o, err, "--reply-timeout", "2s", "--device", NET, "--device",
+           "type=blk,id=b,frontend=/tmp/vs-f2,backend=/tmp/vs-b2,reply-timeout=750ms");
+    assert_int_equal(o.reply_timeout_ms, 2000);
+    assert_int_equal(o.devices[0].reply_timeout_ms, 2000);
+    assert_int_equal(o.devices[1].reply_timeout_ms, 750);
+    free_and_check(&o);
+    CLI_OK(&o, err, "--device", NET, "--reply-timeout=0");
+    assert_int_equal(o.devices[0].reply_timeout_ms, 0);
+    free_and_check(&o);
+    CLI_BAD("reply-timeout", "soon", "--device", NET, "--reply-timeout", "soon");
+
+    /* [global] reply-timeout = ... goes through vs_option_set (override false) */
+    memset(&o, 0, sizeof(o));
+    assert_int_equal(vs_option_set(&o, "reply-timeout", "45s", false, err, sizeof(err)), 0);
+    assert_int_equal(o.reply_timeout_ms, 45000);
+    assert_int_equal(vs_option_set(&o, "reply-timeout", "9s", true, err, sizeof(err)), 0);
+    assert_int_equal(vs_option_set(&o, "reply-timeout", "45s", false, err, sizeof(err)), 0);
+    assert_int_equal(o.reply_timeout_ms, 9000); /* the command line wins */
+    assert_int_equal(vs_option_set(&o, "reply-timeout", "x", false, err, sizeof(err)), -EINVAL);
+    assert_contains(err, "reply-timeout");
+    vs_options_free(&o);
+    /* a config file's [global] reply-timeout reaches its devices (not one
+     * with its own key), and --device ones */
+    CLI_OK(&o, err, "--device", NET);
+    assert_int_equal(vs_config_load_string(&o, "t.conf",
+                                           "[global]\nreply-timeout = 3s\n"
+                                           "[device d1]\ntype = blk\nfrontend = /tmp/vs-f3\n"
+                                           "backend = /tmp/vs-b3\n"
+                                           "[device d2]\ntype = blk\nfrontend = /tmp/vs-f4\n"
+                                           "backend = /tmp/vs-b4\nreply-timeout = 0\n",
+                                           err, sizeof(err)), 0);
+    vs_options_apply_defaults(&o);
+    assert_int_equal(o.ndevices, 3);
+    assert_int_equal(o.devices[0].reply_timeout_ms, 3000);
+    assert_int_equal(o.devices[1].reply_timeout_ms, 3000);
+    assert_int_equal(o.devices[2].reply_timeout_ms, 0);
+    free_and_check(&o);
+}
+
 static void bug_mac_non_hex_accepted(void **state)
 {
     (void)state;
@@ -1226,6 +1324,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(device_defaults),
+        cmocka_unit_test(device_reply_timeout),
+        cmocka_unit_test(device_backend_uid),
+        cmocka_unit_test(cli_reply_timeout),
         cmocka_unit_test(device_all_net_keys),
         cmocka_unit_test(device_all_blk_keys),
         cmocka_unit_test(device_type_every_known),

@@ -20,6 +20,8 @@
 #include <inttypes.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <time.h>
 #include <sys/un.h>
 #include <cmocka.h>
 
@@ -51,46 +53,9 @@ static void close_fd(int *fd)
     *fd = -1;
 }
 
-/* Reads a whole (small) file into a NUL-terminated malloc'd buffer, or NULL. */
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "re");
-    char *buf = NULL;
-    size_t len = 0, cap = 0, n;
-
-    if (!f)
-        return NULL;
-    do {
-        if (cap - len < 4096) {
-            char *nb = realloc(buf, cap + 65536);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = nb;
-            cap += 65536;
-        }
-        n = fread(buf + len, 1, cap - len - 1, f);
-        len += n;
-    } while (n > 0);
-    fclose(f);
-    buf[len] = '\0';
-    return buf;
-}
-
-static bool file_contains(const char *path, const char *needle)
-{
-    char *text = slurp(path);
-    bool found = text && strstr(text, needle);
-
-    free(text);
-    return found;
-}
-
 static void dump_file(const char *title, const char *path)
 {
-    char *text = slurp(path);
+    char *text = scripted_slurp(path);
 
     fprintf(stderr, "----- %s (%s) -----\n%s%s", title, path, text ? text : "(unreadable)\n",
             text && *text && text[strlen(text) - 1] != '\n' ? "\n" : "");
@@ -355,6 +320,8 @@ static void send_with_many_fds(int sock, unsigned nfds)
 /* ---- fixtures ----------------------------------------------------------------- */
 
 static struct relay_test the_test; /* static: a setup that fails half-way leaks nothing */
+static const char *setup_extra;    /* device keys for the next setup (then reset) */
+static rlim_t setup_nofile;        /* the shim's open-file limit for the next setup, 0: as is */
 
 /* Stops the shim (SIGTERM), checks how it went, removes the temp dir. */
 static int stop_and_check(struct relay_test *t)
@@ -382,9 +349,9 @@ static int stop_and_check(struct relay_test *t)
         s->shim = 0;
     }
     removed = s->fe_path[0] && access(s->fe_path, F_OK) < 0 && errno == ENOENT;
-    sanitizer = file_contains(s->log_path, "ERROR: AddressSanitizer") ||
-                file_contains(s->log_path, "ERROR: LeakSanitizer") ||
-                file_contains(s->log_path, "runtime error:");
+    sanitizer = scripted_file_contains(s->log_path, "ERROR: AddressSanitizer") ||
+                scripted_file_contains(s->log_path, "ERROR: LeakSanitizer") ||
+                scripted_file_contains(s->log_path, "runtime error:");
     if (!t->done || !exited || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || !removed ||
         sanitizer)
         dump_logs(s);
@@ -413,7 +380,9 @@ static int setup_idle(void **state)
     memset(t, 0, sizeof(*t));
     t->s.fe = t->s.be = t->s.be_listen = -1;
     *state = t;
-    rc = scripted_start(&t->s, "net", NULL);
+    rc = scripted_start_limited(&t->s, "net", setup_extra, setup_nofile);
+    setup_extra = NULL;
+    setup_nofile = 0;
     if (rc) {
         if (t->s.shim <= 0 && t->s.be_listen == 0)
             t->s.be_listen = -1; /* failed before the listener existed */
@@ -493,7 +462,7 @@ static void forwarding_and_masking(void **state)
 
     /* PAGEFAULT and XEN_MMAP need more than forwarding: hidden; the rest kept. */
     assert_int_equal(roundtrip_u64(t, VU_REQ_GET_PROTOCOL_FEATURES, kept | hidden), shown_pf(kept));
-    assert_true(file_contains(t->s.trace_path, "be->fe GET_FEATURES reply features=0x0000000140000021"));
+    assert_true(scripted_file_contains(t->s.trace_path, "be->fe GET_FEATURES reply features=0x0000000140000021"));
 
     /* Acking a hidden bit without NEED_REPLY: both sides are disconnected,
      * and the back-end never sees the request. */
@@ -1083,6 +1052,244 @@ static void cli_errors(void **state)
     assert_int_equal(rmdir(dir), 0);
 }
 
+/* ---- 12. isolation: own sockets, reply-timeout=, the fd budget, backend-uid= ------- */
+
+#define ISO_PF (VU_BIT(VU_PF_BACKEND_REQ) | VU_BIT(VU_PF_REPLY_ACK))
+#define ISO_TIMEOUT_MS 500           /* reply-timeout= of the time-out tests */
+#define ISO_SLACK_MS 100             /* poll and scheduling slack under the time-out */
+#define ISO_NOFILE 128               /* the shim's open-file limit in the budget test */
+#define ISO_RINGS 200                /* more rings than that limit allows */
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void expect_log(struct relay_test *t, const char *text)
+{
+    if (!scripted_file_contains(t->s.log_path, text))
+        fail_msg("the shim's log does not say \"%s\"", text);
+}
+
+/* SET_BACKEND_REQ_FD carrying a duplicate of the front-end's own socket. */
+static void send_own_socket_as_channel(struct relay_test *t, uint32_t flags)
+{
+    struct vu_msg m;
+
+    vu_msg_init(&m, VU_REQ_SET_BACKEND_REQ_FD, flags);
+    assert_int_equal(vu_msg_add_fd(&m, fcntl(t->s.fe, F_DUPFD_CLOEXEC, 3)), 0);
+    send_msg(t->s.fe, &m);
+}
+
+/* The front-end's own socket as its back-end channel would keep its
+ * connection open after it exits: refused (a failed ack when asked for,
+ * else a disconnect); when the front-end goes, the session ends and the
+ * next front-end is served. */
+static void own_socket_as_channel_refused(void **state)
+{
+    struct relay_test *t = *state;
+    struct vu_msg m;
+
+    negotiate(t, ISO_PF);
+    /* as a ring's call fd (the journal would keep a copy): refused too */
+    send_u64(t->s.fe, VU_REQ_SET_VRING_CALL, VU_FLAG_NEED_REPLY, 0, t->s.fe);
+    expect(t->s.fe, "front-end", VU_CHAN_FRONTEND, VU_REQ_SET_VRING_CALL, REPLY, 8, 0, &m);
+    assert_int_not_equal(m.payload.u64, 0);
+    expect_quiet(t->s.be, "back-end", QUIET_MS);
+    send_own_socket_as_channel(t, VU_FLAG_NEED_REPLY);
+    expect(t->s.fe, "front-end", VU_CHAN_FRONTEND, VU_REQ_SET_BACKEND_REQ_FD, REPLY, 8, 0, &m);
+    assert_int_equal(m.payload.u64, EPERM);
+    expect_quiet(t->s.be, "back-end", QUIET_MS);
+    expect_log(t, "connected to the shim itself");
+    /* the front-end exits: the back-end is let go, a new front-end served */
+    close_fd(&t->s.fe);
+    expect_eof(t->s.be, "back-end");
+    connect_session(t);
+    assert_int_equal(roundtrip_u64(t, VU_REQ_GET_FEATURES, FEATURES), FEATURES);
+
+    /* without NEED_REPLY: both disconnected at once */
+    negotiate(t, ISO_PF);
+    send_own_socket_as_channel(t, 0);
+    expect_eof(t->s.fe, "front-end");
+    expect_eof(t->s.be, "back-end");
+    close_fd(&t->s.fe);
+    close_fd(&t->s.be);
+    expect_fds_idle(t);
+    connect_session(t);
+    assert_int_equal(roundtrip_u64(t, VU_REQ_GET_FEATURES, FEATURES), FEATURES);
+    t->done = true;
+}
+
+static int setup_reply_timeout(void **state)
+{
+    setup_extra = "reply-timeout=500ms";
+    return setup(state);
+}
+
+/* Both peers disconnected no sooner than the time-out, and within the
+ * test's own time-out; then a new session is served. */
+static void expect_timed_out(struct relay_test *t, uint64_t since)
+{
+    uint64_t took;
+
+    expect_eof(t->s.fe, "front-end");
+    took = now_ms() - since;
+    if (took + ISO_SLACK_MS < ISO_TIMEOUT_MS)
+        fail_msg("the session ended after %" PRIu64 " ms, before reply-timeout=%d ms", took,
+                 ISO_TIMEOUT_MS);
+    expect_eof(t->s.be, "back-end");
+    close_fd(&t->s.fe);
+    close_fd(&t->s.be);
+    connect_session(t);
+    assert_int_equal(roundtrip_u64(t, VU_REQ_GET_FEATURES, FEATURES), FEATURES);
+}
+
+/* A slow back-end that answers within the time-out each time is served; an
+ * idle session is never ended; a silent one is, naming the request. */
+static void silent_backend_timed_out(void **state)
+{
+    struct relay_test *t = *state;
+    struct vu_msg m;
+    uint64_t since;
+
+    for (int i = 0; i < 3; i++) { /* 3 x 300 ms: longer than the time-out in all */
+        send_req(t->s.fe, VU_REQ_GET_FEATURES, 0);
+        expect(t->s.be, "back-end", VU_CHAN_FRONTEND, VU_REQ_GET_FEATURES, REQ, 0, 0, &m);
+        usleep(3 * ISO_TIMEOUT_MS / 5 * 1000);
+        send_reply_u64(t->s.be, VU_REQ_GET_FEATURES, FEATURES);
+        expect(t->s.fe, "front-end", VU_CHAN_FRONTEND, VU_REQ_GET_FEATURES, REPLY, 8, 0, &m);
+    }
+    expect_quiet(t->s.fe, "front-end (idle session)", 2 * ISO_TIMEOUT_MS);
+
+    send_req(t->s.fe, VU_REQ_GET_PROTOCOL_FEATURES, 0);
+    expect(t->s.be, "back-end", VU_CHAN_FRONTEND, VU_REQ_GET_PROTOCOL_FEATURES, REQ, 0, 0, &m);
+    since = now_ms();
+    expect_timed_out(t, since);
+    expect_log(t, "back-end did not answer GET_PROTOCOL_FEATURES for");
+    expect_log(t, "back-end did not answer GET_PROTOCOL_FEATURES within 500 ms");
+    t->done = true;
+}
+
+/* Half a header from either peer has the same bound. */
+static void half_message_timed_out(void **state)
+{
+    struct relay_test *t = *state;
+    static const uint8_t half[VU_HDR_SIZE / 2] = { VU_REQ_GET_FEATURES };
+    uint64_t since;
+
+    assert_int_equal(write(t->s.be, half, sizeof(half)), (ssize_t)sizeof(half));
+    since = now_ms();
+    expect_timed_out(t, since);
+    expect_log(t, "back-end sent part of a message and not the rest within 500 ms");
+
+    assert_int_equal(write(t->s.fe, half, sizeof(half)), (ssize_t)sizeof(half));
+    since = now_ms();
+    expect_timed_out(t, since);
+    expect_log(t, "front-end sent part of a message and not the rest within 500 ms");
+    t->done = true;
+}
+
+static int setup_few_fds(void **state)
+{
+    setup_nofile = ISO_NOFILE;
+    return setup(state);
+}
+
+/* One ring's SET_VRING_CALL with NEED_REPLY: 0 when the back-end got it
+ * (and acked), else the failure the front-end was answered with. */
+static uint64_t set_call(struct relay_test *t, uint32_t ring, int efd)
+{
+    struct pollfd p[2] = { { .fd = t->s.be, .events = POLLIN }, { .fd = t->s.fe, .events = POLLIN } };
+    struct vu_msg m;
+
+    send_u64(t->s.fe, VU_REQ_SET_VRING_CALL, VU_FLAG_NEED_REPLY, ring, efd);
+    if (poll(p, 2, TIMEOUT_MS) <= 0)
+        fail_msg("ring %u: neither peer heard anything", ring);
+    if (p[0].revents) {
+        expect(t->s.be, "back-end", VU_CHAN_FRONTEND, VU_REQ_SET_VRING_CALL, REQ_NEED, 8, 1, &m);
+        vu_msg_close_fds(&m);
+        send_reply_u64(t->s.be, VU_REQ_SET_VRING_CALL, 0);
+    }
+    expect(t->s.fe, "front-end", VU_CHAN_FRONTEND, VU_REQ_SET_VRING_CALL, REPLY, 8, 0, &m);
+    return m.payload.u64;
+}
+
+/* With a small open-file limit, a session that sets a call fd on ring
+ * after ring is refused (EMFILE, the limit named) once it reaches its
+ * share, instead of the shim running out of fds; it goes on working, and
+ * replacing a ring's fd is still fine. */
+static void fd_budget_refusal(void **state)
+{
+    struct relay_test *t = *state;
+    int efd = eventfd(0, EFD_CLOEXEC);
+    uint32_t refused_at = 0;
+    uint64_t v;
+
+    assert_true(efd >= 0);
+    negotiate(t, VU_BIT(VU_PF_REPLY_ACK));
+    for (uint32_t ring = 0; ring < ISO_RINGS && !refused_at; ring++) {
+        v = set_call(t, ring, efd);
+        if (v == 0)
+            continue;
+        assert_int_equal(v, EMFILE);
+        refused_at = ring;
+    }
+    if (refused_at < VU_MAX_FDS || refused_at >= ISO_NOFILE)
+        fail_msg("refused at ring %u", refused_at);
+    expect_log(t, "share of the open-file limit");
+    assert_int_equal(set_call(t, 0, efd), 0);                 /* same slot: no more fds */
+    assert_int_equal(set_call(t, refused_at, efd), EMFILE);   /* still full */
+    assert_int_equal(roundtrip_u64(t, VU_REQ_GET_FEATURES, FEATURES), FEATURES);
+    close(efd);
+    t->done = true;
+}
+
+static int setup_backend_uid(void **state)
+{
+    static char extra[64];
+
+    snprintf(extra, sizeof(extra), "backend-uid=%u", (unsigned)getuid() + 4242);
+    setup_extra = extra;
+    return setup_idle(state);
+}
+
+/* backend-uid=: a back-end of another user gets nothing, the front-end is
+ * let go; one of the right user is served and logged with its pid. */
+static void backend_uid_refused(void **state)
+{
+    struct relay_test *t = *state;
+
+    t->s.fe = vu_connect_unix(t->s.fe_path);
+    assert_true(t->s.fe >= 0);
+    t->s.be = accept_backend(t, TIMEOUT_MS);
+    expect_eof(t->s.be, "back-end");
+    expect_eof(t->s.fe, "front-end");
+    expect_log(t, "refused a back-end running as uid");
+    expect_log(t, "backend-uid=");
+    t->done = true;
+}
+
+static int setup_backend_uid_self(void **state)
+{
+    static char extra[64];
+
+    snprintf(extra, sizeof(extra), "backend-uid=%u", (unsigned)getuid());
+    setup_extra = extra;
+    return setup(state);
+}
+
+static void backend_uid_served(void **state)
+{
+    struct relay_test *t = *state;
+
+    assert_int_equal(roundtrip_u64(t, VU_REQ_GET_FEATURES, FEATURES), FEATURES);
+    expect_log(t, "back-end process pid");
+    t->done = true;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1100,6 +1307,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(backend_appears_later, setup_idle, teardown),
         cmocka_unit_test_setup_teardown(backend_accept_queue_full, setup_idle, teardown),
         cmocka_unit_test(cli_errors),
+        cmocka_unit_test_setup_teardown(own_socket_as_channel_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(silent_backend_timed_out, setup_reply_timeout, teardown),
+        cmocka_unit_test_setup_teardown(half_message_timed_out, setup_reply_timeout, teardown),
+        cmocka_unit_test_setup_teardown(fd_budget_refusal, setup_few_fds, teardown),
+        cmocka_unit_test_setup_teardown(backend_uid_refused, setup_backend_uid, teardown),
+        cmocka_unit_test_setup_teardown(backend_uid_served, setup_backend_uid_self, teardown),
     };
 
     signal(SIGPIPE, SIG_IGN);
