@@ -79,13 +79,40 @@ def header(device, features, protocol_features, queues, device_id, vqs, config_s
                                          device_id, vqs, config_size)
 
 
-def msg(side, req, flags=1, payload=b"", nfds=0):
-    return bytes([side, nfds]) + struct.pack("<III", req, flags, len(payload)) + payload
+# What an input puts in an fd slot (enum fz_kind): the fd byte's high nibble.
+(RIGHT, EVENTFD, EVENTFD_FULL, MEMFD, FILE, PIPE_R, PIPE_W, PIPE_W_FULL, PIPE_R_FULL,
+ SOCKETPAIR, OWN_SOCKET, DIRECTORY, OPATH, DEVNULL, SHIM_CONN, MIXED) = range(16)
+# Ops 13-15: flip an fd shared with the shim, let time pass, raw bytes.
+FLIP, TIME, RAW = 13, 14, 15
+BLOCKING, NONBLOCKING, SATURATE, DRAIN = range(4)                     # enum fz_flip
+T_KICK, T_CALL, T_CONFIG_CALL, T_LAST_SENT, T_CHANNEL, T_BE_GOT, T_BE_CHANNEL, T_ALL = range(8)
+STEP_1MS, STEP_6MS = 0, 3   # FZ_STEP_MS: a quarter of reply-timeout (5 ms), past it
 
 
-def fe(req, payload=b"", flags=1 | NEED, nfds=0):
+def msg(side, req, flags=1, payload=b"", nfds=0, kind=RIGHT):
+    """kind: one for every fd, or a list (one kind per fd: MIXED)."""
+    if isinstance(kind, list):
+        fdb = bytes([len(kind) | MIXED << 4]) + bytes(kind)
+    else:
+        fdb = bytes([nfds | kind << 4])
+    return bytes([side]) + fdb + struct.pack("<III", req, flags, len(payload)) + payload
+
+
+def fe(req, payload=b"", flags=1 | NEED, nfds=0, kind=RIGHT):
     """A front-end request, and the back-end answering whatever the shim asks."""
-    return msg(FE, req, flags, payload, nfds) + ANSWER_ALL
+    return msg(FE, req, flags, payload, nfds, kind) + ANSWER_ALL
+
+
+def flip(what, target, ring=0):
+    return bytes([FLIP, what | target << 2, ring])
+
+
+def time_passes(step):
+    return bytes([TIME, step])
+
+
+def raw(side, data):
+    return bytes([RAW, side, len(data)]) + data
 
 
 def u64(v):
@@ -178,50 +205,65 @@ down_features = F_V1 | F_PF | MRG_RXBUF | NET_MQ | NET_MTU
 fe_vdpa_pf = pf("VDPA", "MQ", "REPLY_ACK", "CONFIG", "STATUS")
 drv_features = F_V1 | NET_CTRL_VQ | NET_MQ | NET_CTRL_MAC_ADDR | NET_MAC | NET_CTRL_RX | NET_STATUS
 CTRL, CTRL_NUM, CTRL_GPA = 4, 16, 0x8000
-s = header(0x40, down_features, down_be_pf, 2, 0, 0, 0)
-s += fe(SET_OWNER, flags=1)                           # first, as DPDK: held
-s += fe(GET_FEATURES, flags=1) + fe(GET_PROTOCOL_FEATURES, flags=1)
-s += fe(SET_PROTOCOL_FEATURES, u64(fe_vdpa_pf))
-s += fe(VDPA_GET_DEVICE_ID, flags=1) + fe(VDPA_GET_VQS_COUNT, flags=1)
-s += fe(VDPA_GET_CONFIG_SIZE, flags=1) + fe(GET_FEATURES, flags=1)
-s += fe(VDPA_SET_CONFIG_CALL, u64(0), nfds=1)
-s += fe(SET_STATUS, u64(3)) + fe(GET_CONFIG, config(0, 24), flags=1)
-s += fe(SET_FEATURES, u64(drv_features | NET_MTU))
-s += fe(SET_CONFIG, config(0, 6, 1, bytes([2, 0, 0, 1, 2, 3])))   # provisioning mac
-s += fe(SET_CONFIG, config(10, 2, 1, struct.pack("<H", 9000)))     # and mtu
-s += fe(SET_STATUS, u64(0x0B))
-s += fe(GET_STATUS, flags=1) + fe(SET_MEM_TABLE, mem_table(), nfds=1)
-for i in range(4):
-    base = 0x2000 * i
-    s += fe(SET_VRING_NUM, state(i, 64))
-    s += fe(SET_VRING_ADDR, addr(i, UVA + base, UVA + base + 0x1000, UVA + base + 0x400))
-    s += fe(SET_VRING_KICK, u64(i), nfds=1) + fe(SET_VRING_CALL, u64(i), nfds=1)
-    s += fe(14, u64(i), nfds=1) if i == 0 else b""     # SET_VRING_ERR
-    s += fe(SET_VRING_ENABLE, state(i, 1))
 # the control queue: desc table, avail and used rings in guest memory
 desc_gpa, avail_gpa, used_gpa = CTRL_GPA, CTRL_GPA + 16 * CTRL_NUM, CTRL_GPA + 0x400
-s += fe(SET_VRING_NUM, state(CTRL, CTRL_NUM))
-s += fe(SET_VRING_ADDR, addr(CTRL, UVA + desc_gpa, UVA + used_gpa, UVA + avail_gpa))
-s += fe(SET_VRING_KICK, u64(CTRL), nfds=1) + fe(SET_VRING_CALL, u64(CTRL), nfds=1)
-s += fe(SET_VRING_ENABLE, state(CTRL, 1))
-s += fe(SET_STATUS, u64(0x0F))
 CMD = CTRL_GPA + 0x800
-descs = b""
 commands = [bytes([4, 0]) + struct.pack("<H", 2),               # MQ VQ_PAIRS_SET 2
             bytes([1, 1, 2, 0x11, 0x22, 0x33, 0x44, 0x55]),     # MAC_ADDR_SET
             bytes([0, 0, 1]),                                     # RX PROMISC on
             bytes([4, 0]) + struct.pack("<H", 1)]                 # VQ_PAIRS_SET 1
-for n, c in enumerate(commands):
-    cmd, ack = CMD + 0x40 * n, CMD + 0x40 * n + 0x20
-    descs += struct.pack("<QIHH", cmd, len(c), 1, 2 * n + 1)        # readable, NEXT
-    descs += struct.pack("<QIHH", ack, 1, 2, 0)                     # writable ack
-    s += guest_write(cmd, c)
-s += guest_write(desc_gpa, descs)
-running = s
+
+
+def down_net_running(config_call=RIGHT, ctrl_kick=RIGHT, ctrl_call=RIGHT):
+    """The bring-up up to DRIVER_OK, with the commands written in guest
+    memory (not yet made available); the fd kinds of the config-call and of
+    the control queue's kick and call as given."""
+    s = header(0x40, down_features, down_be_pf, 2, 0, 0, 0)
+    s += fe(SET_OWNER, flags=1)                           # first, as DPDK: held
+    s += fe(GET_FEATURES, flags=1) + fe(GET_PROTOCOL_FEATURES, flags=1)
+    s += fe(SET_PROTOCOL_FEATURES, u64(fe_vdpa_pf))
+    s += fe(VDPA_GET_DEVICE_ID, flags=1) + fe(VDPA_GET_VQS_COUNT, flags=1)
+    s += fe(VDPA_GET_CONFIG_SIZE, flags=1) + fe(GET_FEATURES, flags=1)
+    s += fe(VDPA_SET_CONFIG_CALL, u64(0), nfds=1, kind=config_call)
+    s += fe(SET_STATUS, u64(3)) + fe(GET_CONFIG, config(0, 24), flags=1)
+    s += fe(SET_FEATURES, u64(drv_features | NET_MTU))
+    s += fe(SET_CONFIG, config(0, 6, 1, bytes([2, 0, 0, 1, 2, 3])))   # provisioning mac
+    s += fe(SET_CONFIG, config(10, 2, 1, struct.pack("<H", 9000)))     # and mtu
+    s += fe(SET_STATUS, u64(0x0B))
+    s += fe(GET_STATUS, flags=1) + fe(SET_MEM_TABLE, mem_table(), nfds=1)
+    for i in range(4):
+        base = 0x2000 * i
+        s += fe(SET_VRING_NUM, state(i, 64))
+        s += fe(SET_VRING_ADDR, addr(i, UVA + base, UVA + base + 0x1000, UVA + base + 0x400))
+        s += fe(SET_VRING_KICK, u64(i), nfds=1) + fe(SET_VRING_CALL, u64(i), nfds=1)
+        s += fe(14, u64(i), nfds=1) if i == 0 else b""     # SET_VRING_ERR
+        s += fe(SET_VRING_ENABLE, state(i, 1))
+    s += fe(SET_VRING_NUM, state(CTRL, CTRL_NUM))
+    s += fe(SET_VRING_ADDR, addr(CTRL, UVA + desc_gpa, UVA + used_gpa, UVA + avail_gpa))
+    s += fe(SET_VRING_KICK, u64(CTRL), nfds=1, kind=ctrl_kick)
+    s += fe(SET_VRING_CALL, u64(CTRL), nfds=1, kind=ctrl_call)
+    s += fe(SET_VRING_ENABLE, state(CTRL, 1))
+    s += fe(SET_STATUS, u64(0x0F))
+    descs = b""
+    for n, c in enumerate(commands):
+        cmd, ack = CMD + 0x40 * n, CMD + 0x40 * n + 0x20
+        descs += struct.pack("<QIHH", cmd, len(c), 1, 2 * n + 1)        # readable, NEXT
+        descs += struct.pack("<QIHH", ack, 1, 2, 0)                     # writable ack
+        s += guest_write(cmd, c)
+    s += guest_write(desc_gpa, descs)
+    return s
+
+
+def make_available(n):
+    """The guest makes command n available and kicks the control queue."""
+    return (guest_write(avail_gpa + 4 + 2 * n, struct.pack("<H", 2 * n)) +
+            guest_write(avail_gpa, struct.pack("<HH", 0, n + 1)) + bytes([8, CTRL]) + ANSWER_ALL)
+
+
+running = down_net_running()
+s = running
 for n in range(len(commands)):
-    s += guest_write(avail_gpa + 4 + 2 * n, struct.pack("<H", 2 * n))
-    s += guest_write(avail_gpa, struct.pack("<HH", 0, n + 1))
-    s += bytes([8, CTRL]) + ANSWER_ALL
+    s += make_available(n)
 s += fe(GET_CONFIG, config(0, 24), flags=1)
 s += msg(BE_CHAN, 2, 1 | NEED) + ANSWER_ALL           # CONFIG_CHANGE_MSG from the back-end
 s += fe(VDPA_SUSPEND) + fe(GET_VRING_BASE, state(CTRL, 0), flags=1) + fe(VDPA_RESUME)
@@ -295,3 +337,72 @@ s += guest_write(0x1000 + 0x1000 + 2, struct.pack("<H", 0x1234))   # ring 0's us
 s += bytes([10, BE]) + ANSWER_ALL + fe(GET_VRING_BASE, state(0, 0), flags=1)
 s += bytes([10, BE]) + ANSWER_ALL + fe(GET_FEATURES, flags=1)
 session("pass-net-backend-restart", s)
+
+
+# ---- issue 14: hostile peers -------------------------------------------------
+# Every device of these runs with reply-timeout=5ms (session_harness.h); time
+# passes only by op 14. tests/unit/test_regressions.c asserts what each ends in.
+pass_head = header(0x40, up_features, legacy_pf, 1, 1, 2, 24)
+pass_setup = (fe(SET_OWNER, flags=1) + fe(GET_FEATURES, flags=1) +
+              fe(GET_PROTOCOL_FEATURES, flags=1) + fe(SET_PROTOCOL_FEATURES, u64(fe_legacy_pf)))
+next_frontend = bytes([11]) + fe(GET_FEATURES, flags=1)
+
+# A back-end that stops answering: the warning (a quarter of the time-out),
+# then the session ends at reply-timeout=; the next front-end is served.
+s = pass_head + pass_setup + msg(FE, GET_FEATURES, 1)
+s += time_passes(STEP_1MS) + time_passes(STEP_6MS) + next_frontend
+session("pass-backend-silent", s)
+# A back-end that sends half a reply header and stops; a front-end that
+# sends half a request header and stops.
+s = pass_head + pass_setup + msg(FE, GET_FEATURES, 1)
+s += raw(BE, struct.pack("<II", GET_FEATURES, REPLY | 1)[:6]) + time_passes(STEP_6MS)
+session("pass-backend-half-header", s + next_frontend)
+s = pass_head + pass_setup + raw(FE, struct.pack("<I", GET_FEATURES) + b"\1")
+session("pass-frontend-half-header", s + time_passes(STEP_6MS) + next_frontend)
+
+# A front-end that hands the shim a dup of its own socket (as a call fd, as
+# the back-end channel) and exits: its session must end all the same.
+s = pass_head + pass_setup + fe(SET_VRING_CALL, u64(0), nfds=1, kind=OWN_SOCKET)
+session("pass-call-fd-own-socket", s + bytes([10, FE]) + next_frontend)
+s = pass_head + pass_setup + fe(SET_BACKEND_REQ_FD, nfds=1, kind=OWN_SOCKET)
+session("pass-backend-req-fd-own-socket", s + bytes([10, FE]) + next_frontend)
+
+# Fds of every kind in the fd slots of a pass-through bring-up: kick, call
+# and err, the memory table (one region, then a mix), the log, the channel.
+s = pass_head + pass_setup
+for kind in range(1, MIXED):
+    s += fe(SET_VRING_KICK, u64(0), nfds=1, kind=kind) + fe(SET_VRING_CALL, u64(0), nfds=1, kind=kind)
+    s += fe(14, u64(0), nfds=1, kind=kind)            # SET_VRING_ERR
+    s += fe(SET_MEM_TABLE, mem_table(), nfds=1, kind=kind)
+    s += fe(SET_BACKEND_REQ_FD, nfds=1, kind=kind)
+s += fe(SET_MEM_TABLE, mem_table(), kind=[DIRECTORY, OPATH, MEMFD])
+s += fe(GET_FEATURES, flags=1)
+session("pass-fds-of-every-kind", s)
+
+# Down-conversion: the control queue's kick fd a memfd, a directory, an
+# O_PATH fd (the shim crashed on DRIVER_OK: uv_poll_init's failure ignored).
+for name, kind in (("memfd", MEMFD), ("directory", DIRECTORY), ("opath", OPATH)):
+    session("down-net-ctrl-kick-" + name, down_net_running(ctrl_kick=kind) + make_available(0))
+# The config-call eventfd saturated (2^64-2) or a full pipe, then the
+# back-end reports a config change the shim must signal; the control queue's
+# call eventfd made blocking and saturated, then a command completes. A
+# full fd is the front-end's fault: its session ends, the shim never waits.
+s = down_net_running(config_call=EVENTFD_FULL) + msg(BE_CHAN, 2, 1 | NEED) + ANSWER_ALL
+session("down-net-config-call-saturated", s + next_frontend)
+s = down_net_running(config_call=PIPE_W_FULL) + msg(BE_CHAN, 2, 1 | NEED) + ANSWER_ALL
+session("down-net-config-call-full-pipe", s + next_frontend)
+s = down_net_running() + flip(BLOCKING, T_CALL, CTRL) + flip(SATURATE, T_CALL, CTRL)
+session("down-net-ctrl-call-saturated", s + make_available(0) + next_frontend)
+# The control queue's kick made blocking (the front-end shares it), kicked,
+# and drained by the front-end before the next kick.
+s = down_net_running() + flip(BLOCKING, T_KICK, CTRL) + make_available(0)
+s += bytes([8, CTRL]) + flip(DRAIN, T_KICK, CTRL) + make_available(1)
+session("down-net-ctrl-kick-blocking", s + fe(GET_STATUS, flags=1))
+
+# Up-conversion: the back-end makes the config-call eventfd the shim gave it
+# blocking, signals and drains it, then saturates it and signals again.
+s = header(0x04 | 0x40, up_features, up_pf, 1, 1, 2, 24) + legacy_net[:legacy_net.index(
+    fe(GET_VRING_BASE, state(0, 0), flags=1))]
+s += flip(BLOCKING, T_CONFIG_CALL) + bytes([9]) + flip(DRAIN, T_CONFIG_CALL) + bytes([9])
+s += ANSWER_ALL + bytes([6, 0]) + flip(SATURATE, T_CONFIG_CALL) + bytes([9]) + ANSWER_ALL
+session("up-config-call-blocking", s + fe(GET_FEATURES, flags=1))
