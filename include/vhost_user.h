@@ -37,6 +37,7 @@
 #define VU_CONFIG_HDR_SIZE  12u
 /* The u64 ring-index payloads carry the index in bits 0-7. */
 #define VU_MAX_QUEUES       256u
+#define VU_VRING_NUM_MAX    32768u /* VIRTIO: a virtqueue has at most 2^15 entries */
 #define VU_VRING_IDX_MASK   0xffu
 #define VU_VRING_NOFD_MASK  0x100u
 

@@ -45,6 +45,12 @@ struct vs_config_field {
                                   whether or not the back-end does (net mtu=) */
 };
 
+/* A VIRTIO feature dependency: `bit` requires at least one of `any_of`. */
+struct vs_feature_rule {
+    uint8_t bit;
+    uint64_t any_of;
+};
+
 struct vs_device_model {
     const char *type;          /* device_types.c name */
     const struct vs_config_field *fields;
@@ -56,8 +62,10 @@ struct vs_device_model {
     /* Back-end features a vdpa-user front-end must not see: what the shim
      * cannot carry (IOTLB, ring reset) or the spec forbids. */
     uint64_t hidden_features;
-    /* VIRTIO feature dependencies checked at FEATURES_OK (NULL: none). */
-    bool (*features_consistent)(uint64_t features);
+    /* VIRTIO feature dependencies (VIRTIO 1.2 5.1.3.1 for net): checked
+     * at FEATURES_OK, and applied to every offer the shim makes. */
+    const struct vs_feature_rule *rules;
+    unsigned nrules;
     /* Whether the shim handles a control queue (net with CTRL_VQ). */
     bool has_ctrl_queue;
 };
@@ -84,6 +92,13 @@ const struct vs_device_model *vs_model_generic(void);
  * are kept as the back-end offered them. */
 uint64_t vs_model_offer(const struct vs_device_model *m, const struct vs_model_input *in,
                         uint64_t backend_features);
+/* Whether a feature set keeps every dependency rule of the model. */
+bool vs_model_features_consistent(const struct vs_device_model *m, uint64_t features);
+/* An offer with every feature whose required features are missing removed
+ * (repeatedly: a removal can break another rule). A device must not offer
+ * a feature without the ones it requires (VIRTIO 1.2 5.1.3.1). */
+uint64_t vs_model_sanitize(const struct vs_device_model *m, uint64_t features);
+
 /* The features to send to the back-end for a negotiated set. */
 uint64_t vs_model_backend_features(const struct vs_device_model *m, uint64_t negotiated,
                                    uint64_t backend_features);

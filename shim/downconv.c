@@ -436,7 +436,8 @@ static void begin_done(struct vs_relay *r, uint64_t backend_features)
         fail_session(r, "the back-end does not offer VIRTIO_F_VERSION_1, which vdpa-user needs");
         return;
     }
-    dn->offered = vs_model_offer(dn->model, &dn->in, backend_features);
+    dn->offered = vs_offer_sanitize_features(r, vs_model_offer(dn->model, &dn->in,
+                                                                backend_features));
     dn->nrings = vs_model_vqs_count(dn->model, dn->in.backend_queues);
     dn->rings = calloc(dn->nrings, sizeof(*dn->rings));
     if (!dn->rings) {
@@ -524,7 +525,7 @@ static bool features_acceptable(struct vs_relay *r, uint64_t f)
                 "(features 0x%" PRIx64 "); a vdpa-user device is VIRTIO 1.x only", r->cfg.id, f);
         return false;
     }
-    if (dn->model->features_consistent && !dn->model->features_consistent(virtio)) {
+    if (!vs_model_features_consistent(dn->model, virtio)) {
         vs_warn("%s: FEATURES_OK refused: the front-end selected features 0x%" PRIx64 ", which "
                 "break a VIRTIO dependency (a feature without one it requires)", r->cfg.id, f);
         return false;
@@ -801,6 +802,15 @@ static void set_mem_table(struct vs_relay *r, const struct vu_msg_desc *d, struc
     down_barrier(r, DNA_ACK, ack);
 }
 
+/* GET_FEATURES: the device model's offer, with what its rules dropped. */
+static void reply_features(struct vs_relay *r, const struct vu_msg *m)
+{
+    char note[128];
+    const char *dropped = vs_offer_dropped_note(r, note, sizeof(note));
+
+    reply_u64(r, m, r->down->offered, dropped ? dropped : "device model");
+}
+
 void vs_down_frontend_request(struct vs_relay *r, const struct vu_msg_desc *d, struct vu_msg *m)
 {
     struct vs_down *dn = r->down;
@@ -833,7 +843,7 @@ void vs_down_frontend_request(struct vs_relay *r, const struct vu_msg_desc *d, s
      * re-flagged by vs_send_internal, and their answer is the shim's. */
     switch (req) {
     case VU_REQ_GET_FEATURES:
-        reply_u64(r, m, dn->offered, "device model");
+        reply_features(r, m);
         return;
     case VU_REQ_GET_PROTOCOL_FEATURES:
         reply_u64(r, m, r->offered_pf, NULL);

@@ -121,6 +121,30 @@ uint64_t vs_model_offer(const struct vs_device_model *m, const struct vs_model_i
     return offer;
 }
 
+bool vs_model_features_consistent(const struct vs_device_model *m, uint64_t features)
+{
+    for (unsigned i = 0; i < m->nrules; i++)
+        if (vu_has_bit(features, m->rules[i].bit) && !(features & m->rules[i].any_of))
+            return false;
+    return true;
+}
+
+uint64_t vs_model_sanitize(const struct vs_device_model *m, uint64_t features)
+{
+    bool changed = true;
+
+    while (changed) {
+        changed = false;
+        for (unsigned i = 0; i < m->nrules; i++) {
+            if (vu_has_bit(features, m->rules[i].bit) && !(features & m->rules[i].any_of)) {
+                features &= ~VU_BIT(m->rules[i].bit);
+                changed = true;
+            }
+        }
+    }
+    return features;
+}
+
 uint64_t vs_model_backend_features(const struct vs_device_model *m, uint64_t negotiated,
                                    uint64_t backend_features)
 {

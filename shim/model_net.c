@@ -29,29 +29,30 @@ static const struct vs_config_field net_fields[] = {
     { "supported_hash_types", 20, 4, NET_F_HASH_REPORT, VS_SRC_ZERO },
 };
 
-static bool needs(uint64_t f, unsigned bit, uint64_t any_of)
-{
-    return !vu_has_bit(f, bit) || (f & any_of);
-}
+#define CTRL VU_BIT(VIRTIO_NET_F_CTRL_VQ)
+#define TSO46 (VU_BIT(VIRTIO_NET_F_HOST_TSO4) | VU_BIT(VIRTIO_NET_F_HOST_TSO6))
+#define GUEST_TSO46 (VU_BIT(VIRTIO_NET_F_GUEST_TSO4) | VU_BIT(VIRTIO_NET_F_GUEST_TSO6))
 
-/* VIRTIO 1.2 5.1.3.1: the feature dependencies a device must check. */
-static bool net_features_consistent(uint64_t f)
-{
-    const uint64_t ctrl = VU_BIT(VIRTIO_NET_F_CTRL_VQ);
-
-    return needs(f, VIRTIO_NET_F_GUEST_TSO4, VU_BIT(VIRTIO_NET_F_GUEST_CSUM)) &&
-           needs(f, VIRTIO_NET_F_GUEST_TSO6, VU_BIT(VIRTIO_NET_F_GUEST_CSUM)) &&
-           needs(f, NET_F_GUEST_ECN, VU_BIT(VIRTIO_NET_F_GUEST_TSO4) | VU_BIT(VIRTIO_NET_F_GUEST_TSO6)) &&
-           needs(f, NET_F_GUEST_UFO, VU_BIT(VIRTIO_NET_F_GUEST_CSUM)) &&
-           needs(f, VIRTIO_NET_F_HOST_TSO4, VU_BIT(VIRTIO_NET_F_CSUM)) &&
-           needs(f, VIRTIO_NET_F_HOST_TSO6, VU_BIT(VIRTIO_NET_F_CSUM)) &&
-           needs(f, NET_F_HOST_ECN, VU_BIT(VIRTIO_NET_F_HOST_TSO4) | VU_BIT(VIRTIO_NET_F_HOST_TSO6)) &&
-           needs(f, NET_F_HOST_UFO, VU_BIT(VIRTIO_NET_F_CSUM)) &&
-           needs(f, VIRTIO_NET_F_CTRL_RX, ctrl) && needs(f, VIRTIO_NET_F_CTRL_VLAN, ctrl) &&
-           needs(f, VIRTIO_NET_F_GUEST_ANNOUNCE, ctrl) && needs(f, VIRTIO_NET_F_MQ, ctrl) &&
-           needs(f, VIRTIO_NET_F_CTRL_MAC_ADDR, ctrl) && needs(f, NET_F_CTRL_RX_EXTRA, ctrl) &&
-           needs(f, NET_F_CTRL_GUEST_OFFLOADS, ctrl);
-}
+/* VIRTIO 1.2 5.1.3.1: a feature and the features it requires (any one of
+ * them). A device must not offer a feature without them, and a driver must
+ * not accept one without them. */
+static const struct vs_feature_rule net_rules[] = {
+    { VIRTIO_NET_F_GUEST_TSO4, VU_BIT(VIRTIO_NET_F_GUEST_CSUM) },
+    { VIRTIO_NET_F_GUEST_TSO6, VU_BIT(VIRTIO_NET_F_GUEST_CSUM) },
+    { NET_F_GUEST_ECN, GUEST_TSO46 },
+    { NET_F_GUEST_UFO, VU_BIT(VIRTIO_NET_F_GUEST_CSUM) },
+    { VIRTIO_NET_F_HOST_TSO4, VU_BIT(VIRTIO_NET_F_CSUM) },
+    { VIRTIO_NET_F_HOST_TSO6, VU_BIT(VIRTIO_NET_F_CSUM) },
+    { NET_F_HOST_ECN, TSO46 },
+    { NET_F_HOST_UFO, VU_BIT(VIRTIO_NET_F_CSUM) },
+    { VIRTIO_NET_F_CTRL_RX, CTRL },
+    { VIRTIO_NET_F_CTRL_VLAN, CTRL },
+    { VIRTIO_NET_F_GUEST_ANNOUNCE, CTRL },
+    { VIRTIO_NET_F_MQ, CTRL },
+    { VIRTIO_NET_F_CTRL_MAC_ADDR, CTRL },
+    { NET_F_CTRL_RX_EXTRA, CTRL },
+    { NET_F_CTRL_GUEST_OFFLOADS, CTRL },
+};
 
 const struct vs_device_model vs_model_net = {
     .type = "net",
@@ -70,6 +71,7 @@ const struct vs_device_model vs_model_net = {
                        VU_BIT(NET_F_HASH_REPORT) | VU_BIT(VIRTIO_F_RING_PACKED) |
                        VU_BIT(VIRTIO_F_ACCESS_PLATFORM) |
                        VU_BIT(VIRTIO_F_RING_RESET),
-    .features_consistent = net_features_consistent,
+    .rules = net_rules,
+    .nrules = sizeof(net_rules) / sizeof(net_rules[0]),
     .has_ctrl_queue = true,
 };

@@ -82,6 +82,9 @@ static void reset_session_state(struct vs_relay *r)
     r->backend_pf = 0;
     r->offered_pf = 0;
     r->owner_deferred = false;
+    r->pf_settled = false;
+    r->features_dropped = 0;
+    r->features_dropped_logged = false;
     r->pass_status = 0;
     fifo_reset(&r->main_pending);
     fifo_reset(&r->chan_pending);
@@ -169,19 +172,24 @@ static void reject(struct vs_relay *r, struct vs_conn *from, enum vu_channel ch,
                  vu_has_bit(lim->protocol_features, VU_PF_REPLY_ACK);
     bool empty_config = d && ch == VU_CHAN_FRONTEND && hdr->request == VU_REQ_GET_CONFIG;
     struct vu_msg shown;
+    enum vs_log_level level = vs_refusal_quiet(r) ? VS_LOG_DEBUG : VS_LOG_WARN;
 
+    if (!text || !*text)
+        text = "refused without a reason (a shim bug: please report it with --trace)";
     r->stats.rejected++;
     vu_msg_init(&shown, hdr->request, hdr->flags);
     vs_trace_dir(r, from_fe ? "fe->shim" : "be->shim", ch, &shown, text);
     if (acked || empty_config) {
-        vs_warn("%s: %s sent a bad %s: %s (%s); answered with a failure", r->cfg.id, who,
-                d->name, text, strerror(-rc));
+        vs_log(level, "%s: %s sent a bad %s: %s (%s); answered with a failure", r->cfg.id, who,
+               d->name, text, strerror(-rc));
         answer_in_order(r, from, from == r->fe ? &r->main_pending : &r->chan_pending, ch,
                         hdr->request, !acked, (uint32_t)-rc);
         return;
     }
-    vs_warn("%s: %s sent a bad message: %s (%s); disconnecting both sides (--trace shows the "
-            "conversation up to it)", r->cfg.id, who, text, strerror(-rc));
+    vs_log(level, "%s: %s sent a bad %s: %s (%s); disconnecting both sides (--trace shows the "
+           "conversation up to it)", r->cfg.id, who, d ? d->name : "message", text,
+           strerror(-rc));
+    vs_refusal_mark(r);
     end_session(r, "protocol error");
 }
 
@@ -595,13 +603,8 @@ static int set_protocol_features(struct vs_relay *r, struct vu_msg *m, struct vu
     uint64_t v = m->payload.u64;
 
     /* docs/vdpa-user.md 2.2: F_VDPA comes with REPLY_ACK, CONFIG and
-     * STATUS, and the decision holds for the connection's lifetime. */
-    if (vu_has_bit(r->fe_limits.protocol_features, VU_PF_VDPA) || r->mode == VS_MODE_UP ||
-        r->mode == VS_MODE_DOWN) {
-        snprintf(err->text, sizeof(err->text), "SET_PROTOCOL_FEATURES again after the protocol "
-                 "was settled");
-        return -EINVAL;
-    }
+     * STATUS. Called while the mode is undecided; a later one is
+     * vs_offer_protocol_features_again's. */
     if (v & ~r->offered_pf) {
         snprintf(err->text, sizeof(err->text),
                  "SET_PROTOCOL_FEATURES acks 0x%" PRIx64 ", which includes 0x%" PRIx64
@@ -614,7 +617,10 @@ static int set_protocol_features(struct vs_relay *r, struct vu_msg *m, struct vu
                  "(0x%" PRIx64 " missing)", VS_VDPA_COMPANIONS & ~v);
         return -EINVAL;
     }
+    if (vs_offer_check_vdpa_ack(r, v, err->text, sizeof(err->text)))
+        return -EINVAL;
     r->fe_limits.protocol_features = v;
+    r->pf_settled = true;
     if (vu_has_bit(r->backend_pf, VU_PF_VDPA) && !vu_has_bit(v, VU_PF_VDPA)) {
         r->mode = VS_MODE_UP;
         vs_info("%s: legacy front-end, vdpa-user back-end: up-converting", r->cfg.id);
@@ -643,6 +649,27 @@ static void hold_frontend_if_owed(struct vs_relay *r)
 {
     if (translating(r) && r->fe && r->main_pending.count)
         vs_conn_pause(r->fe, true);
+}
+
+/* SET_PROTOCOL_FEATURES once the mode is decided: QEMU sends it again for
+ * each virtio-net queue pair (offer.c). */
+static void protocol_features_again(struct vs_relay *r, const struct vu_msg_desc *d,
+                                    struct vu_msg *m)
+{
+    struct vu_hdr hdr = m->hdr;
+    struct vu_error err;
+    int rc = -EINVAL;
+
+    if (r->pf_settled)
+        rc = vs_offer_protocol_features_again(r, m, err.text, sizeof(err.text));
+    else
+        snprintf(err.text, sizeof(err.text), "SET_PROTOCOL_FEATURES after other requests: "
+                 "the session already runs as plain vhost-user pass-through");
+    if (rc < 0)
+        reject(r, r->fe, VU_CHAN_FRONTEND, &hdr, d, rc, err.text);
+    if (rc == 1)
+        vs_forward_to_backend(r, d, m, "the same value again");
+    hold_frontend_if_owed(r);
 }
 
 static void handle_fe_msg(struct vs_conn *c, struct vu_msg *m)
@@ -686,8 +713,7 @@ static void handle_fe_msg(struct vs_conn *c, struct vu_msg *m)
             flush_deferred_owner(r);
         }
     } else if (req == VU_REQ_SET_PROTOCOL_FEATURES) {
-        rc = set_protocol_features(r, m, &err); /* refuses: already settled */
-        reject(r, c, VU_CHAN_FRONTEND, &hdr, d, rc < 0 ? rc : -EINVAL, err.text);
+        protocol_features_again(r, d, m);
         return;
     }
 
@@ -734,16 +760,18 @@ static const char *note_backend_reply(struct vs_relay *r, struct vu_msg *m, char
 
     switch (m->hdr.request) {
     case VU_REQ_GET_FEATURES:
-        r->fe_limits.offered_features = r->be_limits.offered_features = v;
+        m->payload.u64 = vs_offer_sanitize_features(r, v);
+        r->fe_limits.offered_features = r->be_limits.offered_features = m->payload.u64;
         r->fe_limits.features_known = r->be_limits.features_known = true;
-        return NULL;
+        return vs_offer_dropped_note(r, note, len);
     case VU_REQ_GET_PROTOCOL_FEATURES:
+        if (r->pf_settled) {
+            /* asked again (another queue pair): the offer stays what was acked against */
+            m->payload.u64 = r->offered_pf;
+            return "the offer in effect";
+        }
         r->backend_pf = v;
-        r->offered_pf = v & VS_RELAY_PROTOCOL_FEATURES;
-        if (vu_has_bit(v, VU_PF_VDPA))
-            r->offered_pf |= vs_up_offer(r, v);
-        else
-            r->offered_pf |= vs_down_offer(r, v);
+        r->offered_pf = vs_offer_protocol_features(r, v);
         m->payload.u64 = r->offered_pf;
         if (r->offered_pf == v)
             return NULL;
@@ -890,8 +918,12 @@ static void end_session(struct vs_relay *r, const char *why)
     if (r->ending)
         return;
     r->ending = true;
-    if (r->fe || r->be || r->in_session)
-        vs_info("%s: session ended (%s)", r->cfg.id, why);
+    if (r->fe || r->be || r->in_session) {
+        vs_log(vs_refusal_quiet(r) ? VS_LOG_DEBUG : VS_LOG_INFO, "%s: session ended (%s)",
+               r->cfg.id, why);
+        if (!r->stopping)
+            vs_refusal_session_end(r);
+    }
     r->in_session = false;
     vs_conn_close(r->fe_chan, 0);
     vs_conn_close(r->be_chan, 0);
@@ -908,7 +940,8 @@ static void end_session(struct vs_relay *r, const char *why)
     reset_session_state(r);
     r->ending = false;
     if (!r->stopping && r->cfg.frontend_mode == VS_MODE_CONNECT) {
-        r->fe_backoff_ms = VS_BACKOFF_MIN_MS;
+        unsigned hold = vs_refusal_wait_ms(r);
+        r->fe_backoff_ms = hold > VS_BACKOFF_MIN_MS ? hold : VS_BACKOFF_MIN_MS;
         schedule(r, &r->fe_timer, &r->fe_backoff_ms, fe_timer_cb);
     }
 }
@@ -926,7 +959,8 @@ static void on_main_close(struct vs_conn *c, int reason)
         vs_warn("%s: %s connection failed: %s; the session ends", r->cfg.id, c->label,
                 strerror(-reason));
     else
-        vs_info("%s: %s disconnected", r->cfg.id, c->label);
+        vs_log(vs_refusal_quiet(r) ? VS_LOG_DEBUG : VS_LOG_INFO, "%s: %s disconnected",
+               r->cfg.id, c->label);
     if (!was_fe && r->mode == VS_MODE_DOWN && !r->ending && vs_down_backend_lost(r)) {
         /* the vdpa-user front-end sees DEVICE_NEEDS_RESET and decides */
         vs_conn_close(r->be_chan, 0);
@@ -1037,7 +1071,8 @@ static void attach_frontend(struct vs_relay *r, int fd)
     }
     r->stats.sessions++;
     r->in_session = true;
-    vs_info("%s: front-end connected on %s", r->cfg.id, r->cfg.frontend);
+    vs_log(vs_refusal_quiet(r) ? VS_LOG_DEBUG : VS_LOG_INFO, "%s: front-end connected on %s",
+           r->cfg.id, r->cfg.frontend);
     if (!r->be) {
         /* Hold the front-end's requests until there is somewhere to send them. */
         vs_conn_pause(r->fe, true);
@@ -1094,6 +1129,41 @@ static void try_connect_frontend(struct vs_relay *r)
     schedule(r, &r->fe_timer, &r->fe_backoff_ms, fe_timer_cb);
 }
 
+static void on_listen(uv_poll_t *h, int status, int events);
+
+/* The refusal back-off is over: front-ends are accepted again. */
+static void fe_listen_resume(uv_timer_t *t)
+{
+    struct vs_relay *r = t->data;
+    int rc;
+
+    if (r->stopping || r->fe_listen_fd < 0)
+        return;
+    rc = uv_poll_start(&r->fe_listen, UV_READABLE, on_listen);
+    if (rc < 0)
+        vs_err("%s: cannot watch %s again: %s; restart the shim", r->cfg.id, r->cfg.frontend,
+               uv_strerror(rc));
+}
+
+/* A front-end arrived during the refusal back-off: it waits in the listen
+ * backlog until the delay is over. True when held. */
+static bool fe_listen_hold(struct vs_relay *r)
+{
+    unsigned wait = vs_refusal_wait_ms(r);
+    int rc;
+
+    if (!wait || r->fe)
+        return false;
+    rc = uv_poll_stop(&r->fe_listen);
+    if (rc == 0)
+        rc = uv_timer_start(&r->fe_timer, fe_listen_resume, wait, 0);
+    if (rc < 0) {
+        vs_err("%s: cannot delay the next front-end: %s", r->cfg.id, uv_strerror(rc));
+        return false;
+    }
+    return true;
+}
+
 static void on_listen(uv_poll_t *h, int status, int events)
 {
     struct vs_relay *r = h->data;
@@ -1102,6 +1172,8 @@ static void on_listen(uv_poll_t *h, int status, int events)
 
     (void)events;
     if (status < 0)
+        return;
+    if (fe_side && fe_listen_hold(r))
         return;
     fd = vu_accept(fe_side ? r->fe_listen_fd : r->be_listen_fd);
     if (fd < 0)

@@ -63,6 +63,14 @@ struct vs_watch_side {
     bool warned;
 };
 
+/* Sessions ended by a refusal, for the reconnect back-off (refusal.c). */
+struct vs_refusal_streak {
+    uint64_t last_ms;      /* loop time the last refused session ended */
+    unsigned count;        /* refused sessions in a row */
+    unsigned delay_ms;     /* the next front-end waits this long after last_ms */
+    bool session_refused;  /* the current session is ending by a refusal */
+};
+
 struct vs_up;            /* up-conversion state (upconv.c) */
 struct vs_down;          /* down-conversion state (downconv.c) */
 struct vs_check;         /* check= state (check.c) */
@@ -90,6 +98,10 @@ struct vs_relay {
     uint64_t backend_pf;              /* protocol features the back-end offered */
     uint64_t offered_pf;              /* protocol features shown to the front-end */
     bool owner_deferred;              /* SET_OWNER held until protocol features are set */
+    bool pf_settled;                  /* the front-end's SET_PROTOCOL_FEATURES was taken */
+    uint64_t features_dropped;        /* feature bits the offer lost to a VIRTIO
+                                         dependency (offer.c) */
+    bool features_dropped_logged;     /* ... said once per session */
     struct vs_owed_fifo main_pending; /* replies owed on the main socket */
     struct vs_owed_fifo chan_pending; /* replies owed on the back-end channel */
     struct vs_up *up;                 /* VS_MODE_UP only */
@@ -104,6 +116,7 @@ struct vs_relay {
     uv_timer_t watch_timer;
     struct vs_watch_side watch[VS_PEERS];
     struct vs_fd_budget fds;          /* fds the session holds (fd_budget.h) */
+    struct vs_refusal_streak refusal; /* the reconnect back-off (refusal.c); outlives sessions */
 
     struct vs_relay_stats stats;
 };
@@ -154,6 +167,35 @@ void vs_refuse_frontend(struct vs_relay *r, const struct vu_hdr *hdr, const stru
  * (r->be_chan, the front-end's channel stays) and whose other end is added
  * to m, a SET_BACKEND_REQ_FD on its way to the back-end. 0 or -errno. */
 int vs_attach_backend_channel(struct vs_relay *r, struct vu_msg *m);
+
+/* ---- offer.c: what the front-end is offered -------------------------------- */
+
+/* The GET_PROTOCOL_FEATURES reply for a back-end offer: every bit works in
+ * every mode a front-end that acks it can reach. */
+uint64_t vs_offer_protocol_features(const struct vs_relay *r, uint64_t backend_pf);
+/* A front-end's F_VDPA ack with bits shown for legacy front-ends only:
+ * -EINVAL with the reason in text; 0 when acceptable (or no F_VDPA). */
+int vs_offer_check_vdpa_ack(const struct vs_relay *r, uint64_t v, char *text, size_t len);
+/* SET_PROTOCOL_FEATURES once the mode is decided (QEMU sends it for each
+ * queue pair): 1 forward m (pass-through), 0 answered by the shim, -errno
+ * refused with the reason in text. */
+int vs_offer_protocol_features_again(struct vs_relay *r, struct vu_msg *m, char *text, size_t len);
+/* The virtio features offered, less those whose required features are not
+ * offered (the device model's rules); logged once per session. */
+uint64_t vs_offer_sanitize_features(struct vs_relay *r, uint64_t features);
+/* A trace note naming what the sanitizing dropped, or NULL. */
+const char *vs_offer_dropped_note(const struct vs_relay *r, char *buf, size_t len);
+
+/* ---- refusal.c: the reconnect back-off ------------------------------------- */
+
+/* The current session ends because the shim refused a message. */
+void vs_refusal_mark(struct vs_relay *r);
+/* At the end of every session: counts refused sessions in a row. */
+void vs_refusal_session_end(struct vs_relay *r);
+/* How long the next front-end must still wait (0: accept it now). */
+unsigned vs_refusal_wait_ms(const struct vs_relay *r);
+/* A refusal loop is under way: per-session log lines go to debug. */
+bool vs_refusal_quiet(const struct vs_relay *r);
 
 /* ---- watchdog.c: reply-timeout= ------------------------------------------- */
 

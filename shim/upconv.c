@@ -50,6 +50,7 @@ enum up_action {
     UPA_CHECK_ACK,       /* a step of a sequence: a failure fails the sequence */
     UPA_DEVICE_ID,
     UPA_VQS_COUNT,
+    UPA_VRING_MAX,       /* VDPA_GET_VRING_NUM: the largest ring the back-end takes */
     UPA_CONFIG_SIZE,
     UPA_CONFIG,          /* cache the config space; arg: enum up_config_read */
     /* For the next three, arg is the front-end request to acknowledge when
@@ -87,6 +88,7 @@ struct vs_up {
     int mem_fds[VU_MAX_MEM_REGIONS];
     bool has_mem;
     uint32_t device_id, nrings, config_size;
+    uint32_t vring_max;            /* VDPA_GET_VRING_NUM (0 until known) */
     uint8_t config[VU_MAX_CONFIG_SIZE];
     bool has_config;
     struct up_ring *rings;         /* nrings of them */
@@ -114,11 +116,15 @@ struct up_gap {
 
 /* Protocol features a legacy front-end can use over a vdpa-user back-end:
  * translated (CONFIG, BACKEND_REQ for CONFIG_CHANGE_MSG, NET_MTU,
- * RESET_DEVICE) or forwarded as they are (MQ, REPLY_ACK, LOG_SHMFD, RARP). */
+ * RESET_DEVICE, STATUS: the shim keeps the front-end's view) or forwarded as
+ * they are (MQ, REPLY_ACK, LOG_SHMFD, RARP, negotiated with the back-end in
+ * vs_up_begin). Nothing else: a bit the back-end offers beyond these (e.g.
+ * CONFIGURE_MEM_SLOTS) is not negotiated with it, so it is not shown. */
 #define UP_FORWARDED (VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_LOG_SHMFD) | \
                       VU_BIT(VU_PF_RARP))
 #define UP_TRANSLATED (VU_BIT(VU_PF_CONFIG) | VU_BIT(VU_PF_BACKEND_REQ) | \
-                       VU_BIT(VU_PF_RESET_DEVICE) | VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_MQ))
+                       VU_BIT(VU_PF_RESET_DEVICE) | VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_MQ) | \
+                       VU_BIT(VU_PF_STATUS))
 
 uint64_t vs_up_offer(const struct vs_relay *r, uint64_t backend_pf)
 {
@@ -313,6 +319,9 @@ int vs_up_begin(struct vs_relay *r, const struct vu_msg *set_pf)
     }
     vs_send_none(r, VU_REQ_VDPA_GET_DEVICE_ID, UPA_DEVICE_ID, 0, NULL);
     vs_send_none(r, VU_REQ_VDPA_GET_VQS_COUNT, UPA_VQS_COUNT, 0, NULL);
+    /* vdpa-user: a ring size above this is rejected, so ask before any
+     * SET_VRING_NUM (a legacy front-end never asks). */
+    vs_send_none(r, VU_REQ_VDPA_GET_VRING_NUM, UPA_VRING_MAX, 0, NULL);
     set_status(r, 0, "reset");
     set_status(r, ST_NEGOTIATING, "ACKNOWLEDGE|DRIVER");
     provision(r);
@@ -607,6 +616,13 @@ void vs_up_frontend_request(struct vs_relay *r, const struct vu_msg_desc *d, str
         vs_refuse_frontend(r, &m->hdr, d, -ERANGE, "ring index beyond the back-end's VQ count");
         return;
     }
+    if (req == VU_REQ_SET_VRING_NUM && up->vring_max && m->payload.state.num > up->vring_max) {
+        char text[96];
+        snprintf(text, sizeof(text), "ring size %u above the back-end's maximum %u "
+                 "(VDPA_GET_VRING_NUM)", m->payload.state.num, up->vring_max);
+        vs_refuse_frontend(r, &m->hdr, d, -EINVAL, text);
+        return;
+    }
     m->hdr.flags &= ~VU_FLAG_NEED_REPLY; /* the shim answers the front-end itself */
 
     switch (req) {
@@ -772,6 +788,12 @@ void vs_up_internal_reply(struct vs_relay *r, const struct vs_owed *o, struct vu
             up->rings[i].kick_fd = up->rings[i].call_fd = up->rings[i].err_fd = -1;
         if (!vs_device_max_rings(&r->cfg))
             r->fe_limits.max_queues = r->be_limits.max_queues = up->nrings;
+        return;
+    case UPA_VRING_MAX:
+        if (v == 0)
+            vs_warn("%s: the back-end reports a maximum ring size of 0; ring sizes are left "
+                    "to it to check", r->cfg.id);
+        up->vring_max = v > VU_VRING_NUM_MAX ? VU_VRING_NUM_MAX : (uint32_t)v;
         return;
     case UPA_CONFIG_SIZE: {
         struct vu_msg get;

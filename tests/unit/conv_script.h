@@ -112,6 +112,7 @@ static inline void cs_be_reply_payload(const struct cs_peer *p, const struct vu_
     case VU_REQ_GET_QUEUE_NUM:          vu_msg_set_u64(r, p->be_pairs); return;
     case VU_REQ_VDPA_GET_DEVICE_ID:     vu_msg_set_u64(r, CS_NET_DEVICE_ID); return;
     case VU_REQ_VDPA_GET_VQS_COUNT:     vu_msg_set_u64(r, CS_NET_VQS); return;
+    case VU_REQ_VDPA_GET_VRING_NUM:     vu_msg_set_u64(r, VU_VRING_NUM_MAX); return;
     case VU_REQ_VDPA_GET_CONFIG_SIZE:   vu_msg_set_u64(r, CS_NET_CONFIG_SIZE); return;
     case VU_REQ_GET_STATUS:             vu_msg_set_u64(r, p->be_status); return;
     case VU_REQ_GET_VRING_BASE:

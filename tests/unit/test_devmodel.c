@@ -114,13 +114,30 @@ static void net_consistency(void **state)
     const struct vs_device_model *m = vs_model_find("net");
 
     (void)state;
-    assert_true(m->features_consistent(B(32) | B(VIRTIO_NET_F_CTRL_VQ) | B(VIRTIO_NET_F_MQ)));
-    assert_false(m->features_consistent(B(32) | B(VIRTIO_NET_F_MQ)));
-    assert_false(m->features_consistent(B(VIRTIO_NET_F_CTRL_RX)));
-    assert_false(m->features_consistent(B(VIRTIO_NET_F_GUEST_TSO4)));
-    assert_true(m->features_consistent(B(VIRTIO_NET_F_GUEST_TSO4) | B(VIRTIO_NET_F_GUEST_CSUM)));
-    assert_false(m->features_consistent(B(VIRTIO_NET_F_HOST_TSO6)));
-    assert_true(m->features_consistent(B(VIRTIO_NET_F_HOST_TSO6) | B(VIRTIO_NET_F_CSUM)));
+    assert_true(vs_model_features_consistent(m, B(32) | B(VIRTIO_NET_F_CTRL_VQ) | B(VIRTIO_NET_F_MQ)));
+    assert_false(vs_model_features_consistent(m, B(32) | B(VIRTIO_NET_F_MQ)));
+    assert_false(vs_model_features_consistent(m, B(VIRTIO_NET_F_CTRL_RX)));
+    assert_false(vs_model_features_consistent(m, B(VIRTIO_NET_F_GUEST_TSO4)));
+    assert_true(vs_model_features_consistent(m, B(VIRTIO_NET_F_GUEST_TSO4) | B(VIRTIO_NET_F_GUEST_CSUM)));
+    assert_false(vs_model_features_consistent(m, B(VIRTIO_NET_F_HOST_TSO6)));
+    assert_true(vs_model_features_consistent(m, B(VIRTIO_NET_F_HOST_TSO6) | B(VIRTIO_NET_F_CSUM)));
+}
+
+/* issue 15 #2: DPDK 22.11 net_vhost without tso=1 offers HOST_ECN (13)
+ * without HOST_TSO4/6 (11/12); the offer loses ECN (and only ECN), and the
+ * loss cascades (GUEST_ECN without GUEST_TSO4/6 once those went). */
+static void net_offer_sanitized(void **state)
+{
+    const struct vs_device_model *m = vs_model_find("net");
+    const uint64_t dpdk = B(32) | B(VIRTIO_NET_F_CSUM) | B(13) | B(VIRTIO_NET_F_MRG_RXBUF);
+    (void)state;
+    assert_int_equal(vs_model_sanitize(m, dpdk), dpdk & ~B(13));
+    assert_true(vs_model_features_consistent(m, vs_model_sanitize(m, dpdk)));
+    /* GUEST_TSO4 without GUEST_CSUM goes, then GUEST_ECN that needed it */
+    assert_int_equal(vs_model_sanitize(m, B(VIRTIO_NET_F_GUEST_TSO4) | B(9)), 0);
+    /* a consistent offer is left as it is */
+    assert_int_equal(vs_model_sanitize(m, dpdk | B(VIRTIO_NET_F_HOST_TSO4)),
+                     dpdk | B(VIRTIO_NET_F_HOST_TSO4));
 }
 
 static void net_config_ranges(void **state)
@@ -297,7 +314,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(net_offer),        cmocka_unit_test(net_config),
-        cmocka_unit_test(net_consistency),  cmocka_unit_test(net_config_ranges),
+        cmocka_unit_test(net_consistency),
+        cmocka_unit_test(net_offer_sanitized),  cmocka_unit_test(net_config_ranges),
         cmocka_unit_test(blk_from_backend), cmocka_unit_test(blk_synthesized),
         cmocka_unit_test(fs_config),        cmocka_unit_test(generic_model),
         cmocka_unit_test(ctrl_commands),

@@ -23,6 +23,7 @@
 #define FE_PF (VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_CONFIG) | \
                VU_BIT(VU_PF_NET_MTU) | VU_BIT(VU_PF_RESET_DEVICE) | VU_BIT(VU_PF_BACKEND_REQ))
 #define NEED VU_FLAG_NEED_REPLY
+#define RING_MAX 1024u /* the scripted back-end's VDPA_GET_VRING_NUM */
 
 struct up_test {
     struct scripted s;
@@ -96,6 +97,7 @@ static void negotiate(struct up_test *t, uint32_t device_id, uint64_t vqs)
     if (device_id != 1)
         return;
     be_answer(t, VU_REQ_VDPA_GET_VQS_COUNT, vqs);
+    be_answer(t, VU_REQ_VDPA_GET_VRING_NUM, RING_MAX);
     be_status(t, 0);
     be_status(t, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
     if (t->provision) {
@@ -395,6 +397,22 @@ static void up_features_refused_with_ack(void **state)
     fe_expect_ack(t, VU_REQ_SET_FEATURES, EINVAL);
 }
 
+/* A legacy front-end never asks VDPA_GET_VRING_NUM; the shim asks at set-up
+ * and refuses a larger SET_VRING_NUM itself (vdpa-user rejects it): the
+ * back-end never sees it, and a size within the bound goes on as before. */
+static void up_ring_size_above_backend_max(void **state)
+{
+    struct up_test *t = *state;
+
+    negotiate(t, 1, 2);
+    assert_int_equal(send_state_req(t->s.fe, VU_REQ_SET_VRING_NUM, NEED, 0, RING_MAX * 2), 0);
+    fe_expect_ack(t, VU_REQ_SET_VRING_NUM, EINVAL);
+    assert_true(quiet_for(t->s.be, 100));
+    assert_int_equal(send_state_req(t->s.fe, VU_REQ_SET_VRING_NUM, NEED, 0, RING_MAX), 0);
+    fe_expect_ack(t, VU_REQ_SET_VRING_NUM, 0);
+    assert_true(quiet_for(t->s.be, 100)); /* kept until the device starts */
+}
+
 static void up_features_refused_without_ack(void **state)
 {
     struct up_test *t = *state;
@@ -688,6 +706,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(up_status_zero_is_a_stop, up_setup, up_teardown),
         cmocka_unit_test_setup_teardown(up_features_refused_with_ack, up_setup, up_teardown),
         cmocka_unit_test_setup_teardown(up_features_refused_without_ack, up_setup, up_teardown),
+        cmocka_unit_test_setup_teardown(up_ring_size_above_backend_max, up_setup, up_teardown),
         cmocka_unit_test_setup_teardown(up_backend_dies_mid_setup, up_setup, up_teardown),
         cmocka_unit_test_setup_teardown(up_frontend_reconnects, up_setup, up_teardown),
         cmocka_unit_test_setup_teardown(up_reset_device_and_mtu, up_setup, up_teardown),
