@@ -177,6 +177,18 @@ uninstall:
 check-install: $(BUILD)/vdpa-shim
 	@BUILD=$(BUILD) tests/e2e/test_install.sh
 
+# ---- The test guest (tests/guest, issue 15) ---------------------------------
+# make guest: a small Linux guest made from Debian packages only (the Debian 12
+# cloud kernel, busybox-static, its virtio modules, static helpers) in
+# $(GUEST_DIR), cached by the package versions and the guest's sources. The
+# tests/e2e/test_guest_*.sh tests build it themselves (same cache) and skip
+# loudly where the packages cannot be downloaded. docs/guests.md.
+GUEST_DIR ?= $(BUILD)/guest
+.PHONY: guest
+guest:
+	@GUEST_CC=$(CC) tests/guest/build.sh $(GUEST_DIR)
+# ---- end of the test guest ----------------------------------------------------
+
 clean:
 	rm -rf build build-san build-clang build-fuzz
 

@@ -7,10 +7,15 @@
 #          net_virtio_user peers), qemu-system-x86 and qemu-system-common
 #          (QEMU, qemu-storage-daemon, virtiofsd), qemu-utils, bc, systemd
 #          (systemd-socket-activate: socket activation in test_service)
+#   guest: cpio (the test guest's initramfs), e2fsprogs (e2fsck/debugfs check
+#          the guest's file system); the guest's kernel and busybox-static
+#          are downloaded by tests/guest/build.sh (apt-get download) and
+#          unpacked in the build tree, never installed here
 #   docs:  scdoc (the man page, docs/vdpa-shim.1.scd -> vdpa-shim.1)
 set -euo pipefail
 packages=(gcc clang libclang-rt-dev make pkg-config libuv1-dev libcmocka-dev valgrind python3
-          dpdk dpdk-dev qemu-system-x86 qemu-system-common qemu-utils systemd scdoc)
+          dpdk dpdk-dev qemu-system-x86 qemu-system-common qemu-utils systemd scdoc
+          cpio e2fsprogs)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
