@@ -326,4 +326,16 @@ static inline bool vu_has_bit(uint64_t features, unsigned bit)
     return (features & VU_BIT(bit)) != 0;
 }
 
+/* docs/vdpa-user.md 2.2: F_VDPA implies CONFIG. A back-end that offers
+ * F_VDPA serves GET_CONFIG and SET_CONFIG whether or not it shows bit 9,
+ * and a front-end that acks F_VDPA may use them without acking bit 9. */
+#define VU_PF_VDPA_IMPLIES VU_BIT(VU_PF_CONFIG)
+
+/* The protocol features in effect when `pf` is negotiated (or offered):
+ * `pf` itself plus what F_VDPA implies. */
+static inline uint64_t vu_pf_in_effect(uint64_t pf)
+{
+    return vu_has_bit(pf, VU_PF_VDPA) ? pf | VU_PF_VDPA_IMPLIES : pf;
+}
+
 #endif

@@ -273,10 +273,11 @@ uint64_t vs_down_offer(const struct vs_relay *r, uint64_t backend_pf)
     /* The shim's own steps need REPLY_ACK to learn each one's outcome. */
     if (!vu_has_bit(backend_pf, VU_PF_REPLY_ACK) || !model_for(r, backend_pf))
         return 0;
-    /* spec 2.2.2: F_VDPA comes with MQ, REPLY_ACK, CONFIG and STATUS */
+    /* spec 2.2.2: F_VDPA comes with MQ, REPLY_ACK and STATUS, and implies
+     * CONFIG, which is not shown: a legacy VMM reads this offer too, and
+     * QEMU warns about CONFIG for devices whose config it keeps itself. */
     return VU_BIT(VU_PF_VDPA) | VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) |
-           VU_BIT(VU_PF_CONFIG) | VU_BIT(VU_PF_STATUS) |
-           (backend_pf & (VU_BIT(VU_PF_LOG_SHMFD) | VU_BIT(VU_PF_RARP)));
+           VU_BIT(VU_PF_STATUS) | (backend_pf & (VU_BIT(VU_PF_LOG_SHMFD) | VU_BIT(VU_PF_RARP)));
 }
 
 static bool backend_config_used(const struct vs_relay *r)

@@ -20,10 +20,6 @@
 #include "log.h"
 #include "session.h"
 
-/* Bits a vdpa-user front-end may ack in down-conversion besides what
- * vs_down_offer shows: CONFIG, which F_VDPA requires (spec 2.2.3). */
-#define VDPA_IMPLIED VU_BIT(VU_PF_CONFIG)
-
 uint64_t vs_offer_protocol_features(const struct vs_relay *r, uint64_t backend_pf)
 {
     /* Up-conversion serves exactly vs_up_offer; a vdpa-user front-end
@@ -36,12 +32,13 @@ uint64_t vs_offer_protocol_features(const struct vs_relay *r, uint64_t backend_p
     return (backend_pf & VS_RELAY_PROTOCOL_FEATURES) | vs_down_offer(r, backend_pf);
 }
 
-/* The bits a front-end that acks F_VDPA may ack with it. */
+/* The bits a front-end that acks F_VDPA may ack with it: CONFIG, which
+ * F_VDPA implies, even where it is not shown (docs/vdpa-user.md 2.2). */
 static uint64_t vdpa_allowed(const struct vs_relay *r)
 {
-    if (vu_has_bit(r->backend_pf, VU_PF_VDPA))
-        return r->offered_pf & r->backend_pf; /* pass-through: the back-end's own */
-    return vs_down_offer(r, r->backend_pf) | VDPA_IMPLIED;
+    if (vu_has_bit(r->backend_pf, VU_PF_VDPA)) /* pass-through: the back-end's own */
+        return vu_pf_in_effect(r->offered_pf & r->backend_pf);
+    return vu_pf_in_effect(vs_down_offer(r, r->backend_pf));
 }
 
 int vs_offer_check_vdpa_ack(const struct vs_relay *r, uint64_t v, char *text, size_t len)

@@ -13,7 +13,8 @@
 
 #define VS_BACKOFF_MIN_MS 100
 #define VS_BACKOFF_MAX_MS 2000
-#define VS_VDPA_COMPANIONS (VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_CONFIG) | VU_BIT(VU_PF_STATUS))
+/* What F_VDPA needs acked with it; CONFIG is implied (docs/vdpa-user.md 2.2). */
+#define VS_VDPA_COMPANIONS (VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_STATUS))
 
 static void end_session(struct vs_relay *r, const char *why);
 static void try_connect_backend(struct vs_relay *r);
@@ -552,7 +553,8 @@ static bool answer_shim_offered(struct vs_relay *r, const struct vu_msg_desc *d,
                vu_has_bit(r->fe_limits.protocol_features, VU_PF_REPLY_ACK);
     struct vu_msg reply;
 
-    if (d->gate == VU_GATE_NONE || vu_has_bit(r->be_limits.protocol_features, (unsigned)d->gate) ||
+    if (d->gate == VU_GATE_NONE ||
+        vu_has_bit(vu_pf_in_effect(r->be_limits.protocol_features), (unsigned)d->gate) ||
         !vu_has_bit(r->fe_limits.protocol_features, (unsigned)d->gate))
         return false;
     vs_trace_dir(r, "fe->shim", VU_CHAN_FRONTEND, m, "the back-end lacks this feature");
@@ -601,19 +603,21 @@ static void flush_deferred_owner(struct vs_relay *r)
 static int set_protocol_features(struct vs_relay *r, struct vu_msg *m, struct vu_error *err)
 {
     uint64_t v = m->payload.u64;
+    /* docs/vdpa-user.md 2.2: with F_VDPA, CONFIG may be acked unshown */
+    uint64_t ackable = vu_has_bit(v, VU_PF_VDPA) ? vu_pf_in_effect(r->offered_pf) : r->offered_pf;
 
-    /* docs/vdpa-user.md 2.2: F_VDPA comes with REPLY_ACK, CONFIG and
-     * STATUS. Called while the mode is undecided; a later one is
+    /* docs/vdpa-user.md 2.2: F_VDPA comes with REPLY_ACK and STATUS.
+     * Called while the mode is undecided; a later one is
      * vs_offer_protocol_features_again's. */
-    if (v & ~r->offered_pf) {
+    if (v & ~ackable) {
         snprintf(err->text, sizeof(err->text),
                  "SET_PROTOCOL_FEATURES acks 0x%" PRIx64 ", which includes 0x%" PRIx64
-                 " the back-end did not offer", v, v & ~r->offered_pf);
+                 " the back-end did not offer", v, v & ~ackable);
         return -EINVAL;
     }
     if (vu_has_bit(v, VU_PF_VDPA) && (v & VS_VDPA_COMPANIONS) != VS_VDPA_COMPANIONS) {
         snprintf(err->text, sizeof(err->text),
-                 "SET_PROTOCOL_FEATURES acks F_VDPA without REPLY_ACK, CONFIG and STATUS "
+                 "SET_PROTOCOL_FEATURES acks F_VDPA without REPLY_ACK and STATUS "
                  "(0x%" PRIx64 " missing)", VS_VDPA_COMPANIONS & ~v);
         return -EINVAL;
     }
@@ -632,8 +636,10 @@ static int set_protocol_features(struct vs_relay *r, struct vu_msg *m, struct vu
         return vs_down_begin(r, m);
     }
     r->mode = VS_MODE_PASS;
-    /* Bits the shim offers on its own account stay with the shim. */
-    m->payload.u64 = v & r->backend_pf;
+    /* Bits the shim offers on its own account stay with the shim. Under
+     * F_VDPA, CONFIG goes to a back-end that shows it even when the shim
+     * hid it (a revision-1 back-end wants it acked with F_VDPA). */
+    m->payload.u64 = vu_pf_in_effect(v) & r->backend_pf;
     r->be_limits.protocol_features = m->payload.u64;
     return 1; /* forward */
 }

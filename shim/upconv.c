@@ -126,12 +126,35 @@ struct up_gap {
                        VU_BIT(VU_PF_RESET_DEVICE) | VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_MQ) | \
                        VU_BIT(VU_PF_STATUS))
 
+/* Whether a legacy VMM keeps the type's config space itself, so that CONFIG
+ * is not shown to it: QEMU 7.2's vhost-user net, fs and scsi devices have no
+ * config handler and warn "vhost-user backend supports
+ * VHOST_USER_PROTOCOL_F_CONFIG but QEMU does not" when it is offered
+ * (hw/virtio/vhost-user.c, vhost_user_backend_init), as do its devices for
+ * types without a config space (rng, i2c). Its blk, gpio, gpu, input and
+ * vsock devices read config from the back-end (blk refuses a back-end
+ * without CONFIG). A vdpa-user front-end has CONFIG anyway: F_VDPA implies
+ * it (docs/vdpa-user.md 2.2). */
+static bool vmm_keeps_config(const struct vs_device_type *t)
+{
+    static const char *const types[] = { "net", "fs", "scsi" };
+
+    if (t->config_size == 0)
+        return true;
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+        if (strcmp(t->name, types[i]) == 0)
+            return true;
+    return false;
+}
+
 uint64_t vs_up_offer(const struct vs_relay *r, uint64_t backend_pf)
 {
     uint64_t offer = (backend_pf & UP_FORWARDED) | UP_TRANSLATED;
 
     if (strcmp(r->cfg.type->name, "net") == 0)
         offer |= VU_BIT(VU_PF_NET_MTU);
+    if (vmm_keeps_config(r->cfg.type))
+        offer &= ~VU_BIT(VU_PF_CONFIG);
     return offer;
 }
 

@@ -235,12 +235,14 @@ int vu_validate_request(const struct vu_session_limits *limits, enum vu_channel 
                     msg->hdr.flags);
 
     /* Feature gates first: a request the session never enabled is refused
-     * whatever its payload looks like. */
+     * whatever its payload looks like. A gate is open when its bit is
+     * negotiated or implied by F_VDPA (CONFIG: docs/vdpa-user.md 2.2). */
     if ((d->flags & VU_DESC_NEEDS_PROTOCOL_FEATURES) &&
         !(limits->features_known && vu_has_bit(limits->offered_features, VU_F_PROTOCOL_FEATURES)))
         return fail(msg, err, -EPERM,
                     "%s: needs VHOST_USER_F_PROTOCOL_FEATURES, which was not offered", d->name);
-    if (d->gate != VU_GATE_NONE && !vu_has_bit(limits->protocol_features, (unsigned)d->gate))
+    if (d->gate != VU_GATE_NONE &&
+        !vu_has_bit(vu_pf_in_effect(limits->protocol_features), (unsigned)d->gate))
         return fail(msg, err, -EPERM, "%s: needs protocol feature %s, which was not negotiated",
                     d->name, vu_protocol_feature_name((unsigned)d->gate));
     if ((d->flags & VU_DESC_FORBIDDEN_UNDER_VDPA) &&

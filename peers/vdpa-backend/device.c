@@ -27,8 +27,9 @@
 #define ST_FAILED   VIRTIO_STATUS_FAILED
 #define ST_OVERLAY  (ST_NEEDS_RESET | ST_FAILED)
 
-/* What F_VDPA requires the front-end to acknowledge with it (2.2). */
-#define PF_VDPA_REQUIRED (VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_CONFIG) | VU_BIT(VU_PF_STATUS))
+/* What F_VDPA requires the front-end to acknowledge with it (2.2); CONFIG
+ * is implied by F_VDPA, acked or not. */
+#define PF_VDPA_REQUIRED (VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_STATUS))
 
 /* A handler's result besides 0 (success) and a positive errno (rejected). */
 #define CLOSE_SESSION (-1)
@@ -344,7 +345,9 @@ static int h_set_protocol_features(struct backend *b, struct vu_msg *msg, struct
     (void)reply;
     if (b->vdpa)
         return EBUSY; /* 2.2.5: the F_VDPA decision holds for the connection */
-    if (v & ~device_offered_protocol_features(b))
+    /* 2.2: CONFIG may be acked with F_VDPA whether or not it is shown */
+    if (v & ~(vu_has_bit(v, VU_PF_VDPA) ? vu_pf_in_effect(device_offered_protocol_features(b))
+                                        : device_offered_protocol_features(b)))
         return EINVAL;
     if (vu_has_bit(v, VU_PF_VDPA) && (v & PF_VDPA_REQUIRED) != PF_VDPA_REQUIRED)
         return EINVAL; /* 2.2.4 */

@@ -230,7 +230,7 @@ static const char *device_name(uint64_t id)
 static int negotiate(struct driver *d)
 {
     const uint64_t required = VU_BIT(VU_PF_VDPA) | VU_BIT(VU_PF_REPLY_ACK) |
-                              VU_BIT(VU_PF_CONFIG) | VU_BIT(VU_PF_STATUS);
+                              VU_BIT(VU_PF_STATUS);
     uint64_t offered;
     struct vu_msg m;
 
@@ -245,13 +245,14 @@ static int negotiate(struct driver *d)
         return -1;
     if ((offered & required) != required) {
         vs_err("the back-end offers protocol features 0x%llx; vdpa-user needs VDPA (63), "
-               "REPLY_ACK (3), CONFIG (9) and STATUS (16)", (unsigned long long)offered);
+               "REPLY_ACK (3) and STATUS (16)", (unsigned long long)offered);
         return -1;
     }
-    /* 2.2.3: bit 63 together with 3, 9 and 16; MQ is harmless; nothing else
-     * (in particular not NET_MTU or RESET_DEVICE, 2.4). REPLY_ACK is in the
-     * written value, so the back-end answers this very message (2.2.6). */
-    d->protocol_features = (offered & VU_BIT(VU_PF_MQ)) | required;
+    /* 2.2.3: bit 63 together with 3 and 16; CONFIG (9), implied by 63, and
+     * MQ where shown; nothing else (in particular not NET_MTU or
+     * RESET_DEVICE, 2.4). REPLY_ACK is in the written value, so the
+     * back-end answers this very message (2.2.6). */
+    d->protocol_features = (offered & (VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_CONFIG))) | required;
     vu_msg_init(&m, VU_REQ_SET_PROTOCOL_FEATURES, 0);
     vu_msg_set_u64(&m, d->protocol_features);
     if (drv_ack(d, &m))

@@ -297,8 +297,9 @@ int fe_handshake_legacy(struct fe_conn *c, struct records *r)
 
 int fe_handshake_vdpa(struct fe_conn *c, struct records *r)
 {
+    /* 2.2: CONFIG is implied by F_VDPA, acked where shown */
     const uint64_t required = VU_BIT(VU_PF_VDPA) | VU_BIT(VU_PF_REPLY_ACK) |
-                              VU_BIT(VU_PF_CONFIG) | VU_BIT(VU_PF_STATUS);
+                              VU_BIT(VU_PF_STATUS);
 
     if (note(r, VU_REQ_GET_FEATURES, fe_get_u64(c, VU_REQ_GET_FEATURES, &c->features, false)) !=
             OUT_ANSWERED ||
@@ -309,7 +310,7 @@ int fe_handshake_vdpa(struct fe_conn *c, struct records *r)
         (c->pf_offered & required) != required)
         return -1;
     /* 2.2.6: REPLY_ACK is in effect for the very message that enables it. */
-    c->pf_acked = required | (c->pf_offered & VU_BIT(VU_PF_MQ));
+    c->pf_acked = required | (c->pf_offered & (VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_CONFIG)));
     if (note(r, VU_REQ_SET_PROTOCOL_FEATURES,
              fe_u64(c, VU_REQ_SET_PROTOCOL_FEATURES, c->pf_acked, -1, false)) != OUT_ANSWERED) {
         c->pf_acked = 0;

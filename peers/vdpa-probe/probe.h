@@ -156,8 +156,9 @@ uint64_t fe_legacy_protocol_features(void);
  * is offered), SET_OWNER. Each outcome goes into r when r is not NULL.
  * 0 when every step was answered, -1 otherwise. */
 int fe_handshake_legacy(struct fe_conn *c, struct records *r);
-/* docs/vdpa-user.md section 8 steps 1-4: F_VDPA with REPLY_ACK, CONFIG,
- * STATUS (and MQ when offered), GET_FEATURES again, SET_OWNER. */
+/* docs/vdpa-user.md section 8 steps 1-4: F_VDPA with REPLY_ACK and STATUS
+ * (MQ and CONFIG when offered; F_VDPA implies CONFIG, 2.2), GET_FEATURES
+ * again, SET_OWNER. */
 int fe_handshake_vdpa(struct fe_conn *c, struct records *r);
 
 /* ---- frontend.c / backend.c -------------------------------------------------- */

@@ -69,7 +69,7 @@ struct bench_fe {
 
 /* The protocol features a VMM of `kind` acks when offered. Fixed per type, so
  * the conversation is the same direct and through the shim (the shim offers
- * CONFIG and STATUS on its own account). */
+ * STATUS, and F_VDPA, on its own account). */
 uint64_t bench_fe_default_pf(enum bench_kind kind);
 void bench_fe_init(struct bench_fe *f, enum bench_kind kind, unsigned rings,
                    const struct bench_res *res);

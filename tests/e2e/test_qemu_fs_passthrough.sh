@@ -41,6 +41,14 @@ kill -0 "$QEMU_PID" 2>/dev/null || fail "QEMU exited: $(tail -n 3 "$w/qemu.log")
 grep -q 'fs0 be->fe GET_QUEUE_NUM reply u64=' "$w/trace.txt" || fail "GET_QUEUE_NUM not answered"
 grep -q 'fs0 be->fe SET_BACKEND_REQ_FD reply ack=0' "$w/trace.txt" || fail "back-end channel not accepted"
 grep -q 'fs0 fe->be SET_VRING_CALL index=0 fds=\[eventfd\]' "$w/trace.txt" || fail "no call eventfd relayed"
+# Pass-through is invisible: F_VDPA implies CONFIG (docs/vdpa-user.md 2.2),
+# so the shim offers F_VDPA without CONFIG and QEMU 7.2, which has no config
+# handler for vhost-user-fs, does not warn (issue 15 item 4).
+grep -q 'VHOST_USER_PROTOCOL_F_CONFIG but QEMU does not' "$w/qemu.log" &&
+    fail "QEMU warns about F_CONFIG: the offer is not invisible"
+if grep -i 'vhost' "$w/qemu.log" | grep -q .; then
+    fail "QEMU complains: $(grep -i vhost "$w/qemu.log" | head -n 3)"
+fi
 
 kill -TERM "$QEMU_PID"; wait "$QEMU_PID" 2>/dev/null || true; QEMU_PID=""
 wait_for 10 grep -q "session ended" "$w/shim.log" || fail "session did not end after QEMU quit"

@@ -44,13 +44,14 @@
 #define CS_LEGACY_FEATURES (VU_BIT(VIRTIO_F_VERSION_1) | VU_BIT(VU_F_PROTOCOL_FEATURES) | \
                             VU_BIT(VIRTIO_NET_F_MRG_RXBUF))
 #define CS_LEGACY_PF (VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_NET_MTU))
-/* What a vdpa-user front-end acks over it (spec 2.2.2). */
+/* What a vdpa-user front-end acks over it (spec 2.2.3): CONFIG too, as a
+ * revision-1 front-end does, though F_VDPA implies it and it is not shown. */
 #define CS_VDPA_PF (VU_BIT(VU_PF_VDPA) | VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) | \
                     VU_BIT(VU_PF_CONFIG) | VU_BIT(VU_PF_STATUS))
 /* A vdpa-user net back-end, and what a legacy front-end acks over it. */
 #define CS_VDPA_FEATURES (VU_BIT(VIRTIO_F_VERSION_1) | VU_BIT(VU_F_PROTOCOL_FEATURES) | \
                           VU_BIT(VIRTIO_NET_F_MAC))
-#define CS_LEGACY_ACK_PF (VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_CONFIG))
+#define CS_LEGACY_ACK_PF (VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK)) /* no CONFIG for net */
 /* The driver's selection for a control queue: no MQ, so it is ring 2. */
 #define CS_CTRL_FEATURES (VU_BIT(VIRTIO_F_VERSION_1) | VU_BIT(VIRTIO_NET_F_CTRL_VQ) | \
                           VU_BIT(VIRTIO_NET_F_CTRL_RX))

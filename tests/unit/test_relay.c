@@ -189,8 +189,10 @@ static uint64_t roundtrip_u64(struct relay_test *t, uint32_t req, uint64_t be_va
     return m.payload.u64;
 }
 
+/* F_VDPA implies CONFIG (docs/vdpa-user.md 2.2): not shown, so that a
+ * legacy QEMU reading the same offer does not warn about it. */
 #define DOWN_OFFER (VU_BIT(VU_PF_VDPA) | VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) | \
-                    VU_BIT(VU_PF_CONFIG) | VU_BIT(VU_PF_STATUS))
+                    VU_BIT(VU_PF_STATUS))
 
 /* The protocol features a front-end sees for a back-end offering pf: all of
  * them, plus vdpa-user by down-conversion when a legacy (net) back-end has
@@ -653,15 +655,14 @@ static void refused_disconnects_then_new_session(void **state)
     t->done = true;
 }
 
-/* A legacy front-end acks STATUS and CONFIG, which the shim offered for
+/* A legacy front-end acks STATUS and MQ, which the shim offered for
  * vdpa-user although the back-end has neither: the shim answers them, the
  * back-end never sees a request it did not agree to. */
 static void shim_offered_features_in_pass_mode(void **state)
 {
     struct relay_test *t = *state;
     const uint64_t be_pf = VU_BIT(VU_PF_REPLY_ACK);
-    const uint64_t fe_pf = VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_STATUS) | VU_BIT(VU_PF_CONFIG) |
-                           VU_BIT(VU_PF_MQ);
+    const uint64_t fe_pf = VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_STATUS) | VU_BIT(VU_PF_MQ);
     struct vu_msg m;
 
     assert_int_equal(roundtrip_u64(t, VU_REQ_GET_FEATURES, FEATURES), FEATURES);
@@ -680,14 +681,81 @@ static void shim_offered_features_in_pass_mode(void **state)
     send_req(t->s.fe, VU_REQ_GET_QUEUE_NUM, 0);
     expect(t->s.fe, "front-end", VU_CHAN_FRONTEND, VU_REQ_GET_QUEUE_NUM, REPLY, 8, 0, &m);
     assert_int_equal(m.payload.u64, 1);
-    /* no config space behind: the spec's empty GET_CONFIG reply */
-    vu_msg_init(&m, VU_REQ_GET_CONFIG, 0);
-    vu_msg_set_config(&m, 0, 6, 0, NULL);
-    assert_int_equal(vu_send_blocking(t->s.fe, &m), 0);
-    expect(t->s.fe, "front-end", VU_CHAN_FRONTEND, VU_REQ_GET_CONFIG, REPLY, 0, 0, &m);
-    expect_quiet(t->s.be, "back-end", 100);
     /* and ordinary requests still pass */
     assert_int_equal(roundtrip_u64(t, VU_REQ_GET_FEATURES, FEATURES), FEATURES);
+}
+
+/* Pass-through stays invisible to a legacy VMM: over a legacy back-end
+ * without CONFIG the shim offers F_VDPA without CONFIG (F_VDPA implies it),
+ * so a legacy front-end that acks CONFIG anyway acks a bit never shown and
+ * is refused; the back-end sees nothing. */
+static void legacy_ack_of_unshown_config_refused(void **state)
+{
+    struct relay_test *t = *state;
+    const uint64_t be_pf = VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_MQ);
+    uint64_t shown;
+
+    assert_int_equal(roundtrip_u64(t, VU_REQ_GET_FEATURES, FEATURES), FEATURES);
+    shown = roundtrip_u64(t, VU_REQ_GET_PROTOCOL_FEATURES, be_pf);
+    assert_true(shown & VU_BIT(VU_PF_VDPA));
+    assert_false(shown & VU_BIT(VU_PF_CONFIG));
+    send_u64(t->s.fe, VU_REQ_SET_PROTOCOL_FEATURES, 0, be_pf | VU_BIT(VU_PF_CONFIG), -1);
+    expect_eof(t->s.fe, "front-end");
+    expect_eof(t->s.be, "back-end");
+    t->done = true;
+}
+
+/* vdpa-user pass-through, the back-end's own offer be_pf; the front-end acks
+ * fe_pf and the back-end must be given be_ack. Then GET_CONFIG goes through
+ * whether or not CONFIG was acked: F_VDPA implies it (docs/vdpa-user.md 2.2). */
+static void vdpa_pass_config(struct relay_test *t, uint64_t be_pf, uint64_t fe_pf, uint64_t be_ack)
+{
+    const uint8_t mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
+    struct vu_msg m;
+    uint64_t shown;
+
+    assert_int_equal(roundtrip_u64(t, VU_REQ_GET_FEATURES, FEATURES), FEATURES);
+    shown = roundtrip_u64(t, VU_REQ_GET_PROTOCOL_FEATURES, be_pf);
+    assert_true(shown & VU_BIT(VU_PF_VDPA));
+    assert_false(shown & VU_BIT(VU_PF_CONFIG)); /* net: QEMU keeps its config */
+    send_u64(t->s.fe, VU_REQ_SET_PROTOCOL_FEATURES, 0, fe_pf, -1);
+    expect(t->s.be, "back-end", VU_CHAN_FRONTEND, VU_REQ_SET_PROTOCOL_FEATURES, REQ, 8, 0, &m);
+    assert_int_equal(m.payload.u64, be_ack);
+
+    vu_msg_init(&m, VU_REQ_GET_CONFIG, 0);
+    assert_int_equal(vu_msg_set_config(&m, 0, 6, 0, NULL), 0);
+    send_msg(t->s.fe, &m);
+    expect(t->s.be, "back-end", VU_CHAN_FRONTEND, VU_REQ_GET_CONFIG, REQ, VU_CONFIG_HDR_SIZE + 6, 0,
+           &m);
+    vu_msg_init(&m, VU_REQ_GET_CONFIG, VU_FLAG_REPLY);
+    assert_int_equal(vu_msg_set_config(&m, 0, 6, 0, mac), 0);
+    send_msg(t->s.be, &m);
+    expect(t->s.fe, "front-end", VU_CHAN_FRONTEND, VU_REQ_GET_CONFIG, REPLY, VU_CONFIG_HDR_SIZE + 6,
+           0, &m);
+    assert_memory_equal(m.payload.config.data, mac, sizeof(mac));
+}
+
+#define VDPA_ACK (VU_BIT(VU_PF_VDPA) | VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_STATUS))
+
+/* A front-end acks F_VDPA without CONFIG; the back-end does not show it. */
+static void vdpa_pass_config_implied(void **state)
+{
+    vdpa_pass_config(*state, VDPA_ACK | VU_BIT(VU_PF_MQ), VDPA_ACK, VDPA_ACK);
+}
+
+/* A revision-1 front-end acks CONFIG with F_VDPA although nothing shows it:
+ * accepted (implied); the back-end, which did not show it, is not given it. */
+static void vdpa_pass_config_acked_unshown(void **state)
+{
+    vdpa_pass_config(*state, VDPA_ACK, VDPA_ACK | VU_BIT(VU_PF_CONFIG), VDPA_ACK);
+}
+
+/* A revision-1 back-end shows CONFIG and wants it acked with F_VDPA: the
+ * shim, which hid it from the front-end, acks it on the front-end's behalf. */
+static void vdpa_pass_config_for_rev1_backend(void **state)
+{
+    vdpa_pass_config(*state, VDPA_ACK | VU_BIT(VU_PF_CONFIG), VDPA_ACK,
+                     VDPA_ACK | VU_BIT(VU_PF_CONFIG));
 }
 
 /* ---- 5. GET_CONFIG bounds ---------------------------------------------------------- */
@@ -1299,6 +1367,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(refusal_keeps_reply_order, setup, teardown),
         cmocka_unit_test_setup_teardown(refused_disconnects_then_new_session, setup, teardown),
         cmocka_unit_test_setup_teardown(shim_offered_features_in_pass_mode, setup, teardown),
+        cmocka_unit_test_setup_teardown(legacy_ack_of_unshown_config_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(vdpa_pass_config_implied, setup, teardown),
+        cmocka_unit_test_setup_teardown(vdpa_pass_config_acked_unshown, setup, teardown),
+        cmocka_unit_test_setup_teardown(vdpa_pass_config_for_rev1_backend, setup, teardown),
         cmocka_unit_test_setup_teardown(get_config_bounds, setup, teardown),
         cmocka_unit_test_setup_teardown(unsolicited_backend_reply, setup, teardown),
         cmocka_unit_test_setup_teardown(backend_channel_spliced, setup, teardown),

@@ -20,7 +20,9 @@
 #define FEATURES (UINT64_C(1) << 32 | UINT64_C(1) << 30 | 1u << 5 /* MAC */ | 1u << 3 /* MTU */)
 #define BE_PF (VU_BIT(VU_PF_VDPA) | VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) | \
                VU_BIT(VU_PF_CONFIG) | VU_BIT(VU_PF_STATUS))
-#define FE_PF (VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_CONFIG) | \
+/* What a legacy net front-end acks; CONFIG is not shown to it (QEMU keeps
+ * virtio-net's config itself and warns when a back-end offers CONFIG). */
+#define FE_PF (VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) | \
                VU_BIT(VU_PF_NET_MTU) | VU_BIT(VU_PF_RESET_DEVICE) | VU_BIT(VU_PF_BACKEND_REQ))
 #define NEED VU_FLAG_NEED_REPLY
 #define RING_MAX 1024u /* the scripted back-end's VDPA_GET_VRING_NUM */
@@ -83,8 +85,11 @@ static void negotiate(struct up_test *t, uint32_t device_id, uint64_t vqs)
     assert_int_equal(send_empty(t->s.fe, VU_REQ_GET_PROTOCOL_FEATURES, 0), 0);
     be_answer(t, VU_REQ_GET_PROTOCOL_FEATURES, BE_PF);
     assert_int_equal(expect_msg(t->s.fe, VU_REQ_GET_PROTOCOL_FEATURES, &m), 0);
-    /* What the shim can translate is offered to a legacy front-end. */
+    /* What the shim can translate is offered to a legacy front-end, but
+     * not CONFIG for net, and not F_VDPA's bit alone (shown for vdpa-user
+     * front-ends, which pass through). */
     assert_int_equal(m.payload.u64 & FE_PF, FE_PF);
+    assert_false(m.payload.u64 & VU_BIT(VU_PF_CONFIG));
 
     assert_int_equal(send_u64_req(t->s.fe, VU_REQ_SET_PROTOCOL_FEATURES, NEED,
                                   FE_PF | t->extra_pf, -1), 0);
@@ -504,18 +509,17 @@ static void up_config_change(void **state)
     fe_expect_ack(t, VU_REQ_SET_BACKEND_REQ_FD, 0);
     assert_true(quiet_for(t->s.be, 100)); /* the shim keeps the channel */
 
-    /* The back-end signals its config-call eventfd: the legacy front-end
-     * hears CONFIG_CHANGE_MSG on its channel. */
+    /* The back-end signals its config-call eventfd: the shim refreshes its
+     * copy of the config space. A legacy net front-end, which was not shown
+     * CONFIG (it keeps virtio-net's config itself), hears no
+     * CONFIG_CHANGE_MSG on its channel. */
     assert_int_equal(write(t->config_call, &one, 8), 8);
     be_answer(t, VU_REQ_GET_STATUS, 0x03);
     assert_int_equal(expect_msg(t->s.be, VU_REQ_GET_CONFIG, &m), 0);
     vu_msg_init(&m, VU_REQ_GET_CONFIG, VU_FLAG_REPLY);
     vu_msg_set_config(&m, 0, 24, 0, NULL);
     assert_int_equal(vu_send_blocking(t->s.be, &m), 0);
-    assert_int_equal(vu_recv_blocking(chan[0], &m, SCRIPT_TIMEOUT_MS), 0);
-    assert_int_equal(m.hdr.request, VU_BREQ_CONFIG_CHANGE_MSG);
-    assert_true(m.hdr.flags & NEED);
-    assert_int_equal(reply_u64(chan[0], VU_BREQ_CONFIG_CHANGE_MSG, 0), 0);
+    assert_true(quiet_for(chan[0], 100));
 
     /* DEVICE_NEEDS_RESET has no legacy equivalent: a clean disconnect. */
     assert_int_equal(write(t->config_call, &one, 8), 8);

@@ -870,6 +870,31 @@ static void gate_config(void **state)
     expect_request("SET_CONFIG with CONFIG", &l, FE, &m, 0, 0);
 }
 
+/* docs/vdpa-user.md 2.2: F_VDPA implies CONFIG, acked or not. */
+static void gate_config_implied_by_vdpa(void **state)
+{
+    struct vu_session_limits l = limits(VU_BIT(VU_PF_VDPA) | VU_BIT(VU_PF_REPLY_ACK) |
+                                        VU_BIT(VU_PF_STATUS));
+    struct vu_msg m;
+
+    (void)state;
+    build(&m, VU_REQ_GET_CONFIG, 0, P_CONFIG, 0, 6, 0);
+    expect_request("GET_CONFIG under F_VDPA without CONFIG", &l, FE, &m, 0, 0);
+    build(&m, VU_REQ_SET_CONFIG, 0, P_CONFIG, 0, 6, 0);
+    expect_request("SET_CONFIG under F_VDPA without CONFIG", &l, FE, &m, 0, 0);
+    /* F_VDPA implies CONFIG only: other gates stay closed */
+    build(&m, VU_REQ_GET_MAX_MEM_SLOTS, 0, P_NONE, 0, 0, 0);
+    expect_request("GET_MAX_MEM_SLOTS under F_VDPA", &l, FE, &m, 0, -EPERM);
+    /* CONFIG_CHANGE_MSG: the gate opens, the F_VDPA rule still forbids it */
+    l.protocol_features |= VU_BIT(VU_PF_BACKEND_REQ);
+    build(&m, VU_BREQ_CONFIG_CHANGE_MSG, 0, P_NONE, 0, 0, 0);
+    expect_request("CONFIG_CHANGE_MSG under F_VDPA", &l, BE, &m, 0, -EPERM);
+    /* and without F_VDPA nothing is implied */
+    l.protocol_features = VU_BIT(VU_PF_REPLY_ACK);
+    build(&m, VU_REQ_GET_CONFIG, 0, P_CONFIG, 0, 6, 0);
+    expect_request("GET_CONFIG without CONFIG or F_VDPA", &l, FE, &m, 0, -EPERM);
+}
+
 static void gate_protocol_features_bit(void **state)
 {
     struct vu_session_limits l = limits(0);
@@ -1512,6 +1537,7 @@ int main(void)
         cmocka_unit_test(ring_indices),
         cmocka_unit_test(config_bounds),
         cmocka_unit_test(gate_config),
+        cmocka_unit_test(gate_config_implied_by_vdpa),
         cmocka_unit_test(gate_protocol_features_bit),
         cmocka_unit_test(vdpa_forbids_legacy),
         cmocka_unit_test(vdpa_requests_need_vdpa),
