@@ -53,6 +53,9 @@ if [[ ${VALGRIND:-0} == 1 ]]; then
     runner=(valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite
             --track-fds=yes --child-silent-after-fork=yes)
     timeout_s=${UNIT_TIMEOUT:-900}
+    # valgrind runs one thread at a time, 20-50x slower: time bounds in the
+    # tests that measure a call's duration scale by this (testutil.h).
+    export VS_TEST_TIME_SCALE=${VS_TEST_TIME_SCALE:-20}
 fi
 wrap=()
 if command -v timeout >/dev/null 2>&1; then

@@ -35,12 +35,13 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "testutil.h"
 #include "scripted.h"
 
 /* The worst delay the victim may see in one exchange: generous for ASan and
  * a loaded 2-core CI machine; the failures this guards against are seconds
  * long or forever. */
-#define ISO_VICTIM_MAX_US 250000
+#define ISO_VICTIM_MAX_US (250000u * test_time_scale()) /* x20 under valgrind */
 #define ISO_VICTIM_MIN_EXCHANGES 3 /* the victim is checked after at least this many */
 #define ISO_TIMEOUT_MS 3000       /* any single wait for a message or EOF */
 #define ISO_QUIET_MS 300          /* "nothing arrives" */

@@ -37,13 +37,14 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "testutil.h"
 #include "virtio/peer_fd.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define EVENTFD_MAX 0xfffffffffffffffeull    /* the largest count an eventfd holds */
-#define CALL_BOUND_NS (100ull * 1000 * 1000) /* one call, worst case */
+#define CALL_BOUND_NS (100ull * 1000 * 1000 * test_time_scale()) /* one call, worst case */
 #define RACE_CALLS 4000u                     /* signal and drain calls under attack */
-#define RACE_TOTAL_BOUND_NS (20ull * 1000 * 1000 * 1000)
+#define RACE_TOTAL_BOUND_NS (20ull * 1000 * 1000 * 1000 * test_time_scale())
 #define BINARY_DEADLINE_S 240                /* a blocked call kills the binary */
 #define PIPE_BYTES 3
 #define GUARD_SIGNAL_OFFSET 4                /* peer_fd.h: SIGRTMIN + 4 */

@@ -17,6 +17,16 @@
             fail_msg("\"%s\" does not contain \"%s\"", hay_, needle_);                 \
     } while (0)
 
+/* The factor by which time bounds stretch: VS_TEST_TIME_SCALE (run-unit.sh
+ * sets it under valgrind), else 1. */
+static inline unsigned test_time_scale(void)
+{
+    const char *v = getenv("VS_TEST_TIME_SCALE");
+    unsigned long n = v ? strtoul(v, NULL, 10) : 0;
+
+    return n ? (unsigned)n : 1u;
+}
+
 /* The group's scratch directory: made by scratch_dir_setup (a cmocka group
  * setup), removed with its contents by scratch_dir_teardown. */
 static char scratch_dir[64];
