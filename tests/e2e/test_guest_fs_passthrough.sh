@@ -8,25 +8,11 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib/common.sh"
 . "$here/../guest/lib.sh"
 w=$(mktemp -d /tmp/vdpa-shim-guest-fs.XXXXXX)
-VFS_PID=""
-cleanup() {
-    guest_stop_all; shim_kill
-    [[ -z $VFS_PID ]] || kill -KILL "$VFS_PID" 2>/dev/null || true
-    wait 2>/dev/null
-    [[ ${GUEST_KEEP:-0} == 1 ]] && echo "kept $w" || rm -rf "$w"
-}
-trap cleanup EXIT
-
-virtiofsd=/usr/lib/qemu/virtiofsd
-guest_prepare
-[[ -x $virtiofsd ]] || skip "$virtiofsd is not installed (qemu-system-common)"
-mkdir "$w/share"
+trap 'guest_stop_all; shim_kill; guest_virtiofsd_stop; guest_cleanup_dir "$w"' EXIT
 nonce=$RANDOM
-echo "host-file nonce=$nonce" > "$w/share/host.txt"
-"$virtiofsd" --socket-path="$w/be.sock" -o source="$w/share" -o cache=none -o sandbox=chroot \
-    >"$w/virtiofsd.log" 2>&1 &
-VFS_PID=$!
-wait_for 10 test -S "$w/be.sock" || skip "virtiofsd did not start: $(tail -n 3 "$w/virtiofsd.log")"
+
+guest_prepare
+guest_virtiofsd "$w" "$nonce"
 shim_start "$w/shim.log" --device "type=fs,id=fs0,frontend=$w/fe.sock,backend=$w/be.sock,check=$E2E_ROOT/compat-matrix" --trace "$w/trace.txt"
 wait_for 5 test -S "$w/fe.sock" || fail "the shim did not create its socket"
 
@@ -34,8 +20,7 @@ guest_run_ok "$w" g fs "tag=share0 nonce=$nonce" \
     -chardev "socket,id=c0,path=$w/fe.sock" -device "vhost-user-fs-pci,chardev=c0,tag=share0$(guest_vhost_pci_opts)"
 [[ $(guest_result "$w" g host_file) == "host-file_nonce=$nonce" ]] ||
     guest_fail "$w" g "the guest read '$(guest_result "$w" g host_file)' from host.txt"
-[[ $(cat "$w/share/guest.txt" 2>/dev/null) == "VSTEST-FS guest nonce=$nonce" ]] ||
-    guest_fail "$w" g "the host does not find the guest's file in the share"
+guest_fs_host_check "$w" g "$w/share" "$nonce"
 wait_for 10 grep -q "session ended" "$w/shim.log" || guest_fail "$w" g "session did not end after the guest powered off"
 shim_stop
 echo "PASS: guest virtiofs -> QEMU ($GUEST_ACCEL) -> shim (pass-through) -> virtiofsd: host file read, guest file written"

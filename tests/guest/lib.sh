@@ -18,6 +18,8 @@
 #   guest_results_all W NAME KEY       every value of KEY
 #   guest_stop NAME / guest_stop_all   kill QEMU (trap-friendly)
 #   guest_vhost_pci_opts               ",vectors=0" under TCG (see below)
+#   guest_net_l2, guest_net_mq, guest_blk, guest_lifecycle and its
+#   net/blk/fs forms: scenario drivers with their host-side checks
 #
 # Facts found on this machine (QEMU 7.2, nested KVM, 2 CPUs):
 #  * Under KVM the Debian kernel hangs right after "Probing EDD" with every
@@ -236,18 +238,37 @@ guest_fail() {
     fail "$3"
 }
 
-# guest_net_l2 W NAME FRAMES MAC [NETDEV-OPTS]: the net-l2 scenario on a
-# vhost-user netdev whose socket is W/fe.sock (the shim's front-end); the
-# back-end must send every frame back. Sets GUEST_NET_RX.
+# guest_net_l2 W NAME FRAMES MAC [NETDEV-OPTS [DEVICE-OPTS [PARAMS]]]: the
+# net-l2 scenario (with PARAMS added) on a vhost-user netdev whose socket is
+# W/fe.sock (the shim's front-end); the back-end must send every frame back.
+# Sets GUEST_NET_RX.
 guest_net_l2() {
-    local w=$1 name=$2 frames=$3 mac=$4 ndopts=${5:-}
-    guest_run_ok "$w" "$name" net-l2 "frames=$frames size=256" \
+    local w=$1 name=$2 frames=$3 mac=$4 ndopts=${5:-} devopts=${6:-} params=${7:-}
+    guest_run_ok "$w" "$name" net-l2 "frames=$frames size=256 $params" \
         -chardev "socket,id=c0,path=$w/fe.sock" -netdev "vhost-user,id=n0,chardev=c0$ndopts" \
-        -device "virtio-net-pci,netdev=n0,mac=$mac$(guest_vhost_pci_opts)"
+        -device "virtio-net-pci,netdev=n0,mac=$mac$devopts$(guest_vhost_pci_opts)"
     GUEST_NET_RX=$(guest_result "$w" "$name" frames_rx)
     (( GUEST_NET_RX == frames )) || guest_fail "$w" "$name" "guest got $GUEST_NET_RX of $frames frames back"
     [[ $(guest_result "$w" "$name" mac) == "$mac" ]] ||
         guest_fail "$w" "$name" "guest MAC $(guest_result "$w" "$name" mac), QEMU set $mac"
+}
+
+# guest_net_mq W NAME FRAMES MAC PAIRS: net-l2 with PAIRS queue pairs
+# (queues= on the netdev, mq=on on the device): the guest enables every pair
+# through its control queue and sends FRAMES frames on each pair, which must
+# come back on the same pair (the guest's per-queue counters; see net_mq in
+# tests/guest/init). The back-end must echo on the pair it received on.
+guest_net_mq() {
+    local w=$1 name=$2 frames=$3 mac=$4 pairs=$5 q tx rx
+    guest_net_l2 "$w" "$name" "$frames" "$mac" ",queues=$pairs" ",mq=on" "pairs=$pairs"
+    [[ $(guest_result "$w" "$name" combined) == "$pairs" ]] ||
+        guest_fail "$w" "$name" "the guest runs $(guest_result "$w" "$name" combined) pairs, not $pairs"
+    for (( q = 0; q < pairs; q++ )); do
+        read -r tx rx < <(guest_results "$w" "$name" | sed -n "s/^RESULT pair=$q tx=\([0-9]*\) rx=\([0-9]*\)$/\1 \2/p")
+        (( ${tx:-0} >= frames && ${rx:-0} >= frames )) ||
+            guest_fail "$w" "$name" "pair $q carried tx=${tx:-none} rx=${rx:-none}, expected >= $frames each"
+    done
+    echo "guest: $pairs pairs enabled by the guest, each carried $frames frames both ways"
 }
 
 # guest_blk_pattern OFFSET_MIB NONCE: the 4 KiB the blk scenario writes there.
@@ -261,28 +282,50 @@ guest_blk_pattern() {
 # then makes an ext4 file system on the first 32 MiB with one file; the host
 # finds the pattern in IMAGE, e2fsck -n finds the file system clean and
 # debugfs reads the guest's file.
+GUEST_BLK_OFFSETS=40,48,56,63
 guest_blk() {
-    local w=$1 name=$2 img=$3 nonce=$RANDOM offsets=40,48,56,63 o
-    guest_run_ok "$w" "$name" blk "offsets=$offsets fs_mb=32 nonce=$nonce" \
+    local w=$1 name=$2 img=$3 nonce=$RANDOM
+    guest_run_ok "$w" "$name" blk "offsets=$GUEST_BLK_OFFSETS fs_mb=32 nonce=$nonce" \
         -chardev "socket,id=c0,path=$w/fe.sock" \
         -device "vhost-user-blk-pci,chardev=c0$(guest_vhost_pci_opts)"
-    for o in ${offsets//,/ }; do
+    guest_blk_image_check "$w" "$name" "$img" "$nonce"
+}
+
+# guest_blk_image_check W NAME IMAGE NONCE [pattern]: the blk scenario's
+# pattern with NONCE in IMAGE; unless "pattern" is given, e2fsck -n clean and
+# debugfs reads the guest's file.
+guest_blk_image_check() {
+    local w=$1 name=$2 img=$3 nonce=$4 o
+    for o in ${GUEST_BLK_OFFSETS//,/ }; do
         cmp -s <(guest_blk_pattern "$o" "$nonce") <(dd if="$img" bs=1M skip="$o" count=1 2>/dev/null | head -c 4096) ||
             guest_fail "$w" "$name" "the image lacks the guest's pattern at $o MiB"
     done
+    [[ ${5:-} != pattern ]] || { echo "guest: pattern at ${GUEST_BLK_OFFSETS} MiB in $img"; return 0; }
     command -v e2fsck >/dev/null || { echo "guest: e2fsck missing (e2fsprogs): file system not checked"; return 0; }
     e2fsck -n -f "$img" >"$w/$name.e2fsck" 2>&1 || guest_fail "$w" "$name" "e2fsck -n: $(tail -n 3 "$w/$name.e2fsck")"
     [[ $(debugfs -R "cat /guest.txt" "$img" 2>/dev/null) == "VSTEST-FS nonce=$nonce" ]] ||
         guest_fail "$w" "$name" "debugfs does not find the guest's file in the image"
-    echo "guest: pattern at ${offsets} MiB and a clean file system with the guest's file in $img"
+    echo "guest: pattern at ${GUEST_BLK_OFFSETS} MiB and a clean file system with the guest's file in $img"
 }
 
-# _guest_all_pass W NAME N FRAMES: N results, every one status=pass, and
-# every frames_rx equal to FRAMES (at least N of them).
+# guest_fs_host_check W NAME SHARE NONCE: the fs scenario's file in SHARE.
+guest_fs_host_check() {
+    [[ $(cat "$3/guest.txt" 2>/dev/null) == "VSTEST-FS guest nonce=$4" ]] ||
+        guest_fail "$1" "$2" "the host does not find the guest's file in the share"
+}
+
+# _guest_all_pass W NAME N [FRAMES]: every result status=pass; without
+# FRAMES at least N of them (boots), with FRAMES at least N frames_rx (runs),
+# every one equal to FRAMES.
 _guest_all_pass() {
-    local w=$1 name=$2 n=$3 frames=$4 v count=0
+    local w=$1 name=$2 n=$3 frames=${4:-} v count=0
     ! guest_results_all "$w" "$name" status | grep -qv '^pass$' ||
         guest_fail "$w" "$name" "a boot failed: $(guest_results_all "$w" "$name" reason | tr '\n' ' ')"
+    if [[ -z $frames ]]; then
+        count=$(guest_results_all "$w" "$name" status | wc -l)
+        (( count >= n )) || guest_fail "$w" "$name" "$count results, expected $n"
+        return 0
+    fi
     for v in $(guest_results_all "$w" "$name" frames_rx); do
         (( v == frames )) || guest_fail "$w" "$name" "a run got $v of $frames frames back"
         count=$((count + 1))
@@ -290,30 +333,217 @@ _guest_all_pass() {
     (( count >= n )) || guest_fail "$w" "$name" "$count traffic runs, expected $n"
 }
 
-# guest_net_lifecycle W FRAMES MAC: the device's life cycle through whatever
-# serves W/fe.sock, on a back-end that sends every frame back:
-#   1. traffic; the driver unbound and bound again (a device reset and a new
-#      initialisation); traffic; the guest reboots (reboot -f, QEMU restarts
-#      the machine) and does it all again; QEMU quits (QMP) while the third
-#      boot brings the device up (whatever it is doing then).
-#   2. traffic; QEMU system_reset (QMP); traffic again in the next boot; quit.
-guest_net_lifecycle() {
-    local w=$1 frames=$2 mac=$3 out dev
-    # shellcheck disable=SC2054 # QEMU option values have commas
-    dev=(-chardev "socket,id=c0,path=$w/fe.sock" -netdev vhost-user,id=n0,chardev=c0
-         -device "virtio-net-pci,netdev=n0,mac=$mac$(guest_vhost_pci_opts)")
-    guest_boot "$w" lc1 net-l2 "frames=$frames size=256 rebind=1 after=reboot" "${dev[@]}"
+# guest_lifecycle W SCENARIO PARAMS CHECK QEMU-ARGS...: a device's life cycle
+# through whatever serves it (SCENARIO must support rebind=1):
+#   1. (boot lc1) the scenario, the driver unbound and bound again (a device
+#      reset and a new initialisation), the scenario again; the guest
+#      reboots (reboot -f, QEMU restarts the machine) and does it all again;
+#      QEMU quits (QMP) while the third boot brings the device up.
+#   2. (boot lc2) the scenario; QEMU system_reset (QMP); the scenario again
+#      in the next boot; quit.
+# CHECK W NAME BOOTS is called after each (every boot passed, host checks);
+# the function GUEST_LC_BETWEEN, when set, runs between the two (with W).
+guest_lifecycle() {
+    local w=$1 scenario=$2 params=$3 check=$4 out
+    shift 4
+    guest_boot "$w" lc1 "$scenario" "$params rebind=1 after=reboot" "$@"
     out=$(guest_wait_done "$w" lc1 2) || guest_fail "$w" lc1 "$out"
     echo "$out"
     guest_quit "$w" lc1 || guest_fail "$w" lc1 "QEMU did not quit"
-    _guest_all_pass "$w" lc1 4 "$frames"
-    echo "guest: 2 boots, each with traffic, a driver rebind and traffic again; QEMU quit in the third"
-    guest_boot "$w" lc2 net-l2 "frames=$frames size=256 after=wait" "${dev[@]}"
+    "$check" "$w" lc1 2
+    echo "guest: 2 boots, each: $scenario, a driver rebind, $scenario again; QEMU quit in the third"
+    [[ -z ${GUEST_LC_BETWEEN:-} ]] || "$GUEST_LC_BETWEEN" "$w"
+    guest_boot "$w" lc2 "$scenario" "$params after=wait" "$@"
     out=$(guest_wait_done "$w" lc2 1) || guest_fail "$w" lc2 "$out"
     guest_qmp "$w" lc2 system_reset >/dev/null || guest_fail "$w" lc2 "QMP system_reset failed"
     out=$(guest_wait_done "$w" lc2 2) || guest_fail "$w" lc2 "$out"
     echo "$out"
     guest_quit "$w" lc2 || guest_fail "$w" lc2 "QEMU did not quit"
-    _guest_all_pass "$w" lc2 2 "$frames"
-    echo "guest: traffic, QMP system_reset, traffic in the next boot"
+    "$check" "$w" lc2 2
+    echo "guest: $scenario, QMP system_reset, $scenario in the next boot"
 }
+
+# guest_net_lifecycle W FRAMES MAC: guest_lifecycle of net-l2 on a vhost-user
+# netdev whose socket is W/fe.sock; the back-end must send every frame back.
+guest_net_lifecycle() {
+    local w=$1 mac=$3
+    _GUEST_LC_FRAMES=$2
+    # shellcheck disable=SC2054 # QEMU option values have commas
+    guest_lifecycle "$w" net-l2 "frames=$2 size=256" _guest_net_lc_check \
+        -chardev "socket,id=c0,path=$w/fe.sock" -netdev vhost-user,id=n0,chardev=c0 \
+        -device "virtio-net-pci,netdev=n0,mac=$mac$(guest_vhost_pci_opts)"
+}
+# Each lc1 boot runs the frames twice (before and after the rebind).
+_guest_net_lc_check() { _guest_all_pass "$1" "$2" "$(_guest_lc_runs "$2" "$3")" "$_GUEST_LC_FRAMES"; }
+# _guest_lc_runs NAME BOOTS: scenario runs in BOOTS boots (lc1: two a boot,
+# before and after the rebind).
+_guest_lc_runs() { if [[ $1 == lc1 ]]; then echo $(( 2 * $2 )); else echo "$2"; fi; }
+
+# guest_blk_lifecycle W IMAGE: guest_lifecycle of the blk scenario on a
+# vhost-user-blk device whose socket is W/fe.sock; after each part the host
+# finds the last boot's pattern in IMAGE and a clean file system.
+guest_blk_lifecycle() {
+    local w=$1
+    _GUEST_LC_IMG=$2 _GUEST_LC_NONCE=$RANDOM
+    guest_lifecycle "$w" blk "offsets=$GUEST_BLK_OFFSETS fs_mb=32 nonce=$_GUEST_LC_NONCE" _guest_blk_lc_check \
+        -chardev "socket,id=c0,path=$w/fe.sock" -device "vhost-user-blk-pci,chardev=c0$(guest_vhost_pci_opts)"
+}
+# After lc1 QEMU quit during a boot that may have been making the file
+# system: the pattern (rewritten identically) is checked, the file system
+# only after lc2, whose last boot is idle when the host looks.
+_guest_blk_lc_check() {
+    _guest_all_pass "$1" "$2" "$3"
+    guest_blk_image_check "$1" "$2" "$_GUEST_LC_IMG" "$_GUEST_LC_NONCE" "$([[ $2 == lc1 ]] && echo pattern)"
+}
+
+# guest_fs_lifecycle W SHARE NONCE: guest_lifecycle of the fs scenario on a
+# vhost-user-fs device (tag share0) whose socket is W/fe.sock; SHARE/host.txt
+# holds "host-file nonce=NONCE": every mount read it, and the host reads the
+# guest's file.
+guest_fs_lifecycle() {
+    local w=$1
+    _GUEST_LC_SHARE=$2 _GUEST_LC_NONCE=$3
+    guest_lifecycle "$w" fs "tag=share0 nonce=$3" _guest_fs_lc_check \
+        -chardev "socket,id=c0,path=$w/fe.sock" -device "vhost-user-fs-pci,chardev=c0,tag=share0$(guest_vhost_pci_opts)"
+}
+_guest_fs_lc_check() {
+    local v count=0
+    _guest_all_pass "$1" "$2" "$3"
+    for v in $(guest_results_all "$1" "$2" host_file); do
+        [[ $v == "host-file_nonce=$_GUEST_LC_NONCE" ]] || guest_fail "$1" "$2" "a mount read '$v' from host.txt"
+        count=$((count + 1))
+    done
+    local want; want=$(_guest_lc_runs "$2" "$3")
+    (( count >= want )) || guest_fail "$1" "$2" "$count mounts read host.txt, expected $want"
+    # (lc1's QEMU quit during a boot that may have been rewriting the file)
+    [[ $2 == lc1 ]] || guest_fs_host_check "$1" "$2" "$_GUEST_LC_SHARE" "$_GUEST_LC_NONCE"
+}
+
+# ---- Back-ends the guest tests share ----
+
+# guest_testpmd_be W QUEUES: DPDK testpmd net_vhost on W/be.sock with QUEUES
+# queue pairs (as many rx and tx queues), forwarding with macswap: every
+# frame goes back on the queue pair it came in on. Needs tests/e2e/lib/dpdk.sh.
+guest_testpmd_be() {
+    local w=$1 q=$2
+    DPDK_TESTPMD_EXTRA="--rxq=$q --txq=$q" dpdk_start_vhost_backend be "$w/be.sock" "$q" ||
+        fail "net_vhost queues=$q did not start"
+    dpdk_cmd_output be "set fwd macswap" >/dev/null || fail "testpmd: set fwd macswap"
+    dpdk_cmd_output be "start" >/dev/null || fail "testpmd: start"
+}
+
+# guest_testpmd_streams FRAMES: how many of testpmd's forwarding streams
+# (one per queue pair) received at least FRAMES frames (stops forwarding:
+# testpmd prints a stream's statistics at "stop").
+guest_testpmd_streams() {
+    dpdk_cmd_output be "stop" | awk -v f="$1" '
+        /Forward Stats for RX Port=/ { s = 1; next }
+        s && match($0, /RX-packets: *[0-9]+/) { v = substr($0, RSTART, RLENGTH); sub(/.*: */, "", v); if (v + 0 >= f) n++; s = 0 }
+        END { print n + 0 }'
+}
+
+# guest_vdpa_backend W ARGS...: the reference vdpa-user back-end
+# (peers/vdpa-backend) on W/be.sock with ARGS, statistics in W/backend.stats;
+# guest_backend_stop ends it (SIGTERM: it writes its statistics).
+GUEST_BACKEND_PID=""
+guest_vdpa_backend() {
+    local w=$1 bin=$E2E_ROOT/${BUILD:-build}/vdpa-backend
+    shift
+    [[ -x $bin ]] || fail "$bin is missing (run make first)"
+    "$bin" --socket "$w/be.sock" --stats "$w/backend.stats" "$@" 2>"$w/backend.log" &
+    GUEST_BACKEND_PID=$!
+    wait_for 5 test -S "$w/be.sock" || fail "vdpa-backend did not start: $(tail -n 3 "$w/backend.log")"
+}
+guest_backend_stop() {
+    [[ -n $GUEST_BACKEND_PID ]] || return 0
+    kill -TERM "$GUEST_BACKEND_PID" 2>/dev/null || true
+    wait_for 5 _guest_exited "$GUEST_BACKEND_PID" || kill -KILL "$GUEST_BACKEND_PID" 2>/dev/null || true
+    wait "$GUEST_BACKEND_PID" 2>/dev/null || true
+    GUEST_BACKEND_PID=""
+}
+# guest_cleanup_dir W: removes a test's work directory unless GUEST_KEEP=1.
+guest_cleanup_dir() { if [[ ${GUEST_KEEP:-0} == 1 ]]; then echo "kept $1"; else rm -rf "$1"; fi; }
+
+# guest_down_shim W KEYS: shim #2 of a chain, down-converting from W/mid.sock
+# to W/be.sock with the device keys KEYS ("type=net,queue-pairs=4", ...),
+# checked against the matrix, its trace in W/trace-down.txt.
+GUEST_DOWN_PID="" GUEST_DOWN_DIR=""
+guest_down_shim() {
+    GUEST_DOWN_DIR=$1
+    "$SHIM_BIN" --device "$2,id=down0,frontend=$1/mid.sock,backend=$1/be.sock,check=$E2E_ROOT/compat-matrix" \
+        --trace "$1/trace-down.txt" 2>"$1/shim-down.log" &
+    GUEST_DOWN_PID=$!
+    wait_for 5 test -S "$1/mid.sock" || fail "shim #2 did not create its socket: $(tail -n 3 "$1/shim-down.log")"
+}
+# guest_down_shim_tail: shim #2's trace and log tails (a GUEST_FAIL_HOOK).
+guest_down_shim_tail() {
+    echo "--- shim #2 trace tail:"; tail -n 20 "$GUEST_DOWN_DIR/trace-down.txt"
+    echo "--- shim #2 log tail:"; tail -n 10 "$GUEST_DOWN_DIR/shim-down.log"
+}
+# guest_down_shim_stop: SIGTERM; shim #2 must exit 0 and its compatibility
+# check must not have reported anything.
+guest_down_shim_stop() {
+    local st=0
+    [[ -n $GUEST_DOWN_PID ]] || return 0
+    kill -TERM "$GUEST_DOWN_PID" 2>/dev/null || true
+    wait "$GUEST_DOWN_PID" || st=$?
+    GUEST_DOWN_PID=""
+    (( st == 0 )) || fail "shim #2 exited with status $st on SIGTERM"
+    ! grep -q ': check: ' "$GUEST_DOWN_DIR/shim-down.log" ||
+        fail "shim #2's compatibility check reported: $(grep -m3 ': check: ' "$GUEST_DOWN_DIR/shim-down.log")"
+}
+
+# guest_net_expect_mtu W NAME MTU [TRACE-TEXT]: the guest's interface has MTU
+# (and the shim's trace has TRACE-TEXT, e.g. the NET_SET_MTU that set it).
+guest_net_expect_mtu() {
+    [[ $(guest_result "$1" "$2" mtu) == "$3" ]] ||
+        guest_fail "$1" "$2" "the guest's MTU is $(guest_result "$1" "$2" mtu), expected $3"
+    [[ -z ${4:-} ]] || grep -q "$4" "$1/trace.txt" || guest_fail "$1" "$2" "trace lacks '$4'"
+}
+
+# guest_lifecycle_idle W FDS: after guest_lifecycle, the shim ended both
+# sessions and holds FDS fds again (what it held before the guests).
+guest_lifecycle_idle() {
+    wait_for 10 count_at_least "$1/shim.log" "session ended" 2 || guest_fail "$1" lc2 "the shim did not end both sessions"
+    wait_for 5 fds_are "$_SHIM_PID" "$2" ||
+        guest_fail "$1" lc2 "shim holds $(fd_count "$_SHIM_PID") fds after the guests, $2 before"
+}
+
+# guest_qsd W: qemu-storage-daemon exporting W/disk.img (64 MiB, made here)
+# as vhost-user-blk on W/be.sock; skips the test when it is missing.
+GUEST_QSD_PID=""
+guest_qsd() {
+    command -v qemu-storage-daemon >/dev/null || skip "qemu-storage-daemon is not installed"
+    truncate -s 64M "$1/disk.img"
+    qemu-storage-daemon --blockdev "driver=file,node-name=file0,filename=$1/disk.img" \
+        --export "type=vhost-user-blk,id=exp0,node-name=file0,addr.type=unix,addr.path=$1/be.sock,writable=on" \
+        >"$1/qsd.log" 2>&1 &
+    GUEST_QSD_PID=$!
+    wait_for 10 test -S "$1/be.sock" || skip "qemu-storage-daemon did not start: $(tail -n 3 "$1/qsd.log")"
+}
+guest_qsd_stop() { _guest_kill_pid "$GUEST_QSD_PID"; GUEST_QSD_PID=""; }
+
+# guest_virtiofsd W NONCE: QEMU 7.2's C virtiofsd sharing W/share (made here,
+# with host.txt saying "host-file nonce=NONCE") on W/be.sock; skips the test
+# when it is missing.
+GUEST_VIRTIOFSD=${GUEST_VIRTIOFSD:-/usr/lib/qemu/virtiofsd}
+GUEST_VFS_PID=""
+guest_virtiofsd() {
+    [[ -x $GUEST_VIRTIOFSD ]] || skip "$GUEST_VIRTIOFSD is not installed (qemu-system-common)"
+    mkdir -p "$1/share"
+    echo "host-file nonce=$2" > "$1/share/host.txt"
+    "$GUEST_VIRTIOFSD" --socket-path="$1/be.sock" -o source="$1/share" -o cache=none -o sandbox=chroot \
+        >"$1/virtiofsd.log" 2>&1 &
+    GUEST_VFS_PID=$!
+    wait_for 10 test -S "$1/be.sock" || skip "virtiofsd did not start: $(tail -n 3 "$1/virtiofsd.log")"
+}
+guest_virtiofsd_stop() { _guest_kill_pid "$GUEST_VFS_PID"; GUEST_VFS_PID=""; }
+# guest_virtiofsd_again W NONCE: QEMU 7.2's virtiofsd serves one front-end
+# and exits when it goes: waits for that exit, then starts a new one.
+guest_virtiofsd_again() {
+    wait_for 10 _guest_exited "$GUEST_VFS_PID" || fail "virtiofsd did not exit after its front-end went"
+    wait "$GUEST_VFS_PID" 2>/dev/null || true
+    rm -f "$1/be.sock"
+    guest_virtiofsd "$1" "$2"
+}
+_guest_kill_pid() { [[ -z $1 ]] || { kill -KILL "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }; }
