@@ -840,7 +840,7 @@ static void handle_be_msg(struct vs_conn *c, struct vu_msg *m)
     }
     flush_answers(r, r->fe, &r->main_pending, VU_CHAN_FRONTEND);
     if (translating(r) && r->fe && r->main_pending.count == 0)
-        vs_conn_pause(r->fe, !r->be);
+        vs_conn_pause(r->fe, !r->be || vs_up_holds_frontend(r));
 }
 
 /* ---- what every message and partial read is followed by -------------------- */

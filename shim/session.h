@@ -224,6 +224,9 @@ void vs_up_frontend_request(struct vs_relay *r, const struct vu_msg_desc *d, str
 void vs_up_internal_reply(struct vs_relay *r, const struct vs_owed *owed, struct vu_msg *m);
 /* Releases the up-conversion state (session end). */
 void vs_up_end(struct vs_relay *r);
+/* The shim's own control-queue command is in flight (up_ctrl.c): the
+ * front-end is not read until it ends. */
+bool vs_up_holds_frontend(const struct vs_relay *r);
 
 /* ---- check.c: check= against the compatibility matrix ---------------------- */
 

@@ -36,7 +36,9 @@
 
 #include "log.h"
 #include "session.h"
+#include "up_ctrl.h"
 #include "virtio/peer_fd.h"
+#include "virtio/virtio.h"
 
 enum up_state {
     UP_NEGOTIATING,   /* ACKNOWLEDGE|DRIVER: features not yet accepted */
@@ -61,6 +63,8 @@ enum up_action {
     UPA_VRING_BASE,      /* GET_VRING_BASE for the front-end's stop; arg: ring */
     UPA_CONFIG_EVENT,    /* GET_STATUS after the config-call eventfd fired */
     UPA_PROVISION,       /* SET_CONFIG flags=1 of a device key; arg: config offset */
+    UPA_PAIRS,           /* an enable while running; then VQ_PAIRS_SET if the pairs
+                            changed; arg: the front-end request to ack, or 0 */
 };
 
 /* Why the shim reads the back-end's config space (UPA_CONFIG's arg). */
@@ -100,6 +104,15 @@ struct vs_up {
      * which starts CONFIG_EVENT_GAP_MS after the last ended. */
     bool config_event_busy, config_event_again;
     struct up_gap *config_gap;     /* initialised with the poll; closed with the state */
+    /* The back-end's control queue, driven by the shim for a front-end that
+     * acked MQ without CTRL_VQ (up_ctrl.c). */
+    struct up_ctrl *ctrl;          /* made at the first such SET_FEATURES */
+    bool ctrl_on;                  /* the back-end gets CTRL_VQ and the shim's queue */
+    bool mem_has_ctrl;             /* the last memory table sent holds the shim's region */
+    uint32_t ctrl_ring;            /* 2 * max_virtqueue_pairs */
+    uint16_t be_pairs;             /* pairs the back-end runs (1 after a start) */
+    uint16_t pairs_sent;           /* VQ_PAIRS_SET in flight */
+    uint32_t ctrl_ack;             /* the front-end request acked when it ends, or 0 */
 };
 
 /* A signal storm from the back-end: the next config-call sequence waits this
@@ -381,6 +394,7 @@ void vs_up_end(struct vs_relay *r)
         vs_close_fd(&up->rings[i].err_fd);
     }
     free(up->rings);
+    up_ctrl_destroy(up->ctrl);
     if (up->config_gap)
         uv_close((uv_handle_t *)&up->config_gap->timer, free_gap); /* stops it */
     if (up->config_poll_open) {
@@ -394,6 +408,128 @@ void vs_up_end(struct vs_relay *r)
         vs_close_fd(&up->config_call_fd);
         free(up);
     }
+}
+
+/* ---- the back-end's control queue (up_ctrl.c) ------------------------------ */
+
+static uint64_t backend_features(const struct vs_up *up)
+{
+    return up->features | (up->ctrl_on ? VU_BIT(VIRTIO_NET_F_CTRL_VQ) : 0);
+}
+
+/* Whether features v need the shim's control queue: QEMU acks MQ but never
+ * CTRL_VQ (the guest's control queue is its own), and a VIRTIO device
+ * refuses MQ without CTRL_VQ (VIRTIO 1.2 5.1.3.1). 0 (ctrl_on says which),
+ * or a positive errno with the reason in text (ctrl_on unchanged: the
+ * features in effect stay). */
+static int ctrl_decide(struct vs_relay *r, uint64_t v, char *text, size_t len)
+{
+    struct vs_up *up = r->up;
+    uint16_t max_pairs = 0;
+    int rc;
+
+    if (strcmp(r->cfg.type->name, "net") != 0 || !vu_has_bit(v, VIRTIO_NET_F_MQ) ||
+        vu_has_bit(v, VIRTIO_NET_F_CTRL_VQ)) {
+        up->ctrl_on = false;
+        return 0;
+    }
+    if (!vu_has_bit(r->be_limits.offered_features, VIRTIO_NET_F_CTRL_VQ)) {
+        snprintf(text, len, "MQ without CTRL_VQ, and the back-end offers no control queue "
+                 "for the shim to drive (VIRTIO 1.2 5.1.3.1: MQ requires CTRL_VQ)");
+        return EINVAL;
+    }
+    if (up->has_config && up->config_size >= VIRTIO_NET_CFG_MAX_VQP + sizeof(max_pairs))
+        memcpy(&max_pairs, up->config + VIRTIO_NET_CFG_MAX_VQP, sizeof(max_pairs));
+    max_pairs = le16toh(max_pairs);
+    if (max_pairs == 0 || 2u * max_pairs >= up->nrings) {
+        snprintf(text, len, "MQ: the back-end's max_virtqueue_pairs %u does not fit its %u "
+                 "virtqueues (the control queue is ring 2 * max_virtqueue_pairs)", max_pairs,
+                 up->nrings);
+        return EINVAL;
+    }
+    if (!up->ctrl && (rc = up_ctrl_create(r, &up->ctrl)) < 0) {
+        snprintf(text, len, "cannot make the shim's control queue: %s", strerror(-rc));
+        return -rc;
+    }
+    up->ctrl_on = true;
+    up->ctrl_ring = 2u * max_pairs;
+    return 0;
+}
+
+/* Pairs the front-end runs: up to the highest pair with an enabled ring. */
+static uint16_t enabled_pairs(const struct vs_up *up)
+{
+    uint16_t n = 1;
+
+    for (uint32_t i = 0; up->rings && i < up->ctrl_ring && i < up->nrings; i++)
+        if (up->rings[i].enabled)
+            n = (uint16_t)(i / 2 + 1);
+    return n;
+}
+
+/* The control queue failed: the session ends on the loop's next poll of
+ * the back-end (never now: the caller's state stays valid). */
+static void ctrl_failed(struct vs_relay *r, const char *what)
+{
+    vs_err("%s: the back-end's control queue: %s; ending the session", r->cfg.id, what);
+    vs_conn_fail(r->be ? r->be : r->fe, -EPROTO);
+}
+
+/* After a start or an enable while running: VQ_PAIRS_SET when the pairs the
+ * front-end enabled changed. The front-end's ack (of request `ack`, or 0
+ * for none) waits for the back-end's, and the front-end is not read while
+ * the command is in flight. */
+static void ctrl_sync(struct vs_relay *r, uint32_t ack)
+{
+    struct vs_up *up = r->up;
+    uint16_t want = enabled_pairs(up);
+    int rc;
+
+    if (!up->ctrl_on || up->state != UP_RUNNING || want == up->be_pairs ||
+        up_ctrl_busy(up->ctrl)) {
+        if (ack)
+            vs_reply_frontend_ack(r, ack, 0);
+        return;
+    }
+    rc = up_ctrl_pairs_set(up->ctrl, want);
+    if (rc < 0) {
+        if (ack)
+            vs_reply_frontend_ack(r, ack, EIO);
+        ctrl_failed(r, strerror(-rc));
+        return;
+    }
+    up->pairs_sent = want;
+    up->ctrl_ack = ack;
+    if (r->fe)
+        vs_conn_pause(r->fe, true);
+}
+
+void vs_up_ctrl_done(struct vs_relay *r, int rc)
+{
+    struct vs_up *up = r->up;
+    uint32_t ack;
+
+    if (!up)
+        return;
+    ack = up->ctrl_ack;
+    up->ctrl_ack = 0;
+    if (rc < 0) {
+        if (ack)
+            vs_reply_frontend_ack(r, ack, EIO);
+        ctrl_failed(r, rc == -ETIMEDOUT ? "VQ_PAIRS_SET unanswered" : "VQ_PAIRS_SET failed");
+        return;
+    }
+    up->be_pairs = up->pairs_sent;
+    vs_info("%s: %u queue pair(s) active (VQ_PAIRS_SET on the back-end's control queue)",
+            r->cfg.id, up->be_pairs);
+    ctrl_sync(r, ack); /* the ack, or the next change */
+    if (r->fe && !up_ctrl_busy(up->ctrl) && r->main_pending.count == 0)
+        vs_conn_pause(r->fe, !r->be);
+}
+
+bool vs_up_holds_frontend(const struct vs_relay *r)
+{
+    return r->mode == VS_MODE_UP && r->up && up_ctrl_busy(r->up->ctrl);
 }
 
 /* ---- the device start ------------------------------------------------------ */
@@ -426,15 +562,25 @@ static bool ready_to_start(const struct vs_relay *r)
     return enabled > 0;
 }
 
-static void send_mem_table(struct vs_relay *r)
+static void send_mem_table(struct vs_relay *r, const char *note)
 {
+    struct vs_up *up = r->up;
     struct vu_msg m;
+    int rc;
 
     vu_msg_init(&m, VU_REQ_SET_MEM_TABLE, 0);
-    vu_msg_set_mem_table(&m, r->up->mem.regions, r->up->mem.nregions);
-    for (uint32_t i = 0; i < r->up->mem.nregions; i++)
-        vu_msg_add_fd(&m, vs_dup_fd(r->up->mem_fds[i]));
-    vs_send_internal(r, &m, UPA_CHECK_ACK, 0, "replay");
+    vu_msg_set_mem_table(&m, up->mem.regions, up->mem.nregions);
+    for (uint32_t i = 0; i < up->mem.nregions; i++)
+        vu_msg_add_fd(&m, vs_dup_fd(up->mem_fds[i]));
+    up->mem_has_ctrl = false;
+    if (up->ctrl_on) {
+        rc = up_ctrl_compose_mem(up->ctrl, &m);
+        if (rc < 0)
+            vs_warn("%s: no room for the shim's control-queue region in the memory table: %s",
+                    r->cfg.id, strerror(-rc));
+        up->mem_has_ctrl = rc == 0;
+    }
+    vs_send_internal(r, &m, UPA_CHECK_ACK, 0, note);
 }
 
 static void send_ring(struct vs_relay *r, uint32_t i, bool with_fds)
@@ -468,9 +614,9 @@ static void start_device(struct vs_relay *r, uint32_t ack_request)
     if (replay) {
         set_status(r, 0, "restart: reset");
         set_status(r, ST_NEGOTIATING, NULL);
-        vs_send_u64(r, VU_REQ_SET_FEATURES, up->features, UPA_CHECK_ACK, 0, "replay");
+        vs_send_u64(r, VU_REQ_SET_FEATURES, backend_features(up), UPA_CHECK_ACK, 0, "replay");
         set_status(r, ST_FEATURES_OK, NULL);
-        send_mem_table(r);
+        send_mem_table(r, "replay");
         vs_send_fd_u64(r, VU_REQ_VDPA_SET_CONFIG_CALL, 0, up->config_call_fd, UPA_CHECK_ACK,
                        "replay");
     }
@@ -481,6 +627,12 @@ static void start_device(struct vs_relay *r, uint32_t ack_request)
         if (ring_configured(g))
             send_ring(r, i, replay);
     }
+    if (up->ctrl_on) {
+        if (!up->mem_has_ctrl)
+            send_mem_table(r, "with the shim's control-queue region");
+        up_ctrl_send_ring(r, up->ctrl, up->ctrl_ring, UPA_CHECK_ACK);
+    }
+    up->be_pairs = 1; /* a vdpa-user net device starts with one pair (VIRTIO 5.1.6.5.5) */
     set_status(r, ST_DRIVER_OK, "rings complete: DRIVER_OK");
     vs_send_none(r, VU_REQ_GET_STATUS, UPA_START_STATUS, ack_request, NULL);
 }
@@ -525,10 +677,14 @@ static struct up_ring *ring_of(struct vs_relay *r, uint32_t index)
     return r->up->rings && index < r->up->nrings ? &r->up->rings[index] : NULL;
 }
 
+static void fail_session(struct vs_relay *r, const char *what);
+
 static void set_features(struct vs_relay *r, struct vu_msg *m, bool ack_fe)
 {
     struct vs_up *up = r->up;
     uint64_t v = m->payload.u64;
+    char text[256];
+    int err;
 
     if (up->features_set && v == up->features) {
         vu_msg_close_fds(m);
@@ -536,9 +692,20 @@ static void set_features(struct vs_relay *r, struct vu_msg *m, bool ack_fe)
             vs_reply_frontend_ack(r, VU_REQ_SET_FEATURES, 0); /* QEMU repeats it per queue pair */
         return;
     }
+    err = ctrl_decide(r, v, text, sizeof(text));
+    if (err) {
+        vu_msg_close_fds(m);
+        vs_warn("%s: SET_FEATURES 0x%" PRIx64 " refused: %s", r->cfg.id, v, text);
+        if (ack_fe)
+            vs_reply_frontend_ack(r, VU_REQ_SET_FEATURES, (uint64_t)err);
+        else
+            fail_session(r, text);
+        return;
+    }
     if (up->state != UP_NEGOTIATING) {
         if (up->features_set && (v ^ up->features) == VU_BIT(26 /* VHOST_F_LOG_ALL */)) {
             up->features = v;
+            m->payload.u64 = backend_features(up);
             vs_send_internal(r, m, UPA_FE_ACK, ack_fe ? VU_REQ_SET_FEATURES : 0,
                              "dirty logging toggled");
             return;
@@ -550,7 +717,9 @@ static void set_features(struct vs_relay *r, struct vu_msg *m, bool ack_fe)
     }
     up->features = v;
     up->features_set = false;
-    vs_send_internal(r, m, UPA_CHECK_ACK, 0, NULL);
+    m->payload.u64 = backend_features(up);
+    vs_send_internal(r, m, UPA_CHECK_ACK, 0, up->ctrl_on ? "+CTRL_VQ: the shim drives the "
+                     "back-end's control queue" : NULL);
     set_status(r, ST_FEATURES_OK, "FEATURES_OK");
     vs_send_none(r, VU_REQ_GET_STATUS, UPA_FEATURES_STATUS, ack_fe ? VU_REQ_SET_FEATURES : 0,
               "check FEATURES_OK");
@@ -616,6 +785,40 @@ static void net_set_mtu(struct vs_relay *r, uint64_t mtu, bool ack_fe)
         vs_reply_frontend_ack(r, VU_REQ_NET_SET_MTU, EINVAL);
 }
 
+/* Cached with the shim's duplicates, and forwarded with the shim's
+ * control-queue region added where it drives that queue. */
+static void set_mem_table(struct vs_relay *r, struct vu_msg *m, bool ack_fe)
+{
+    struct vs_up *up = r->up;
+    char why[160];
+    int rc;
+
+    for (unsigned i = 0; i < VU_MAX_MEM_REGIONS; i++)
+        vs_close_fd(&up->mem_fds[i]);
+    up->mem = m->payload.mem;
+    for (unsigned i = 0; i < m->nfds; i++)
+        up->mem_fds[i] = vs_dup_fd(m->fds[i]);
+    up->has_mem = true;
+    up->mem_has_ctrl = false;
+    if (up->ctrl_on) {
+        rc = up_ctrl_compose_mem(up->ctrl, m);
+        if (rc < 0) {
+            vu_msg_close_fds(m);
+            up->has_mem = false;
+            snprintf(why, sizeof(why), "no memory-table slot left for the shim's "
+                     "control-queue region (%s)", strerror(-rc));
+            vs_warn("%s: SET_MEM_TABLE refused: %s", r->cfg.id, why);
+            if (ack_fe)
+                vs_reply_frontend_ack(r, VU_REQ_SET_MEM_TABLE, (uint64_t)-rc);
+            else
+                fail_session(r, why);
+            return;
+        }
+        up->mem_has_ctrl = true;
+    }
+    forward_then_maybe_start(r, m, ack_fe);
+}
+
 void vs_up_frontend_request(struct vs_relay *r, const struct vu_msg_desc *d, struct vu_msg *m)
 {
     struct vs_up *up = r->up;
@@ -653,13 +856,7 @@ void vs_up_frontend_request(struct vs_relay *r, const struct vu_msg_desc *d, str
         set_features(r, m, ack_fe);
         return;
     case VU_REQ_SET_MEM_TABLE:
-        for (unsigned i = 0; i < VU_MAX_MEM_REGIONS; i++)
-            vs_close_fd(&up->mem_fds[i]);
-        up->mem = m->payload.mem;
-        for (unsigned i = 0; i < m->nfds; i++)
-            up->mem_fds[i] = vs_dup_fd(m->fds[i]);
-        up->has_mem = true;
-        forward_then_maybe_start(r, m, ack_fe);
+        set_mem_table(r, m, ack_fe);
         return;
     case VU_REQ_SET_VRING_NUM:
     case VU_REQ_SET_VRING_ADDR:
@@ -698,7 +895,7 @@ void vs_up_frontend_request(struct vs_relay *r, const struct vu_msg_desc *d, str
     case VU_REQ_SET_VRING_ENABLE:
         g->enabled = m->payload.state.num != 0;
         if (up->state == UP_RUNNING) {
-            vs_send_internal(r, m, UPA_FE_ACK, ack_fe ? req : 0, NULL);
+            vs_send_internal(r, m, up->ctrl_on ? UPA_PAIRS : UPA_FE_ACK, ack_fe ? req : 0, NULL);
             return;
         }
         maybe_start(r, ack_fe, req);
@@ -892,8 +1089,7 @@ void vs_up_internal_reply(struct vs_relay *r, const struct vs_owed *o, struct vu
         up->state = UP_RUNNING;
         up->ever_started = true;
         vs_info("%s: device running", r->cfg.id);
-        if (o->arg)
-            vs_reply_frontend_ack(r, o->arg, 0);
+        ctrl_sync(r, o->arg); /* the ack, after VQ_PAIRS_SET where pairs are enabled */
         return;
     case UPA_VRING_BASE: {
         struct up_ring *g = ring_of(r, o->arg);
@@ -914,6 +1110,14 @@ void vs_up_internal_reply(struct vs_relay *r, const struct vs_owed *o, struct vu
         vs_conn_send(r->fe, &reply);
         return;
     }
+    case UPA_PAIRS:
+        if (up->sequence_failed || v) {
+            if (o->arg)
+                vs_reply_frontend_ack(r, o->arg, EIO);
+            return;
+        }
+        ctrl_sync(r, o->arg);
+        return;
     case UPA_FE_ACK:
         if (o->arg)
             vs_reply_frontend_ack(r, o->arg, up->sequence_failed || v ? EIO : 0);

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <endian.h>
 #include <pthread.h>
 #include <time.h>
 #include <sys/eventfd.h>
@@ -16,6 +17,7 @@
 #include <cmocka.h>
 
 #include "scripted.h"
+#include "virtio/virtio.h"
 
 #define FEATURES (UINT64_C(1) << 32 | UINT64_C(1) << 30 | 1u << 5 /* MAC */ | 1u << 3 /* MTU */)
 #define BE_PF (VU_BIT(VU_PF_VDPA) | VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) | \
@@ -33,6 +35,8 @@ struct up_test {
     uint64_t extra_pf; /* protocol features the front-end acks besides FE_PF */
     int config_call;   /* the eventfd the shim handed the back-end */
     int fds_idle;      /* the shim's open fds before any session */
+    uint64_t be_features; /* the back-end's GET_FEATURES, 0: FEATURES */
+    uint16_t max_pairs;   /* config max_virtqueue_pairs, 0: left 0 */
 };
 
 /* The back-end side of one request that the shim sends with NEED_REPLY:
@@ -77,10 +81,12 @@ static void negotiate(struct up_test *t, uint32_t device_id, uint64_t vqs)
 
     /* DPDK virtio-user sends SET_OWNER first; the shim holds it. */
     assert_int_equal(send_empty(t->s.fe, VU_REQ_SET_OWNER, 0), 0);
+    uint64_t be_features = t->be_features ? t->be_features : FEATURES;
+
     assert_int_equal(send_empty(t->s.fe, VU_REQ_GET_FEATURES, 0), 0);
-    be_answer(t, VU_REQ_GET_FEATURES, FEATURES);
+    be_answer(t, VU_REQ_GET_FEATURES, be_features);
     assert_int_equal(expect_msg(t->s.fe, VU_REQ_GET_FEATURES, &m), 0);
-    assert_int_equal(m.payload.u64, FEATURES);
+    assert_int_equal(m.payload.u64, be_features);
 
     assert_int_equal(send_empty(t->s.fe, VU_REQ_GET_PROTOCOL_FEATURES, 0), 0);
     be_answer(t, VU_REQ_GET_PROTOCOL_FEATURES, BE_PF);
@@ -128,6 +134,8 @@ static void negotiate(struct up_test *t, uint32_t device_id, uint64_t vqs)
     uint8_t config[24] = { 0x52, 0x54, 0, 0x12, 0x34, 0x56 };
     uint16_t mtu = 1500;
     memcpy(config + 10, &mtu, sizeof(mtu));
+    config[8] = (uint8_t)t->max_pairs; /* max_virtqueue_pairs, little-endian */
+    config[9] = (uint8_t)(t->max_pairs >> 8);
     vu_msg_init(&m, VU_REQ_GET_CONFIG, VU_FLAG_REPLY);
     vu_msg_set_config(&m, 0, 24, 0, config);
     assert_int_equal(vu_send_blocking(t->s.be, &m), 0);
@@ -703,6 +711,211 @@ static void up_config_call_storm(void **state)
     serve_until_answer(t, VU_REQ_GET_QUEUE_NUM, &delay);
 }
 
+/* ---- multiqueue: the shim drives the back-end's control queue ------------- */
+
+#define MQ_PAIRS 4u
+#define MQ_VQS (2 * MQ_PAIRS + 1)
+#define MQ_CTRL_RING (2 * MQ_PAIRS)
+#define MQ_FE_FEATURES (FEATURES | VU_BIT(VIRTIO_NET_F_MQ)) /* QEMU: MQ, never CTRL_VQ */
+#define MQ_WAIT_MS 5000
+
+/* The back-end's view of the shim's control queue. */
+struct mq_ctrl {
+    struct vu_mem_region region; /* the shim's region in the memory table */
+    uint8_t *mem;                /* mapped */
+    struct vu_vring_addr addr;
+    uint32_t num;
+    int kick, call;
+};
+
+static uint8_t *mq_uva(struct mq_ctrl *q, uint64_t uva)
+{
+    assert_true(uva >= q->region.userspace_addr &&
+                uva < q->region.userspace_addr + q->region.memory_size);
+    return q->mem + (uva - q->region.userspace_addr);
+}
+
+static uint8_t *mq_gpa(struct mq_ctrl *q, uint64_t gpa, uint32_t len)
+{
+    assert_true(gpa >= q->region.guest_phys_addr &&
+                gpa + len <= q->region.guest_phys_addr + q->region.memory_size);
+    return q->mem + (gpa - q->region.guest_phys_addr);
+}
+
+/* SET_MEM_TABLE: the front-end's region, then the shim's, clear of it. */
+static void mq_mem_table(struct up_test *t, int memfd, struct mq_ctrl *q)
+{
+    struct vu_mem_region region = { 0x0, 1 << 20, 0x7f0000000000, 0 };
+    struct vu_msg m;
+
+    vu_msg_init(&m, VU_REQ_SET_MEM_TABLE, NEED);
+    vu_msg_set_mem_table(&m, &region, 1);
+    vu_msg_add_fd(&m, fcntl(memfd, F_DUPFD_CLOEXEC, 3));
+    assert_int_equal(vu_send_blocking(t->s.fe, &m), 0);
+    be_ack(t, VU_REQ_SET_MEM_TABLE, &m);
+    assert_int_equal(m.payload.mem.nregions, 2);
+    assert_int_equal(m.nfds, 2);
+    assert_memory_equal(&m.payload.mem.regions[0], &region, sizeof(region));
+    q->region = m.payload.mem.regions[1];
+    assert_true(q->region.guest_phys_addr >= region.guest_phys_addr + region.memory_size);
+    assert_true(q->region.userspace_addr >= region.userspace_addr + region.memory_size);
+    q->mem = mmap(NULL, q->region.memory_size, PROT_READ | PROT_WRITE, MAP_SHARED, m.fds[1],
+                  (off_t)q->region.mmap_offset);
+    assert_true(q->mem != MAP_FAILED);
+    vu_msg_close_fds(&m);
+    fe_expect_ack(t, VU_REQ_SET_MEM_TABLE, 0);
+}
+
+/* The control ring's set-up at the start: NUM, ADDR, BASE 0, KICK, CALL, ENABLE. */
+static void mq_expect_ctrl_ring(struct up_test *t, struct mq_ctrl *q)
+{
+    struct vu_msg m;
+
+    be_ack(t, VU_REQ_SET_VRING_NUM, &m);
+    assert_int_equal(m.payload.state.index, MQ_CTRL_RING);
+    q->num = m.payload.state.num;
+    assert_true(q->num > 0 && (q->num & (q->num - 1)) == 0);
+    be_ack(t, VU_REQ_SET_VRING_ADDR, &m);
+    assert_int_equal(m.payload.addr.index, MQ_CTRL_RING);
+    q->addr = m.payload.addr;
+    be_ack(t, VU_REQ_SET_VRING_BASE, &m);
+    assert_int_equal(m.payload.state.index, MQ_CTRL_RING);
+    assert_int_equal(m.payload.state.num, 0);
+    be_ack(t, VU_REQ_SET_VRING_KICK, &m);
+    assert_int_equal(m.payload.u64, MQ_CTRL_RING);
+    assert_int_equal(m.nfds, 1);
+    q->kick = m.fds[0];
+    be_ack(t, VU_REQ_SET_VRING_CALL, &m);
+    assert_int_equal(m.payload.u64, MQ_CTRL_RING);
+    assert_int_equal(m.nfds, 1);
+    q->call = m.fds[0];
+    be_ack(t, VU_REQ_SET_VRING_ENABLE, &m);
+    assert_int_equal(m.payload.state.index, MQ_CTRL_RING);
+    assert_int_equal(m.payload.state.num, 1);
+}
+
+/* The back-end serves one command: it must be VQ_PAIRS_SET(pairs). */
+static void mq_serve_pairs_set(struct mq_ctrl *q, uint16_t used_idx, uint16_t pairs)
+{
+    struct pollfd pfd = { .fd = q->kick, .events = POLLIN };
+    struct vq_avail *avail = (struct vq_avail *)(void *)mq_uva(q, q->addr.avail_user_addr);
+    struct vq_used *used = (struct vq_used *)(void *)mq_uva(q, q->addr.used_user_addr);
+    struct vq_desc *desc = (struct vq_desc *)(void *)mq_uva(q, q->addr.desc_user_addr);
+    uint64_t count;
+    uint16_t head;
+    uint8_t *cmd;
+
+    assert_int_equal(poll(&pfd, 1, MQ_WAIT_MS), 1); /* kicked */
+    assert_int_equal(read(q->kick, &count, sizeof(count)), (ssize_t)sizeof(count));
+    assert_int_equal(le16toh(avail->idx), (uint16_t)(used_idx + 1));
+    head = le16toh(avail->ring[used_idx % q->num]);
+    assert_true(head < q->num);
+    assert_true(le16toh(desc[head].flags) & VQ_DESC_F_NEXT);
+    assert_int_equal(le32toh(desc[head].len), 4);
+    cmd = mq_gpa(q, le64toh(desc[head].addr), 4);
+    assert_int_equal(cmd[0], VIRTIO_NET_CTRL_MQ);
+    assert_int_equal(cmd[1], VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET);
+    assert_int_equal(cmd[2] | cmd[3] << 8, pairs);
+    uint16_t ack_desc = le16toh(desc[head].next);
+    assert_true(ack_desc < q->num);
+    assert_true(le16toh(desc[ack_desc].flags) & VQ_DESC_F_WRITE);
+    *mq_gpa(q, le64toh(desc[ack_desc].addr), 1) = VIRTIO_NET_OK;
+    used->ring[used_idx % q->num].id = htole32(head);
+    used->ring[used_idx % q->num].len = htole32(1);
+    __atomic_store_n(&used->idx, htole16((uint16_t)(used_idx + 1)), __ATOMIC_RELEASE);
+    count = 1;
+    assert_int_equal(write(q->call, &count, sizeof(count)), (ssize_t)sizeof(count));
+}
+
+/* QEMU with queues=4 + mq=on acks MQ without CTRL_VQ and turns pairs on
+ * with SET_VRING_ENABLE; the vdpa-user back-end requires CTRL_VQ with MQ
+ * and runs one pair until VQ_PAIRS_SET on its own control queue. */
+static void up_mq_drives_backend_ctrl_queue(void **state)
+{
+    struct up_test *t = *state;
+    int memfd = memfd_with("guest");
+    int kick[4], call[4];
+    struct mq_ctrl q = { .kick = -1, .call = -1 };
+    struct vu_msg m;
+
+    t->be_features = FEATURES | VU_BIT(VIRTIO_NET_F_CTRL_VQ) | VU_BIT(VIRTIO_NET_F_MQ);
+    t->max_pairs = MQ_PAIRS;
+    negotiate(t, 1, MQ_VQS);
+
+    /* The back-end gets CTRL_VQ with MQ: FEATURES_OK is not refused. */
+    assert_int_equal(send_u64_req(t->s.fe, VU_REQ_SET_FEATURES, NEED, MQ_FE_FEATURES, -1), 0);
+    be_ack(t, VU_REQ_SET_FEATURES, &m);
+    assert_int_equal(m.payload.u64, MQ_FE_FEATURES | VU_BIT(VIRTIO_NET_F_CTRL_VQ));
+    be_status(t, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
+    be_answer(t, VU_REQ_GET_STATUS, 0x0b);
+    fe_expect_ack(t, VU_REQ_SET_FEATURES, 0);
+
+    mq_mem_table(t, memfd, &q);
+    for (uint32_t i = 0; i < 4; i++) {
+        kick[i] = eventfd(0, EFD_CLOEXEC);
+        call[i] = eventfd(0, EFD_CLOEXEC);
+        configure_ring(t, i, kick[i], call[i]);
+    }
+    /* Pair 0 on: the start sets the shim's control ring up too; one pair,
+     * the device's own start, needs no command. */
+    assert_int_equal(send_state_req(t->s.fe, VU_REQ_SET_VRING_ENABLE, NEED, 0, 1), 0);
+    for (uint32_t i = 0; i < 4; i++)
+        be_expect_ring(t, i, 0, i == 0, false);
+    mq_expect_ctrl_ring(t, &q);
+    be_status(t, 0x0f);
+    be_answer(t, VU_REQ_GET_STATUS, 0x0f);
+    fe_expect_ack(t, VU_REQ_SET_VRING_ENABLE, 0);
+    assert_int_equal(send_state_req(t->s.fe, VU_REQ_SET_VRING_ENABLE, NEED, 1, 1), 0);
+    be_ack(t, VU_REQ_SET_VRING_ENABLE, &m);
+    fe_expect_ack(t, VU_REQ_SET_VRING_ENABLE, 0);
+
+    /* Pair 1 on: VQ_PAIRS_SET 2, and the front-end's ack waits for the
+     * back-end's answer on the control queue. */
+    assert_int_equal(send_state_req(t->s.fe, VU_REQ_SET_VRING_ENABLE, NEED, 2, 1), 0);
+    be_ack(t, VU_REQ_SET_VRING_ENABLE, &m);
+    assert_int_equal(m.payload.state.index, 2);
+    assert_true(quiet_for(t->s.fe, 200));
+    mq_serve_pairs_set(&q, 0, 2);
+    fe_expect_ack(t, VU_REQ_SET_VRING_ENABLE, 0);
+
+    /* Ring 3 is pair 1 too: no command. Pair 1 off again: VQ_PAIRS_SET 1. */
+    assert_int_equal(send_state_req(t->s.fe, VU_REQ_SET_VRING_ENABLE, NEED, 3, 1), 0);
+    be_ack(t, VU_REQ_SET_VRING_ENABLE, &m);
+    fe_expect_ack(t, VU_REQ_SET_VRING_ENABLE, 0);
+    for (uint32_t i = 2; i < 4; i++) {
+        assert_int_equal(send_state_req(t->s.fe, VU_REQ_SET_VRING_ENABLE, NEED, i, 0), 0);
+        be_ack(t, VU_REQ_SET_VRING_ENABLE, &m);
+        if (i == 3)
+            mq_serve_pairs_set(&q, 1, 1);
+        fe_expect_ack(t, VU_REQ_SET_VRING_ENABLE, 0);
+    }
+    struct pollfd pfd = { .fd = q.kick, .events = POLLIN };
+    assert_int_equal(poll(&pfd, 1, 100), 0); /* nothing more was posted */
+
+    munmap(q.mem, q.region.memory_size);
+    close(q.kick);
+    close(q.call);
+    for (uint32_t i = 0; i < 4; i++) {
+        close(kick[i]);
+        close(call[i]);
+    }
+    close(memfd);
+}
+
+/* A back-end without a control queue: MQ without CTRL_VQ is refused at
+ * SET_FEATURES with a failed ack, never a silent single-queue device. */
+static void up_mq_without_backend_ctrl_refused(void **state)
+{
+    struct up_test *t = *state;
+
+    t->be_features = FEATURES | VU_BIT(VIRTIO_NET_F_MQ);
+    t->max_pairs = MQ_PAIRS;
+    negotiate(t, 1, 2 * MQ_PAIRS);
+    assert_int_equal(send_u64_req(t->s.fe, VU_REQ_SET_FEATURES, NEED, MQ_FE_FEATURES, -1), 0);
+    fe_expect_ack(t, VU_REQ_SET_FEATURES, EINVAL);
+    assert_true(quiet_for(t->s.be, 200)); /* the back-end never saw them */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -718,6 +931,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(up_wrong_device_type, up_setup, up_teardown),
         cmocka_unit_test_setup_teardown(up_provisioning, up_setup_provision, up_teardown),
         cmocka_unit_test_setup_teardown(up_config_call_storm, up_setup, up_teardown),
+        cmocka_unit_test_setup_teardown(up_mq_drives_backend_ctrl_queue, up_setup, up_teardown),
+        cmocka_unit_test_setup_teardown(up_mq_without_backend_ctrl_refused, up_setup,
+                                        up_teardown),
     };
 
     if (getenv("TEST_FILTER")) /* one test by name (cmocka's pattern) */
