@@ -332,21 +332,24 @@ int vq_driver_init(struct vq_driver *vq, struct dma_arena *a, unsigned num)
     vq->avail = dma_alloc(a, vq_avail_size(num), VQ_AVAIL_ALIGN);
     vq->used = dma_alloc(a, vq_used_size(num), VQ_USED_ALIGN);
     vq->tokens = calloc(num, sizeof(*vq->tokens));
-    if (!vq->desc || !vq->avail || !vq->used || !vq->tokens) {
-        free(vq->tokens);
-        vq->tokens = NULL;
+    vq->next = calloc(num, sizeof(*vq->next));
+    vq->chain_len = calloc(num, sizeof(*vq->chain_len));
+    if (!vq->desc || !vq->avail || !vq->used || !vq->tokens || !vq->next || !vq->chain_len) {
+        vq_driver_destroy(vq);
         return -ENOMEM;
     }
     vq->num = (uint16_t)num;
     vq->num_free = (uint16_t)num;
     for (unsigned i = 0; i + 1 < num; i++)
-        vq->desc[i].next = htole16((uint16_t)(i + 1));
+        vq->next[i] = (uint16_t)(i + 1);
     return 0;
 }
 
 void vq_driver_destroy(struct vq_driver *vq)
 {
     free(vq->tokens);
+    free(vq->next);
+    free(vq->chain_len);
     memset(vq, 0, sizeof(*vq));
 }
 
@@ -373,12 +376,13 @@ int vq_driver_add(struct vq_driver *vq, const struct vq_buf *bufs, unsigned n, v
         vq->desc[i].len = htole32(bufs[k].len);
         vq->desc[i].flags = htole16((uint16_t)((bufs[k].writable ? VQ_DESC_F_WRITE : 0) |
                                                (k + 1 < n ? VQ_DESC_F_NEXT : 0)));
-        i = le16toh(vq->desc[i].next);
+        vq->desc[i].next = htole16(vq->next[i]);
+        i = vq->next[i];
     }
-    /* The free list continues after the chain's last descriptor, whose
-     * .next still points there (NEXT is clear, so the device ignores it). */
+    /* The free list continues after the chain's last descriptor. */
     vq->free_head = i;
     vq->num_free = (uint16_t)(vq->num_free - n);
+    vq->chain_len[head] = (uint16_t)n;
     vq->tokens[head] = token;
     vq->avail->ring[vq->avail_idx & (vq->num - 1)] = htole16(head);
     vq->avail_idx++;
@@ -391,7 +395,7 @@ int vq_driver_get_used(struct vq_driver *vq, void **token, uint32_t *len)
 {
     uint16_t used_idx = load16(&vq->used->idx, __ATOMIC_ACQUIRE);
     struct vq_used_elem e;
-    uint16_t i, n = 1;
+    uint16_t i, n;
 
     if (used_idx == vq->last_used)
         return 0;
@@ -404,10 +408,14 @@ int vq_driver_get_used(struct vq_driver *vq, void **token, uint32_t *len)
     *token = vq->tokens[e.id];
     *len = e.len;
     vq->tokens[e.id] = NULL;
-    /* Put the chain back on the free list. */
-    for (i = (uint16_t)e.id; le16toh(vq->desc[i].flags) & VQ_DESC_F_NEXT; i = le16toh(vq->desc[i].next))
-        n++;
-    vq->desc[i].next = htole16(vq->free_head);
+    /* Put the chain back on the free list, walked in the driver's own
+     * links: the device can rewrite the shared descriptors (a loop there
+     * would hang us, an index past the table read out of bounds). */
+    n = vq->chain_len[e.id];
+    i = (uint16_t)e.id;
+    for (uint16_t k = 1; k < n; k++)
+        i = vq->next[i];
+    vq->next[i] = vq->free_head;
     vq->free_head = (uint16_t)e.id;
     vq->num_free = (uint16_t)(vq->num_free + n);
     return 1;

@@ -147,11 +147,15 @@ struct vq_driver {
     struct vq_desc *desc;
     struct vq_avail *avail;
     struct vq_used *used;
-    uint16_t free_head;          /* free descriptors are chained through .next */
+    uint16_t free_head;          /* free descriptors are chained through next[] */
     uint16_t num_free;
     uint16_t avail_idx;          /* shadow of avail->idx */
     uint16_t last_used;          /* next used entry to collect */
     void **tokens;               /* per head: the caller's cookie */
+    /* Driver-private: the device may write the shared descriptor table, so
+     * the free list and each chain's length are never read back from it. */
+    uint16_t *next;              /* per descriptor: the next one (free list, chains) */
+    uint16_t *chain_len;         /* per head: descriptors in its chain */
 };
 
 /* Allocates the three ring parts in the arena. 0, -EINVAL (num not a power

@@ -1643,9 +1643,49 @@ static void test_connect_mode(void **state)
     close(lfd);
 }
 
+/* The driver side of a ring reads nothing back from the shared descriptor
+ * table a device can write: a device that turns a used chain into a loop
+ * (or points it past the table) neither hangs the driver nor corrupts its
+ * free list. The alarm fails a hang. */
+static void test_driver_ignores_rewritten_descriptors(void **state)
+{
+    struct dma_arena a;
+    struct vq_driver vq;
+    struct vq_buf b[2] = { { .gpa = 0x1000, .len = 16 }, { .gpa = 0x2000, .len = 16, .writable = true } };
+    int token = 1;
+    void *got = NULL;
+    uint32_t len = 0;
+
+    (void)state;
+    assert_int_equal(dma_arena_create(&a, 1 << 16, 0), 0);
+    assert_int_equal(vq_driver_init(&vq, &a, 8), 0);
+    for (int round = 0; round < 3; round++) {
+        uint16_t head = vq.free_head;
+        assert_int_equal(vq_driver_add(&vq, b, 2, &token), 0);
+        /* the hostile device: a loop, then a link past the table */
+        vq.desc[head].next = htole16(round == 1 ? 0xffff : head);
+        vq.desc[head].flags |= htole16(VQ_DESC_F_NEXT);
+        vq.used->ring[vq.last_used & (vq.num - 1)].id = htole32(head);
+        vq.used->ring[vq.last_used & (vq.num - 1)].len = 0;
+        __atomic_store_n(&vq.used->idx, htole16((uint16_t)(vq.last_used + 1)), __ATOMIC_RELEASE);
+        alarm(10);
+        assert_int_equal(vq_driver_get_used(&vq, &got, &len), 1);
+        alarm(0);
+        assert_ptr_equal(got, &token);
+        assert_int_equal(vq.num_free, 8);
+    }
+    /* the free list is whole: all 8 descriptors can be taken again */
+    for (int k = 0; k < 4; k++)
+        assert_int_equal(vq_driver_add(&vq, b, 2, &token), 0);
+    assert_int_equal(vq_driver_add(&vq, b, 1, &token), -ENOSPC);
+    vq_driver_destroy(&vq);
+    dma_arena_destroy(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_driver_ignores_rewritten_descriptors),
         cmocka_unit_test_setup_teardown(test_bringup_example, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_machine, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config_net, setup, teardown),
