@@ -75,12 +75,13 @@ struct iso_opts {
     const char *trace_max; /* --trace-max VALUE, or NULL */
     const char *log_level; /* --log-level (default "info") */
     void (*pre_exec)(void); /* run in the shim's child just before exec */
+    unsigned nofile;        /* the shim's open-file limit (soft and hard), 0: as is */
 };
 
 #define ISO_OPTS_DEFAULT                                                                    \
     {                                                                                       \
         .victim = { .type = "net" }, .attacker = { .type = "net" }, .config_file = false,  \
-        .trace = NULL, .trace_max = NULL, .log_level = "info", .pre_exec = NULL             \
+        .trace = NULL, .trace_max = NULL, .log_level = "info", .pre_exec = NULL, .nofile = 0 \
     }
 
 struct iso_dev {
@@ -331,7 +332,7 @@ static inline void iso_exec(const struct iso *t, const struct iso_opts *o, char 
         dup2(log, 2);
     if (o->pre_exec)
         o->pre_exec();
-    execv(argv[0], argv);
+    scripted_exec_limited(argv[0], argv, o->nofile);
     _exit(127);
 }
 

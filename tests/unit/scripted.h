@@ -92,6 +92,33 @@ static inline bool scripted_file_contains(const char *path, const char *needle)
     return found;
 }
 
+/* In a forked child: execs path with argv, with the open-file limit (soft
+ * and hard) at nofile when nofile > 0. The limit is set by util-linux's
+ * prlimit(1) exec'd in between: under valgrind the test's own child cannot
+ * lower RLIMIT_NOFILE (valgrind keeps fds of its own at the top), but what
+ * it execs runs natively. Returns only on failure. */
+static inline void scripted_exec_limited(const char *path, char *const argv[], rlim_t nofile)
+{
+    char limit[64];
+    char *args[64];
+    size_t n = 0;
+
+    if (nofile == 0) {
+        execv(path, argv);
+        return;
+    }
+    snprintf(limit, sizeof(limit), "--nofile=%llu:%llu", (unsigned long long)nofile,
+             (unsigned long long)nofile);
+    args[n++] = (char *)"prlimit";
+    args[n++] = limit;
+    args[n++] = (char *)"--";
+    args[n++] = (char *)path;
+    for (size_t i = 1; argv[i] && n + 1 < sizeof(args) / sizeof(args[0]); i++)
+        args[n++] = argv[i];
+    args[n] = NULL;
+    execv("/usr/bin/prlimit", args);
+}
+
 /* Starts the shim for one device of `type`; extra is appended to --device.
  * nofile > 0 sets the shim's open-file limit (soft and hard) before exec. */
 static inline int scripted_start_limited(struct scripted *s, const char *type, const char *extra,
@@ -118,14 +145,12 @@ static inline int scripted_start_limited(struct scripted *s, const char *type, c
     if (s->shim < 0)
         return -errno;
     if (s->shim == 0) {
-        struct rlimit rl = { .rlim_cur = nofile, .rlim_max = nofile };
+        char *argv[] = { shim, (char *)"--device", dev, (char *)"--trace", s->trace_path,
+                         (char *)"--log-level", (char *)"debug", NULL };
         int log = open(s->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         if (log >= 0)
             dup2(log, 2);
-        if (nofile > 0 && setrlimit(RLIMIT_NOFILE, &rl) < 0)
-            _exit(126);
-        execl(shim, shim, "--device", dev, "--trace", s->trace_path, "--log-level", "debug",
-              (char *)NULL);
+        scripted_exec_limited(shim, argv, nofile);
         _exit(127);
     }
     for (int i = 0; i < 300; i++) {

@@ -392,14 +392,6 @@ static void item7_trace_write_fails(void **state)
 
 /* ---- item 8a: fds held per session --------------------------------------------- */
 
-static void limit_open_files(void)
-{
-    struct rlimit rl = { NOFILE_LIMIT, NOFILE_LIMIT };
-
-    if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-        _exit(126);
-}
-
 /* One ring fd request with NEED_REPLY: true when the back-end got it and
  * the front-end its success, false when the shim refused it (failed ack,
  * nothing forwarded). */
@@ -441,7 +433,7 @@ static void item8a_ring_fds(void **state)
 
     (void)state;
     o.attacker.extra = MANY_QUEUE_PAIRS;
-    o.pre_exec = limit_open_files;
+    o.nofile = NOFILE_LIMIT;
     iso_start(t, &o);
     iso_victim_start(t);
     iso_connect(t, &t->attacker);
