@@ -304,22 +304,16 @@ static void on_backend_channel_msg(struct vs_conn *c, struct vu_msg *m);
  * config-call eventfd, which is all vdpa-user allows (spec 4). */
 static void give_backend_channel(struct vs_relay *r)
 {
-    int pair[2];
+    int end = vs_backend_channel_new(r, on_backend_channel_msg, on_backend_channel_close);
     struct vu_msg m;
 
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0) {
+    if (end < 0) {
         vs_warn("%s: no back-end channel (%s); config changes will not be seen", r->cfg.id,
-                strerror(errno));
-        return;
-    }
-    r->be_chan = vs_conn_new(r->loop, pair[0], "back-end channel", on_backend_channel_msg,
-                             on_backend_channel_close, r);
-    if (!r->be_chan) {
-        close(pair[1]);
+                strerror(-end));
         return;
     }
     vu_msg_init(&m, VU_REQ_SET_BACKEND_REQ_FD, 0);
-    vu_msg_add_fd(&m, pair[1]);
+    vu_msg_add_fd(&m, end);
     vs_send_internal(r, &m, DNA_CHECK, 0, "the shim keeps the back-end channel");
 }
 

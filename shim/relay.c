@@ -355,21 +355,34 @@ void vs_send_frontend_channel(struct vs_relay *r, struct vu_msg *m, const char *
     vs_conn_send(r->fe_chan, m);
 }
 
-int vs_attach_backend_channel(struct vs_relay *r, struct vu_msg *m)
+static void on_partial(struct vs_conn *c);
+
+int vs_backend_channel_new(struct vs_relay *r, vs_conn_msg_cb on_msg, vs_conn_close_cb on_close)
 {
     int pair[2];
 
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
         return -errno;
     vs_conn_close(r->be_chan, 0);
-    r->be_chan = vs_conn_new(r->loop, pair[0], "back-end channel", on_be_chan_msg, on_chan_close,
-                             r);
-    if (!r->be_chan) {
-        close(pair[0]);
+    /* Not registered as the shim's own (vs_conn_register_own): its other
+     * end is the shim's to give, and a chain of two devices in one shim
+     * passes it to the other device as that device's channel. */
+    r->be_chan = vs_conn_new(r->loop, pair[0], "back-end channel", on_msg, on_close, r);
+    if (!r->be_chan) { /* vs_conn_new closed pair[0] */
         close(pair[1]);
         return -ENOMEM;
     }
-    vu_msg_add_fd(m, pair[1]);
+    r->be_chan->on_partial = on_partial; /* reply-timeout= bounds a half message */
+    return pair[1];
+}
+
+int vs_attach_backend_channel(struct vs_relay *r, struct vu_msg *m)
+{
+    int end = vs_backend_channel_new(r, on_be_chan_msg, on_chan_close);
+
+    if (end < 0)
+        return end;
+    vu_msg_add_fd(m, end);
     return 0;
 }
 

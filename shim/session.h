@@ -167,6 +167,11 @@ void vs_refuse_frontend(struct vs_relay *r, const struct vu_hdr *hdr, const stru
  * (r->be_chan, the front-end's channel stays) and whose other end is added
  * to m, a SET_BACKEND_REQ_FD on its way to the back-end. 0 or -errno. */
 int vs_attach_backend_channel(struct vs_relay *r, struct vu_msg *m);
+/* The same socketpair for a translator that keeps the channel itself: the
+ * shim's end becomes r->be_chan with these callbacks (a half message bounded
+ * by reply-timeout=); returns the other end (the caller's, to send), or
+ * -errno. */
+int vs_backend_channel_new(struct vs_relay *r, vs_conn_msg_cb on_msg, vs_conn_close_cb on_close);
 
 /* ---- offer.c: what the front-end is offered -------------------------------- */
 

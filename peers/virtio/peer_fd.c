@@ -275,11 +275,18 @@ static int ready_now(int fd, short events)
 
 int peer_fd_signal(int fd)
 {
-    uint64_t one = 1;
     int rc = check_eventfd(fd);
 
-    if (rc)
-        return rc;
+    return rc ? rc : peer_fd_signal_eventfd(fd);
+}
+
+int peer_fd_signal_eventfd(int fd)
+{
+    uint64_t one = 1;
+    int rc;
+
+    if (fd < 0)
+        return -EBADF;
     /* A saturated counter is refused without a write; the guard covers the
      * peer filling it between the poll and the write. */
     rc = ready_now(fd, POLLOUT);
@@ -308,14 +315,21 @@ static int drain_guarded(int fd, uint64_t *count)
 
 int peer_fd_drain(int fd, uint64_t *count)
 {
-    uint64_t v = 0;
-    struct iovec iov = { .iov_base = &v, .iov_len = sizeof(v) };
-    ssize_t n;
     int rc = check_eventfd(fd);
 
     *count = 0;
-    if (rc)
-        return rc;
+    return rc ? rc : peer_fd_drain_eventfd(fd, count);
+}
+
+int peer_fd_drain_eventfd(int fd, uint64_t *count)
+{
+    uint64_t v = 0;
+    struct iovec iov = { .iov_base = &v, .iov_len = sizeof(v) };
+    ssize_t n;
+
+    *count = 0;
+    if (fd < 0)
+        return -EBADF;
     if (__atomic_load_n(&nowait_unsupported, __ATOMIC_RELAXED))
         return drain_guarded(fd, count);
     n = preadv2(fd, &iov, 1, -1, RWF_NOWAIT);

@@ -57,4 +57,10 @@ int peer_fd_signal(int fd);
  * 0 or -errno (-EINVAL when fd is not an eventfd). Never blocks. */
 int peer_fd_drain(int fd, uint64_t *count);
 
+/* The same for an fd the caller already knows is an eventfd (its kind was
+ * checked where it was received: the validator's fd-kind column): no kind
+ * probe per call, for a data path that signals per buffer. Never block. */
+int peer_fd_signal_eventfd(int fd);
+int peer_fd_drain_eventfd(int fd, uint64_t *count);
+
 #endif

@@ -203,14 +203,14 @@ bool vq_device_should_notify(const struct vq_device *vq)
 void vq_eventfd_signal(int fd)
 {
     if (fd >= 0)
-        peer_fd_signal(fd); /* -EAGAIN: the counter is saturated, the peer is signalled */
+        peer_fd_signal_eventfd(fd); /* -EAGAIN: the counter is saturated, the peer is signalled */
 }
 
 uint64_t vq_eventfd_drain(int fd)
 {
     uint64_t v = 0;
 
-    if (fd < 0 || peer_fd_drain(fd, &v) < 0)
+    if (fd < 0 || peer_fd_drain_eventfd(fd, &v) < 0)
         return 0;
     return v;
 }

@@ -102,8 +102,9 @@ bool vq_device_should_notify(const struct vq_device *vq);
  * blocks; a saturated counter, an fd that is not an eventfd or fd < 0 is
  * ignored (callers that must know call peer_fd_signal). */
 void vq_eventfd_signal(int fd);
-/* Reads and clears an eventfd through peer_fd_drain (never blocks); returns
- * the counter (0 if nothing, on error, or when fd is not an eventfd). */
+/* Reads and clears an eventfd whose kind was checked where it was received
+ * (peer_fd_drain_eventfd: never blocks); returns the counter (0 if nothing
+ * or on error). */
 uint64_t vq_eventfd_drain(int fd);
 
 /* Copies between a chain's segments and a flat buffer, starting `skip` bytes
