@@ -50,7 +50,7 @@ if [[ ${VALGRIND:-0} == 1 ]]; then
     fi
     # --child-silent-after-fork: tests that fork and exec the shim must not
     # get reports from the half-started child.
-    runner=(valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite
+    runner=(valgrind -q --fair-sched=yes --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite
             --track-fds=yes --child-silent-after-fork=yes)
     timeout_s=${UNIT_TIMEOUT:-900}
     # valgrind runs one thread at a time, 20-50x slower: time bounds in the
