@@ -10,23 +10,11 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib/common.sh"
 . "$here/../guest/lib.sh"
 w=$(mktemp -d /tmp/vdpa-shim-guest-lc-up.XXXXXX)
-BACKEND_PID=""
-cleanup() {
-    guest_stop_all; shim_kill
-    [[ -z $BACKEND_PID ]] || kill -KILL "$BACKEND_PID" 2>/dev/null || true
-    wait 2>/dev/null
-    [[ ${GUEST_KEEP:-0} == 1 ]] && echo "kept $w" || rm -rf "$w"
-}
-trap cleanup EXIT
+trap 'guest_stop_all; shim_kill; guest_backend_stop; guest_cleanup_dir "$w"' EXIT
 frames=${GUEST_FRAMES:-100}
 
-backend_bin=$E2E_ROOT/${BUILD:-build}/vdpa-backend
-[[ -x $backend_bin ]] || fail "$backend_bin is missing (run make first)"
 guest_prepare
-"$backend_bin" --socket "$w/be.sock" --type net --net-mode loopback --stats "$w/backend.stats" \
-    2>"$w/backend.log" &
-BACKEND_PID=$!
-wait_for 5 test -S "$w/be.sock" || fail "vdpa-backend did not start: $(tail -n 3 "$w/backend.log")"
+guest_vdpa_backend "$w" --type net --net-mode loopback
 shim_start "$w/shim.log" --device "type=net,id=net0,frontend=$w/fe.sock,backend=$w/be.sock,check=$E2E_ROOT/compat-matrix" --trace "$w/trace.txt"
 wait_for 5 test -S "$w/fe.sock" || fail "the shim did not create its socket"
 fds_idle=$(fd_count "$_SHIM_PID")

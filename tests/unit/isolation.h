@@ -186,27 +186,6 @@ static inline void iso_dump_file(const char *title, const char *path, size_t tai
     free(text);
 }
 
-static inline void iso_print_fds(pid_t pid)
-{
-    char dir[64], path[384], target[256];
-    struct dirent *e;
-    DIR *d;
-
-    snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
-    d = opendir(dir);
-    if (!d)
-        return;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-        ssize_t n = readlink(path, target, sizeof(target) - 1);
-        target[n > 0 ? n : 0] = '\0';
-        fprintf(stderr, "  shim fd %s -> %s\n", e->d_name, target);
-    }
-    closedir(d);
-}
-
 /* The shim's log (its end) and trace (its end), once per test. */
 static inline void iso_dump(struct iso *t)
 {
@@ -269,7 +248,7 @@ static inline void iso_expect_fds(struct iso *t, int want, const char *why)
         usleep(20000);
     }
     fprintf(stderr, "the shim has %d fds open, %d expected (%s):\n", n, want, why);
-    iso_print_fds(t->shim);
+    scripted_print_fds(t->shim);
     iso_fail(t, "%s: the shim holds %d fds, %d expected", why, n, want);
 }
 

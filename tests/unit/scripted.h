@@ -119,6 +119,28 @@ static inline void scripted_exec_limited(const char *path, char *const argv[], r
     execv("/usr/bin/prlimit", args);
 }
 
+/* Lists a process's open fds (where they point) on stderr, for a failure. */
+static inline void scripted_print_fds(pid_t pid)
+{
+    char dir[64], path[384], target[256];
+    struct dirent *e;
+    DIR *d;
+
+    snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+    d = opendir(dir);
+    if (!d)
+        return;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        ssize_t n = readlink(path, target, sizeof(target) - 1);
+        target[n > 0 ? n : 0] = '\0';
+        fprintf(stderr, "  shim fd %s -> %s\n", e->d_name, target);
+    }
+    closedir(d);
+}
+
 /* Starts the shim for one device of `type`; extra is appended to --device.
  * nofile > 0 sets the shim's open-file limit (soft and hard) before exec. */
 static inline int scripted_start_limited(struct scripted *s, const char *type, const char *extra,

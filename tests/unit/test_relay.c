@@ -242,27 +242,6 @@ static void connect_session(struct relay_test *t)
     t->s.be = accept_backend(t, TIMEOUT_MS);
 }
 
-static void print_fds(pid_t pid)
-{
-    char dir[64], path[384], target[256];
-    struct dirent *e;
-    DIR *d;
-
-    snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
-    d = opendir(dir);
-    if (!d)
-        return;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-        ssize_t n = readlink(path, target, sizeof(target) - 1);
-        target[n > 0 ? n : 0] = '\0';
-        fprintf(stderr, "  shim fd %s -> %s\n", e->d_name, target);
-    }
-    closedir(d);
-}
-
 /* The shim's open-fd count: the same as when it was idle after start,
  * once it has settled (up to 2 s). */
 static void expect_fds_idle(struct relay_test *t)
@@ -276,7 +255,7 @@ static void expect_fds_idle(struct relay_test *t)
         usleep(20000);
     }
     fprintf(stderr, "the shim has %d fds open, %d when idle:\n", n, t->fds_idle);
-    print_fds(t->s.shim);
+    scripted_print_fds(t->s.shim);
     fail_msg("fd leak in the shim: %d open, %d expected", n, t->fds_idle);
 }
 
