@@ -32,16 +32,28 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA_CFLAGS = $(shell pkg-config --cflags cmocka 2>/dev/null)
 CMOCKA_LIBS   = $(shell pkg-config --libs cmocka 2>/dev/null)
 
-CFLAGS  += $(CSTD) $(WARN) $(OPT) $(SANFLAGS) -Iinclude -Ishim -Ipeers $(PKG_CFLAGS) -MMD -MP
+# Include paths per layer: the libraries (lib/virtio, lib/proto) and the
+# peers see only the libraries' headers; the shim's own headers (-Ishim) are
+# for the shim and the tests that drive it. A peer that includes a shim
+# header does not compile.
+LIB_INC  := -Ilib -Ilib/proto
+CFLAGS  += $(CSTD) $(WARN) $(OPT) $(SANFLAGS) $(LIB_INC) $(PKG_CFLAGS) -MMD -MP
 LDFLAGS += $(SANFLAGS)
 
-# The library part of the shim: everything but main.c, shared with the tests.
+# lib/virtio: guest memory, the device side of a split virtqueue, the only
+# I/O on fds a peer shares. lib/proto: the vhost-user / vdpa-user protocol
+# (wire format, message table, validation, transport, log, device types and
+# models, the compatibility matrix). Both are used by the shim and the peers.
+VIRTIO_SRCS := $(wildcard lib/virtio/*.c)
+VIRTIO_OBJS := $(VIRTIO_SRCS:%.c=$(BUILD)/%.o)
+PROTO_SRCS  := $(wildcard lib/proto/*.c)
+PROTO_OBJS  := $(PROTO_SRCS:%.c=$(BUILD)/%.o)
+# The shim less main.c, shared with the tests, the bench and the fuzzers.
 LIB_SRCS := $(filter-out shim/main.c,$(wildcard shim/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
-# Reference peers (vdpa-user back-end, driver): peers/<name>/main.c builds
-# $(BUILD)/<name>; peers/virtio/ is the virtqueue library they share.
-VIRTIO_SRCS := $(wildcard peers/virtio/*.c)
-VIRTIO_OBJS := $(VIRTIO_SRCS:%.c=$(BUILD)/%.o)
+LIBS     := $(BUILD)/libshim.a $(BUILD)/libproto.a $(BUILD)/libvirtio.a
+# Reference peers (vdpa-user back-end, driver, probe): peers/<name>/main.c
+# builds $(BUILD)/<name>, linked with lib/ only.
 PEER_NAMES  := $(patsubst peers/%/main.c,%,$(wildcard peers/*/main.c))
 PEER_PROGS  := $(PEER_NAMES:%=$(BUILD)/%)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -54,16 +66,18 @@ BENCH_PROGS := $(BENCH_NAMES:%=$(BUILD)/bench/%)
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 CFLAGS  += -DVDPA_SHIM_VERSION=\"$(VERSION)\"
 
-.PHONY: all check check-all check-unit check-e2e check-valgrind deps demo matrix fuzz bench clean
+.PHONY: all check check-all check-unit check-e2e check-valgrind check-layers deps demo matrix fuzz \
+	bench clean
 
 all: $(BUILD)/vdpa-shim $(PEER_PROGS) $(BENCH_PROGS)
 
-# The shim serves a down-converted virtio-net control queue with the
-# virtqueue library of peers/virtio/.
-$(BUILD)/vdpa-shim: $(BUILD)/shim/main.o $(BUILD)/libshim.a $(BUILD)/libvirtio.a
+$(BUILD)/vdpa-shim: $(BUILD)/shim/main.o $(LIBS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/libshim.a: $(LIB_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/libproto.a: $(PROTO_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/libvirtio.a: $(VIRTIO_OBJS)
@@ -71,21 +85,24 @@ $(BUILD)/libvirtio.a: $(VIRTIO_OBJS)
 
 .SECONDEXPANSION:
 $(PEER_PROGS): $(BUILD)/%: $$(addprefix $(BUILD)/,$$(subst .c,.o,$$(wildcard peers/%/*.c))) \
-		$(BUILD)/libshim.a $(BUILD)/libvirtio.a
+		$(BUILD)/libproto.a $(BUILD)/libvirtio.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BENCH_PROGS): $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(BUILD)/tests/bench/bench_lib.o \
-		$(BUILD)/libshim.a $(BUILD)/libvirtio.a
+$(BENCH_PROGS): $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(BUILD)/tests/bench/bench_lib.o $(LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# Who may include what: the shim's headers are for the shim and the tests.
+$(BUILD)/shim/%.o $(BUILD)/tests/%.o: CFLAGS += -Ishim
+$(BUILD)/peers/%.o: CFLAGS += -Ipeers
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libvirtio.a $(BUILD)/libshim.a
+$(BUILD)/tests/%: tests/unit/%.c $(LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(CMOCKA_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libshim.a $(BUILD)/libvirtio.a \
+	$(CC) $(CFLAGS) -Ishim -Ipeers $(CMOCKA_CFLAGS) -Itests/unit -o $@ $< $(LIBS) \
 		$(LDFLAGS) $(CMOCKA_LIBS) $(PKG_LIBS)
 
 # Every test: unit tests (cmocka), then end-to-end tests against the real

@@ -328,7 +328,11 @@ int vs_down_begin(struct vs_relay *r, const struct vu_msg *set_pf)
     dn->model = model_for(r, r->backend_pf);
     dn->config_call_fd = -1;
     dn->curr_pairs = 1;
-    dn->in.cfg = &r->cfg;
+    dn->in.speed_set = r->cfg.speed_set;
+    dn->in.speed = r->cfg.speed;
+    dn->in.duplex = r->cfg.duplex;
+    dn->in.tag = r->cfg.tag;
+    dn->in.capacity = r->cfg.capacity;
     dn->in.link_up = true;
     dn->in.mtu = r->cfg.mtu;
     if (r->cfg.has_mac) {

@@ -32,7 +32,7 @@
 #define BK_MAX_QUEUE_SIZE 1024u /* so that any chain fits VQ_MAX_IOV */
 #define BK_MAX_PACKET (65536u + 14u)
 
-/* ---- Logging: the shim's logger (shim/log.h), prefixed "vdpa-backend". */
+/* ---- Logging: the shim's logger (lib/proto/log.h), prefixed "vdpa-backend". */
 
 /* ---- Command line ------------------------------------------------------------- */
 enum net_mode { NET_LOOPBACK, NET_UDP };

@@ -3,7 +3,7 @@
  * vdpa-probe: the compatibility matrix's measuring tool
  * (compat-matrix/README.md).
  *
- *   --spec TYPE                  the spec columns of a type (shim/matrix.c)
+ *   --spec TYPE                  the spec columns of a type (lib/proto/matrix.c)
  *   --connect PATH ...           measure a live back-end (a front-end here)
  *   --listen PATH ...            measure a live front-end (a back-end here)
  *   --expect FILE                compare the measured column with a matrix file

@@ -2,7 +2,7 @@
 # The committed compatibility matrix is what the code says: the spec columns,
 # device and config records of every compat-matrix/<type>.tsv equal
 # `vdpa-probe --spec <type>` (derived from the message-descriptor table and
-# shim/matrix.c), and docs/compat-matrix.md is the rendering of the files.
+# lib/proto/matrix.c), and docs/compat-matrix.md is the rendering of the files.
 # (The measured columns are checked against the live peers by
 # test_matrix_probes.sh.)
 set -euo pipefail

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libFuzzer target: the device side of a split virtqueue (peers/virtio,
+ * libFuzzer target: the device side of a split virtqueue (lib/virtio,
  * linked into the shim for the down-converted control queue) over guest
  * memory the fuzzer writes: descriptor tables, chains, indirect tables,
  * avail indices. Every chain popped must lie inside guest memory.

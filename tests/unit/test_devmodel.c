@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The declarative device models of down-conversion (shim/model*.c): which
+ * The declarative device models of down-conversion (lib/proto/model*.c): which
  * features a vdpa-user front-end is offered, what the legacy back-end is
  * told, the config space rendered byte by byte, and which config bytes a
  * front-end may provision or write.
@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "ctrl_net.h"
+#include "cli.h"
 #include "devmodel.h"
 #include "virtio/virtio.h"
 
@@ -33,7 +34,9 @@ static struct vs_device_config cfg_of(const char *type)
 
 static struct vs_model_input input(const struct vs_device_config *c, uint32_t queues)
 {
-    struct vs_model_input in = { .cfg = c, .mac = { 0x52, 0x54, 0, 1, 2, 3 }, .mtu = c->mtu,
+    struct vs_model_input in = { .speed_set = c->speed_set, .speed = c->speed,
+                                 .duplex = c->duplex, .tag = c->tag, .capacity = c->capacity,
+                                 .mac = { 0x52, 0x54, 0, 1, 2, 3 }, .mtu = c->mtu,
                                  .backend_queues = queues, .link_up = true };
     return in;
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The compatibility matrix's spec columns and file format (shim/matrix.c):
+ * The compatibility matrix's spec columns and file format (lib/proto/matrix.c):
  * values derived for each role and type, the written file read back, and
  * the loader's errors.
  */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * peers/virtio/peer_fd.c: the kind of every fd a peer could send is probed
+ * lib/virtio/peer_fd.c: the kind of every fd a peer could send is probed
  * right; eventfd signal/drain never block, whatever the counter holds and
  * whatever a hostile peer does to the shared file description's flags
  * (O_NONBLOCK flipped in a tight loop, signal+consume raced) meanwhile; a

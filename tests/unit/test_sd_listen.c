@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * systemd integration (shim/sd_listen.c, and the journal prefix of
- * shim/log.c): the LISTEN_PID/LISTEN_FDS/LISTEN_FDNAMES protocol on real
+ * lib/proto/log.c): the LISTEN_PID/LISTEN_FDS/LISTEN_FDNAMES protocol on real
  * sockets, lookup by path and by name, sd_notify datagrams, and log lines
  * carrying their syslog priority when stderr is the journal.
  */

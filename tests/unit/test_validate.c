@@ -1287,7 +1287,7 @@ static void reply_round(void **state)
 }
 
 /*
- * BUG (shim/validate.c, vu_request_expects_reply / vu_validate_reply):
+ * BUG (lib/proto/validate.c, vu_request_expects_reply / vu_validate_reply):
  * docs/vdpa-user.md 3.1 "Rejection": under F_VDPA a back-end rejects a request
  * that has a reply payload of its own by replying with the REPLY flag and
  * size 0 (VDPA_SUSPEND/RESUME excepted: a non-zero u64), and the reference

@@ -4,7 +4,7 @@
  * front-end. Each test starts the real program ($BUILD/vdpa-backend, BUILD
  * defaults to build) listening on a temporary socket, talks to it with the
  * blocking transport helpers, shares memfd guest memory with it, and moves
- * data through rings with the driver side of peers/virtio. The back-end's
+ * data through rings with the driver side of lib/virtio. The back-end's
  * stderr goes to a log that is shown when a test fails and that must hold
  * no sanitizer report.
  */

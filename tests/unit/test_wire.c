@@ -849,7 +849,7 @@ static void protocol_feature_names(void **state)
 }
 
 /*
- * BUG (shim/wire.c:44 and shim/wire.c:122): memcpy with a NULL pointer is
+ * BUG (lib/proto/wire.c:44 and lib/proto/wire.c:122): memcpy with a NULL pointer is
  * undefined even for 0 bytes (C11 7.24.1p2). vu_msg_set_mem_table(msg, NULL,
  * 0) -- the natural way to build an empty table -- and vu_msg_get_payload(msg,
  * NULL, 0) -- "is there no payload?" -- both do that; the UBSan build

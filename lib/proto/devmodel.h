@@ -13,7 +13,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "cli.h"
 #include "vhost_user.h"
 
 /* Where a synthesized config field's value comes from. */
@@ -72,7 +71,12 @@ struct vs_device_model {
 
 /* What a rendering reads. */
 struct vs_model_input {
-    const struct vs_device_config *cfg;
+    /* What the operator provisioned (the device's keys). */
+    bool speed_set;            /* net speed=/duplex= given */
+    uint32_t speed;            /* Mbit/s */
+    uint8_t duplex;            /* 0 half, 1 full */
+    const char *tag;           /* fs tag=, "" or NULL when not given */
+    uint64_t capacity;         /* blk capacity= in bytes, 0 when not given */
     uint8_t mac[6];            /* current MAC */
     uint16_t mtu;              /* current MTU, 0 unknown */
     uint32_t backend_queues;   /* virtqueues the back-end serves (net: 2 per pair) */

@@ -40,7 +40,6 @@ static bool backend_has_field(const struct vs_config_field *f, const struct vs_m
 static bool synthesize(const struct vs_config_field *f, const struct vs_model_input *in,
                        uint8_t *out)
 {
-    const struct vs_device_config *cfg = in->cfg;
     uint64_t v = 0;
 
     memset(out, 0, f->size);
@@ -59,14 +58,14 @@ static bool synthesize(const struct vs_config_field *f, const struct vs_model_in
             return false;
         break;
     case VS_SRC_SPEED:
-        if (!cfg->speed_set)
+        if (!in->speed_set)
             return false;
-        v = cfg->speed;
+        v = in->speed;
         break;
     case VS_SRC_DUPLEX:
-        if (!cfg->speed_set)
+        if (!in->speed_set)
             return false;
-        v = cfg->duplex;
+        v = in->duplex;
         break;
     case VS_SRC_LINK_STATUS:
         v = in->link_up ? 1 : 0; /* VIRTIO_NET_S_LINK_UP */
@@ -81,14 +80,14 @@ static bool synthesize(const struct vs_config_field *f, const struct vs_model_in
         v = in->backend_queues > 1 ? in->backend_queues - 1 : 1;
         break;
     case VS_SRC_TAG:
-        if (!cfg->tag[0])
+        if (!in->tag || !in->tag[0])
             return false;
-        memcpy(out, cfg->tag, strnlen(cfg->tag, f->size));
+        memcpy(out, in->tag, strnlen(in->tag, f->size));
         return true;
     case VS_SRC_CAPACITY:
-        if (!cfg->capacity)
+        if (!in->capacity)
             return false;
-        v = cfg->capacity / 512;
+        v = in->capacity / 512;
         break;
     }
     v = htole64(v); /* VIRTIO config space is little-endian */

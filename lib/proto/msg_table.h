@@ -43,7 +43,7 @@ enum vu_fd_rule {
                              (REM_MEM_REG: the spec allows this for old peers) */
 };
 
-/* What kind of file each of a message's fds must be (shim/validate.c probes
+/* What kind of file each of a message's fds must be (lib/proto/validate.c probes
  * it with peer_fd_kind). Rows that carry no fd say VU_FDK_NONE; a row that
  * may carry fds never does. */
 enum vu_fd_kind {

@@ -16,7 +16,7 @@
 #define SZ_CRYPTO      SZ_RANGE(8, VU_MAX_PAYLOAD)
 
 #define NONE VU_GATE_NONE
-/* What a back-end restart replays (include/msg_table.h). */
+/* What a back-end restart replays (lib/proto/msg_table.h). */
 #define STATE     VU_DESC_STATE
 #define CLEARS    VU_DESC_CLEARS_STATE
 #define NO_REPLAY VU_DESC_NOT_REPLAYABLE
@@ -27,7 +27,7 @@
     { #req, VU_REQ_##req, VU_CHAN_FRONTEND, size_, fds_, ring_, gate_, flags_, __VA_ARGS__ }
 #define BE(req, size_, fds_, ring_, gate_, flags_, ...) \
     { #req, VU_BREQ_##req, VU_CHAN_BACKEND, size_, fds_, ring_, gate_, flags_, __VA_ARGS__ }
-/* An fd rule and the kind of those fds (include/msg_table.h). */
+/* An fd rule and the kind of those fds (lib/proto/msg_table.h). */
 #define NOFD      VU_FDS_NONE, VU_FDK_NONE
 #define ACK VU_REPLY_ACK, SZ_U64, NOFD
 
