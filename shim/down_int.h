@@ -9,7 +9,7 @@
 #define VDPA_SHIM_DOWN_INT_H
 
 #include "devmodel.h"
-#include "session.h"
+#include "mode.h"
 #include "virtio/guest_mem.h"
 #include "virtio/virtqueue.h"
 

@@ -41,6 +41,7 @@
 #include "down_int.h"
 #include "log.h"
 #include "virtio/peer_fd.h"
+#include "virtio/virtio_status.h"
 
 #define F_LOG_ALL 26
 #define TRANSPORT_BITS (VU_BIT(VU_F_PROTOCOL_FEATURES) | VU_BIT(F_LOG_ALL))
@@ -57,6 +58,9 @@ static void reply_u64(struct vs_relay *r, const struct vu_msg *req, uint64_t v, 
     vs_trace_dir(r, "shim->fe", VU_CHAN_FRONTEND, &reply, note);
     vs_conn_send(r->fe, &reply);
 }
+
+static void vs_down_internal_reply(struct vs_relay *r, const struct vs_owed *o,
+                                   struct vu_msg *m);
 
 /* The end of a sequence: GET_FEATURES has a reply in every state and no
  * effect, so its reply arrives after every step before it. */
@@ -240,10 +244,9 @@ void down_needs_reset(struct vs_relay *r, const char *why)
 {
     struct vs_down *dn = r->down;
 
-    if (dn->status == 0 || (dn->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET))
+    if (!virtio_status_needs_reset(dn->status, &dn->status))
         return;
     vs_err("%s: DEVICE_NEEDS_RESET: %s", r->cfg.id, why);
-    dn->status |= VIRTIO_STATUS_DEVICE_NEEDS_RESET;
     stop_rings(r);
     signal_config_call(r, "DEVICE_NEEDS_RESET");
     if (r->fe && r->main_pending.count)
@@ -268,7 +271,7 @@ static const struct vs_device_model *model_for(const struct vs_relay *r, uint64_
     return NULL;
 }
 
-uint64_t vs_down_offer(const struct vs_relay *r, uint64_t backend_pf)
+static uint64_t vs_down_offer(const struct vs_relay *r, uint64_t backend_pf)
 {
     /* The shim's own steps need REPLY_ACK to learn each one's outcome. */
     if (!vu_has_bit(backend_pf, VU_PF_REPLY_ACK) || !model_for(r, backend_pf))
@@ -317,7 +320,7 @@ static void give_backend_channel(struct vs_relay *r)
     vs_send_internal(r, &m, DNA_CHECK, 0, "the shim keeps the back-end channel");
 }
 
-int vs_down_begin(struct vs_relay *r, const struct vu_msg *set_pf)
+static int vs_down_begin(struct vs_relay *r, const struct vu_msg *set_pf)
 {
     struct vs_down *dn = calloc(1, sizeof(*dn));
     uint64_t be_pf;
@@ -435,7 +438,7 @@ static void begin_done(struct vs_relay *r, uint64_t backend_features)
         fail_session(r, "the back-end does not offer VIRTIO_F_VERSION_1, which vdpa-user needs");
         return;
     }
-    dn->offered = vs_offer_sanitize_features(r, vs_model_offer(dn->model, &dn->in,
+    dn->offered = vs_features_sanitize(r, vs_model_offer(dn->model, &dn->in,
                                                                 backend_features));
     dn->nrings = vs_model_vqs_count(dn->model, dn->in.backend_queues);
     dn->rings = calloc(dn->nrings, sizeof(*dn->rings));
@@ -468,7 +471,7 @@ static void free_rings(struct vs_down *dn)
     dn->rings = NULL;
 }
 
-void vs_down_end(struct vs_relay *r)
+static void vs_down_end(struct vs_relay *r)
 {
     struct vs_down *dn = r->down;
 
@@ -514,68 +517,42 @@ static void reset_device(struct vs_relay *r, const struct vu_msg *req, uint32_t 
         vs_reply_frontend_ack(r, ack, 0);
 }
 
-static bool features_acceptable(struct vs_relay *r, uint64_t f)
+/* Why the front-end's selection cannot get FEATURES_OK, or NULL if it can. */
+static const char *features_refusal(const struct vs_down *dn, uint64_t f)
 {
-    struct vs_down *dn = r->down;
-    uint64_t virtio = f & ~TRANSPORT_BITS;
-
-    if (!vu_has_bit(f, VIRTIO_F_VERSION_1)) {
-        vs_warn("%s: FEATURES_OK refused: the front-end did not select VIRTIO_F_VERSION_1 "
-                "(features 0x%" PRIx64 "); a vdpa-user device is VIRTIO 1.x only", r->cfg.id, f);
-        return false;
-    }
-    if (!vs_model_features_consistent(dn->model, virtio)) {
-        vs_warn("%s: FEATURES_OK refused: the front-end selected features 0x%" PRIx64 ", which "
-                "break a VIRTIO dependency (a feature without one it requires)", r->cfg.id, f);
-        return false;
-    }
-    return true;
+    if (!vu_has_bit(f, VIRTIO_F_VERSION_1))
+        return "the front-end did not select VIRTIO_F_VERSION_1; a vdpa-user device is "
+               "VIRTIO 1.x only";
+    if (!vs_model_features_consistent(dn->model, f & ~TRANSPORT_BITS))
+        return "the selection breaks a VIRTIO dependency (a feature without one it requires)";
+    return NULL;
 }
 
+/* Spec 5.2, decided by virtio_status_transition() (lib/virtio/virtio_status.h),
+ * the one copy the reference back-end uses too; carried out here. */
 static void set_status(struct vs_relay *r, const struct vu_msg *m, const struct vu_msg_desc *d,
                        uint32_t ack)
 {
     struct vs_down *dn = r->down;
-    uint8_t v = (uint8_t)(m->payload.u64 & ~(uint64_t)VIRTIO_STATUS_DEVICE_NEEDS_RESET);
-    uint8_t s = dn->status & (uint8_t)~VIRTIO_STATUS_DEVICE_NEEDS_RESET;
+    const char *refusal = features_refusal(dn, dn->driver_features);
+    struct virtio_status_ctx ctx = { .suspended = dn->suspended, .features_acceptable = !refusal };
+    struct virtio_status_outcome out;
 
-    if (m->payload.u64 >> 8 || (v & 0x30)) {
-        vs_refuse_frontend(r, &m->hdr, d, -EINVAL, "SET_STATUS with undefined bits");
+    if (virtio_status_transition(dn->status, m->payload.u64, &ctx, &out) < 0) {
+        vs_refuse_frontend(r, &m->hdr, d, out.err, out.why);
         return;
     }
-    if (v == 0) {
+    switch (out.action) {
+    case VIRTIO_STATUS_ACT_RESET:
         reset_device(r, m, ack);
         return;
-    }
-    if (v == s) {
-        if (ack)
-            vs_reply_frontend_ack(r, ack, 0);
-        return;
-    }
-    if (s && !(s & VIRTIO_STATUS_FAILED) && v == (s | VIRTIO_STATUS_FAILED)) {
-        dn->status |= VIRTIO_STATUS_FAILED;
+    case VIRTIO_STATUS_ACT_FAIL:
+        dn->status = out.status;
         stop_rings(r);
         down_barrier(r, DNA_ACK, ack);
         return;
-    }
-    if ((dn->status & (VIRTIO_STATUS_FAILED | VIRTIO_STATUS_DEVICE_NEEDS_RESET)) ||
-        dn->suspended) {
-        vs_refuse_frontend(r, &m->hdr, d, -EBUSY, "status change while failed, needing a "
-                           "reset or suspended");
-        return;
-    }
-    if ((s == 0 && (v == 0x01 || v == 0x03)) || (s == 0x01 && v == 0x03)) {
-        dn->status = v;
-        if (ack)
-            vs_reply_frontend_ack(r, ack, 0);
-        return;
-    }
-    if (s == 0x03 && v == 0x0B) {
-        if (!features_acceptable(r, dn->driver_features)) {
-            if (ack)
-                vs_reply_frontend_ack(r, ack, 0); /* FEATURES_OK stays clear (spec 5.2) */
-            return;
-        }
+    case VIRTIO_STATUS_ACT_FEATURES_ACCEPT:
+        /* the status becomes out.status when the back-end has taken them */
         vs_send_u64(r, VU_REQ_SET_FEATURES,
                  vs_model_backend_features(dn->model, dn->driver_features, dn->backend_features) |
                      VU_BIT(VU_F_PROTOCOL_FEATURES) | (dn->driver_features & VU_BIT(F_LOG_ALL)),
@@ -585,15 +562,26 @@ static void set_status(struct vs_relay *r, const struct vu_msg *m, const struct 
             vs_send_u64(r, VU_REQ_NET_SET_MTU, dn->in.mtu, DNA_CHECK, 0, "from the config space");
         down_barrier(r, DNA_FEATURES_OK, ack);
         return;
-    }
-    if (s == 0x0B && v == 0x0F) {
-        dn->status = v;
+    case VIRTIO_STATUS_ACT_FEATURES_REFUSED:
+        /* acked 0: FEATURES_OK stays clear (spec 5.2) */
+        vs_warn("%s: FEATURES_OK refused for features 0x%" PRIx64 ": %s", r->cfg.id,
+                dn->driver_features, refusal);
+        break;
+    case VIRTIO_STATUS_ACT_START:
+        dn->status = out.status;
         dn->ctrl_index = down_negotiated(dn, VIRTIO_NET_F_MQ) ? dn->in.backend_queues : 2;
         start_rings(r);
         down_barrier(r, DNA_STARTED, ack);
         return;
+    case VIRTIO_STATUS_ACT_RECORD:
+        dn->status = out.status;
+        break;
+    case VIRTIO_STATUS_ACT_ACCEPT:
+    case VIRTIO_STATUS_ACT_REFUSE:
+        break;
     }
-    vs_refuse_frontend(r, &m->hdr, d, -EINVAL, "not an allowed status transition");
+    if (ack)
+        vs_reply_frontend_ack(r, ack, 0);
 }
 
 /* ---- front-end requests ---------------------------------------------------------------- */
@@ -805,12 +793,12 @@ static void set_mem_table(struct vs_relay *r, const struct vu_msg_desc *d, struc
 static void reply_features(struct vs_relay *r, const struct vu_msg *m)
 {
     char note[128];
-    const char *dropped = vs_offer_dropped_note(r, note, sizeof(note));
+    const char *dropped = vs_features_dropped_note(r, note, sizeof(note));
 
     reply_u64(r, m, r->down->offered, dropped ? dropped : "device model");
 }
 
-void vs_down_frontend_request(struct vs_relay *r, const struct vu_msg_desc *d, struct vu_msg *m)
+static void vs_down_frontend_request(struct vs_relay *r, const struct vu_msg_desc *d, struct vu_msg *m)
 {
     struct vs_down *dn = r->down;
     uint32_t req = m->hdr.request;
@@ -1050,7 +1038,7 @@ static void on_backend_channel_msg(struct vs_conn *c, struct vu_msg *m)
     }
 }
 
-void vs_down_internal_reply(struct vs_relay *r, const struct vs_owed *o, struct vu_msg *m)
+static void vs_down_internal_reply(struct vs_relay *r, const struct vs_owed *o, struct vu_msg *m)
 {
     struct vs_down *dn = r->down;
     uint64_t v = m->payload.u64;
@@ -1147,7 +1135,7 @@ void vs_down_internal_reply(struct vs_relay *r, const struct vs_owed *o, struct 
         down_ctrl_process(r);
 }
 
-bool vs_down_backend_lost(struct vs_relay *r)
+static bool vs_down_backend_lost(struct vs_relay *r)
 {
     struct vs_down *dn = r->down;
     struct vs_owed *owed;
@@ -1188,3 +1176,22 @@ bool vs_down_backend_lost(struct vs_relay *r)
     free(owed);
     return !forwarded && r->down;
 }
+
+/* The back-end went: the vdpa-user front-end stays and sees
+ * DEVICE_NEEDS_RESET where the session allows it. */
+static enum vs_loss down_backend_lost(struct vs_relay *r, int reason)
+{
+    (void)reason;
+    return vs_down_backend_lost(r) ? VS_LOSS_KEEP_FRONTEND : VS_LOSS_END;
+}
+
+const struct vs_mode_ops vs_mode_down = {
+    .name = "down-conversion",
+    .holds_while_owed = true,
+    .offer = vs_down_offer,
+    .begin = vs_down_begin,
+    .frontend_request = vs_down_frontend_request,
+    .internal_reply = vs_down_internal_reply,
+    .backend_lost = down_backend_lost,
+    .end = vs_down_end,
+};

@@ -18,18 +18,18 @@
 
 #include "devmodel.h"
 #include "log.h"
-#include "session.h"
+#include "offer.h"
 
 uint64_t vs_offer_protocol_features(const struct vs_relay *r, uint64_t backend_pf)
 {
     /* Up-conversion serves exactly vs_up_offer; a vdpa-user front-end
      * (pass-through) gets the part of it the back-end has (vs_offer_vdpa_allowed). */
     if (vu_has_bit(backend_pf, VU_PF_VDPA))
-        return VU_BIT(VU_PF_VDPA) | vs_up_offer(r, backend_pf);
+        return VU_BIT(VU_PF_VDPA) | vs_mode_up.offer(r, backend_pf);
     /* A legacy back-end: its own bits for a legacy front-end, plus what
      * down-conversion adds (MQ and STATUS a legacy front-end may ack are
      * answered by the shim in pass-through: answer_shim_offered). */
-    return (backend_pf & VS_RELAY_PROTOCOL_FEATURES) | vs_down_offer(r, backend_pf);
+    return vs_mode_pass.offer(r, backend_pf) | vs_mode_down.offer(r, backend_pf);
 }
 
 /* The bits a front-end that acks F_VDPA may ack with it: CONFIG, which
@@ -38,7 +38,7 @@ static uint64_t vdpa_allowed(const struct vs_relay *r)
 {
     if (vu_has_bit(r->backend_pf, VU_PF_VDPA)) /* pass-through: the back-end's own */
         return vu_pf_in_effect(r->offered_pf & r->backend_pf);
-    return vu_pf_in_effect(vs_down_offer(r, r->backend_pf));
+    return vu_pf_in_effect(vs_mode_down.offer(r, r->backend_pf));
 }
 
 int vs_offer_check_vdpa_ack(const struct vs_relay *r, uint64_t v, char *text, size_t len)
@@ -75,7 +75,7 @@ int vs_offer_protocol_features_again(struct vs_relay *r, struct vu_msg *m, char 
     }
     /* QEMU's virtio-net: one vhost device per queue pair on one socket,
      * each negotiating again (hw/virtio/vhost-user.c vhost_user_backend_init). */
-    if (r->mode == VS_MODE_PASS) {
+    if (r->ops == &vs_mode_pass) {
         m->payload.u64 = r->be_limits.protocol_features;
         return 1; /* the back-end sees what QEMU sends it directly */
     }
@@ -84,54 +84,4 @@ int vs_offer_protocol_features_again(struct vs_relay *r, struct vu_msg *m, char 
     if ((m->hdr.flags & VU_FLAG_NEED_REPLY) && vu_has_bit(had, VU_PF_REPLY_ACK))
         vs_reply_frontend_ack(r, VU_REQ_SET_PROTOCOL_FEATURES, 0);
     return 0;
-}
-
-/* Bit numbers of a mask, "13,14", for a log line. */
-static void bit_list(uint64_t mask, char *buf, size_t len)
-{
-    size_t used = 0;
-
-    buf[0] = '\0';
-    for (unsigned b = 0; b < 64 && used < len; b++) {
-        if (!vu_has_bit(mask, b))
-            continue;
-        int n = snprintf(buf + used, len - used, "%s%u", used ? "," : "", b);
-        if (n < 0)
-            break;
-        used += (size_t)n;
-    }
-}
-
-uint64_t vs_offer_sanitize_features(struct vs_relay *r, uint64_t features)
-{
-    const struct vs_device_model *m = vs_model_find(r->cfg.type->name);
-    /* A vhost-user view (everything but a vdpa-user front-end's) is the
-     * back-end's part of a device whose VMM adds its own (the control
-     * queue, MAC, link status): those count as offered, so that MQ without
-     * CTRL_VQ, say, stays as every legacy back-end offers it. */
-    bool whole = vu_has_bit(r->fe_limits.protocol_features, VU_PF_VDPA);
-    uint64_t vmm = m && !whole ? m->shim_features : 0;
-    uint64_t kept = m ? vs_model_sanitize(m, features | vmm) & features : features;
-    char bits[96];
-
-    if (kept == features)
-        return features;
-    r->features_dropped = features & ~kept;
-    if (!r->features_dropped_logged) {
-        r->features_dropped_logged = true;
-        bit_list(r->features_dropped, bits, sizeof(bits));
-        vs_info("%s: the back-end offers feature bit(s) %s without a feature they require "
-                "(VIRTIO 1.2 5.1.3.1); not offered to the front-end (features 0x%" PRIx64
-                ", back-end 0x%" PRIx64 ")", r->cfg.id, bits, kept, features);
-    }
-    return kept;
-}
-
-const char *vs_offer_dropped_note(const struct vs_relay *r, char *buf, size_t len)
-{
-    if (!r->features_dropped)
-        return NULL;
-    snprintf(buf, len, "dropped 0x%" PRIx64 ": required features not offered (VIRTIO 1.2 "
-             "5.1.3.1)", r->features_dropped);
-    return buf;
 }

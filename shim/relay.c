@@ -8,8 +8,9 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "own_sock.h"
-#include "session.h"
+#include "mode.h"
+#include "offer.h"
+#include "relay.h"
 
 #define VS_BACKOFF_MIN_MS 100
 #define VS_BACKOFF_MAX_MS 2000
@@ -17,583 +18,27 @@
 #define VS_VDPA_COMPANIONS (VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_STATUS))
 
 static void end_session(struct vs_relay *r, const char *why);
+
+/* A new session: the core's state reset, pass-through until decided. */
+static void reset_session(struct vs_relay *r)
+{
+    vs_session_reset(r);
+    r->ops = &vs_mode_pass;
+    r->mode_decided = false;
+}
 static void try_connect_backend(struct vs_relay *r);
 static void try_connect_frontend(struct vs_relay *r);
 static void fe_timer_cb(uv_timer_t *t);
-static void on_be_chan_msg(struct vs_conn *c, struct vu_msg *m);
-static void on_fe_chan_msg(struct vs_conn *c, struct vu_msg *m);
-static struct vs_conn *peer_conn(struct vs_relay *r, int fd, const char *label,
-                                 vs_conn_msg_cb on_msg, vs_conn_close_cb on_close);
 
-/* ---- small helpers ------------------------------------------------------- */
-
-static int fifo_push(struct vs_owed_fifo *f, const struct vs_owed *o)
+/* A request that goes on as it is, the way the session's mode passes such
+ * requests on (pass-through journals them). */
+static void forward_as_is(struct vs_relay *r, const struct vu_msg_desc *d, struct vu_msg *m,
+                          const char *note)
 {
-    bool peer = o->origin != VS_FROM_SHIM;
-
-    if ((peer && f->peer_count >= VS_MAX_PENDING) || f->count >= VS_MAX_OWED)
-        return -ENOBUFS;
-    if (f->count == f->cap) {
-        unsigned cap = f->cap ? 2 * f->cap : 16;
-        struct vs_owed *items = malloc(cap * sizeof(*items));
-        if (!items)
-            return -ENOMEM;
-        for (unsigned i = 0; i < f->count; i++)
-            items[i] = f->items[(f->head + i) % f->cap];
-        free(f->items);
-        f->items = items;
-        f->cap = cap;
-        f->head = 0;
-    }
-    f->items[(f->head + f->count) % f->cap] = *o;
-    f->count++;
-    f->peer_count += peer;
-    return 0;
-}
-
-int vs_owed_pop(struct vs_owed_fifo *f, struct vs_owed *o)
-{
-    if (f->count == 0)
-        return -ENOENT;
-    *o = f->items[f->head];
-    f->head = (f->head + 1) % f->cap;
-    f->count--;
-    f->peer_count -= o->origin != VS_FROM_SHIM;
-    return 0;
-}
-
-static int fifo_pop(struct vs_owed_fifo *f, struct vs_owed *o)
-{
-    return vs_owed_pop(f, o);
-}
-
-static void fifo_reset(struct vs_owed_fifo *f)
-{
-    free(f->items);
-    memset(f, 0, sizeof(*f));
-}
-
-static void reset_session_state(struct vs_relay *r)
-{
-    memset(&r->fe_limits, 0, sizeof(r->fe_limits));
-    r->fe_limits.max_queues = vs_device_max_rings(&r->cfg);
-    r->fe_limits.config_size = r->cfg.type->config_size;
-    r->be_limits = r->fe_limits;
-    r->mode = VS_MODE_UNDECIDED;
-    r->backend_pf = 0;
-    r->offered_pf = 0;
-    r->owner_deferred = false;
-    r->pf_settled = false;
-    r->features_dropped = 0;
-    r->features_dropped_logged = false;
-    r->pass_status = 0;
-    fifo_reset(&r->main_pending);
-    fifo_reset(&r->chan_pending);
-}
-
-void vs_trace_dir(struct vs_relay *r, const char *dir, enum vu_channel ch, const struct vu_msg *m,
-                  const char *note)
-{
-    vs_trace_msg(r->trace, r->cfg.id, dir, ch, m, note);
-}
-
-/* Sends a REPLY_ACK-style u64 answer to `request` on conn. */
-static void send_ack(struct vs_relay *r, struct vs_conn *conn, enum vu_channel ch,
-                     uint32_t request, uint64_t value, const char *note)
-{
-    struct vu_msg ack;
-
-    vu_msg_init(&ack, request, VU_FLAG_REPLY);
-    vu_msg_set_u64(&ack, value);
-    vs_trace_dir(r, conn == r->be || conn == r->be_chan ? "shim->be" : "shim->fe", ch, &ack, note);
-    vs_conn_send(conn, &ack);
-}
-
-static void send_answer(struct vs_relay *r, struct vs_conn *to, enum vu_channel ch,
-                        const struct vs_owed *a)
-{
-    struct vu_msg reply;
-
-    if (a->action != 1) {
-        send_ack(r, to, ch, a->p.request, a->arg, "answered by the shim");
-        return;
-    }
-    vu_msg_init(&reply, a->p.request, VU_FLAG_REPLY);
-    vs_trace_dir(r, "shim->fe", ch, &reply, "refused (empty config reply)");
-    vs_conn_send(to, &reply);
-}
-
-/* Replies carry no request id: an answer the shim gives itself must not
- * overtake replies the peer is still owed on the same socket. */
-static void answer_in_order(struct vs_relay *r, struct vs_conn *to, struct vs_owed_fifo *f,
-                            enum vu_channel ch, uint32_t request, bool empty_config,
-                            uint32_t value)
-{
-    struct vs_owed a = { .p = { .request = request }, .origin = VS_SHIM_ANSWER,
-                         .action = empty_config ? 1 : 0, .arg = value };
-
-    if (f->count == 0) {
-        send_answer(r, to, ch, &a);
-        return;
-    }
-    if (fifo_push(f, &a)) {
-        vs_warn("%s: more than %d replies outstanding; disconnecting", r->cfg.id, VS_MAX_PENDING);
-        vs_conn_fail(to, -ENOBUFS); /* ends the session from the loop, not under a handler */
-    }
-}
-
-/* Sends the shim's queued answers that have come to the head. */
-static void flush_answers(struct vs_relay *r, struct vs_conn *to, struct vs_owed_fifo *f,
-                          enum vu_channel ch)
-{
-    struct vs_owed a;
-
-    while (to && f->count && f->items[f->head].origin == VS_SHIM_ANSWER) {
-        fifo_pop(f, &a);
-        send_answer(r, to, ch, &a);
-    }
-}
-
-void vs_reply_frontend_ack(struct vs_relay *r, uint32_t request, uint64_t value)
-{
-    answer_in_order(r, r->fe, &r->main_pending, VU_CHAN_FRONTEND, request, false,
-                    (uint32_t)value);
-}
-
-/* A request failed validation or was refused. What the sender gets: a
- * REPLY_ACK failure where it asked for one, the spec's empty reply for
- * GET_CONFIG, and otherwise a disconnect (never a false success). */
-static void reject(struct vs_relay *r, struct vs_conn *from, enum vu_channel ch,
-                   const struct vu_hdr *hdr, const struct vu_msg_desc *d, int rc, const char *text)
-{
-    bool from_fe = from == r->fe || from == r->fe_chan;
-    const struct vu_session_limits *lim = from_fe ? &r->fe_limits : &r->be_limits;
-    const char *who = from_fe ? "front-end" : "back-end";
-    bool acked = d && d->reply == VU_REPLY_ACK && (hdr->flags & VU_FLAG_NEED_REPLY) &&
-                 vu_has_bit(lim->protocol_features, VU_PF_REPLY_ACK);
-    bool empty_config = d && ch == VU_CHAN_FRONTEND && hdr->request == VU_REQ_GET_CONFIG;
-    struct vu_msg shown;
-    enum vs_log_level level = vs_refusal_quiet(r) ? VS_LOG_DEBUG : VS_LOG_WARN;
-
-    if (!text || !*text)
-        text = "refused without a reason (a shim bug: please report it with --trace)";
-    r->stats.rejected++;
-    vu_msg_init(&shown, hdr->request, hdr->flags);
-    vs_trace_dir(r, from_fe ? "fe->shim" : "be->shim", ch, &shown, text);
-    if (acked || empty_config) {
-        vs_log(level, "%s: %s sent a bad %s: %s (%s); answered with a failure", r->cfg.id, who,
-               d->name, text, strerror(-rc));
-        answer_in_order(r, from, from == r->fe ? &r->main_pending : &r->chan_pending, ch,
-                        hdr->request, !acked, (uint32_t)-rc);
-        return;
-    }
-    vs_log(level, "%s: %s sent a bad %s: %s (%s); disconnecting both sides (--trace shows the "
-           "conversation up to it)", r->cfg.id, who, d ? d->name : "message", text,
-           strerror(-rc));
-    vs_refusal_mark(r);
-    end_session(r, "protocol error");
-}
-
-void vs_refuse_frontend(struct vs_relay *r, const struct vu_hdr *hdr, const struct vu_msg_desc *d,
-                        int rc, const char *text)
-{
-    reject(r, r->fe, VU_CHAN_FRONTEND, hdr, d, rc, text);
-}
-
-void vs_end_session(struct vs_relay *r, const char *why)
-{
-    end_session(r, why);
-}
-
-/* A request with NEED_REPLY on a session without REPLY_ACK: the spec says
- * no reply comes, but DPDK and libvhost-user answer anyway. Clearing the bit
- * keeps the reply count certain. */
-static void normalise_need_reply(const struct vu_session_limits *lim, const struct vu_msg_desc *d,
-                                 struct vu_msg *m)
-{
-    if (d->reply == VU_REPLY_ACK && !vu_has_bit(lim->protocol_features, VU_PF_REPLY_ACK))
-        m->hdr.flags &= ~VU_FLAG_NEED_REPLY;
-}
-
-/* Fds a peer sent, before the shim acts on them: a socket connected to one
- * of the shim's own connections is refused (holding it would keep that
- * connection open after its peer has gone: the session would never end),
- * and a front-end request's fds must fit the session's fd budget. True when
- * the message may go on; otherwise it was refused and its fds closed. */
-static bool admit_fds(struct vs_relay *r, struct vs_conn *from, enum vu_channel ch,
-                      const struct vu_msg_desc *d, struct vu_msg *m)
-{
-    struct vu_hdr hdr = m->hdr;
-    char why[256];
-    int rc = 0;
-
-    for (unsigned i = 0; i < m->nfds && rc == 0; i++) {
-        rc = vs_own_sock_is_peer(m->fds[i]);
-        if (rc > 0) {
-            snprintf(why, sizeof(why), "the %s fd is a socket connected to the shim itself "
-                     "(the %s's own connection; holding it would keep the session open after "
-                     "the %s has gone)", d ? d->name : "message's",
-                     from == r->be || from == r->be_chan ? "back-end" : "front-end",
-                     from == r->be || from == r->be_chan ? "back-end" : "front-end");
-            rc = -EPERM;
-        } else if (rc < 0) {
-            snprintf(why, sizeof(why), "cannot tell where a socket fd is connected: %s",
-                     strerror(-rc));
-        }
-    }
-    if (rc == 0 && from == r->fe && d && d->fds != VU_FDS_NONE)
-        rc = vs_fd_budget_charge(&r->fds, d, m, why, sizeof(why));
-    if (rc == 0)
-        return true;
-    vu_msg_close_fds(m);
-    reject(r, from, ch, &hdr, d, rc, why);
-    return false;
-}
-
-/* ---- the back-end channel -------------------------------------------------- */
-
-static void on_chan_close(struct vs_conn *c, int reason)
-{
-    struct vs_relay *r = c->owner;
-
-    (void)reason;
-    if (c == r->be_chan) {
-        /* The front-end's end stays: a back-end that restarts gets a new
-         * channel to it (replay.c); answers still owed to the old one come
-         * to the shim. The front-end's end closes with the session. */
-        r->be_chan = NULL;
-        return;
-    }
-    r->fe_chan = NULL;
-    /* The back-end's requests would have nowhere to go. */
-    vs_conn_close(r->be_chan, 0);
-    fifo_reset(&r->chan_pending);
-}
-
-/* A back-end request on the channel, on its way to the front-end. */
-static void handle_be_chan_msg(struct vs_conn *c, struct vu_msg *m)
-{
-    struct vs_relay *r = c->owner;
-    const struct vu_msg_desc *d;
-    struct vu_error err;
-    struct vs_owed o = { .origin = VS_FROM_FRONTEND };
-    struct vu_hdr hdr = m->hdr;
-    int rc;
-
-    vs_check_request(r, VU_CHAN_BACKEND, m);
-    rc = vu_validate_request(&r->be_limits, VU_CHAN_BACKEND, m, &d, &err);
-    if (rc) {
-        reject(r, c, VU_CHAN_BACKEND, &hdr, d, rc, err.text);
-        return;
-    }
-    if (!admit_fds(r, c, VU_CHAN_BACKEND, d, m))
-        return;
-    normalise_need_reply(&r->be_limits, d, m);
-    if (vu_request_expects_reply(&r->be_limits, d, m, &o.p) && fifo_push(&r->chan_pending, &o)) {
-        vu_msg_close_fds(m);
-        reject(r, c, VU_CHAN_BACKEND, &hdr, NULL, -ENOBUFS, "too many replies outstanding");
-        return;
-    }
-    vs_trace_dir(r, "be->fe", VU_CHAN_BACKEND, m, NULL);
-    r->stats.forwarded++;
-    vs_conn_send(r->fe_chan, m);
-}
-
-/* A front-end reply on the channel: back to the back-end, or to the shim
- * when the shim asked (a synthesized CONFIG_CHANGE_MSG). */
-static void handle_fe_chan_msg(struct vs_conn *c, struct vu_msg *m)
-{
-    struct vs_relay *r = c->owner;
-    struct vu_error err;
-    struct vs_owed o;
-    int rc;
-
-    if (fifo_pop(&r->chan_pending, &o)) {
-        struct vu_hdr hdr = m->hdr;
-        vu_msg_close_fds(m);
-        reject(r, c, VU_CHAN_BACKEND, &hdr, NULL, -EPROTO,
-               "front-end sent a message on the back-end channel that answers nothing");
-        return;
-    }
-    rc = vu_validate_reply(&o.p, VU_CHAN_BACKEND, m, &err);
-    if (rc) {
-        reject(r, c, VU_CHAN_BACKEND, &m->hdr, NULL, rc, err.text);
-        return;
-    }
-    if (!admit_fds(r, c, VU_CHAN_BACKEND, NULL, m))
-        return;
-    if (o.origin == VS_FROM_SHIM || !r->be_chan) {
-        vs_trace_dir(r, "fe->shim", VU_CHAN_BACKEND, m, "answer to the shim");
-        if (m->payload.u64)
-            vs_warn("%s: the front-end refused %s (%" PRIu64 ")", r->cfg.id,
-                    vu_request_name(VU_CHAN_BACKEND, m->hdr.request), m->payload.u64);
-        flush_answers(r, r->be_chan, &r->chan_pending, VU_CHAN_BACKEND);
-        return;
-    }
-    vs_trace_dir(r, "fe->be", VU_CHAN_BACKEND, m, NULL);
-    r->stats.forwarded++;
-    vs_conn_send(r->be_chan, m);
-    flush_answers(r, r->be_chan, &r->chan_pending, VU_CHAN_BACKEND);
-}
-
-void vs_send_frontend_channel(struct vs_relay *r, struct vu_msg *m, const char *note)
-{
-    const struct vu_msg_desc *d = vu_msg_desc_lookup(VU_CHAN_BACKEND, m->hdr.request);
-    struct vs_owed o = { .origin = VS_FROM_SHIM };
-
-    if (!r->fe_chan || !d) {
-        vu_msg_close_fds(m);
-        return;
-    }
-    if (vu_has_bit(r->fe_limits.protocol_features, VU_PF_REPLY_ACK))
-        m->hdr.flags |= VU_FLAG_NEED_REPLY;
-    if (vu_request_expects_reply(&r->fe_limits, d, m, &o.p) && fifo_push(&r->chan_pending, &o)) {
-        vu_msg_close_fds(m);
-        return; /* the front-end is not answering its channel: drop the event */
-    }
-    vs_trace_dir(r, "shim->fe", VU_CHAN_BACKEND, m, note);
-    vs_conn_send(r->fe_chan, m);
-}
-
-static void on_partial(struct vs_conn *c);
-
-int vs_backend_channel_new(struct vs_relay *r, vs_conn_msg_cb on_msg, vs_conn_close_cb on_close)
-{
-    int pair[2];
-
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
-        return -errno;
-    vs_conn_close(r->be_chan, 0);
-    /* Not registered as the shim's own (vs_conn_register_own): its other
-     * end is the shim's to give, and a chain of two devices in one shim
-     * passes it to the other device as that device's channel. */
-    r->be_chan = vs_conn_new(r->loop, pair[0], "back-end channel", on_msg, on_close, r);
-    if (!r->be_chan) { /* vs_conn_new closed pair[0] */
-        close(pair[1]);
-        return -ENOMEM;
-    }
-    r->be_chan->on_partial = on_partial; /* reply-timeout= bounds a half message */
-    return pair[1];
-}
-
-int vs_attach_backend_channel(struct vs_relay *r, struct vu_msg *m)
-{
-    int end = vs_backend_channel_new(r, on_be_chan_msg, on_chan_close);
-
-    if (end < 0)
-        return end;
-    vu_msg_add_fd(m, end);
-    return 0;
-}
-
-/* SET_BACKEND_REQ_FD: keep the front-end's socket. When the back-end has a
- * channel too, give it one end of the shim's own socketpair, so its requests
- * are validated and traced; *forward says whether the request goes on. */
-static int take_backend_channel(struct vs_relay *r, struct vu_msg *m, bool *forward)
-{
-    int rc = 0;
-
-    *forward = vu_has_bit(r->be_limits.protocol_features, VU_PF_BACKEND_REQ);
-    vs_conn_close(r->fe_chan, 0);
-    r->fe_chan = peer_conn(r, m->fds[0], "front-end channel", on_fe_chan_msg, on_chan_close);
-    m->fds[0] = -1;
-    m->nfds = 0;
-    if (!r->fe_chan)
-        rc = -ENOMEM;
-    else if (*forward)
-        rc = vs_attach_backend_channel(r, m);
-    if (rc) {
-        vs_conn_close(r->fe_chan, 0);
-        vu_msg_close_fds(m);
-    }
-    return rc;
-}
-
-/* SET_BACKEND_REQ_FD from the front-end: true when it goes on to the
- * back-end (with the shim's end of a new channel), false when the shim
- * answered or refused it. */
-static bool backend_req_fd(struct vs_relay *r, struct vs_conn *c, const struct vu_msg_desc *d,
-                           struct vu_msg *m)
-{
-    struct vu_hdr hdr = m->hdr;
-    char text[128];
-    bool forward;
-    int rc = take_backend_channel(r, m, &forward);
-
-    if (rc) {
-        snprintf(text, sizeof(text), "cannot set up the back-end channel: %s", strerror(-rc));
-        reject(r, c, VU_CHAN_FRONTEND, &hdr, d, rc, text);
-        return false;
-    }
-    if (forward)
-        return true;
-    vs_trace_dir(r, "fe->shim", VU_CHAN_FRONTEND, m, "back-end channel kept by the shim");
-    if ((hdr.flags & VU_FLAG_NEED_REPLY) &&
-        vu_has_bit(r->fe_limits.protocol_features, VU_PF_REPLY_ACK))
-        vs_reply_frontend_ack(r, hdr.request, 0);
-    return false;
-}
-
-/* ---- the main socket --------------------------------------------------------- */
-
-int vs_send_internal(struct vs_relay *r, struct vu_msg *m, uint16_t action, uint32_t arg,
-                     const char *note)
-{
-    const struct vu_msg_desc *d = vu_msg_desc_lookup(VU_CHAN_FRONTEND, m->hdr.request);
-    struct vs_owed o = { .origin = VS_FROM_SHIM, .action = action, .arg = arg };
-    int rc;
-
-    if (!r->be || !d) {
-        vu_msg_close_fds(m);
-        return -ENOTCONN;
-    }
-    /* Only where the answer is an ack: libvhost-user echoes the flag into
-     * payload replies (GET_CONFIG), which QEMU never asks that way. */
-    if (d->reply == VU_REPLY_ACK)
-        m->hdr.flags |= VU_FLAG_NEED_REPLY;
-    if (!vu_request_expects_reply(&r->be_limits, d, m, &o.p)) {
-        /* Without REPLY_ACK a plain request has no answer: count it done. */
-        m->hdr.flags &= ~VU_FLAG_NEED_REPLY;
-        vs_trace_dir(r, "shim->be", VU_CHAN_FRONTEND, m, note);
-        return vs_conn_send(r->be, m);
-    }
-    if (fifo_push(&r->main_pending, &o)) {
-        /* the session ends when the loop next looks, not under the caller */
-        vu_msg_close_fds(m);
-        vs_err("%s: the back-end owes more than %d replies; ending the session", r->cfg.id,
-               VS_MAX_OWED);
-        vs_conn_fail(r->be, -ENOBUFS);
-        return -ENOBUFS;
-    }
-    vs_trace_dir(r, "shim->be", VU_CHAN_FRONTEND, m, note);
-    rc = vs_conn_send(r->be, m);
-    vs_watch_update(r); /* a reply is owed from now */
-    return rc;
-}
-
-int vs_send_u64(struct vs_relay *r, uint32_t req, uint64_t v, uint16_t action, uint32_t arg,
-                const char *note)
-{
-    struct vu_msg m;
-
-    vu_msg_init(&m, req, 0);
-    vu_msg_set_u64(&m, v);
-    return vs_send_internal(r, &m, action, arg, note);
-}
-
-int vs_send_none(struct vs_relay *r, uint32_t req, uint16_t action, uint32_t arg, const char *note)
-{
-    struct vu_msg m;
-
-    vu_msg_init(&m, req, 0);
-    return vs_send_internal(r, &m, action, arg, note);
-}
-
-int vs_send_state(struct vs_relay *r, uint32_t req, uint32_t index, uint32_t num, uint16_t action,
-                  uint32_t arg, const char *note)
-{
-    struct vu_msg m;
-
-    vu_msg_init(&m, req, 0);
-    vu_msg_set_state(&m, index, num);
-    return vs_send_internal(r, &m, action, arg, note);
-}
-
-int vs_send_fd_u64(struct vs_relay *r, uint32_t req, uint64_t index, int fd, uint16_t action,
-                   const char *note)
-{
-    struct vu_msg m;
-    int copy = vs_dup_fd(fd);
-
-    if (fd >= 0 && copy < 0) {
-        int rc = -errno;
-        vs_err("%s: cannot duplicate an fd for %s: %s", r->cfg.id,
-               vu_request_name(VU_CHAN_FRONTEND, req), strerror(-rc));
-        return rc; /* not NOFD in its place: that would be a false success */
-    }
-    vu_msg_init(&m, req, 0);
-    vu_msg_set_u64(&m, index | (copy < 0 ? VU_VRING_NOFD_MASK : 0));
-    if (copy >= 0)
-        vu_msg_add_fd(&m, copy);
-    return vs_send_internal(r, &m, action, 0, note);
-}
-
-void vs_close_fd(int *fd)
-{
-    if (*fd >= 0)
-        close(*fd);
-    *fd = -1;
-}
-
-int vs_dup_fd(int fd)
-{
-    return fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 3);
-}
-
-void vs_replace_fd(int *slot, const struct vu_msg *m)
-{
-    vs_close_fd(slot);
-    if (m->nfds)
-        *slot = vs_dup_fd(m->fds[0]);
-}
-
-void vs_forward_to_backend(struct vs_relay *r, const struct vu_msg_desc *d, struct vu_msg *m,
-                           const char *note)
-{
-    struct vs_owed o = { .origin = VS_FROM_FRONTEND };
-    struct vu_hdr hdr = m->hdr;
-
-    normalise_need_reply(&r->fe_limits, d, m);
-    if (vu_request_expects_reply(&r->fe_limits, d, m, &o.p) && fifo_push(&r->main_pending, &o)) {
-        vu_msg_close_fds(m);
-        reject(r, r->fe, VU_CHAN_FRONTEND, &hdr, NULL, -ENOBUFS, "too many replies outstanding");
-        return;
-    }
-    if (r->mode == VS_MODE_PASS || r->mode == VS_MODE_UNDECIDED)
-        vs_replay_record(r, d, m);
-    vs_trace_dir(r, "fe->be", VU_CHAN_FRONTEND, m, note);
-    r->stats.forwarded++;
-    vs_conn_send(r->be, m);
-}
-
-/* PASS mode, a front-end that acked STATUS or CONFIG because the shim
- * offered them (for vdpa-user) while the back-end has neither: the shim
- * answers, so that the back-end never sees a request it did not agree to.
- * True when the request was answered. */
-static bool answer_shim_offered(struct vs_relay *r, const struct vu_msg_desc *d, struct vu_msg *m)
-{
-    bool ack = (m->hdr.flags & VU_FLAG_NEED_REPLY) &&
-               vu_has_bit(r->fe_limits.protocol_features, VU_PF_REPLY_ACK);
-    struct vu_msg reply;
-
-    if (d->gate == VU_GATE_NONE ||
-        vu_has_bit(vu_pf_in_effect(r->be_limits.protocol_features), (unsigned)d->gate) ||
-        !vu_has_bit(r->fe_limits.protocol_features, (unsigned)d->gate))
-        return false;
-    vs_trace_dir(r, "fe->shim", VU_CHAN_FRONTEND, m, "the back-end lacks this feature");
-    vu_msg_close_fds(m);
-    switch (m->hdr.request) {
-    case VU_REQ_SET_STATUS:
-        /* a legacy back-end starts on kicks and stops on GET_VRING_BASE */
-        r->pass_status = (uint8_t)m->payload.u64;
-        if (ack)
-            vs_reply_frontend_ack(r, m->hdr.request, 0);
-        return true;
-    case VU_REQ_GET_STATUS:
-    case VU_REQ_GET_QUEUE_NUM:
-        /* a back-end without MQ serves the type's default queues */
-        vu_msg_make_reply(&reply, m);
-        vu_msg_set_u64(&reply, m->hdr.request == VU_REQ_GET_STATUS ? r->pass_status
-                               : r->cfg.type->queue_num_is_pairs ? 1
-                                                                 : r->cfg.type->default_queues);
-        vs_trace_dir(r, "shim->fe", VU_CHAN_FRONTEND, &reply, "answered by the shim");
-        vs_conn_send(r->fe, &reply);
-        return true;
-    default:
-        reject(r, r->fe, VU_CHAN_FRONTEND, &m->hdr, d, -EOPNOTSUPP,
-               "the back-end does not have this protocol feature");
-        return true;
-    }
+    if (r->ops->forward)
+        r->ops->forward(r, d, m, note);
+    else
+        vs_forward_to_backend(r, d, m, note);
 }
 
 /* SET_OWNER is held until protocol features are settled: vdpa-user wants
@@ -607,12 +52,36 @@ static void flush_deferred_owner(struct vs_relay *r)
         return;
     r->owner_deferred = false;
     vu_msg_init(&owner, VU_REQ_SET_OWNER, 0);
-    vs_replay_record(r, vu_msg_desc_lookup(VU_CHAN_FRONTEND, VU_REQ_SET_OWNER), &owner);
-    vs_trace_dir(r, "shim->be", VU_CHAN_FRONTEND, &owner, "deferred SET_OWNER");
-    vs_conn_send(r->be, &owner);
+    forward_as_is(r, vu_msg_desc_lookup(VU_CHAN_FRONTEND, VU_REQ_SET_OWNER), &owner,
+                  "deferred SET_OWNER");
 }
 
-/* SET_PROTOCOL_FEATURES decides the session's mode. */
+/* The front-end and the back-end speak different protocols: the session
+ * becomes a translation. The journal pass-through kept so far is dropped. A
+ * mode that cannot begin ends the session (nothing is half built). 0 (the
+ * mode answers SET_PROTOCOL_FEATURES) or -ECONNRESET (ended). */
+static int begin_translation(struct vs_relay *r, const struct vu_msg *set_pf,
+                             const struct vs_mode_ops *ops)
+{
+    char why[128];
+    int rc;
+
+    r->ops->end(r);
+    r->ops = ops;
+    vs_info("%s: %s front-end, %s back-end: %s", r->cfg.id, ops == &vs_mode_up ? "legacy" :
+            "vdpa-user", ops == &vs_mode_up ? "vdpa-user" : "legacy", ops->name);
+    rc = ops->begin(r, set_pf);
+    if (rc == 0)
+        return 0;
+    vs_err("%s: cannot begin %s: %s; the session ends", r->cfg.id, ops->name, strerror(-rc));
+    snprintf(why, sizeof(why), "%s could not begin", ops->name);
+    end_session(r, why);
+    return -ECONNRESET;
+}
+
+/* SET_PROTOCOL_FEATURES decides the session's mode. 1: forward it
+ * (pass-through); 0: the translation answers it; -ECONNRESET: the session
+ * ended; other -errno: refused with the reason in err. */
 static int set_protocol_features(struct vs_relay *r, struct vu_msg *m, struct vu_error *err)
 {
     uint64_t v = m->payload.u64;
@@ -638,17 +107,9 @@ static int set_protocol_features(struct vs_relay *r, struct vu_msg *m, struct vu
         return -EINVAL;
     r->fe_limits.protocol_features = v;
     r->pf_settled = true;
-    if (vu_has_bit(r->backend_pf, VU_PF_VDPA) && !vu_has_bit(v, VU_PF_VDPA)) {
-        r->mode = VS_MODE_UP;
-        vs_info("%s: legacy front-end, vdpa-user back-end: up-converting", r->cfg.id);
-        return vs_up_begin(r, m);
-    }
-    if (vu_has_bit(v, VU_PF_VDPA) && !vu_has_bit(r->backend_pf, VU_PF_VDPA)) {
-        r->mode = VS_MODE_DOWN;
-        vs_info("%s: vdpa-user front-end, legacy back-end: down-converting", r->cfg.id);
-        return vs_down_begin(r, m);
-    }
-    r->mode = VS_MODE_PASS;
+    r->mode_decided = true;
+    if (vu_has_bit(r->backend_pf, VU_PF_VDPA) != vu_has_bit(v, VU_PF_VDPA))
+        return begin_translation(r, m, vu_has_bit(v, VU_PF_VDPA) ? &vs_mode_down : &vs_mode_up);
     /* Bits the shim offers on its own account stay with the shim. Under
      * F_VDPA, CONFIG goes to a back-end that shows it even when the shim
      * hid it (a revision-1 back-end wants it acked with F_VDPA). */
@@ -659,14 +120,9 @@ static int set_protocol_features(struct vs_relay *r, struct vu_msg *m, struct vu
 
 /* In a translated session the front-end is not read while the shim is owed
  * replies, so that every step sees the state the previous one left. */
-static bool translating(const struct vs_relay *r)
-{
-    return r->mode == VS_MODE_UP || r->mode == VS_MODE_DOWN;
-}
-
 static void hold_frontend_if_owed(struct vs_relay *r)
 {
-    if (translating(r) && r->fe && r->main_pending.count)
+    if (r->ops->holds_while_owed && r->fe && r->main_pending.count)
         vs_conn_pause(r->fe, true);
 }
 
@@ -685,10 +141,46 @@ static void protocol_features_again(struct vs_relay *r, const struct vu_msg_desc
         snprintf(err.text, sizeof(err.text), "SET_PROTOCOL_FEATURES after other requests: "
                  "the session already runs as plain vhost-user pass-through");
     if (rc < 0)
-        reject(r, r->fe, VU_CHAN_FRONTEND, &hdr, d, rc, err.text);
+        vs_session_reject(r, r->fe, VU_CHAN_FRONTEND, &hdr, d, rc, err.text);
     if (rc == 1)
-        vs_forward_to_backend(r, d, m, "the same value again");
+        forward_as_is(r, d, m, "the same value again");
     hold_frontend_if_owed(r);
+}
+
+/* Before the mode is decided: SET_OWNER waits for the protocol features,
+ * SET_PROTOCOL_FEATURES decides, anything else but the two GETs makes the
+ * session plain pass-through. True when the request was dealt with. */
+static bool undecided_request(struct vs_relay *r, const struct vu_msg_desc *d, struct vu_msg *m)
+{
+    struct vu_hdr hdr = m->hdr;
+    struct vu_error err;
+    int rc;
+
+    switch (hdr.request) {
+    case VU_REQ_SET_OWNER:
+        r->owner_deferred = true;
+        vs_trace_dir(r, "fe->shim", VU_CHAN_FRONTEND, m, "held until protocol features are set");
+        return true;
+    case VU_REQ_SET_PROTOCOL_FEATURES:
+        rc = set_protocol_features(r, m, &err);
+        if (rc == 1) {
+            forward_as_is(r, d, m, NULL);
+            flush_deferred_owner(r);
+        } else if (rc < 0 && rc != -ECONNRESET) {
+            vs_refuse_frontend(r, &hdr, d, rc, err.text);
+        }
+        if (rc != -ECONNRESET)
+            hold_frontend_if_owed(r); /* a translation took it over */
+        return true;
+    case VU_REQ_GET_FEATURES:
+    case VU_REQ_GET_PROTOCOL_FEATURES:
+        return false;
+    default:
+        /* No protocol-feature negotiation: plain relay from here on. */
+        r->mode_decided = true;
+        flush_deferred_owner(r);
+        return false;
+    }
 }
 
 static void handle_fe_msg(struct vs_conn *c, struct vu_msg *m)
@@ -697,76 +189,30 @@ static void handle_fe_msg(struct vs_conn *c, struct vu_msg *m)
     const struct vu_msg_desc *d;
     struct vu_error err;
     struct vu_hdr hdr = m->hdr;
-    uint32_t req = hdr.request;
     int rc;
 
     vs_check_request(r, VU_CHAN_FRONTEND, m);
     rc = vu_validate_request(&r->fe_limits, VU_CHAN_FRONTEND, m, &d, &err);
     if (rc) {
-        reject(r, c, VU_CHAN_FRONTEND, &hdr, d, rc, err.text);
+        vs_session_reject(r, c, VU_CHAN_FRONTEND, &hdr, d, rc, err.text);
         return;
     }
-    if (!admit_fds(r, c, VU_CHAN_FRONTEND, d, m))
+    if (!vs_session_admit_fds(r, c, VU_CHAN_FRONTEND, d, m))
         return;
-    if (r->mode == VS_MODE_UNDECIDED) {
-        if (req == VU_REQ_SET_OWNER) {
-            r->owner_deferred = true;
-            vs_trace_dir(r, "fe->shim", VU_CHAN_FRONTEND, m, "held until protocol features are set");
-            return;
-        }
-        if (req == VU_REQ_SET_PROTOCOL_FEATURES) {
-            rc = set_protocol_features(r, m, &err);
-            if (rc <= 0) {
-                if (rc < 0)
-                    reject(r, c, VU_CHAN_FRONTEND, &hdr, d, rc, err.text);
-                hold_frontend_if_owed(r); /* up-conversion took it over */
-                return;
-            }
-            vs_forward_to_backend(r, d, m, NULL);
-            flush_deferred_owner(r);
-            return;
-        }
-        if (req != VU_REQ_GET_FEATURES && req != VU_REQ_GET_PROTOCOL_FEATURES) {
-            /* No protocol-feature negotiation: plain relay from here on. */
-            r->mode = VS_MODE_PASS;
-            flush_deferred_owner(r);
-        }
-    } else if (req == VU_REQ_SET_PROTOCOL_FEATURES) {
+    if (!r->mode_decided && undecided_request(r, d, m))
+        return;
+    if (r->mode_decided && hdr.request == VU_REQ_SET_PROTOCOL_FEATURES) {
         protocol_features_again(r, d, m);
         return;
     }
-
-    if (req == VU_REQ_SET_BACKEND_REQ_FD) {
-        if (!backend_req_fd(r, c, d, m))
-            return;
-    } else if (r->mode == VS_MODE_UP) {
-        vs_up_frontend_request(r, d, m);
-        hold_frontend_if_owed(r);
-        return;
-    } else if (r->mode == VS_MODE_DOWN) {
-        vs_down_frontend_request(r, d, m);
-        hold_frontend_if_owed(r);
-        return;
-    } else if (answer_shim_offered(r, d, m)) {
+    if (hdr.request == VU_REQ_SET_BACKEND_REQ_FD) {
+        /* the channel is the session's, in every mode */
+        if (vs_session_backend_req_fd(r, c, d, m))
+            forward_as_is(r, d, m, NULL);
         return;
     }
-
-    switch (req) {
-    case VU_REQ_SET_FEATURES:
-        if (r->fe_limits.features_known && (m->payload.u64 & ~r->fe_limits.offered_features)) {
-            snprintf(err.text, sizeof(err.text),
-                     "SET_FEATURES acks 0x%" PRIx64 ", which includes 0x%" PRIx64
-                     " the back-end did not offer", m->payload.u64,
-                     m->payload.u64 & ~r->fe_limits.offered_features);
-            vu_msg_close_fds(m);
-            reject(r, c, VU_CHAN_FRONTEND, &hdr, d, -EINVAL, err.text);
-            return;
-        }
-        break;
-    default:
-        break;
-    }
-    vs_forward_to_backend(r, d, m, NULL);
+    r->ops->frontend_request(r, d, m);
+    hold_frontend_if_owed(r);
 }
 
 /* State the relay keeps from a back-end reply; may rewrite the reply. */
@@ -779,10 +225,10 @@ static const char *note_backend_reply(struct vs_relay *r, struct vu_msg *m, char
 
     switch (m->hdr.request) {
     case VU_REQ_GET_FEATURES:
-        m->payload.u64 = vs_offer_sanitize_features(r, v);
+        m->payload.u64 = vs_features_sanitize(r, v);
         r->fe_limits.offered_features = r->be_limits.offered_features = m->payload.u64;
         r->fe_limits.features_known = r->be_limits.features_known = true;
-        return vs_offer_dropped_note(r, note, len);
+        return vs_features_dropped_note(r, note, len);
     case VU_REQ_GET_PROTOCOL_FEATURES:
         if (r->pf_settled) {
             /* asked again (another queue pair): the offer stays what was acked against */
@@ -817,20 +263,20 @@ static void handle_be_msg(struct vs_conn *c, struct vu_msg *m)
     const char *what;
     int rc;
 
-    if (fifo_pop(&r->main_pending, &o)) {
+    if (vs_owed_pop(&r->main_pending, &o)) {
         struct vu_hdr hdr = m->hdr;
         vu_msg_close_fds(m);
         snprintf(err.text, sizeof(err.text), "back-end sent %s (%" PRIu32 ") without being asked",
                  vu_request_name(VU_CHAN_FRONTEND, hdr.request), hdr.request);
-        reject(r, c, VU_CHAN_FRONTEND, &hdr, NULL, -EPROTO, err.text);
+        vs_session_reject(r, c, VU_CHAN_FRONTEND, &hdr, NULL, -EPROTO, err.text);
         return;
     }
     rc = vu_validate_reply(&o.p, VU_CHAN_FRONTEND, m, &err);
     if (rc) {
-        reject(r, c, VU_CHAN_FRONTEND, &m->hdr, NULL, rc, err.text);
+        vs_session_reject(r, c, VU_CHAN_FRONTEND, &m->hdr, NULL, rc, err.text);
         return;
     }
-    if (!admit_fds(r, c, VU_CHAN_FRONTEND, NULL, m))
+    if (!vs_session_admit_fds(r, c, VU_CHAN_FRONTEND, NULL, m))
         return;
     /* the front-end's own requests: the shim's probing (a config size the
      * back-end may not know) is not the back-end's conformance */
@@ -839,42 +285,16 @@ static void handle_be_msg(struct vs_conn *c, struct vu_msg *m)
         vs_check_refusal(r, o.p.request);
     if (o.origin == VS_FROM_SHIM) {
         vs_trace_dir(r, "be->shim", VU_CHAN_FRONTEND, m, NULL);
-        if (r->mode == VS_MODE_DOWN)
-            vs_down_internal_reply(r, &o, m);
-        else if (r->mode == VS_MODE_UP)
-            vs_up_internal_reply(r, &o, m);
-        else
-            vs_replay_internal_reply(r, &o, m);
+        r->ops->internal_reply(r, &o, m);
     } else {
         what = o.p.kind == VU_PENDING_EXPLICIT ? note_backend_reply(r, m, note, sizeof(note)) : NULL;
         vs_trace_dir(r, "be->fe", VU_CHAN_FRONTEND, m, what);
         r->stats.forwarded++;
         vs_conn_send(r->fe, m);
     }
-    flush_answers(r, r->fe, &r->main_pending, VU_CHAN_FRONTEND);
-    if (translating(r) && r->fe && r->main_pending.count == 0)
-        vs_conn_pause(r->fe, !r->be || vs_up_holds_frontend(r));
-}
-
-/* ---- what every message and partial read is followed by -------------------- */
-
-/* A whole message from a peer: the handler, then the reply timer looks at
- * what is owed now (the relay outlives the session the handler may end). */
-static void on_be_chan_msg(struct vs_conn *c, struct vu_msg *m)
-{
-    struct vs_relay *r = c->owner;
-
-    handle_be_chan_msg(c, m);
-    vs_watch_update(r);
-}
-
-static void on_fe_chan_msg(struct vs_conn *c, struct vu_msg *m)
-{
-    struct vs_relay *r = c->owner;
-
-    vs_watch_progress(r, VS_PEER_FRONTEND);
-    handle_fe_chan_msg(c, m);
-    vs_watch_update(r);
+    vs_session_flush_answers(r, r->fe, &r->main_pending, VU_CHAN_FRONTEND);
+    if (r->ops->holds_while_owed && r->fe && r->main_pending.count == 0)
+        vs_conn_pause(r->fe, !r->be || (r->ops->holds_frontend && r->ops->holds_frontend(r)));
 }
 
 static void on_fe_msg(struct vs_conn *c, struct vu_msg *m)
@@ -892,30 +312,6 @@ static void on_be_msg(struct vs_conn *c, struct vu_msg *m)
     vs_watch_progress(r, VS_PEER_BACKEND);
     handle_be_msg(c, m);
     vs_watch_update(r);
-}
-
-/* Part of a message arrived: a wait for the rest begins (reply-timeout=). */
-static void on_partial(struct vs_conn *c)
-{
-    vs_watch_update(c->owner);
-}
-
-/* A connection whose other end a peer holds: registered so that a socket
- * connected to it is recognised (admit_fds), and watched for half messages. */
-static struct vs_conn *peer_conn(struct vs_relay *r, int fd, const char *label,
-                                 vs_conn_msg_cb on_msg, vs_conn_close_cb on_close)
-{
-    struct vs_conn *c = vs_conn_new(r->loop, fd, label, on_msg, on_close, r);
-    int rc;
-
-    if (!c)
-        return NULL;
-    c->on_partial = on_partial;
-    rc = vs_conn_register_own(c);
-    if (rc < 0)
-        vs_warn("%s: cannot register the %s connection (%s); a socket connected to it would "
-                "not be recognised", r->cfg.id, label, strerror(-rc));
-    return c;
 }
 
 /* ---- connections and the session ------------------------------------------- */
@@ -953,16 +349,41 @@ static void end_session(struct vs_relay *r, const char *why)
     vs_watch_reset(r);
     vs_fd_budget_close(&r->fds);
     vs_check_session_end(r);
-    vs_up_end(r);
-    vs_down_end(r);
-    vs_replay_end(r);
-    reset_session_state(r);
+    r->ops->end(r);
+    reset_session(r);
     r->ending = false;
     if (!r->stopping && r->cfg.frontend_mode == VS_MODE_CONNECT) {
         unsigned hold = vs_refusal_wait_ms(r);
         r->fe_backoff_ms = hold > VS_BACKOFF_MIN_MS ? hold : VS_BACKOFF_MIN_MS;
         schedule(r, &r->fe_timer, &r->fe_backoff_ms, fe_timer_cb);
     }
+}
+
+/* The back-end went: the mode says what the session does. True when the
+ * session goes on. */
+static bool backend_lost(struct vs_relay *r, int reason)
+{
+    enum vs_loss next = r->ops->backend_lost ? r->ops->backend_lost(r, reason) : VS_LOSS_END;
+
+    switch (next) {
+    case VS_LOSS_KEEP_FRONTEND:
+        /* the vdpa-user front-end sees DEVICE_NEEDS_RESET and decides */
+        vs_conn_close(r->be_chan, 0);
+        if (r->fe)
+            vs_conn_pause(r->fe, r->main_pending.count != 0);
+        return true;
+    case VS_LOSS_RECONNECT:
+        /* the front-end waits, unaware, for the next back-end */
+        vs_conn_close(r->be_chan, 0);
+        vs_conn_pause(r->fe, true);
+        r->be_backoff_ms = VS_BACKOFF_MIN_MS;
+        if (r->cfg.backend_mode == VS_MODE_CONNECT)
+            try_connect_backend(r);
+        return true;
+    case VS_LOSS_END:
+        break;
+    }
+    return false;
 }
 
 static void on_main_close(struct vs_conn *c, int reason)
@@ -980,25 +401,8 @@ static void on_main_close(struct vs_conn *c, int reason)
     else
         vs_log(vs_refusal_quiet(r) ? VS_LOG_DEBUG : VS_LOG_INFO, "%s: %s disconnected",
                r->cfg.id, c->label);
-    if (!was_fe && r->mode == VS_MODE_DOWN && !r->ending && vs_down_backend_lost(r)) {
-        /* the vdpa-user front-end sees DEVICE_NEEDS_RESET and decides */
-        vs_conn_close(r->be_chan, 0);
-        if (r->fe)
-            vs_conn_pause(r->fe, r->main_pending.count != 0);
+    if (!was_fe && !r->ending && backend_lost(r, reason))
         return;
-    }
-    /* A back-end that went away is replaced; one the shim dropped (it did
-     * not read, or broke the protocol) ends the session. */
-    if (!was_fe && r->mode != VS_MODE_DOWN && !r->ending &&
-        (!reason || reason == -ECONNRESET || reason == -EPIPE) && vs_replay_backend_lost(r)) {
-        /* the front-end waits, unaware, for the next back-end */
-        vs_conn_close(r->be_chan, 0);
-        vs_conn_pause(r->fe, true);
-        r->be_backoff_ms = VS_BACKOFF_MIN_MS;
-        if (r->cfg.backend_mode == VS_MODE_CONNECT)
-            try_connect_backend(r);
-        return;
-    }
     end_session(r, was_fe ? "front-end gone" : "back-end gone");
 }
 
@@ -1048,7 +452,7 @@ static void attach_backend(struct vs_relay *r, int fd)
             end_session(r, "back-end refused by peer-uid= or backend-uid=");
         return;
     }
-    r->be = peer_conn(r, fd, "back-end", on_be_msg, on_main_close);
+    r->be = vs_session_peer_conn(r, fd, "back-end", on_be_msg, on_main_close);
     if (!r->be) {
         vs_err("%s: out of memory for the back-end connection", r->cfg.id);
         end_session(r, "out of memory");
@@ -1056,8 +460,8 @@ static void attach_backend(struct vs_relay *r, int fd)
     }
     r->be_backoff_ms = VS_BACKOFF_MIN_MS;
     vs_info("%s: back-end %s connected", r->cfg.id, r->cfg.backend);
-    if (vs_replay_restoring(r))
-        vs_replay_begin(r); /* the front-end is read again once it is done */
+    if (r->ops->backend_attached)
+        r->ops->backend_attached(r);
     else if (r->fe)
         vs_conn_pause(r->fe, false);
 }
@@ -1074,7 +478,7 @@ static void attach_frontend(struct vs_relay *r, int fd)
         close(fd);
         return;
     }
-    reset_session_state(r);
+    reset_session(r);
     char why[256];
     int rc = vs_fd_budget_open(&r->fds, why, sizeof(why));
     if (rc) {
@@ -1082,7 +486,7 @@ static void attach_frontend(struct vs_relay *r, int fd)
         close(fd);
         return;
     }
-    r->fe = peer_conn(r, fd, "front-end", on_fe_msg, on_main_close);
+    r->fe = vs_session_peer_conn(r, fd, "front-end", on_fe_msg, on_main_close);
     if (!r->fe) {
         vs_err("%s: out of memory for the front-end connection", r->cfg.id);
         vs_fd_budget_close(&r->fds);
@@ -1235,7 +639,8 @@ struct vs_relay *vs_relay_new(uv_loop_t *loop, const struct vs_device_config *cf
     }
     r->fe_timer.data = r->be_timer.data = r;
     r->handles_open = 3;
-    reset_session_state(r);
+    r->end_session = end_session;
+    reset_session(r);
     return r;
 }
 
@@ -1313,8 +718,8 @@ static void handle_closed(uv_handle_t *h)
 
     if (--r->handles_open == 0) {
         vs_check_free(r);
-        fifo_reset(&r->main_pending);
-        fifo_reset(&r->chan_pending);
+        vs_owed_reset(&r->main_pending);
+        vs_owed_reset(&r->chan_pending);
         free(r);
     }
 }

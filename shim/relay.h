@@ -19,22 +19,10 @@
 #include <uv.h>
 
 #include "cli.h"
+#include "stats.h"
 #include "trace.h"
 
 struct vs_relay;
-
-/* Protocol features the relay passes on; the rest are hidden from the
- * front-end because relaying them would need more than forwarding:
- * PAGEFAULT (postcopy replies to SET_MEM_TABLE without NEED_REPLY) and
- * XEN_MMAP (a different memory region layout). */
-#define VS_RELAY_PROTOCOL_FEATURES                                                              \
-    (VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_LOG_SHMFD) | VU_BIT(VU_PF_RARP) | VU_BIT(VU_PF_REPLY_ACK) |  \
-     VU_BIT(VU_PF_NET_MTU) | VU_BIT(VU_PF_BACKEND_REQ) | VU_BIT(VU_PF_CROSS_ENDIAN) |             \
-     VU_BIT(VU_PF_CRYPTO_SESSION) | VU_BIT(VU_PF_CONFIG) | VU_BIT(VU_PF_BACKEND_SEND_FD) |         \
-     VU_BIT(VU_PF_HOST_NOTIFIER) | VU_BIT(VU_PF_INFLIGHT_SHMFD) | VU_BIT(VU_PF_RESET_DEVICE) |     \
-     VU_BIT(VU_PF_INBAND_NOTIFICATIONS) | VU_BIT(VU_PF_CONFIGURE_MEM_SLOTS) |                     \
-     VU_BIT(VU_PF_STATUS) | VU_BIT(VU_PF_SHARED_OBJECT) | VU_BIT(VU_PF_DEVICE_STATE) |            \
-     VU_BIT(VU_PF_VDPA))
 
 /* Copies cfg. trace may be NULL; it must outlive the relay. */
 struct vs_relay *vs_relay_new(uv_loop_t *loop, const struct vs_device_config *cfg,
@@ -45,12 +33,6 @@ int vs_relay_start(struct vs_relay *relay);
  * relay once libuv has released its handles. */
 void vs_relay_destroy(struct vs_relay *relay);
 
-/* Counters, for tests and the benchmark. */
-struct vs_relay_stats {
-    unsigned long sessions;          /* front-end connections served */
-    unsigned long forwarded;         /* messages forwarded, all channels */
-    unsigned long rejected;          /* messages refused at the boundary */
-};
 void vs_relay_get_stats(const struct vs_relay *relay, struct vs_relay_stats *stats);
 
 #endif

@@ -29,7 +29,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "session.h"
+#include "replay.h"
 #include "virtio/guest_mem.h"
 #include "virtio/virtio.h"
 
@@ -279,8 +279,6 @@ static const char *why_not_replayable(const struct vs_relay *r)
 {
     const struct vs_replay *rp = r->replay;
 
-    if (r->mode != VS_MODE_PASS && r->mode != VS_MODE_UNDECIDED)
-        return "a translated session";
     if (vu_has_bit(r->fe_limits.protocol_features, VU_PF_VDPA))
         return "vdpa-user: the front-end sees the device fail and resets it";
     if (!r->fe || r->stopping)

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The state of one device and its current session, shared by the relay
- * (connections, pass-through) and the translation state machines. Private to
- * the shim; the public interface is relay.h.
+ * The session core: the state of one device and its current session, and
+ * the primitives every mode builds on (session.c, channel.c, watchdog.c,
+ * fd_budget.c, check.c, refusal.c). Below the modes (mode.h) and the relay
+ * (relay.c): nothing declared here calls a mode or the relay, except
+ * through the two pointers the relay sets (ops, end_session). Private to the
+ * shim; the public interface is relay.h.
  */
 #ifndef VDPA_SHIM_SESSION_H
 #define VDPA_SHIM_SESSION_H
@@ -12,7 +15,7 @@
 #include "cli.h"
 #include "conn.h"
 #include "fd_budget.h"
-#include "relay.h"
+#include "stats.h"
 #include "trace.h"
 #include "validate.h"
 
@@ -23,29 +26,26 @@
 #define VS_MAX_PENDING 64
 #define VS_MAX_OWED 4096
 
-/* What a session translates. Decided by the front-end's SET_PROTOCOL_FEATURES
- * against what the back-end offered. */
-enum vs_mode {
-    VS_MODE_UNDECIDED,  /* before SET_PROTOCOL_FEATURES: messages pass through */
-    VS_MODE_PASS,       /* both sides speak the same protocol */
-    VS_MODE_UP,         /* legacy front-end, vdpa-user back-end */
-    VS_MODE_DOWN,       /* vdpa-user front-end, legacy back-end */
-};
-
 /* Who waits for a reply owed on the main socket. */
 enum vs_origin {
     VS_FROM_FRONTEND,   /* forward the reply to the front-end */
     VS_FROM_SHIM,       /* the shim asked; the reply is handled internally */
     VS_SHIM_ANSWER,     /* an answer the shim itself gives, queued behind the
-                           replies still owed so that order is kept; action 1:
-                           an empty GET_CONFIG reply, else an ack of `arg` */
+                           replies still owed so that order is kept; its
+                           action is an enum vs_answer */
+};
+
+/* The answers the shim gives itself (VS_SHIM_ANSWER). */
+enum vs_answer {
+    VS_ANSWER_U64,          /* a u64 reply: an ack (0 or an errno) or a value */
+    VS_ANSWER_EMPTY_CONFIG, /* GET_CONFIG refused: the spec's empty reply */
 };
 
 struct vs_owed {
     struct vu_pending p;
     enum vs_origin origin;
     uint16_t action;     /* translation-specific continuation */
-    uint32_t arg;
+    uint64_t arg;        /* the continuation's argument, or the answer's value */
 };
 
 /* Grows as needed (a session usually owes a handful); released at session end. */
@@ -71,6 +71,7 @@ struct vs_refusal_streak {
     bool session_refused;  /* the current session is ending by a refusal */
 };
 
+struct vs_mode_ops;      /* the session's mode (mode.h) */
 struct vs_up;            /* up-conversion state (upconv.c) */
 struct vs_down;          /* down-conversion state (downconv.c) */
 struct vs_check;         /* check= state (check.c) */
@@ -90,7 +91,12 @@ struct vs_relay {
     bool in_session;                  /* a front-end came and the session has not ended */
 
     /* The session. */
-    enum vs_mode mode;
+    const struct vs_mode_ops *ops;    /* its mode: pass-through until the front-end's
+                                         SET_PROTOCOL_FEATURES decides (mode.h) */
+    bool mode_decided;                /* ops is final for this session */
+    /* Ends the session: both peers disconnected, the mode's state released
+     * (the relay's; vs_end_session calls it). */
+    void (*end_session)(struct vs_relay *r, const char *why);
     struct vs_conn *fe, *be;          /* main sockets */
     struct vs_conn *fe_chan, *be_chan; /* back-end channel, front-end / back-end ends */
     struct vu_session_limits fe_limits; /* as the front-end negotiated with the shim */
@@ -104,11 +110,11 @@ struct vs_relay {
     bool features_dropped_logged;     /* ... said once per session */
     struct vs_owed_fifo main_pending; /* replies owed on the main socket */
     struct vs_owed_fifo chan_pending; /* replies owed on the back-end channel */
-    struct vs_up *up;                 /* VS_MODE_UP only */
-    struct vs_down *down;             /* VS_MODE_DOWN only */
+    struct vs_up *up;                 /* up-conversion only */
+    struct vs_down *down;             /* down-conversion only */
     struct vs_check *check;           /* check= given, else NULL */
-    struct vs_replay *replay;         /* PASS: the journal, made at the first state */
-    uint8_t pass_status;              /* PASS: the status a front-end wrote when the
+    struct vs_replay *replay;         /* pass-through: the journal, made at the first state */
+    uint8_t pass_status;              /* pass-through: the status a front-end wrote when the
                                          shim, not the back-end, offered STATUS */
 
     /* reply-timeout= (watchdog.c): one timer per device, running only while
@@ -121,15 +127,22 @@ struct vs_relay {
     struct vs_relay_stats stats;
 };
 
-/* ---- relay.c services used by the translators --------------------------- */
+/* ---- session.c: the session core --------------------------------------- */
 
-/* Takes the oldest entry; 0, or -ENOENT when empty. */
+/* The replies owed on one socket. Push: 0, or -ENOBUFS past the bounds
+ * (VS_MAX_PENDING for a peer's requests, VS_MAX_OWED in all) or -ENOMEM.
+ * Pop takes the oldest entry: 0, or -ENOENT when empty. Reset frees. */
+int vs_owed_push(struct vs_owed_fifo *f, const struct vs_owed *o);
 int vs_owed_pop(struct vs_owed_fifo *f, struct vs_owed *o);
+void vs_owed_reset(struct vs_owed_fifo *f);
+/* A new session's state: limits from the device config, nothing owed,
+ * pass-through undecided. */
+void vs_session_reset(struct vs_relay *r);
 
 void vs_trace_dir(struct vs_relay *r, const char *dir, enum vu_channel ch,
                   const struct vu_msg *m, const char *note);
 /* Sends a request the shim itself makes to the back-end, with NEED_REPLY so
- * that its outcome is known; the reply comes to the translator's handler
+ * that its outcome is known; the reply comes to the mode's internal_reply
  * with `action` and `arg`. Takes m's fds. 0 or -errno (session ended). */
 int vs_send_internal(struct vs_relay *r, struct vu_msg *m, uint16_t action, uint32_t arg,
                      const char *note);
@@ -149,47 +162,69 @@ int vs_send_fd_u64(struct vs_relay *r, uint32_t req, uint64_t index, int fd, uin
 void vs_close_fd(int *fd);
 int vs_dup_fd(int fd);
 void vs_replace_fd(int *slot, const struct vu_msg *m);
-/* Sends a back-end-channel request of the shim's own to the front-end (with
- * NEED_REPLY where REPLY_ACK allows; the answer is consumed by the shim). */
-void vs_send_frontend_channel(struct vs_relay *r, struct vu_msg *m, const char *note);
-/* Sends a REPLY_ACK-style answer to the front-end. */
+/* Answers a front-end request with a u64 (an ack, or a value), in order
+ * behind the replies the front-end is still owed. */
 void vs_reply_frontend_ack(struct vs_relay *r, uint32_t request, uint64_t value);
+/* Sends the shim's queued answers that have come to the head of f. */
+void vs_session_flush_answers(struct vs_relay *r, struct vs_conn *to, struct vs_owed_fifo *f,
+                              enum vu_channel ch);
 /* Forwards a validated front-end request to the back-end (reply forwarded). */
 void vs_forward_to_backend(struct vs_relay *r, const struct vu_msg_desc *d, struct vu_msg *m,
                            const char *note);
-/* Ends the session: both peers disconnected. */
+/* Ends the session (r->end_session): both peers disconnected. */
 void vs_end_session(struct vs_relay *r, const char *why);
-/* Answers or disconnects a front-end request the shim refuses. */
+/* A request failed validation or was refused: a REPLY_ACK failure where the
+ * sender asked for one, the spec's empty reply for GET_CONFIG, otherwise
+ * the session ends. rc is -errno; text says why. */
+void vs_session_reject(struct vs_relay *r, struct vs_conn *from, enum vu_channel ch,
+                       const struct vu_hdr *hdr, const struct vu_msg_desc *d, int rc,
+                       const char *text);
+/* The same for a front-end request on the main socket. */
 void vs_refuse_frontend(struct vs_relay *r, const struct vu_hdr *hdr, const struct vu_msg_desc *d,
                         int rc, const char *text);
+/* NEED_REPLY cleared where REPLY_ACK was not negotiated (no reply comes). */
+void vs_session_need_reply(const struct vu_session_limits *lim, const struct vu_msg_desc *d,
+                           struct vu_msg *m);
+/* The fds of a validated message, checked against the session: none
+ * connected to the shim itself, the front-end's within the fd budget. True
+ * when the message may go on; otherwise refused and its fds closed. */
+bool vs_session_admit_fds(struct vs_relay *r, struct vs_conn *from, enum vu_channel ch,
+                          const struct vu_msg_desc *d, struct vu_msg *m);
+/* A connection whose other end a peer holds: registered as the shim's own
+ * (vs_session_admit_fds recognises a socket connected to it) and watched
+ * for half messages (reply-timeout=). NULL when out of memory (fd closed). */
+struct vs_conn *vs_session_peer_conn(struct vs_relay *r, int fd, const char *label,
+                                     vs_conn_msg_cb on_msg, vs_conn_close_cb on_close);
+/* conn's on_partial for every peer connection: a wait for the rest begins. */
+void vs_session_on_partial(struct vs_conn *c);
 
+/* ---- features.c: the features offered ------------------------------------ */
+
+/* The virtio features offered, less those whose required features are not
+ * offered (the device model's rules); logged once per session. */
+uint64_t vs_features_sanitize(struct vs_relay *r, uint64_t features);
+/* A trace note naming what the sanitizing dropped, or NULL. */
+const char *vs_features_dropped_note(const struct vs_relay *r, char *buf, size_t len);
+
+/* ---- channel.c: the back-end channel --------------------------------------- */
+
+/* Sends a back-end-channel request of the shim's own to the front-end (with
+ * NEED_REPLY where REPLY_ACK allows; the answer is consumed by the shim). */
+void vs_send_frontend_channel(struct vs_relay *r, struct vu_msg *m, const char *note);
 /* Makes a new back-end channel: a socketpair whose one end the shim reads
  * (r->be_chan, the front-end's channel stays) and whose other end is added
  * to m, a SET_BACKEND_REQ_FD on its way to the back-end. 0 or -errno. */
 int vs_attach_backend_channel(struct vs_relay *r, struct vu_msg *m);
-/* The same socketpair for a translator that keeps the channel itself: the
- * shim's end becomes r->be_chan with these callbacks (a half message bounded
- * by reply-timeout=); returns the other end (the caller's, to send), or
+/* The same socketpair for a mode that keeps the channel itself: the shim's
+ * end becomes r->be_chan with these callbacks (a half message bounded by
+ * reply-timeout=); returns the other end (the caller's, to send), or
  * -errno. */
 int vs_backend_channel_new(struct vs_relay *r, vs_conn_msg_cb on_msg, vs_conn_close_cb on_close);
-
-/* ---- offer.c: what the front-end is offered -------------------------------- */
-
-/* The GET_PROTOCOL_FEATURES reply for a back-end offer: every bit works in
- * every mode a front-end that acks it can reach. */
-uint64_t vs_offer_protocol_features(const struct vs_relay *r, uint64_t backend_pf);
-/* A front-end's F_VDPA ack with bits shown for legacy front-ends only:
- * -EINVAL with the reason in text; 0 when acceptable (or no F_VDPA). */
-int vs_offer_check_vdpa_ack(const struct vs_relay *r, uint64_t v, char *text, size_t len);
-/* SET_PROTOCOL_FEATURES once the mode is decided (QEMU sends it for each
- * queue pair): 1 forward m (pass-through), 0 answered by the shim, -errno
- * refused with the reason in text. */
-int vs_offer_protocol_features_again(struct vs_relay *r, struct vu_msg *m, char *text, size_t len);
-/* The virtio features offered, less those whose required features are not
- * offered (the device model's rules); logged once per session. */
-uint64_t vs_offer_sanitize_features(struct vs_relay *r, uint64_t features);
-/* A trace note naming what the sanitizing dropped, or NULL. */
-const char *vs_offer_dropped_note(const struct vs_relay *r, char *buf, size_t len);
+/* SET_BACKEND_REQ_FD from the front-end: the shim keeps the front-end's
+ * socket. True when the request goes on to the back-end (with the shim's
+ * end of a new channel), false when the shim answered or refused it. */
+bool vs_session_backend_req_fd(struct vs_relay *r, struct vs_conn *c, const struct vu_msg_desc *d,
+                               struct vu_msg *m);
 
 /* ---- refusal.c: the reconnect back-off ------------------------------------- */
 
@@ -216,23 +251,6 @@ void vs_watch_reset(struct vs_relay *r);
 /* Releases the timer (relay destruction); cb runs once it is closed. */
 void vs_watch_close(struct vs_relay *r, uv_close_cb cb);
 
-/* ---- upconv.c --------------------------------------------------------------- */
-
-/* The protocol features a legacy front-end may see when the back-end speaks
- * vdpa-user (those the shim honours by translation or by forwarding). */
-uint64_t vs_up_offer(const struct vs_relay *r, uint64_t backend_pf);
-/* Starts up-conversion: the front-end acked `fe_pf` (no F_VDPA). */
-int vs_up_begin(struct vs_relay *r, const struct vu_msg *set_pf);
-/* A validated front-end request in VS_MODE_UP. Takes m's fds. */
-void vs_up_frontend_request(struct vs_relay *r, const struct vu_msg_desc *d, struct vu_msg *m);
-/* The reply to a request the shim made (origin VS_FROM_SHIM). */
-void vs_up_internal_reply(struct vs_relay *r, const struct vs_owed *owed, struct vu_msg *m);
-/* Releases the up-conversion state (session end). */
-void vs_up_end(struct vs_relay *r);
-/* The shim's own control-queue command is in flight (up_ctrl.c): the
- * front-end is not read until it ends. */
-bool vs_up_holds_frontend(const struct vs_relay *r);
-
 /* ---- check.c: check= against the compatibility matrix ---------------------- */
 
 /* Loads the matrix named by check= (a file, or a directory of <type>.tsv).
@@ -247,39 +265,5 @@ void vs_check_refusal(struct vs_relay *r, uint32_t request);
 /* The session ended: required requests a front-end that started the device
  * never sent. */
 void vs_check_session_end(struct vs_relay *r);
-
-/* ---- downconv.c ------------------------------------------------------------- */
-
-/* The protocol features the shim adds for a vdpa-user front-end when the
- * back-end is legacy (0 when the device cannot be down-converted). */
-uint64_t vs_down_offer(const struct vs_relay *r, uint64_t backend_pf);
-/* Starts down-conversion: the front-end acked F_VDPA, the back-end lacks it. */
-int vs_down_begin(struct vs_relay *r, const struct vu_msg *set_pf);
-/* A validated front-end request in VS_MODE_DOWN. Takes m's fds. */
-void vs_down_frontend_request(struct vs_relay *r, const struct vu_msg_desc *d, struct vu_msg *m);
-/* The reply to a request the shim made (origin VS_FROM_SHIM). */
-void vs_down_internal_reply(struct vs_relay *r, const struct vs_owed *owed, struct vu_msg *m);
-/* The back-end went: true when the front-end stays (DEVICE_NEEDS_RESET),
- * false when the session must end. Answers every reply still owed. */
-bool vs_down_backend_lost(struct vs_relay *r);
-/* Releases the down-conversion state (session end). */
-void vs_down_end(struct vs_relay *r);
-
-/* ---- replay.c: back-end restart under a live front-end -------------------- */
-
-/* A front-end request on its way to the back-end in a pass-through session:
- * kept (with duplicates of its fds) when it sets state a new back-end needs. */
-void vs_replay_record(struct vs_relay *r, const struct vu_msg_desc *d, const struct vu_msg *m);
-/* The back-end went: true when the session is kept (the front-end must be
- * held) and replayed to the next back-end; false when it must end. */
-bool vs_replay_backend_lost(struct vs_relay *r);
-/* True between the loss of a back-end and the end of the replay. */
-bool vs_replay_restoring(const struct vs_relay *r);
-/* A new back-end is connected to a session being restored: replays it. */
-void vs_replay_begin(struct vs_relay *r);
-/* The reply to a replayed request (origin VS_FROM_SHIM in a pass-through session). */
-void vs_replay_internal_reply(struct vs_relay *r, const struct vs_owed *owed, struct vu_msg *m);
-/* Releases the journal (session end). */
-void vs_replay_end(struct vs_relay *r);
 
 #endif

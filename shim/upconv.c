@@ -35,7 +35,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "session.h"
+#include "mode.h"
 #include "up_ctrl.h"
 #include "virtio/peer_fd.h"
 #include "virtio/virtio.h"
@@ -160,7 +160,7 @@ static bool vmm_keeps_config(const struct vs_device_type *t)
     return false;
 }
 
-uint64_t vs_up_offer(const struct vs_relay *r, uint64_t backend_pf)
+static uint64_t vs_up_offer(const struct vs_relay *r, uint64_t backend_pf)
 {
     uint64_t offer = (backend_pf & UP_FORWARDED) | UP_TRANSLATED;
 
@@ -317,7 +317,7 @@ static void provision(struct vs_relay *r)
     }
 }
 
-int vs_up_begin(struct vs_relay *r, const struct vu_msg *set_pf)
+static int vs_up_begin(struct vs_relay *r, const struct vu_msg *set_pf)
 {
     struct vs_up *up = calloc(1, sizeof(*up));
     uint64_t fe_pf = set_pf->payload.u64;
@@ -331,10 +331,9 @@ int vs_up_begin(struct vs_relay *r, const struct vu_msg *set_pf)
         up->mem_fds[i] = -1;
     rc = config_call_watch(r);
     if (rc < 0) {
-        /* without it the device's config changes and resets go unseen */
-        vs_err("%s: cannot watch the config-call eventfd: %s; ending the session", r->cfg.id,
-               strerror(-rc));
-        vs_conn_fail(r->fe, rc);
+        /* without it the device's config changes and resets go unseen;
+         * the relay ends the session */
+        vs_err("%s: cannot watch the config-call eventfd: %s", r->cfg.id, strerror(-rc));
         return rc;
     }
     up->begin_ack = fe_wants_ack(r, &set_pf->hdr);
@@ -379,7 +378,7 @@ static void free_gap(uv_handle_t *h)
     free(h->data);
 }
 
-void vs_up_end(struct vs_relay *r)
+static void vs_up_end(struct vs_relay *r)
 {
     struct vs_up *up = r->up;
 
@@ -527,9 +526,9 @@ void vs_up_ctrl_done(struct vs_relay *r, int rc)
         vs_conn_pause(r->fe, !r->be);
 }
 
-bool vs_up_holds_frontend(const struct vs_relay *r)
+static bool vs_up_holds_frontend(const struct vs_relay *r)
 {
-    return r->mode == VS_MODE_UP && r->up && up_ctrl_busy(r->up->ctrl);
+    return r->up && up_ctrl_busy(r->up->ctrl);
 }
 
 /* ---- the device start ------------------------------------------------------ */
@@ -819,7 +818,7 @@ static void set_mem_table(struct vs_relay *r, struct vu_msg *m, bool ack_fe)
     forward_then_maybe_start(r, m, ack_fe);
 }
 
-void vs_up_frontend_request(struct vs_relay *r, const struct vu_msg_desc *d, struct vu_msg *m)
+static void vs_up_frontend_request(struct vs_relay *r, const struct vu_msg_desc *d, struct vu_msg *m)
 {
     struct vs_up *up = r->up;
     bool ack_fe = fe_wants_ack(r, &m->hdr);
@@ -958,7 +957,7 @@ static void fail_session(struct vs_relay *r, const char *what)
     vs_end_session(r, what);
 }
 
-void vs_up_internal_reply(struct vs_relay *r, const struct vs_owed *o, struct vu_msg *m)
+static void vs_up_internal_reply(struct vs_relay *r, const struct vs_owed *o, struct vu_msg *m)
 {
     struct vs_up *up = r->up;
     uint64_t v = m->payload.u64;
@@ -1147,3 +1146,14 @@ void vs_up_internal_reply(struct vs_relay *r, const struct vs_owed *o, struct vu
         return;
     }
 }
+
+const struct vs_mode_ops vs_mode_up = {
+    .name = "up-conversion",
+    .holds_while_owed = true,
+    .offer = vs_up_offer,
+    .begin = vs_up_begin,
+    .frontend_request = vs_up_frontend_request,
+    .internal_reply = vs_up_internal_reply,
+    .holds_frontend = vs_up_holds_frontend,
+    .end = vs_up_end,
+};

@@ -1,0 +1,382 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The session core: the primitives every mode builds on (session.h). The
+ * replies owed on each socket and the answers the shim gives in their order,
+ * the shim's own requests with their continuations, refusals, the boundary
+ * checks that need the session (fds connected to the shim, the fd budget),
+ * forwarding, and what a forwarded reply teaches the session. It calls no
+ * mode and not the relay: ending the session goes through r->end_session,
+ * which the relay provides.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "session.h"
+
+int vs_owed_push(struct vs_owed_fifo *f, const struct vs_owed *o)
+{
+    bool peer = o->origin != VS_FROM_SHIM;
+
+    if ((peer && f->peer_count >= VS_MAX_PENDING) || f->count >= VS_MAX_OWED)
+        return -ENOBUFS;
+    if (f->count == f->cap) {
+        unsigned cap = f->cap ? 2 * f->cap : 16;
+        struct vs_owed *items = malloc(cap * sizeof(*items));
+        if (!items)
+            return -ENOMEM;
+        for (unsigned i = 0; i < f->count; i++)
+            items[i] = f->items[(f->head + i) % f->cap];
+        free(f->items);
+        f->items = items;
+        f->cap = cap;
+        f->head = 0;
+    }
+    f->items[(f->head + f->count) % f->cap] = *o;
+    f->count++;
+    f->peer_count += peer;
+    return 0;
+}
+
+int vs_owed_pop(struct vs_owed_fifo *f, struct vs_owed *o)
+{
+    if (f->count == 0)
+        return -ENOENT;
+    *o = f->items[f->head];
+    f->head = (f->head + 1) % f->cap;
+    f->count--;
+    f->peer_count -= o->origin != VS_FROM_SHIM;
+    return 0;
+}
+
+void vs_owed_reset(struct vs_owed_fifo *f)
+{
+    free(f->items);
+    memset(f, 0, sizeof(*f));
+}
+
+void vs_session_reset(struct vs_relay *r)
+{
+    memset(&r->fe_limits, 0, sizeof(r->fe_limits));
+    r->fe_limits.max_queues = vs_device_max_rings(&r->cfg);
+    r->fe_limits.config_size = r->cfg.type->config_size;
+    r->be_limits = r->fe_limits;
+    r->backend_pf = 0;
+    r->offered_pf = 0;
+    r->owner_deferred = false;
+    r->pf_settled = false;
+    r->features_dropped = 0;
+    r->features_dropped_logged = false;
+    r->pass_status = 0;
+    vs_owed_reset(&r->main_pending);
+    vs_owed_reset(&r->chan_pending);
+}
+
+void vs_trace_dir(struct vs_relay *r, const char *dir, enum vu_channel ch, const struct vu_msg *m,
+                  const char *note)
+{
+    vs_trace_msg(r->trace, r->cfg.id, dir, ch, m, note);
+}
+
+/* Sends a REPLY_ACK-style u64 answer to `request` on conn. */
+static void send_ack(struct vs_relay *r, struct vs_conn *conn, enum vu_channel ch,
+                     uint32_t request, uint64_t value, const char *note)
+{
+    struct vu_msg ack;
+
+    vu_msg_init(&ack, request, VU_FLAG_REPLY);
+    vu_msg_set_u64(&ack, value);
+    vs_trace_dir(r, conn == r->be || conn == r->be_chan ? "shim->be" : "shim->fe", ch, &ack, note);
+    vs_conn_send(conn, &ack);
+}
+
+static void send_answer(struct vs_relay *r, struct vs_conn *to, enum vu_channel ch,
+                        const struct vs_owed *a)
+{
+    struct vu_msg reply;
+
+    if (a->action != VS_ANSWER_EMPTY_CONFIG) {
+        send_ack(r, to, ch, a->p.request, a->arg, "answered by the shim");
+        return;
+    }
+    vu_msg_init(&reply, a->p.request, VU_FLAG_REPLY);
+    vs_trace_dir(r, "shim->fe", ch, &reply, "refused (empty config reply)");
+    vs_conn_send(to, &reply);
+}
+
+/* Replies carry no request id: an answer the shim gives itself must not
+ * overtake replies the peer is still owed on the same socket. */
+static void answer_in_order(struct vs_relay *r, struct vs_conn *to, struct vs_owed_fifo *f,
+                            enum vu_channel ch, uint32_t request, bool empty_config,
+                            uint64_t value)
+{
+    struct vs_owed a = { .p = { .request = request }, .origin = VS_SHIM_ANSWER,
+                         .action = empty_config ? VS_ANSWER_EMPTY_CONFIG : VS_ANSWER_U64,
+                         .arg = value };
+
+    if (f->count == 0) {
+        send_answer(r, to, ch, &a);
+        return;
+    }
+    if (vs_owed_push(f, &a)) {
+        vs_warn("%s: more than %d replies outstanding; disconnecting", r->cfg.id, VS_MAX_PENDING);
+        vs_conn_fail(to, -ENOBUFS); /* ends the session from the loop, not under a handler */
+    }
+}
+
+/* Sends the shim's queued answers that have come to the head. */
+void vs_session_flush_answers(struct vs_relay *r, struct vs_conn *to, struct vs_owed_fifo *f,
+                          enum vu_channel ch)
+{
+    struct vs_owed a;
+
+    while (to && f->count && f->items[f->head].origin == VS_SHIM_ANSWER) {
+        vs_owed_pop(f, &a);
+        send_answer(r, to, ch, &a);
+    }
+}
+
+void vs_reply_frontend_ack(struct vs_relay *r, uint32_t request, uint64_t value)
+{
+    answer_in_order(r, r->fe, &r->main_pending, VU_CHAN_FRONTEND, request, false,
+                    value);
+}
+
+/* A request failed validation or was refused. What the sender gets: a
+ * REPLY_ACK failure where it asked for one, the spec's empty reply for
+ * GET_CONFIG, and otherwise a disconnect (never a false success). */
+void vs_session_reject(struct vs_relay *r, struct vs_conn *from, enum vu_channel ch,
+                   const struct vu_hdr *hdr, const struct vu_msg_desc *d, int rc, const char *text)
+{
+    bool from_fe = from == r->fe || from == r->fe_chan;
+    const struct vu_session_limits *lim = from_fe ? &r->fe_limits : &r->be_limits;
+    const char *who = from_fe ? "front-end" : "back-end";
+    bool acked = d && d->reply == VU_REPLY_ACK && (hdr->flags & VU_FLAG_NEED_REPLY) &&
+                 vu_has_bit(lim->protocol_features, VU_PF_REPLY_ACK);
+    bool empty_config = d && ch == VU_CHAN_FRONTEND && hdr->request == VU_REQ_GET_CONFIG;
+    struct vu_msg shown;
+    enum vs_log_level level = vs_refusal_quiet(r) ? VS_LOG_DEBUG : VS_LOG_WARN;
+
+    if (!text || !*text)
+        text = "refused without a reason (a shim bug: please report it with --trace)";
+    r->stats.rejected++;
+    vu_msg_init(&shown, hdr->request, hdr->flags);
+    vs_trace_dir(r, from_fe ? "fe->shim" : "be->shim", ch, &shown, text);
+    if (acked || empty_config) {
+        vs_log(level, "%s: %s sent a bad %s: %s (%s); answered with a failure", r->cfg.id, who,
+               d->name, text, strerror(-rc));
+        answer_in_order(r, from, from == r->fe ? &r->main_pending : &r->chan_pending, ch,
+                        hdr->request, !acked, (uint64_t)-rc);
+        return;
+    }
+    vs_log(level, "%s: %s sent a bad %s: %s (%s); disconnecting both sides (--trace shows the "
+           "conversation up to it)", r->cfg.id, who, d ? d->name : "message", text,
+           strerror(-rc));
+    vs_refusal_mark(r);
+    vs_end_session(r, "protocol error");
+}
+
+void vs_refuse_frontend(struct vs_relay *r, const struct vu_hdr *hdr, const struct vu_msg_desc *d,
+                        int rc, const char *text)
+{
+    vs_session_reject(r, r->fe, VU_CHAN_FRONTEND, hdr, d, rc, text);
+}
+
+void vs_end_session(struct vs_relay *r, const char *why)
+{
+    r->end_session(r, why);
+}
+
+/* A request with NEED_REPLY on a session without REPLY_ACK: the spec says
+ * no reply comes, but DPDK and libvhost-user answer anyway. Clearing the bit
+ * keeps the reply count certain. */
+void vs_session_need_reply(const struct vu_session_limits *lim, const struct vu_msg_desc *d,
+                                 struct vu_msg *m)
+{
+    if (d->reply == VU_REPLY_ACK && !vu_has_bit(lim->protocol_features, VU_PF_REPLY_ACK))
+        m->hdr.flags &= ~VU_FLAG_NEED_REPLY;
+}
+
+/* Fds a peer sent, before the shim acts on them: a socket connected to one
+ * of the shim's own connections is refused (holding it would keep that
+ * connection open after its peer has gone: the session would never end),
+ * and a front-end request's fds must fit the session's fd budget. True when
+ * the message may go on; otherwise it was refused and its fds closed. */
+bool vs_session_admit_fds(struct vs_relay *r, struct vs_conn *from, enum vu_channel ch,
+                      const struct vu_msg_desc *d, struct vu_msg *m)
+{
+    struct vu_hdr hdr = m->hdr;
+    char why[256];
+    int rc = 0;
+
+    for (unsigned i = 0; i < m->nfds && rc == 0; i++) {
+        rc = vs_own_sock_is_peer(m->fds[i]);
+        if (rc > 0) {
+            snprintf(why, sizeof(why), "the %s fd is a socket connected to the shim itself "
+                     "(the %s's own connection; holding it would keep the session open after "
+                     "the %s has gone)", d ? d->name : "message's",
+                     from == r->be || from == r->be_chan ? "back-end" : "front-end",
+                     from == r->be || from == r->be_chan ? "back-end" : "front-end");
+            rc = -EPERM;
+        } else if (rc < 0) {
+            snprintf(why, sizeof(why), "cannot tell where a socket fd is connected: %s",
+                     strerror(-rc));
+        }
+    }
+    if (rc == 0 && from == r->fe && d && d->fds != VU_FDS_NONE)
+        rc = vs_fd_budget_charge(&r->fds, d, m, why, sizeof(why));
+    if (rc == 0)
+        return true;
+    vu_msg_close_fds(m);
+    vs_session_reject(r, from, ch, &hdr, d, rc, why);
+    return false;
+}
+
+/* ---- the main socket --------------------------------------------------------- */
+
+int vs_send_internal(struct vs_relay *r, struct vu_msg *m, uint16_t action, uint32_t arg,
+                     const char *note)
+{
+    const struct vu_msg_desc *d = vu_msg_desc_lookup(VU_CHAN_FRONTEND, m->hdr.request);
+    struct vs_owed o = { .origin = VS_FROM_SHIM, .action = action, .arg = arg };
+    int rc;
+
+    if (!r->be || !d) {
+        vu_msg_close_fds(m);
+        return -ENOTCONN;
+    }
+    /* Only where the answer is an ack: libvhost-user echoes the flag into
+     * payload replies (GET_CONFIG), which QEMU never asks that way. */
+    if (d->reply == VU_REPLY_ACK)
+        m->hdr.flags |= VU_FLAG_NEED_REPLY;
+    if (!vu_request_expects_reply(&r->be_limits, d, m, &o.p)) {
+        /* Without REPLY_ACK a plain request has no answer: count it done. */
+        m->hdr.flags &= ~VU_FLAG_NEED_REPLY;
+        vs_trace_dir(r, "shim->be", VU_CHAN_FRONTEND, m, note);
+        return vs_conn_send(r->be, m);
+    }
+    if (vs_owed_push(&r->main_pending, &o)) {
+        /* the session ends when the loop next looks, not under the caller */
+        vu_msg_close_fds(m);
+        vs_err("%s: the back-end owes more than %d replies; ending the session", r->cfg.id,
+               VS_MAX_OWED);
+        vs_conn_fail(r->be, -ENOBUFS);
+        return -ENOBUFS;
+    }
+    vs_trace_dir(r, "shim->be", VU_CHAN_FRONTEND, m, note);
+    rc = vs_conn_send(r->be, m);
+    vs_watch_update(r); /* a reply is owed from now */
+    return rc;
+}
+
+int vs_send_u64(struct vs_relay *r, uint32_t req, uint64_t v, uint16_t action, uint32_t arg,
+                const char *note)
+{
+    struct vu_msg m;
+
+    vu_msg_init(&m, req, 0);
+    vu_msg_set_u64(&m, v);
+    return vs_send_internal(r, &m, action, arg, note);
+}
+
+int vs_send_none(struct vs_relay *r, uint32_t req, uint16_t action, uint32_t arg, const char *note)
+{
+    struct vu_msg m;
+
+    vu_msg_init(&m, req, 0);
+    return vs_send_internal(r, &m, action, arg, note);
+}
+
+int vs_send_state(struct vs_relay *r, uint32_t req, uint32_t index, uint32_t num, uint16_t action,
+                  uint32_t arg, const char *note)
+{
+    struct vu_msg m;
+
+    vu_msg_init(&m, req, 0);
+    vu_msg_set_state(&m, index, num);
+    return vs_send_internal(r, &m, action, arg, note);
+}
+
+int vs_send_fd_u64(struct vs_relay *r, uint32_t req, uint64_t index, int fd, uint16_t action,
+                   const char *note)
+{
+    struct vu_msg m;
+    int copy = vs_dup_fd(fd);
+
+    if (fd >= 0 && copy < 0) {
+        int rc = -errno;
+        vs_err("%s: cannot duplicate an fd for %s: %s", r->cfg.id,
+               vu_request_name(VU_CHAN_FRONTEND, req), strerror(-rc));
+        return rc; /* not NOFD in its place: that would be a false success */
+    }
+    vu_msg_init(&m, req, 0);
+    vu_msg_set_u64(&m, index | (copy < 0 ? VU_VRING_NOFD_MASK : 0));
+    if (copy >= 0)
+        vu_msg_add_fd(&m, copy);
+    return vs_send_internal(r, &m, action, 0, note);
+}
+
+void vs_close_fd(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
+int vs_dup_fd(int fd)
+{
+    return fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 3);
+}
+
+void vs_replace_fd(int *slot, const struct vu_msg *m)
+{
+    vs_close_fd(slot);
+    if (m->nfds)
+        *slot = vs_dup_fd(m->fds[0]);
+}
+
+void vs_forward_to_backend(struct vs_relay *r, const struct vu_msg_desc *d, struct vu_msg *m,
+                           const char *note)
+{
+    struct vs_owed o = { .origin = VS_FROM_FRONTEND };
+    struct vu_hdr hdr = m->hdr;
+
+    vs_session_need_reply(&r->fe_limits, d, m);
+    if (vu_request_expects_reply(&r->fe_limits, d, m, &o.p) && vs_owed_push(&r->main_pending, &o)) {
+        vu_msg_close_fds(m);
+        vs_session_reject(r, r->fe, VU_CHAN_FRONTEND, &hdr, NULL, -ENOBUFS, "too many replies outstanding");
+        return;
+    }
+    vs_trace_dir(r, "fe->be", VU_CHAN_FRONTEND, m, note);
+    r->stats.forwarded++;
+    vs_conn_send(r->be, m);
+}
+
+/* Part of a message arrived: a wait for the rest begins (reply-timeout=). */
+void vs_session_on_partial(struct vs_conn *c)
+{
+    vs_watch_update(c->owner);
+}
+
+/* A connection whose other end a peer holds: registered so that a socket
+ * connected to it is recognised (admit_fds), and watched for half messages. */
+struct vs_conn *vs_session_peer_conn(struct vs_relay *r, int fd, const char *label,
+                                 vs_conn_msg_cb on_msg, vs_conn_close_cb on_close)
+{
+    struct vs_conn *c = vs_conn_new(r->loop, fd, label, on_msg, on_close, r);
+    int rc;
+
+    if (!c)
+        return NULL;
+    c->on_partial = vs_session_on_partial;
+    rc = vs_conn_register_own(c);
+    if (rc < 0)
+        vs_warn("%s: cannot register the %s connection (%s); a socket connected to it would "
+                "not be recognised", r->cfg.id, label, strerror(-rc));
+    return c;
+}
+
