@@ -36,22 +36,24 @@ CMOCKA_LIBS   = $(shell pkg-config --libs cmocka 2>/dev/null)
 # peers see only the libraries' headers; the shim's own headers (-Ishim) are
 # for the shim and the tests that drive it. A peer that includes a shim
 # header does not compile.
-LIB_INC  := -Ilib -Ilib/proto
+LIB_INC  := -Ilib -Ilib/base -Ilib/proto
 CFLAGS  += $(CSTD) $(WARN) $(OPT) $(SANFLAGS) $(LIB_INC) $(PKG_CFLAGS) -MMD -MP
 LDFLAGS += $(SANFLAGS)
 
-# lib/virtio: guest memory, the device side of a split virtqueue, the only
-# I/O on fds a peer shares. lib/proto: the vhost-user / vdpa-user protocol
-# (wire format, message table, validation, transport, log, device types and
-# models, the compatibility matrix). Both are used by the shim and the peers.
+# The libraries, lowest first, used by the shim and the peers alike:
+# lib/base (VIRTIO constants, fd helpers, the only I/O on fds a peer
+# shares), lib/proto (the vhost-user / vdpa-user protocol: wire format,
+# message table, validation, transport, log, device types and models, the
+# compatibility matrix; libproto.a holds lib/base too), lib/virtio (guest
+# memory, the device side of a split virtqueue, the VIRTIO status machine).
 VIRTIO_SRCS := $(wildcard lib/virtio/*.c)
 VIRTIO_OBJS := $(VIRTIO_SRCS:%.c=$(BUILD)/%.o)
-PROTO_SRCS  := $(wildcard lib/proto/*.c)
+PROTO_SRCS  := $(wildcard lib/base/*.c lib/proto/*.c)
 PROTO_OBJS  := $(PROTO_SRCS:%.c=$(BUILD)/%.o)
 # The shim less main.c, shared with the tests, the bench and the fuzzers.
 LIB_SRCS := $(filter-out shim/main.c,$(wildcard shim/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
-LIBS     := $(BUILD)/libshim.a $(BUILD)/libproto.a $(BUILD)/libvirtio.a
+LIBS     := $(BUILD)/libshim.a $(BUILD)/libvirtio.a $(BUILD)/libproto.a
 # Reference peers (vdpa-user back-end, driver, probe): peers/<name>/main.c
 # builds $(BUILD)/<name>, linked with lib/ only.
 PEER_NAMES  := $(patsubst peers/%/main.c,%,$(wildcard peers/*/main.c))
@@ -85,7 +87,7 @@ $(BUILD)/libvirtio.a: $(VIRTIO_OBJS)
 
 .SECONDEXPANSION:
 $(PEER_PROGS): $(BUILD)/%: $$(addprefix $(BUILD)/,$$(subst .c,.o,$$(wildcard peers/%/*.c))) \
-		$(BUILD)/libproto.a $(BUILD)/libvirtio.a
+		$(BUILD)/libvirtio.a $(BUILD)/libproto.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BENCH_PROGS): $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(BUILD)/tests/bench/bench_lib.o $(LIBS)
@@ -107,7 +109,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIBS)
 
 # Every test: unit tests (cmocka), then end-to-end tests against the real
 # program and real peers. A peer that cannot start is a counted, loud skip.
-check: check-unit check-e2e
+check: check-layers check-unit check-e2e
+
+# The layering check: every include points down (docs/architecture.md).
+check-layers:
+	@python3 tests/check-layers.py
 
 check-unit: $(UNIT_BINS) $(BUILD)/vdpa-shim $(PEER_PROGS)
 	@BUILD=$(BUILD) tests/run-unit.sh $(UNIT_BINS)

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "fd_util.h"
 #include "log.h"
 
 static void update_events(struct vs_conn *c);
@@ -58,6 +59,26 @@ void vs_conn_close(struct vs_conn *c, int reason)
     uv_close((uv_handle_t *)&c->poll, free_cb);
 }
 
+/* The fd sweep: closes the fds on_msg left in the message (conn.h). A
+ * request that comes with fds its handler ignores (a refused one, say) is
+ * normal; one its handler meant to keep is a bug, which the debug line
+ * shows. */
+static void sweep_fds(const struct vs_conn *c, struct vu_msg *msg)
+{
+    unsigned left = 0;
+
+    for (unsigned i = 0; i < VU_MAX_FDS; i++)
+        if (msg->fds[i] >= 0) {
+            fd_close(&msg->fds[i]);
+            left++;
+        }
+    msg->nfds = 0;
+    if (left)
+        vs_debug("%s: closing %u fd(s) left in %s%s (request %u) after it was handled",
+                 c->label, left, msg->hdr.flags & VU_FLAG_REPLY ? "the reply to " : "",
+                 vu_request_name(c->channel, msg->hdr.request), msg->hdr.request);
+}
+
 static void on_poll(uv_poll_t *h, int status, int events)
 {
     struct vs_conn *c = h->data;
@@ -100,9 +121,10 @@ static void on_poll(uv_poll_t *h, int status, int events)
             vs_conn_close(c, rc);
             return;
         }
-        if (rc > 0)
+        if (rc > 0) {
             c->on_msg(c, &msg);
-        else if (c->rx.have && c->on_partial)
+            sweep_fds(c, &msg);
+        } else if (c->rx.have && c->on_partial)
             c->on_partial(c);
     }
     if (!c->closing)
@@ -174,6 +196,7 @@ struct vs_conn *vs_conn_new(uv_loop_t *loop, int fd, const char *label, vs_conn_
     c->poll.data = c;
     c->fd = fd;
     c->label = label;
+    c->channel = VU_CHAN_FRONTEND;
     c->on_msg = on_msg;
     c->on_close = on_close;
     c->owner = owner;

@@ -5,10 +5,15 @@
  * transport does recvmsg/sendmsg.
  *
  * Ownership: the connection owns its socket fd and everything queued to
- * send. A received message's fds pass to on_msg, which must hand them on or
- * close them. vs_conn_close() calls on_close exactly once, synchronously; the
- * memory is released later by libuv, so the owner must forget the pointer in
- * on_close.
+ * send. A received message's fds are lent to on_msg for the call: a handler
+ * that keeps one takes it out of the message (fd_take, or vs_conn_send,
+ * which takes them all) so that its slot is -1. Whatever is still in the
+ * message when on_msg returns is closed by the connection (the fd sweep,
+ * logged at debug level: a handler that meant to keep an fd but left it in
+ * its slot finds it closed). No handler may keep the struct vu_msg itself or
+ * a copy of its fd numbers past the call. vs_conn_close() calls on_close
+ * exactly once, synchronously; the memory is released later by libuv, so
+ * the owner must forget the pointer in on_close.
  */
 #ifndef VDPA_SHIM_CONN_H
 #define VDPA_SHIM_CONN_H
@@ -16,6 +21,7 @@
 #include <stdbool.h>
 #include <uv.h>
 
+#include "msg_table.h"
 #include "own_sock.h"
 #include "transport.h"
 
@@ -37,6 +43,8 @@ struct vs_conn {
     void (*on_partial)(struct vs_conn *conn); /* optional: part of a message was read */
     void *owner;
     const char *label;          /* "front-end", "back-end", ... for logs */
+    enum vu_channel channel;    /* whose request names the logs use: VU_CHAN_FRONTEND unless
+                                 * the owner sets VU_CHAN_BACKEND (a back-end channel) */
     struct vs_own_sock own;     /* registered: a peer holds the other end */
     struct vs_conn *reap_next;  /* on the list of connections closed by the loop */
 };

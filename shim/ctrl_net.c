@@ -4,7 +4,7 @@
 
 #include "ctrl_net.h"
 #include "vhost_user.h"
-#include "virtio/virtio.h"
+#include "virtio.h"
 
 /* MAC_TABLE_SET: two tables, each a le32 count and count * 6 bytes. */
 static bool mac_tables_well_formed(const uint8_t *data, size_t n)

@@ -24,7 +24,7 @@
 #include "ctrl_net.h"
 #include "down_int.h"
 #include "log.h"
-#include "virtio/peer_fd.h"
+#include "peer_fd.h"
 
 #define CTRL_MAX_COMMAND 4096u
 /* Chains served per wake-up before the queue yields to the loop. A chain

@@ -40,7 +40,7 @@
 
 #include "down_int.h"
 #include "log.h"
-#include "virtio/peer_fd.h"
+#include "peer_fd.h"
 #include "virtio/virtio_status.h"
 
 #define F_LOG_ALL 26

@@ -26,6 +26,7 @@
 #include "cli.h"
 #include "config_file.h"
 #include "fd_budget.h"
+#include "fd_util.h"
 #include "log.h"
 #include "relay.h"
 #include "sd_listen.h"
@@ -126,12 +127,12 @@ static int take_listen_fd(struct shim *s, const struct vs_device_config *cfg, bo
     *used = NULL;
     if (!e || e->users)
         return 0;
-    *fd = fcntl(e->fd, F_DUPFD_CLOEXEC, 3);
-    if (*fd < 0) {
-        int rc = -errno;
-        vs_err("%s: cannot use the socket passed in for %s: %s", cfg->id, path, strerror(errno));
-        return rc;
+    int copy = fd_dup_cloexec(e->fd);
+    if (copy < 0) {
+        vs_err("%s: cannot use the socket passed in for %s: %s", cfg->id, path, strerror(-copy));
+        return copy;
     }
+    *fd = copy;
     if (strcmp(e->path, path) != 0)
         vs_warn("%s: the socket passed in as '%s' is at %s, not at %s=%s; the VMM must use %s "
                 "(make the socket unit's ListenStream= and the device's key the same path)",

@@ -31,7 +31,7 @@
 #include "log.h"
 #include "replay.h"
 #include "virtio/guest_mem.h"
-#include "virtio/virtio.h"
+#include "virtio.h"
 
 /* Bounds what a front-end can make the journal hold (entries are replaced
  * per key, so only ADD_MEM_REG without REM_MEM_REG grows it). */

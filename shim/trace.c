@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fd_util.h"
 #include "log.h"
 #include "trace.h"
 
@@ -136,10 +137,11 @@ void vs_trace_set_warn_interval(struct vs_trace *t, unsigned ms)
     t->quiet_ns = (uint64_t)ms * NS_PER_MS;
 }
 
+/* Stdout (not owned) stays open; only a file the trace opened is closed. */
 static void close_fd(struct vs_trace *t)
 {
-    if (t->owned && t->fd >= 0)
-        close(t->fd);
+    if (t->owned)
+        fd_close(&t->fd);
     t->fd = -1;
 }
 

@@ -28,8 +28,8 @@
 
 #include "log.h"
 #include "up_ctrl.h"
-#include "virtio/peer_fd.h"
-#include "virtio/virtio.h"
+#include "peer_fd.h"
+#include "virtio.h"
 
 #define CTRL_NUM 8u               /* ring entries; one command is in flight at a time */
 #define CTRL_DESC_OFF 0u          /* the descriptor table (16 * CTRL_NUM bytes) */

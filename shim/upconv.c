@@ -37,8 +37,8 @@
 #include "log.h"
 #include "mode.h"
 #include "up_ctrl.h"
-#include "virtio/peer_fd.h"
-#include "virtio/virtio.h"
+#include "peer_fd.h"
+#include "virtio.h"
 
 enum up_state {
     UP_NEGOTIATING,   /* ACKNOWLEDGE|DRIVER: features not yet accepted */

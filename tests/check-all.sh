@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The full suite, as CI runs it:
+#   0. the layering check and its self-test (tests/check-layers.py)
 #   1. gcc build, unit tests (cmocka) and end-to-end tests with real peers
 #   2. clang build of everything, warning-free (-Werror)
 #   3. unit and end-to-end tests again with ASan+UBSan (the shim under test too)
@@ -38,6 +39,7 @@ step() { # step NAME CMD...
     fi
 }
 
+step layers python3 tests/check-layers.py --self-test
 step gcc make -j"$jobs" check
 step clang make -j"$jobs" CC=clang BUILD=build-clang all build-clang/libshim.a \
     $(ls tests/unit/test_*.c | sed 's|tests/unit/|build-clang/tests/|; s|\.c$||')

@@ -6,7 +6,7 @@
  * (capacity=), and then only the fields the shim can know are offered.
  */
 #include "devmodel.h"
-#include "virtio/virtio.h"
+#include "virtio.h"
 
 #define BLK_F_DISCARD 13
 #define BLK_F_WRITE_ZEROES 14

@@ -5,7 +5,7 @@
  * shim synthesizes it from tag= and the back-end's queue count.
  */
 #include "devmodel.h"
-#include "virtio/virtio.h"
+#include "virtio.h"
 
 #define FS_F_NOTIFICATION 0
 

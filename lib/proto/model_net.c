@@ -6,7 +6,7 @@
  * downconv.c).
  */
 #include "devmodel.h"
-#include "virtio/virtio.h"
+#include "virtio.h"
 
 #define NET_F_CTRL_GUEST_OFFLOADS 2
 #define NET_F_GUEST_ECN 9

@@ -2,9 +2,12 @@
 /*
  * The message-descriptor table: one row per vhost-user / vdpa-user request.
  *
- * This is the only list of messages in the project. The validator, the
- * trace decoder, the name printer, the dispatcher and the compatibility
- * matrix all read it.
+ * The one list of messages and their rules. The validator, the trace
+ * decoder, the name printer, the journal of a back-end restart (its
+ * state/clears/not-replayable marks) and the compatibility matrix read it.
+ * What else names requests does so for behaviour, not rules: a mode's
+ * handler table (which request its handlers serve), replay.c's replay
+ * order, matrix.c's two requests whose payload it inspects.
  */
 #ifndef VDPA_SHIM_MSG_TABLE_H
 #define VDPA_SHIM_MSG_TABLE_H

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "fd_util.h"
 #include "regfile.h"
 
 const char *vs_file_kind(const struct stat *st)
@@ -47,10 +48,7 @@ FILE *vs_fopen_regular(const char *path)
         return NULL;
     }
     f = fdopen(fd, "re");
-    if (!f) {
-        int e = errno;
-        close(fd);
-        errno = e;
-    }
+    if (!f)
+        fd_close(&fd); /* errno stays fdopen's */
     return f;
 }

@@ -10,15 +10,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "fd_util.h"
 #include "transport.h"
 
 static void close_all(int *fds, unsigned n)
 {
-    for (unsigned i = 0; i < n; i++) {
-        if (fds[i] >= 0)
-            close(fds[i]);
-        fds[i] = -1;
-    }
+    for (unsigned i = 0; i < n; i++)
+        fd_close(&fds[i]);
 }
 
 void vu_rx_init(struct vu_rx *rx)
@@ -80,10 +78,8 @@ int vu_recv(int sock, struct vu_rx *rx, struct vu_msg *msg)
             if (rx->have == VU_HDR_SIZE + size) {
                 msg->hdr = hdr;
                 memcpy(msg->payload.bytes, rx->buf + VU_HDR_SIZE, size);
-                for (unsigned i = 0; i < VU_MAX_FDS; i++) {
-                    msg->fds[i] = rx->fds[i];
-                    rx->fds[i] = -1;
-                }
+                for (unsigned i = 0; i < VU_MAX_FDS; i++)
+                    msg->fds[i] = fd_take(&rx->fds[i]);
                 msg->nfds = rx->nfds;
                 rx->nfds = 0;
                 rx->have = 0;

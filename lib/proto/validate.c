@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "validate.h"
-#include "virtio/peer_fd.h"
+#include "peer_fd.h"
 
 static int fail(struct vu_msg *msg, struct vu_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

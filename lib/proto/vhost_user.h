@@ -286,8 +286,9 @@ _Static_assert(sizeof(struct vu_iova_range) == 16, "iova range layout");
 /* Resets a message to an empty request: no payload, no fds. */
 void vu_msg_init(struct vu_msg *msg, uint32_t request, uint32_t flags);
 
-/* Builders: set header size and payload. Each returns 0, or -EINVAL when the
- * arguments cannot be represented (too many regions, config too large). */
+/* Builders: set header size and payload. Those of a fixed-size payload
+ * cannot fail and return nothing; those whose arguments may not fit (too
+ * many regions, config or payload too large) return 0 or -EINVAL. */
 void vu_msg_set_u64(struct vu_msg *msg, uint64_t value);
 void vu_msg_set_state(struct vu_msg *msg, uint32_t index, uint32_t num);
 void vu_msg_set_addr(struct vu_msg *msg, const struct vu_vring_addr *addr);

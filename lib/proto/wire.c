@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fd_util.h"
 #include "vhost_user.h"
 
 void vu_msg_init(struct vu_msg *msg, uint32_t request, uint32_t flags)
@@ -83,20 +84,15 @@ int vu_msg_add_fd(struct vu_msg *msg, int fd)
 
 void vu_msg_close_fds(struct vu_msg *msg)
 {
-    for (unsigned i = 0; i < VU_MAX_FDS; i++) {
-        if (msg->fds[i] >= 0)
-            close(msg->fds[i]);
-        msg->fds[i] = -1;
-    }
+    for (unsigned i = 0; i < VU_MAX_FDS; i++)
+        fd_close(&msg->fds[i]);
     msg->nfds = 0;
 }
 
 void vu_msg_move_fds(struct vu_msg *dst, struct vu_msg *src)
 {
-    for (unsigned i = 0; i < VU_MAX_FDS; i++) {
-        dst->fds[i] = src->fds[i];
-        src->fds[i] = -1;
-    }
+    for (unsigned i = 0; i < VU_MAX_FDS; i++)
+        dst->fds[i] = fd_take(&src->fds[i]);
     dst->nfds = src->nfds;
     src->nfds = 0;
 }

@@ -6,8 +6,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "fd_util.h"
 #include "virtio/virtqueue.h"
-#include "virtio/peer_fd.h"
+#include "peer_fd.h"
 
 /* Ring fields are shared with another process that changes them while we
  * read: load each with an atomic access (one read, never torn) and order
@@ -276,8 +277,7 @@ int dma_arena_create(struct dma_arena *a, uint64_t size, uint64_t gpa)
     return 0;
 fail:
     rc = -errno;
-    close(a->fd);
-    a->fd = -1;
+    fd_close(&a->fd);
     return rc;
 }
 
@@ -285,8 +285,7 @@ void dma_arena_destroy(struct dma_arena *a)
 {
     if (a->base)
         munmap(a->base, (size_t)a->size);
-    if (a->fd >= 0)
-        close(a->fd);
+    fd_close(&a->fd);
     memset(a, 0, sizeof(*a));
     a->fd = -1;
 }

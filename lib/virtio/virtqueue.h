@@ -7,9 +7,10 @@
  * descriptor live in memory the guest writes, so every index, length and
  * address is checked, each field is read exactly once into local memory
  * before it is checked (the guest may change it concurrently), and a chain
- * is bounded by the queue size (a loop is an error, not a hang). No
- * VIRTIO_F_EVENT_IDX and no indirect descriptors: a back-end using this
- * library must not offer those features.
+ * is bounded by the queue size (a loop is an error, not a hang). Indirect
+ * descriptors are followed once VIRTIO_F_INDIRECT_DESC is negotiated
+ * (indirect_ok; one level, never chained or nested, VIRTIO 1.2 2.7.5.3).
+ * No VIRTIO_F_EVENT_IDX: a back-end using this library must not offer it.
  *
  * Driver side (a front-end or a test): owns rings in its own memory, adds
  * buffers, publishes them, kicks, and collects used entries.
@@ -25,7 +26,7 @@
 #include <sys/uio.h>
 
 #include "virtio/guest_mem.h"
-#include "virtio/virtio.h"
+#include "virtio.h"
 
 /* ---- Device side ------------------------------------------------------------ */
 

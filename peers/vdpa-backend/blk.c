@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fd_util.h"
 #include "vdpa-backend/backend.h"
 
 #define BUDGET 64
@@ -220,9 +221,7 @@ static int blk_init(struct backend *b)
 
 static void blk_fini(struct backend *b)
 {
-    if (b->dev.blk.fd >= 0)
-        close(b->dev.blk.fd);
-    b->dev.blk.fd = -1;
+    fd_close(&b->dev.blk.fd);
 }
 
 static bool blk_rescan(struct backend *b)

@@ -16,16 +16,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fd_util.h"
 #include "transport.h"
 #include "vdpa-backend/backend.h"
+#include "virtio/virtio_status.h"
 
 #define ST_ACK      VIRTIO_STATUS_ACKNOWLEDGE
 #define ST_DRIVER   VIRTIO_STATUS_DRIVER
 #define ST_FEAT_OK  VIRTIO_STATUS_FEATURES_OK
 #define ST_DRV_OK   VIRTIO_STATUS_DRIVER_OK
-#define ST_NEEDS_RESET VIRTIO_STATUS_DEVICE_NEEDS_RESET
 #define ST_FAILED   VIRTIO_STATUS_FAILED
-#define ST_OVERLAY  (ST_NEEDS_RESET | ST_FAILED)
+#define ST_OVERLAY  VIRTIO_STATUS_OVERLAY
 
 /* What F_VDPA requires the front-end to acknowledge with it (2.2); CONFIG
  * is implied by F_VDPA, acked or not. */
@@ -50,21 +51,11 @@ uint64_t device_offered_protocol_features(const struct backend *b)
            VU_BIT(VU_PF_CONFIG) | VU_BIT(VU_PF_STATUS) | VU_BIT(VU_PF_BACKEND_REQ);
 }
 
-static void close_fd(int *fd)
-{
-    if (*fd >= 0)
-        close(*fd);
-    *fd = -1;
-}
-
 /* Takes the one fd of a message out of it (the handler now owns it). */
 static int take_fd(struct vu_msg *msg)
 {
-    int fd = msg->fds[0];
-
-    msg->fds[0] = -1;
     msg->nfds = 0;
-    return fd;
+    return fd_take(&msg->fds[0]);
 }
 
 static void refresh_limits(struct backend *b)
@@ -180,11 +171,10 @@ void device_needs_reset(struct backend *b, int index, const char *why)
 {
     /* 5.5: in status 0 there is nothing to fail; once set, only reset
      * clears it. */
-    if (b->status == 0 || (b->status & ST_NEEDS_RESET))
+    if (!virtio_status_needs_reset(b->status, &b->status))
         return;
     vs_warn("DEVICE_NEEDS_RESET: %s", why);
     b->stats.device_needs_reset++;
-    b->status |= ST_NEEDS_RESET;
     rings_update(b); /* stops every ring */
     if (index >= 0 && (unsigned)index < b->nrings)
         vq_eventfd_signal(b->rings[index].err_fd);
@@ -270,13 +260,13 @@ void device_session_end(struct backend *b)
     /* 3.1 "Connection loss": reset, then drop everything. */
     device_reset(b);
     for (unsigned i = 0; i < b->nrings; i++) {
-        close_fd(&b->rings[i].kick_fd);
-        close_fd(&b->rings[i].call_fd);
-        close_fd(&b->rings[i].err_fd);
+        fd_close(&b->rings[i].kick_fd);
+        fd_close(&b->rings[i].call_fd);
+        fd_close(&b->rings[i].err_fd);
     }
-    close_fd(&b->config_call_fd);
-    close_fd(&b->backend_req_fd);
-    close_fd(&b->sock);
+    fd_close(&b->config_call_fd);
+    fd_close(&b->backend_req_fd);
+    fd_close(&b->sock);
     guest_mem_unmap(&b->mem);
     b->vdpa = false;
     b->owner = false;
@@ -367,59 +357,54 @@ static bool features_acceptable(const struct backend *b, uint64_t f)
     return b->type->features_ok(b, f);
 }
 
+/* 5.2, decided by virtio_status_transition() (lib/virtio/virtio_status.h),
+ * the one copy the shim's down-conversion uses too; carried out here. */
 static int h_set_status(struct backend *b, struct vu_msg *msg, struct vu_msg *reply)
 {
-    uint64_t raw = msg->payload.u64;
-    uint8_t v = (uint8_t)(raw & ~(uint64_t)ST_NEEDS_RESET); /* 0x40 is the device's */
-    uint8_t s = b->status & (uint8_t)~ST_NEEDS_RESET;
+    struct virtio_status_ctx ctx = {
+        .suspended = b->suspended,
+        .features_acceptable = features_acceptable(b, b->driver_features),
+    };
+    struct virtio_status_outcome out;
 
     (void)reply;
-    if (raw >> 8)
-        return EINVAL;                                        /* row 9: bits 8-63 */
-    if (v == 0) {                                             /* row 1: reset */
+    if (virtio_status_transition(b->status, msg->payload.u64, &ctx, &out) < 0) {
+        vs_debug("SET_STATUS 0x%" PRIx64 " refused (row %u): %s", msg->payload.u64, out.row,
+                 out.why);
+        return -out.err;
+    }
+    switch (out.action) {
+    case VIRTIO_STATUS_ACT_RESET:
         device_reset(b);
         vs_debug("reset");
-        return 0;
-    }
-    if (v == s)                                               /* row 2 */
-        return 0;
-    if (s != 0 && !(s & ST_FAILED) && v == (s | ST_FAILED)) { /* row 3 */
-        b->status |= ST_FAILED;
-        rings_update(b);
-        return 0;
-    }
-    if ((b->status & ST_OVERLAY) || b->suspended)             /* row 4 */
-        return EBUSY;
-    if (v & 0x30)                                             /* row 9: undefined bits */
-        return EINVAL;
-    if (s == 0 && (v == ST_ACK || v == (ST_ACK | ST_DRIVER))) { /* row 5 */
-        b->status = v;
-        return 0;
-    }
-    if (s == ST_ACK && v == (ST_ACK | ST_DRIVER)) {           /* row 6 */
-        b->status = v;
-        return 0;
-    }
-    if (s == (ST_ACK | ST_DRIVER) && v == (s | ST_FEAT_OK)) { /* row 7 */
-        if (features_acceptable(b, b->driver_features)) {
-            b->features = b->driver_features;
-            b->status = v;
-            vs_info("features accepted: 0x%" PRIx64, b->features);
-        } else {
-            /* Acked 0 all the same (10.2.6); GET_STATUS shows the refusal. */
-            vs_info("FEATURES_OK refused for features 0x%" PRIx64, b->driver_features);
-        }
-        return 0;
-    }
-    if (s == (ST_ACK | ST_DRIVER | ST_FEAT_OK) && v == (s | ST_DRV_OK)) { /* row 8 */
-        b->status = v;
-        b->suspended = false;
+        break;
+    case VIRTIO_STATUS_ACT_FAIL:
+        b->status = out.status;
+        rings_update(b);          /* stops every ring */
+        break;
+    case VIRTIO_STATUS_ACT_FEATURES_ACCEPT:
+        b->features = b->driver_features;
+        b->status = out.status;
+        vs_info("features accepted: 0x%" PRIx64, b->features);
+        break;
+    case VIRTIO_STATUS_ACT_FEATURES_REFUSED:
+        /* Acked 0 all the same (10.2.6); GET_STATUS shows the refusal. */
+        vs_info("FEATURES_OK refused for features 0x%" PRIx64, b->driver_features);
+        break;
+    case VIRTIO_STATUS_ACT_START:
+        b->status = out.status;
         rings_update(b);          /* may set DEVICE_NEEDS_RESET; still acked 0 */
         deliver_config_change(b);
         vs_info("DRIVER_OK: device live");
-        return 0;
+        break;
+    case VIRTIO_STATUS_ACT_RECORD:
+        b->status = out.status;
+        break;
+    case VIRTIO_STATUS_ACT_ACCEPT:
+    case VIRTIO_STATUS_ACT_REFUSE:
+        break;
     }
-    return EINVAL;                                            /* row 9 */
+    return 0;
 }
 
 static int h_get_status(struct backend *b, struct vu_msg *msg, struct vu_msg *reply)
@@ -476,9 +461,7 @@ static int h_set_config_call(struct backend *b, struct vu_msg *msg, struct vu_ms
     /* The validator matched fds against bit 8; all other bits are reserved. */
     if (v & ~(uint64_t)VU_VRING_NOFD_MASK)
         return EINVAL;
-    close_fd(&b->config_call_fd);
-    if (!(v & VU_VRING_NOFD_MASK))
-        b->config_call_fd = take_fd(msg);
+    fd_replace(&b->config_call_fd, v & VU_VRING_NOFD_MASK ? -1 : take_fd(msg));
     deliver_config_change(b);
     return 0;
 }
@@ -605,7 +588,7 @@ static int h_set_vring_base(struct backend *b, struct vu_msg *msg, struct vu_msg
     (void)reply;
     if (!ring_layout_writable(b))
         return EBUSY;
-    if (msg->payload.state.num > UINT16_MAX)
+    if (virtio_vring_base_check(b->features, msg->payload.state.num) < 0)
         return EINVAL;        /* a split ring's index is 16 bits */
     b->rings[msg->payload.state.index].base = (uint16_t)msg->payload.state.num;
     return 0;
@@ -642,9 +625,7 @@ static int h_set_vring_fd(struct backend *b, struct vu_msg *msg, struct vu_msg *
         return EINVAL;
     /* Any state, including while running (3.3): the loop polls whatever
      * kick fd is installed, and a call fd is looked up at every completion. */
-    close_fd(slot);
-    if (!(v & VU_VRING_NOFD_MASK))
-        *slot = take_fd(msg);
+    fd_replace(slot, v & VU_VRING_NOFD_MASK ? -1 : take_fd(msg));
     return 0;
 }
 
@@ -680,8 +661,7 @@ static int h_set_mem_table(struct backend *b, struct vu_msg *msg, struct vu_msg 
 static int h_set_backend_req_fd(struct backend *b, struct vu_msg *msg, struct vu_msg *reply)
 {
     (void)reply;
-    close_fd(&b->backend_req_fd);
-    b->backend_req_fd = take_fd(msg);
+    fd_replace(&b->backend_req_fd, take_fd(msg));
     return 0;
 }
 

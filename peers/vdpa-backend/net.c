@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fd_util.h"
 #include "vdpa-backend/backend.h"
 
 #define BUDGET 64               /* chains per ring per loop turn, for fairness */
@@ -332,9 +333,7 @@ static int net_init(struct backend *b)
 
 static void net_fini(struct backend *b)
 {
-    if (b->dev.net.udp_fd >= 0)
-        close(b->dev.net.udp_fd);
-    b->dev.net.udp_fd = -1;
+    fd_close(&b->dev.net.udp_fd);
     free(b->dev.net.pkt);
     b->dev.net.pkt = NULL;
 }

@@ -22,7 +22,7 @@
 
 #include "log.h"
 #include "vhost_user.h"
-#include "virtio/virtio.h"
+#include "virtio.h"
 #include "virtio/virtqueue.h"
 
 /* Per-ring state is indexed by the ring index itself, which vhost-user

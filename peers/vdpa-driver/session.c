@@ -19,6 +19,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "fd_util.h"
 #include "msg_table.h"
 #include "transport.h"
 #include "vdpa-driver/driver.h"
@@ -124,9 +125,9 @@ static int ack_u64(struct driver *d, uint32_t request, uint64_t value, int fd)
     vu_msg_set_u64(&m, value);
     if (fd >= 0) {
         /* The message owns (and closes) what it carries: send a duplicate. */
-        int dup = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        int dup = fd_dup_cloexec(fd);
         if (dup < 0) {
-            vs_err("dup: %s", strerror(errno));
+            vs_err("dup: %s", strerror(-dup));
             return -1;
         }
         vu_msg_add_fd(&m, dup);
@@ -365,10 +366,10 @@ static int send_mem_table(struct driver *d)
 {
     struct vu_mem_region r = dma_region(&d->mem);
     struct vu_msg m;
-    int fd = fcntl(d->mem.fd, F_DUPFD_CLOEXEC, 3);
+    int fd = fd_dup_cloexec(d->mem.fd);
 
     if (fd < 0) {
-        vs_err("dup: %s", strerror(errno));
+        vs_err("dup: %s", strerror(fd == -1 ? EBADF : -fd));
         return -1;
     }
     vu_msg_init(&m, VU_REQ_SET_MEM_TABLE, 0);
@@ -554,20 +555,13 @@ int drv_shut_down(struct driver *d)
 
 void drv_close(struct driver *d)
 {
-    if (d->sock >= 0)
-        close(d->sock);
-    d->sock = -1;
+    fd_close(&d->sock);
     for (unsigned i = 0; i < DRV_MAX_RINGS; i++) {
         vq_driver_destroy(&d->vq[i]);
-        if (d->kick[i] >= 0)
-            close(d->kick[i]);
-        if (d->call[i] >= 0)
-            close(d->call[i]);
-        d->kick[i] = d->call[i] = -1;
+        fd_close(&d->kick[i]);
+        fd_close(&d->call[i]);
     }
-    if (d->config_call >= 0)
-        close(d->config_call);
-    d->config_call = -1;
+    fd_close(&d->config_call);
     if (d->mem_ok)
         dma_arena_destroy(&d->mem);
     d->mem_ok = false;

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "transport.h"
-#include "virtio/virtio.h"
+#include "virtio.h"
 #include "vdpa-probe/probe.h"
 
 #define VHOST_F_LOG_ALL 26

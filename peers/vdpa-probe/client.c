@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fd_util.h"
 #include "transport.h"
 #include "vdpa-probe/probe.h"
 
@@ -57,23 +58,20 @@ int fe_open(struct fe_conn *c)
     /* A peer that serves one connection per process may be restarting
      * (tests/matrix/probe-all.sh restarts virtiofsd): retry a little. */
     for (int waited = 0;; waited += PROBE_CONNECT_RETRY_STEP_MS) {
-        c->sock = vu_connect_unix(c->path);
-        if (c->sock >= 0)
+        int fd = vu_connect_unix(c->path); /* fd or -errno: the slot holds only an fd */
+        if (fd >= 0) {
+            c->sock = fd;
             return 0;
-        if ((c->sock != -ECONNREFUSED && c->sock != -ENOENT) || waited >= PROBE_CONNECT_RETRY_MS)
-            break;
+        }
+        if ((fd != -ECONNREFUSED && fd != -ENOENT) || waited >= PROBE_CONNECT_RETRY_MS)
+            return fd;
         usleep(PROBE_CONNECT_RETRY_STEP_MS * 1000);
     }
-    int rc = c->sock;
-    c->sock = -1;
-    return rc;
 }
 
 void fe_close(struct fe_conn *c)
 {
-    if (c->sock >= 0)
-        close(c->sock);
-    c->sock = -1;
+    fd_close(&c->sock);
 }
 
 bool fe_is_open(const struct fe_conn *c)
@@ -231,7 +229,7 @@ enum outcome fe_u64(struct fe_conn *c, uint32_t request, uint64_t value, int fd,
     vu_msg_set_u64(&m, value);
     if (fd >= 0) {
         /* The message closes what it carries: send a duplicate. */
-        int dup = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        int dup = fd_dup_cloexec(fd);
         if (dup < 0)
             return OUT_BROKEN;
         vu_msg_add_fd(&m, dup);

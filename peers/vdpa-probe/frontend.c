@@ -27,7 +27,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "virtio/virtio.h"
+#include "fd_util.h"
+#include "virtio.h"
 #include "vdpa-probe/probe.h"
 
 #define MEM_SIZE (1u << 20)
@@ -65,19 +66,12 @@ static int pass_init(struct pass *p, const struct probe_opts *o, struct records 
     return 0;
 }
 
-static void close_fd(int *fd)
-{
-    if (*fd >= 0)
-        close(*fd);
-    *fd = -1;
-}
-
 static void pass_end(struct pass *p)
 {
     fe_close(&p->c);
-    close_fd(&p->mem_fd);
-    close_fd(&p->kick);
-    close_fd(&p->call);
+    fd_close(&p->mem_fd);
+    fd_close(&p->kick);
+    fd_close(&p->call);
 }
 
 /* Records an outcome; true while the connection is still usable. */
@@ -124,7 +118,7 @@ static enum outcome set_mem_table(struct pass *p)
         .mmap_offset = 0,
     };
     struct vu_msg m;
-    int fd = fcntl(p->mem_fd, F_DUPFD_CLOEXEC, 3);
+    int fd = fd_dup_cloexec(p->mem_fd);
 
     if (fd < 0)
         return OUT_BROKEN;
@@ -261,7 +255,7 @@ static int legacy_pass(struct pass *p)
     fe_close(&p->c);
     config_offered = r->have[OFFER_PROTOCOL_FEATURES] &&
                      vu_has_bit(r->offer[OFFER_PROTOCOL_FEATURES], VU_PF_CONFIG);
-    close_fd(&backend_end);
+    fd_close(&backend_end);
     if (config_offered && p->t->config_size > 0 && !r->have[OFFER_CONFIG_SIZE])
         search_config_size(p);
     fe_close(&p->c);
@@ -291,7 +285,7 @@ static void single_request(struct pass *p, uint32_t request)
     }
     build_request(&m, request);
     if (request == VU_REQ_VDPA_SET_CONFIG_CALL) {
-        int fd = fcntl(p->call, F_DUPFD_CLOEXEC, 3);
+        int fd = fd_dup_cloexec(p->call);
         vu_msg_set_u64(&m, 0);
         if (fd >= 0)
             vu_msg_add_fd(&m, fd);

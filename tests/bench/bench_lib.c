@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "fd_util.h"
 #include "msg_table.h"
 
 /* VIRTIO feature bits the scripted front-end acks when offered. */
@@ -50,18 +51,11 @@ int bench_res_init(struct bench_res *r)
     return 0;
 }
 
-static void close_fd(int *fd)
-{
-    if (*fd >= 0)
-        close(*fd);
-    *fd = -1;
-}
-
 void bench_res_close(struct bench_res *r)
 {
-    close_fd(&r->mem_fd);
-    close_fd(&r->kick_fd);
-    close_fd(&r->call_fd);
+    fd_close(&r->mem_fd);
+    fd_close(&r->kick_fd);
+    fd_close(&r->call_fd);
 }
 
 /* ---- the scripted front-end -------------------------------------------------------- */
@@ -92,7 +86,7 @@ void bench_fe_init(struct bench_fe *f, enum bench_kind kind, unsigned rings,
 
 void bench_fe_reset(struct bench_fe *f)
 {
-    close_fd(&f->chan_fd);
+    fd_close(&f->chan_fd);
     f->step = f->ring = f->sub = 0;
     f->features = f->pf_offered = f->pf_acked = 0;
     f->last_req = 0;
@@ -113,10 +107,10 @@ static uint64_t wanted_features(const struct bench_fe *f)
 
 static int dup_into(struct vu_msg *m, int fd)
 {
-    int copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    int copy = fd_dup_cloexec(fd);
 
     if (copy < 0)
-        return -errno;
+        return fd < 0 ? -EBADF : copy;
     vu_msg_add_fd(m, copy);
     return 0;
 }
@@ -235,8 +229,7 @@ int bench_fe_next(struct bench_fe *f, struct vu_msg *m, bool *reply)
     case ST_BREQ:
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
             return -errno;
-        close_fd(&f->chan_fd);
-        f->chan_fd = sv[0];
+        fd_replace(&f->chan_fd, sv[0]);
         vu_msg_init(m, VU_REQ_SET_BACKEND_REQ_FD, 0);
         vu_msg_add_fd(m, sv[1]);
         break;
@@ -353,7 +346,7 @@ void bench_be_init(struct bench_be *b)
 
 void bench_be_close(struct bench_be *b)
 {
-    close_fd(&b->chan_fd);
+    fd_close(&b->chan_fd);
     b->pf_acked = 0;
 }
 
@@ -365,9 +358,7 @@ int bench_be_handle(struct bench_be *b, struct vu_msg *m, struct vu_msg *reply)
     b->handled++;
     if (req == VU_REQ_SET_BACKEND_REQ_FD && m->nfds == 1) {
         /* a back-end keeps its channel for the session */
-        close_fd(&b->chan_fd);
-        b->chan_fd = m->fds[0];
-        m->fds[0] = -1;
+        fd_replace(&b->chan_fd, fd_take(&m->fds[0]));
         m->nfds = 0;
     }
     if (req == VU_REQ_SET_PROTOCOL_FEATURES && m->hdr.size == sizeof(uint64_t))
@@ -504,7 +495,7 @@ void bench_conn_init(struct bench_conn *c, int fd)
 void bench_conn_close(struct bench_conn *c)
 {
     vu_rx_clear(&c->rx);
-    close_fd(&c->fd);
+    fd_close(&c->fd);
 }
 
 int bench_recv(struct bench_conn *c, struct vu_msg *m, int timeout_ms)

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "fd_util.h"
 
 #define RING_PAIRS 1               /* each device: virtio-net, one queue pair */
 #define BRINGUP_TIMEOUT_S 120
@@ -707,8 +708,7 @@ int main(int argc, char **argv)
             bench_conn_close(&devs[i].be);
         bench_fe_reset(&devs[i].fsm);
         bench_be_close(&devs[i].bsm);
-        if (devs[i].be_listen >= 0)
-            close(devs[i].be_listen);
+        fd_close(&devs[i].be_listen);
         be_path(&o, i, path, sizeof(path));
         unlink(path);
     }

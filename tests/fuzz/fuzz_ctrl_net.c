@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "ctrl_net.h"
-#include "virtio/virtio.h"
+#include "virtio.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -22,13 +22,13 @@ mkdir -p "$out"
 cc=${FUZZ_CC:-clang}
 flags=(-std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined
        -fno-sanitize-recover=all -Wall -Wextra -Werror -Wno-missing-field-initializers
-       -Ilib -Ilib/proto -Ishim -Ipeers)
+       -Ilib -Ilib/base -Ilib/proto -Ishim -Ipeers)
 # fuzz_session runs the whole relay: every shim module but main.c, and libuv.
-shim_lib=$(ls shim/*.c lib/proto/*.c | grep -v '^shim/main\.c$' | tr '\n' ' ')
+shim_lib=$(ls shim/*.c lib/proto/*.c lib/base/*.c | grep -v '^shim/main\.c$' | tr '\n' ' ')
 declare -A sources=(
-    [fuzz_message]="lib/proto/wire.c lib/proto/msg_table.c lib/proto/validate.c shim/trace.c lib/proto/log.c lib/virtio/peer_fd.c"
+    [fuzz_message]="lib/proto/wire.c lib/proto/msg_table.c lib/proto/validate.c shim/trace.c lib/proto/log.c lib/base/peer_fd.c"
     [fuzz_ctrl_net]="shim/ctrl_net.c"
-    [fuzz_virtqueue]="lib/virtio/virtqueue.c lib/virtio/guest_mem.c lib/virtio/peer_fd.c"
+    [fuzz_virtqueue]="lib/virtio/virtqueue.c lib/virtio/guest_mem.c lib/base/peer_fd.c"
     [fuzz_session]="$shim_lib $(ls lib/virtio/*.c | tr '\n' ' ')"
 )
 declare -A libs=(

@@ -113,7 +113,7 @@
 #include "msg_table.h"
 #include "relay.h"
 #include "transport.h"
-#include "virtio/peer_fd.h"
+#include "peer_fd.h"
 
 #define FZ_HEADER 21
 #define FZ_MAX_OPS 256

@@ -32,7 +32,7 @@
 #include <sys/eventfd.h>
 
 #include "isolation.h"
-#include "virtio/virtio.h"
+#include "virtio.h"
 #include "virtio/virtqueue.h"
 
 #define CS_NEED VU_FLAG_NEED_REPLY
@@ -98,7 +98,7 @@ static inline void cs_init(struct cs_peer *p, struct iso *t, struct iso_dev *d, 
 
 static inline void cs_fini(struct cs_peer *p)
 {
-    iso_close(&p->be_config_call);
+    fd_close(&p->be_config_call);
 }
 
 /* ---- the auto-responding back-end ---------------------------------------- */
@@ -141,9 +141,7 @@ static inline void cs_be_answer(struct cs_peer *p, struct vu_msg *m)
     if (m->hdr.request == VU_REQ_SET_STATUS)
         p->be_status = (uint8_t)m->payload.u64;
     if (m->hdr.request == VU_REQ_VDPA_SET_CONFIG_CALL && m->nfds == 1) {
-        iso_close(&p->be_config_call);
-        p->be_config_call = m->fds[0];
-        m->fds[0] = -1;
+        fd_replace(&p->be_config_call, fd_take(&m->fds[0]));
         m->nfds = 0;
     }
     vu_msg_close_fds(m);
@@ -235,7 +233,7 @@ static inline uint64_t cs_u64(struct cs_peer *p, uint32_t req, uint32_t flags, u
 
     vu_msg_init(&m, req, flags);
     vu_msg_set_u64(&m, v);
-    if (passfd >= 0 && vu_msg_add_fd(&m, fcntl(passfd, F_DUPFD_CLOEXEC, 3)) < 0)
+    if (passfd >= 0 && scripted_add_dup(&m, passfd) < 0)
         iso_fail(p->t, "duplicating an fd to send");
     cs_call(p, &m);
     return m.payload.u64;
@@ -325,8 +323,8 @@ static inline void cs_guest_fini(struct cs_guest *g)
 {
     vq_driver_destroy(&g->vq);
     dma_arena_destroy(&g->arena);
-    iso_close(&g->kick);
-    iso_close(&g->call);
+    fd_close(&g->kick);
+    fd_close(&g->call);
 }
 
 /* SET_MEM_TABLE of one region backed by (a dup of) fd; returns the ack. */
@@ -336,7 +334,7 @@ static inline uint64_t cs_mem_region(struct cs_peer *p, const struct vu_mem_regi
 
     vu_msg_init(&m, VU_REQ_SET_MEM_TABLE, CS_NEED);
     vu_msg_set_mem_table(&m, region, 1);
-    if (vu_msg_add_fd(&m, fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0)
+    if (scripted_add_dup(&m, fd) < 0)
         iso_fail(p->t, "duplicating the memory fd");
     cs_call(p, &m);
     return m.payload.u64;

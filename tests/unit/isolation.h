@@ -125,11 +125,10 @@ static inline uint64_t iso_now_us(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+/* fd_util.h's fd_close under the name the isolation tests use. */
 static inline void iso_close(int *fd)
 {
-    if (*fd >= 0)
-        close(*fd);
-    *fd = -1;
+    fd_close(fd);
 }
 
 static inline bool iso_log_contains(const struct iso *t, const char *needle)
@@ -447,13 +446,13 @@ static inline int iso_accept_backend(struct iso_dev *d, int ms)
  * (iso_connect_backend) and d->be is not touched. */
 static inline int iso_connect_rc(struct iso_dev *d)
 {
-    iso_close(&d->fe);
+    fd_close(&d->fe);
     d->fe = vu_connect_unix(d->fe_path);
     if (d->fe < 0)
         return d->fe;
     if (d->backend_listen)
         return 0; /* d->be is the test's own connection: left alone */
-    iso_close(&d->be);
+    fd_close(&d->be);
     d->be = iso_accept_backend(d, ISO_TIMEOUT_MS);
     return d->be < 0 ? d->be : 0;
 }
@@ -483,8 +482,11 @@ static inline int iso_send_rc(int fd, uint32_t req, uint32_t flags, bool with_u6
     vu_msg_init(&m, req, flags);
     if (with_u64)
         vu_msg_set_u64(&m, v);
-    if (passfd >= 0 && vu_msg_add_fd(&m, fcntl(passfd, F_DUPFD_CLOEXEC, 3)) < 0)
-        return -EBADF;
+    if (passfd >= 0) {
+        int rc = scripted_add_dup(&m, passfd);
+        if (rc < 0)
+            return rc;
+    }
     return vu_send_blocking(fd, &m);
 }
 
@@ -861,9 +863,9 @@ static inline int iso_stop(struct iso *t)
 
     iso_victim_stop(t, &max_us, &count, NULL);
     for (int i = 0; i < 2; i++) {
-        iso_close(&devs[i]->fe);
-        iso_close(&devs[i]->be);
-        iso_close(&devs[i]->be_listen);
+        fd_close(&devs[i]->fe);
+        fd_close(&devs[i]->be);
+        fd_close(&devs[i]->be_listen);
     }
     status = iso_reap(t);
     rc = status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;

@@ -24,6 +24,7 @@
 
 #include <sys/socket.h>
 
+#include "fd_util.h"
 #include "fdcount.h"
 #include "msg_table.h"
 #include "transport.h"
@@ -39,6 +40,21 @@ struct scripted {
     int be;            /* the shim's connection to the back-end */
     int fe;            /* the scripted front-end's connection */
 };
+
+/* Adds a close-on-exec duplicate of fd to m (which then owns it): 0, or
+ * -errno with nothing added. */
+static inline int scripted_add_dup(struct vu_msg *m, int fd)
+{
+    int copy = fd_dup_cloexec(fd);
+    int rc;
+
+    if (copy < 0)
+        return fd < 0 ? -EBADF : copy;
+    rc = vu_msg_add_fd(m, copy);
+    if (rc < 0)
+        fd_close(&copy);
+    return rc;
+}
 
 static inline const char *scripted_build_dir(void)
 {
@@ -212,13 +228,9 @@ static inline int scripted_stop(struct scripted *s)
     int status = -1;
     char cmd[256];
 
-    if (s->fe >= 0)
-        close(s->fe);
-    if (s->be >= 0)
-        close(s->be);
-    if (s->be_listen >= 0)
-        close(s->be_listen);
-    s->fe = s->be = s->be_listen = -1;
+    fd_close(&s->fe);
+    fd_close(&s->be);
+    fd_close(&s->be_listen);
     if (s->shim > 0) {
         /* A shim stuck in a system call ignores SIGTERM: the test fails
          * (status -1), it does not hang. */
@@ -254,8 +266,11 @@ static inline int send_u64_req(int fd, uint32_t req, uint32_t flags, uint64_t v,
 
     vu_msg_init(&m, req, flags);
     vu_msg_set_u64(&m, v);
-    if (passfd >= 0)
-        vu_msg_add_fd(&m, fcntl(passfd, F_DUPFD_CLOEXEC, 3));
+    if (passfd >= 0) {
+        int rc = scripted_add_dup(&m, passfd);
+        if (rc < 0)
+            return rc;
+    }
     return vu_send_blocking(fd, &m);
 }
 

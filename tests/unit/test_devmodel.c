@@ -15,7 +15,7 @@
 #include "ctrl_net.h"
 #include "cli.h"
 #include "devmodel.h"
-#include "virtio/virtio.h"
+#include "virtio.h"
 
 #define B(n) (UINT64_C(1) << (n))
 /* A DPDK-like legacy net back-end's offer. */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * lib/virtio/peer_fd.c: the kind of every fd a peer could send is probed
+ * lib/base/peer_fd.c: the kind of every fd a peer could send is probed
  * right; eventfd signal/drain never block, whatever the counter holds and
  * whatever a hostile peer does to the shared file description's flags
  * (O_NONBLOCK flipped in a tight loop, signal+consume raced) meanwhile; a
@@ -38,7 +38,7 @@
 #include <cmocka.h>
 
 #include "testutil.h"
-#include "virtio/peer_fd.h"
+#include "peer_fd.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define EVENTFD_MAX 0xfffffffffffffffeull    /* the largest count an eventfd holds */

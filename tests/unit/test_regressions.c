@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "../fuzz/session_harness.h"
-#include "virtio/virtio.h"
+#include "virtio.h"
 
 #define CORPUS "tests/fuzz/corpus/fuzz_session"
 

@@ -34,7 +34,7 @@
 #include <cmocka.h>
 
 #include "scripted.h"
-#include "virtio/virtio.h"
+#include "virtio.h"
 
 #define TIMEOUT_MS SCRIPT_TIMEOUT_MS /* any one wait for a message, EOF or trace line */
 #define QUIET_MS 200                 /* "nothing arrives" */

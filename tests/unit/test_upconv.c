@@ -17,7 +17,7 @@
 #include <cmocka.h>
 
 #include "scripted.h"
-#include "virtio/virtio.h"
+#include "virtio.h"
 
 #define FEATURES (UINT64_C(1) << 32 | UINT64_C(1) << 30 | 1u << 5 /* MAC */ | 1u << 3 /* MTU */)
 #define BE_PF (VU_BIT(VU_PF_VDPA) | VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) | \

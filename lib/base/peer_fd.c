@@ -26,7 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "virtio/peer_fd.h"
+#include "peer_fd.h"
 
 #ifndef sigev_notify_thread_id
 #define sigev_notify_thread_id _sigev_un._tid /* glibc < 2.38 does not name it */

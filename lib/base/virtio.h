@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * VIRTIO numbers and layouts that the reference peers need (VIRTIO 1.2):
- * split-ring structures, feature bits, device status, and the virtio-net
+ * split-ring structures, device status, feature bits, and the virtio-net
  * and virtio-blk request and config layouts.
  *
  * Defined here rather than taken from <linux/virtio_*.h> so that the peers
@@ -60,6 +60,25 @@ static inline uint64_t vq_used_size(unsigned num)  { return 6ull + 8ull * num; }
 
 _Static_assert(sizeof(struct vq_desc) == 16, "descriptor layout");
 _Static_assert(sizeof(struct vq_used_elem) == 8, "used element layout");
+
+/* ---- Device status (VIRTIO 1.2 and 1.3, 2.1) ------------------------------ */
+/* The rules that move a device between these values are in
+ * virtio/virtio_status.h. (lib/proto/vhost_user.h repeats the six bits with
+ * the same spelling; the compiler rejects the pair if they ever differ.) */
+#define VIRTIO_STATUS_ACKNOWLEDGE        0x01u
+#define VIRTIO_STATUS_DRIVER             0x02u
+#define VIRTIO_STATUS_DRIVER_OK          0x04u
+#define VIRTIO_STATUS_FEATURES_OK        0x08u
+#define VIRTIO_STATUS_DEVICE_NEEDS_RESET 0x40u
+#define VIRTIO_STATUS_FAILED             0x80u
+/* Defined by VIRTIO 1.4 only, and only with VIRTIO_F_SUSPEND (43), which
+ * vdpa-user does not offer (it suspends with VDPA_SUSPEND): here the bit is
+ * as undefined as 0x20. */
+#define VIRTIO_STATUS_SUSPEND            0x10u
+/* Every bit a vdpa-user status byte may hold. */
+#define VIRTIO_STATUS_DEFINED                                                   \
+    (VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_DRIVER_OK | \
+     VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DEVICE_NEEDS_RESET | VIRTIO_STATUS_FAILED)
 
 /* ---- Transport-independent feature bits ----------------------------------- */
 #define VIRTIO_F_INDIRECT_DESC   28
