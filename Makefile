@@ -68,7 +68,8 @@ BENCH_PROGS := $(BENCH_NAMES:%=$(BUILD)/bench/%)
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 CFLAGS  += -DVDPA_SHIM_VERSION=\"$(VERSION)\"
 
-.PHONY: all check check-all check-unit check-e2e check-valgrind check-layers deps demo matrix fuzz \
+.PHONY: all check check-all check-unit check-e2e check-valgrind check-layers check-format \
+	check-analyze format deps demo matrix fuzz \
 	bench clean
 
 all: $(BUILD)/vdpa-shim $(PEER_PROGS) $(BENCH_PROGS)
@@ -114,6 +115,23 @@ check: check-layers check-unit check-e2e
 # The layering check: every include points down (docs/architecture.md).
 check-layers:
 	@python3 tests/check-layers.py
+
+# The formatter (.clang-format): every C file as clang-format writes it.
+# `make format` rewrites them.
+FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+check-format:
+	@clang-format --dry-run --Werror $(FORMAT_FILES) && echo "format: clean"
+format:
+	@clang-format -i $(FORMAT_FILES)
+
+# The static analyser (clang's, through scan-build) on the shim, the
+# libraries and the peers: zero findings, or the target fails with the
+# report directory named.
+check-analyze:
+	@rm -rf build-analyze
+	@scan-build -o build-analyze/report --status-bugs $(MAKE) -s BUILD=build-analyze \
+		build-analyze/vdpa-shim $(PEER_PROGS:$(BUILD)/%=build-analyze/%) \
+		&& echo "analyze: no findings"
 
 check-unit: $(UNIT_BINS) $(BUILD)/vdpa-shim $(PEER_PROGS)
 	@BUILD=$(BUILD) tests/run-unit.sh $(UNIT_BINS)

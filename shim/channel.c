@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fd_util.h"
 #include "log.h"
 #include "session.h"
 
@@ -133,6 +134,8 @@ int vs_backend_channel_new(struct vs_relay *r, vs_conn_msg_cb on_msg, vs_conn_cl
      * end is the shim's to give, and a chain of two devices in one shim
      * passes it to the other device as that device's channel. */
     r->be_chan = vs_conn_new(r->loop, pair[0], "back-end channel", on_msg, on_close, r);
+    if (r->be_chan)
+        r->be_chan->channel = VU_CHAN_BACKEND; /* for the fd sweep's log */
     if (!r->be_chan) { /* vs_conn_new closed pair[0] */
         close(pair[1]);
         return -ENOMEM;
@@ -160,12 +163,14 @@ static int take_backend_channel(struct vs_relay *r, struct vu_msg *m, bool *forw
 
     *forward = vu_has_bit(r->be_limits.protocol_features, VU_PF_BACKEND_REQ);
     vs_conn_close(r->fe_chan, 0);
-    r->fe_chan = vs_session_peer_conn(r, m->fds[0], "front-end channel", on_fe_chan_msg, on_chan_close);
-    m->fds[0] = -1;
+    r->fe_chan = vs_session_peer_conn(r, fd_take(&m->fds[0]), "front-end channel",
+                                      on_fe_chan_msg, on_chan_close);
     m->nfds = 0;
     if (!r->fe_chan)
         rc = -ENOMEM;
-    else if (*forward)
+    else
+        r->fe_chan->channel = VU_CHAN_BACKEND; /* for the fd sweep's log */
+    if (!rc && *forward)
         rc = vs_attach_backend_channel(r, m);
     if (rc) {
         vs_conn_close(r->fe_chan, 0);

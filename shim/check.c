@@ -22,6 +22,8 @@ struct vs_check {
     uint64_t seen_fe;            /* front-end requests seen this session, by table row */
     bool started;                /* the front-end started the device: a legacy kick fd,
                                     or vdpa-user's DRIVER_OK */
+    bool resumed;                /* a legacy front-end set a ring's base past 0: it
+                                    resumes a device it had running (reconnect=) */
 };
 
 int vs_check_init(struct vs_relay *r)
@@ -82,6 +84,9 @@ void vs_check_request(struct vs_relay *r, enum vu_channel ch, const struct vu_ms
     v = vs_mx_get(&c->m, role, ch, request);
     if (ch == VU_CHAN_FRONTEND) {
         c->seen_fe |= UINT64_C(1) << row;
+        if (role == VS_MX_LEGACY_FE && request == VU_REQ_SET_VRING_BASE &&
+            m->hdr.size >= sizeof(struct vu_vring_state) && m->payload.state.num != 0)
+            c->resumed = true;
         if (role == VS_MX_LEGACY_FE ? request == VU_REQ_SET_VRING_KICK
                                     : request == VU_REQ_SET_STATUS && m->hdr.size >= 8 &&
                                           (m->payload.u64 & VIRTIO_STATUS_DRIVER_OK))
@@ -123,11 +128,14 @@ void vs_check_session_end(struct vs_relay *r)
      * short: the rest of the set-up is not owed */
     for (size_t i = 0; c->started && i < vu_msg_desc_count(VU_CHAN_FRONTEND) && i < 64; i++) {
         const struct vu_msg_desc *d = vu_msg_desc_at(VU_CHAN_FRONTEND, i);
-        if (c->m.v[role][VU_CHAN_FRONTEND][i] == VS_MX_REQUIRED && !(c->seen_fe >> i & 1))
+        bool owed = !(c->resumed && role == VS_MX_LEGACY_FE &&
+                      (d->flags & VU_DESC_ONCE_PER_DEVICE));
+        if (owed && c->m.v[role][VU_CHAN_FRONTEND][i] == VS_MX_REQUIRED &&
+            !(c->seen_fe >> i & 1))
             vs_warn("%s: check: the front-end started the device without sending %s, which a "
                     "%s front-end must send (%s: %s)", r->cfg.id, d->name, r->cfg.type->name,
                     c->path, vs_mx_role_column(role));
     }
     c->seen_fe = 0;
-    c->started = false;
+    c->started = c->resumed = false;
 }

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages vdpa-shim needs to build and test, when missing.
 #   build: gcc, clang, make, pkg-config, libuv1-dev, libcmocka-dev
+#   checks: clang-format (make check-format), clang-tools (scan-build: make
+#          check-analyze)
 #   fuzz:  libclang-rt-dev (clang's libFuzzer and sanitizer runtimes; only
 #          recommended by clang, and recommends are not installed here)
 #   tests: valgrind, python3, dpdk and dpdk-dev (dpdk-testpmd: net_vhost and
@@ -13,7 +15,8 @@
 #          unpacked in the build tree, never installed here
 #   docs:  scdoc (the man page, docs/vdpa-shim.1.scd -> vdpa-shim.1)
 set -euo pipefail
-packages=(gcc clang libclang-rt-dev make pkg-config libuv1-dev libcmocka-dev valgrind python3
+packages=(gcc clang clang-format clang-tools libclang-rt-dev make pkg-config libuv1-dev libcmocka-dev
+          valgrind python3
           dpdk dpdk-dev qemu-system-x86 qemu-system-common qemu-utils systemd scdoc
           cpio e2fsprogs)
 missing=()

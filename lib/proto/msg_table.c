@@ -55,7 +55,8 @@ static const struct vu_msg_desc frontend_rows[] = {
     FE(SET_LOG_BASE, SZ(sizeof(struct vu_log)), VU_FDS_ONE, VU_FDK_MEMORY, VU_RING_NONE,
        VU_PF_LOG_SHMFD,
        NO_REPLAY,
-       VU_REPLY_ALWAYS, SZ_U64, NOFD, "set the dirty-log shared memory"),
+       /* the spec's reply is a u64; DPDK (22.11) replies with no payload */
+       VU_REPLY_ALWAYS, SZ_RANGE(0, 8), NOFD, "set the dirty-log shared memory"),
     FE(SET_LOG_FD, SZ_RANGE(0, 8), VU_FDS_ONE, VU_FDK_EVENTFD, VU_RING_NONE, NONE, NO_REPLAY,
        ACK, "set the dirty-log eventfd"),
     FE(SET_VRING_NUM, SZ_STATE, NOFD, VU_RING_STATE, NONE, STATE,
@@ -96,7 +97,7 @@ static const struct vu_msg_desc frontend_rows[] = {
        VU_REPLY_NEED_REPLY, SZ_U64, NOFD, "update or invalidate a device IOTLB entry"),
     FE(SET_VRING_ENDIAN, SZ_STATE, NOFD, VU_RING_STATE, VU_PF_CROSS_ENDIAN, STATE,
        ACK, "set a legacy ring's endianness"),
-    FE(GET_CONFIG, SZ_CONFIG, NOFD, VU_RING_NONE, VU_PF_CONFIG, 0,
+    FE(GET_CONFIG, SZ_CONFIG, NOFD, VU_RING_NONE, VU_PF_CONFIG, VU_DESC_ONCE_PER_DEVICE,
        VU_REPLY_ALWAYS, SZ_CONFIG_REPLY, NOFD, "read device config space"),
     FE(SET_CONFIG, SZ_CONFIG, NOFD, VU_RING_NONE, VU_PF_CONFIG, STATE,
        ACK, "write device config space"),

@@ -90,6 +90,11 @@ enum vu_reply_rule {
 #define VU_DESC_NOT_REPLAYABLE 0x40u /* state no replay can rebuild (dirty log, IOTLB,
                                         crypto sessions, postcopy, state transfer): a
                                         back-end lost after it ends the session */
+/* For check= (shim/check.c): */
+#define VU_DESC_ONCE_PER_DEVICE 0x80u /* a legacy front-end asks once per device, when it
+                                         creates it (QEMU reads GET_CONFIG at realize), not on
+                                         every connection: not owed by a session that resumes
+                                         a running device (QEMU's reconnect=) */
 
 #define VU_GATE_NONE (-1)
 

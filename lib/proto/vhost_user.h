@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "virtio.h" /* VIRTIO_STATUS_* and the other VIRTIO constants */
+
 /* ---- Header ------------------------------------------------------------ */
 
 #define VU_VERSION          0x1u
@@ -142,14 +144,6 @@ enum vu_protocol_feature {
 };
 
 #define VU_BIT(n) (UINT64_C(1) << (n))
-
-/* VIRTIO device status bits (VIRTIO 1.2, 2.1). */
-#define VIRTIO_STATUS_ACKNOWLEDGE        0x01u
-#define VIRTIO_STATUS_DRIVER             0x02u
-#define VIRTIO_STATUS_DRIVER_OK          0x04u
-#define VIRTIO_STATUS_FEATURES_OK        0x08u
-#define VIRTIO_STATUS_DEVICE_NEEDS_RESET 0x40u
-#define VIRTIO_STATUS_FAILED             0x80u
 
 /* ---- Payload layouts (host byte order, sizes pinned below) ---------------- */
 struct vu_hdr {
