@@ -1,7 +1,7 @@
 # vdpa-shim build. `make` builds build/vdpa-shim; `make check` runs every test.
 #   make CC=clang         build with clang
 #   make check SAN=1      the whole suite under ASan+UBSan (separate build dir)
-#   make check-valgrind   the unit tests under valgrind
+#   make check-valgrind   the unit and integration tests under valgrind
 #   make check-all        all of the above and a clang build (what CI runs)
 #   make deps             install the Debian packages the project needs
 #   make matrix           probe the real peers, rewrite compat-matrix/ and docs/compat-matrix.md
@@ -58,8 +58,14 @@ LIBS     := $(BUILD)/libshim.a $(BUILD)/libvirtio.a $(BUILD)/libproto.a
 # builds $(BUILD)/<name>, linked with lib/ only.
 PEER_NAMES  := $(patsubst peers/%/main.c,%,$(wildcard peers/*/main.c))
 PEER_PROGS  := $(PEER_NAMES:%=$(BUILD)/%)
+# Unit tests (tests/unit/): in-process, no program started.
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+# Integration tests (tests/integ/): cmocka too, but each starts real
+# processes (the shim binary with scripted peers, the reference back-end,
+# prlimit). Their helpers are in tests/integ/, the shared ones in tests/unit/.
+INTEG_SRCS := $(wildcard tests/integ/test_*.c)
+INTEG_BINS := $(INTEG_SRCS:tests/integ/%.c=$(BUILD)/tests/integ/%)
 # Benchmark harness (tests/bench/): built by `all` so that it keeps compiling,
 # run only by `make bench`.
 BENCH_NAMES := bringup scale
@@ -68,8 +74,8 @@ BENCH_PROGS := $(BENCH_NAMES:%=$(BUILD)/bench/%)
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 CFLAGS  += -DVDPA_SHIM_VERSION=\"$(VERSION)\"
 
-.PHONY: all check check-all check-unit check-e2e check-valgrind check-layers check-format \
-	check-analyze format deps demo matrix fuzz \
+.PHONY: all check check-all check-unit check-integ check-e2e check-valgrind check-layers check-size check-format \
+	check-analyze format deps demo matrix fuzz bench-compare \
 	bench clean
 
 all: $(BUILD)/vdpa-shim $(PEER_PROGS) $(BENCH_PROGS)
@@ -108,13 +114,23 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIBS)
 	$(CC) $(CFLAGS) -Ishim -Ipeers $(CMOCKA_CFLAGS) -Itests/unit -o $@ $< $(LIBS) \
 		$(LDFLAGS) $(CMOCKA_LIBS) $(PKG_LIBS)
 
-# Every test: unit tests (cmocka), then end-to-end tests against the real
-# program and real peers. A peer that cannot start is a counted, loud skip.
-check: check-layers check-unit check-e2e
+$(BUILD)/tests/integ/%: tests/integ/%.c $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Ishim -Ipeers $(CMOCKA_CFLAGS) -Itests/integ -Itests/unit -o $@ $< $(LIBS) \
+		$(LDFLAGS) $(CMOCKA_LIBS) $(PKG_LIBS)
+
+# Every test: unit tests (cmocka, in-process), integration tests (cmocka,
+# the real program with scripted peers), then end-to-end tests against the
+# real program and real peers. A peer that cannot start is a counted, loud skip.
+check: check-layers check-size check-unit check-integ check-e2e
 
 # The layering check: every include points down (docs/architecture.md).
 check-layers:
 	@python3 tests/check-layers.py
+
+# The size rule: no file over 800 lines, no function over 80.
+check-size:
+	@python3 tests/check-size.py
 
 # The formatter (.clang-format): every C file as clang-format writes it.
 # `make format` rewrites them.
@@ -133,8 +149,11 @@ check-analyze:
 		build-analyze/vdpa-shim $(PEER_PROGS:$(BUILD)/%=build-analyze/%) \
 		&& echo "analyze: no findings"
 
-check-unit: $(UNIT_BINS) $(BUILD)/vdpa-shim $(PEER_PROGS)
+check-unit: $(UNIT_BINS)
 	@BUILD=$(BUILD) tests/run-unit.sh $(UNIT_BINS)
+
+check-integ: $(INTEG_BINS) $(BUILD)/vdpa-shim $(PEER_PROGS)
+	@BUILD=$(BUILD) tests/run-unit.sh $(INTEG_BINS)
 
 check-e2e: $(BUILD)/vdpa-shim $(PEER_PROGS) $(BENCH_PROGS)
 	@BUILD=$(BUILD) tests/run-e2e.sh
@@ -143,8 +162,8 @@ check-e2e: $(BUILD)/vdpa-shim $(PEER_PROGS) $(BENCH_PROGS)
 check-all:
 	@tests/check-all.sh
 
-check-valgrind: $(UNIT_BINS)
-	@BUILD=$(BUILD) VALGRIND=1 tests/run-unit.sh $(UNIT_BINS)
+check-valgrind: $(UNIT_BINS) $(INTEG_BINS) $(BUILD)/vdpa-shim $(PEER_PROGS)
+	@BUILD=$(BUILD) VALGRIND=1 tests/run-unit.sh $(UNIT_BINS) $(INTEG_BINS)
 
 deps:
 	@tests/install-deps.sh
@@ -172,6 +191,12 @@ fuzz:
 # for a short run whose results stay in $(BUILD)/bench-out.
 bench: $(BUILD)/vdpa-shim $(BENCH_PROGS)
 	@BUILD=$(BUILD) tests/bench/run.sh
+
+# The control plane of this tree against a commit's, side by side in one run:
+# make bench-compare BASE=<commit> (tests/bench/compare.sh).
+BASE ?= HEAD
+bench-compare: $(BUILD)/vdpa-shim $(BENCH_PROGS)
+	@BUILD=$(BUILD) tests/bench/compare.sh $(BASE)
 
 # Installation: make install [PREFIX=/usr/local] [DESTDIR=...]. The man page
 # is built from docs/vdpa-shim.1.scd by scdoc; the systemd units get this

@@ -159,6 +159,33 @@ static int apply_link_key(struct vs_device_config *dev, const char *key, const c
     return 0;
 }
 
+/* blk capacity=: bytes, a positive multiple of 512. */
+static int apply_capacity(struct vs_device_config *dev, const char *v, char *err, size_t errlen)
+{
+    unsigned long long bytes;
+    char *end;
+
+    errno = 0;
+    bytes = strtoull(v, &end, 10);
+    if (!isdigit((unsigned char)*v) || *end || errno || bytes == 0 || bytes % 512)
+        return errorf(err, errlen, "capacity=%s: expected bytes, a positive multiple of 512", v);
+    dev->capacity = bytes;
+    return 0;
+}
+
+/* A key not in device_keys: the error names the known ones. */
+static int unknown_key(const char *key, char *err, size_t errlen)
+{
+    size_t used = 0;
+    char known[512];
+
+    known[0] = '\0';
+    for (size_t i = 0; i < sizeof(device_keys) / sizeof(device_keys[0]); i++)
+        used += (size_t)snprintf(known + used, used < sizeof(known) ? sizeof(known) - used : 0,
+                                 "%s%s", i ? ", " : "", device_keys[i].key);
+    return errorf(err, errlen, "unknown device key '%s'; known keys: %s", key, known);
+}
+
 static int apply_key(struct vs_device_config *dev, const char *key, const char *v, char *err,
                      size_t errlen)
 {
@@ -222,21 +249,9 @@ static int apply_key(struct vs_device_config *dev, const char *key, const char *
     } else if (strcmp(key, "check") == 0) {
         return parse_path(v, dev->check, err, errlen, key);
     } else if (strcmp(key, "capacity") == 0) {
-        unsigned long long bytes;
-        char *end;
-        errno = 0;
-        bytes = strtoull(v, &end, 10);
-        if (!isdigit((unsigned char)*v) || *end || errno || bytes == 0 || bytes % 512)
-            return errorf(err, errlen, "capacity=%s: expected bytes, a positive multiple of 512", v);
-        dev->capacity = bytes;
+        return apply_capacity(dev, v, err, errlen);
     } else {
-        size_t used = 0;
-        char known[512];
-        known[0] = '\0';
-        for (size_t i = 0; i < sizeof(device_keys) / sizeof(device_keys[0]); i++)
-            used += (size_t)snprintf(known + used, used < sizeof(known) ? sizeof(known) - used : 0,
-                                     "%s%s", i ? ", " : "", device_keys[i].key);
-        return errorf(err, errlen, "unknown device key '%s'; known keys: %s", key, known);
+        return unknown_key(key, err, errlen);
     }
     return 0;
 }

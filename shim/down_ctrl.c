@@ -125,7 +125,7 @@ int down_ctrl_watch(struct vs_relay *r)
 {
     struct vs_down *dn = r->down;
     struct down_ctrl_watch *w;
-    int fd = dn->rings[dn->ctrl_index].kick_fd;
+    int fd = dn->rings[dn->ctrl_index].st.kick_fd;
     int rc;
 
     down_ctrl_unwatch(dn);
@@ -158,7 +158,7 @@ int down_ctrl_watch(struct vs_relay *r)
 
 struct ctrl_attach {
     struct vs_down *dn;
-    const struct down_ring *g;
+    const struct vs_ring *g;
     int rc;
 };
 
@@ -174,7 +174,7 @@ static void ctrl_attach(void *arg)
 int down_ctrl_start(struct vs_relay *r, uint32_t i)
 {
     struct vs_down *dn = r->down;
-    struct ctrl_attach a = { .dn = dn, .g = &dn->rings[i] };
+    struct ctrl_attach a = { .dn = dn, .g = &dn->rings[i].st };
     int rc;
 
     if (dn->peer_failed)
@@ -207,7 +207,7 @@ void down_ctrl_stop(struct vs_down *dn)
 {
     if (!dn->ctrl_running)
         return;
-    dn->rings[dn->ctrl_index].base = dn->ctrl.last_avail;
+    dn->rings[dn->ctrl_index].st.base = dn->ctrl.last_avail;
     dn->ctrl_running = false;
     dn->ctrl_busy = false;
     down_ctrl_unwatch(dn);
@@ -280,7 +280,7 @@ static void ctrl_interrupt(struct vs_relay *r)
     if (!dn || !dn->ctrl_irq || dn->peer_failed)
         return;
     dn->ctrl_irq = false;
-    call = dn->rings[dn->ctrl_index].call_fd;
+    call = dn->rings[dn->ctrl_index].st.call_fd;
     if (call < 0)
         return;
     rc = peer_fd_signal(call);
@@ -297,7 +297,7 @@ static int ctrl_command(struct vs_relay *r, const uint8_t *cmd, size_t len)
     vs_ctrl_net_parse(cmd, len, dn->features, (uint16_t)(dn->in.backend_queues / 2), &res);
     switch (res.action) {
     case VS_CTRL_SET_MAC:
-        memcpy(dn->in.mac, res.mac, 6);
+        memcpy(dn->in.mac, res.mac, sizeof(dn->in.mac));
         break;
     case VS_CTRL_SET_PAIRS:
         vs_info("%s: the driver uses %u queue pair(s)", r->cfg.id, res.pairs);
@@ -343,7 +343,7 @@ static int ctrl_one(struct vs_relay *r, struct vq_chain *c)
     dn->ctrl_busy = true;
     dn->ctrl_head = c->head;
     dn->ctrl_ack = ack_byte;
-    down_barrier(r, DNA_CTRL_DONE, 0);
+    down_barrier(r, DOWN_STEP_CTRL_DONE, 0);
     if (r->fe)
         vs_conn_pause(r->fe, true);
     return 1;

@@ -28,6 +28,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fd_util.h"
 #include "log.h"
 #include "replay.h"
 #include "virtio/guest_mem.h"
@@ -71,7 +72,7 @@ static bool connection_state(uint32_t request)
 static void entry_free(struct vs_journal_entry *e)
 {
     for (unsigned i = 0; i < e->nfds; i++)
-        vs_close_fd(&e->fds[i]);
+        fd_close(&e->fds[i]);
     free(e->payload);
     memset(e, 0, sizeof(*e));
 }
@@ -156,9 +157,10 @@ static void keep(struct vs_relay *r, const struct vu_msg *m, uint32_t key)
     }
     /* The back-end channel is made anew for each back-end. */
     for (unsigned i = 0; m->hdr.request != VU_REQ_SET_BACKEND_REQ_FD && i < m->nfds; i++) {
-        fresh.fds[i] = vs_dup_fd(m->fds[i]);
+        int copy = fd_dup_cloexec(m->fds[i]);
+        fresh.fds[i] = copy < 0 ? -1 : copy;
         fresh.nfds = i + 1;
-        if (fresh.fds[i] < 0) {
+        if (copy < 0) {
             entry_free(&fresh);
             block(r, "cannot duplicate an fd for the journal");
             return;
@@ -306,8 +308,7 @@ bool vs_replay_backend_lost(struct vs_relay *r)
     if (!r->replay && !(r->replay = calloc(1, sizeof(*r->replay))))
         return false;
     /* what the shim itself still waited for went with the old back-end */
-    while (vs_owed_pop(&r->main_pending, &(struct vs_owed){ 0 }) == 0)
-        ;
+    vs_session_drop_owed(r, NULL, NULL);
     r->replay->restoring = true;
     vs_warn("%s: back-end %s gone; the front-end is held and the session is replayed when a "
             "back-end is back", r->cfg.id, r->cfg.backend);
@@ -356,11 +357,10 @@ static int send_entry(struct vs_relay *r, const struct vs_journal_entry *e, cons
     if (vu_msg_set_payload(&m, payload ? payload : e->payload, e->size))
         return -EINVAL;
     for (unsigned i = 0; i < e->nfds; i++) {
-        int copy = vs_dup_fd(e->fds[i]);
+        int copy = fd_dup_cloexec(e->fds[i]);
         if (copy < 0) {
-            int rc = -errno;
             vu_msg_close_fds(&m);
-            return rc;
+            return copy;
         }
         vu_msg_add_fd(&m, copy);
     }

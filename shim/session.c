@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fd_util.h"
 #include "log.h"
 #include "session.h"
 
@@ -95,12 +96,12 @@ static void send_ack(struct vs_relay *r, struct vs_conn *conn, enum vu_channel c
 }
 
 static void send_answer(struct vs_relay *r, struct vs_conn *to, enum vu_channel ch,
-                        const struct vs_owed *a)
+                        const struct vs_owed *a, const char *note)
 {
     struct vu_msg reply;
 
     if (a->action != VS_ANSWER_EMPTY_CONFIG) {
-        send_ack(r, to, ch, a->p.request, a->arg, "answered by the shim");
+        send_ack(r, to, ch, a->p.request, a->arg, note ? note : "answered by the shim");
         return;
     }
     vu_msg_init(&reply, a->p.request, VU_FLAG_REPLY);
@@ -112,14 +113,14 @@ static void send_answer(struct vs_relay *r, struct vs_conn *to, enum vu_channel 
  * overtake replies the peer is still owed on the same socket. */
 static void answer_in_order(struct vs_relay *r, struct vs_conn *to, struct vs_owed_fifo *f,
                             enum vu_channel ch, uint32_t request, bool empty_config,
-                            uint64_t value)
+                            uint64_t value, const char *note)
 {
     struct vs_owed a = { .p = { .request = request }, .origin = VS_SHIM_ANSWER,
                          .action = empty_config ? VS_ANSWER_EMPTY_CONFIG : VS_ANSWER_U64,
                          .arg = value };
 
     if (f->count == 0) {
-        send_answer(r, to, ch, &a);
+        send_answer(r, to, ch, &a, note); /* a queued answer's note is the default */
         return;
     }
     if (vs_owed_push(f, &a)) {
@@ -136,14 +137,19 @@ void vs_session_flush_answers(struct vs_relay *r, struct vs_conn *to, struct vs_
 
     while (to && f->count && f->items[f->head].origin == VS_SHIM_ANSWER) {
         vs_owed_pop(f, &a);
-        send_answer(r, to, ch, &a);
+        send_answer(r, to, ch, &a, NULL);
     }
+}
+
+void vs_reply_frontend_u64(struct vs_relay *r, uint32_t request, uint64_t value,
+                           const char *note)
+{
+    answer_in_order(r, r->fe, &r->main_pending, VU_CHAN_FRONTEND, request, false, value, note);
 }
 
 void vs_reply_frontend_ack(struct vs_relay *r, uint32_t request, uint64_t value)
 {
-    answer_in_order(r, r->fe, &r->main_pending, VU_CHAN_FRONTEND, request, false,
-                    value);
+    vs_reply_frontend_u64(r, request, value, NULL);
 }
 
 /* A request failed validation or was refused. What the sender gets: a
@@ -170,7 +176,7 @@ void vs_session_reject(struct vs_relay *r, struct vs_conn *from, enum vu_channel
         vs_log(level, "%s: %s sent a bad %s: %s (%s); answered with a failure", r->cfg.id, who,
                d->name, text, strerror(-rc));
         answer_in_order(r, from, from == r->fe ? &r->main_pending : &r->chan_pending, ch,
-                        hdr->request, !acked, (uint64_t)-rc);
+                        hdr->request, !acked, (uint64_t)-rc, NULL);
         return;
     }
     vs_log(level, "%s: %s sent a bad %s: %s (%s); disconnecting both sides (--trace shows the "
@@ -305,10 +311,10 @@ int vs_send_fd_u64(struct vs_relay *r, uint32_t req, uint64_t index, int fd, uin
                    const char *note)
 {
     struct vu_msg m;
-    int copy = vs_dup_fd(fd);
+    int copy = fd_dup_cloexec(fd);
 
     if (fd >= 0 && copy < 0) {
-        int rc = -errno;
+        int rc = copy;
         vs_err("%s: cannot duplicate an fd for %s: %s", r->cfg.id,
                vu_request_name(VU_CHAN_FRONTEND, req), strerror(-rc));
         return rc; /* not NOFD in its place: that would be a false success */
@@ -320,23 +326,15 @@ int vs_send_fd_u64(struct vs_relay *r, uint32_t req, uint64_t index, int fd, uin
     return vs_send_internal(r, &m, action, 0, note);
 }
 
-void vs_close_fd(int *fd)
+int vs_keep_fd_copy(int *slot, const struct vu_msg *m)
 {
-    if (*fd >= 0)
-        close(*fd);
-    *fd = -1;
-}
+    int copy = m->nfds ? fd_dup_cloexec(m->fds[0]) : -1;
 
-int vs_dup_fd(int fd)
-{
-    return fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 3);
-}
-
-void vs_replace_fd(int *slot, const struct vu_msg *m)
-{
-    vs_close_fd(slot);
-    if (m->nfds)
-        *slot = vs_dup_fd(m->fds[0]);
+    fd_close(slot);
+    if (m->nfds && copy < 0)
+        return copy;
+    *slot = copy;
+    return 0;
 }
 
 void vs_forward_to_backend(struct vs_relay *r, const struct vu_msg_desc *d, struct vu_msg *m,
@@ -380,3 +378,18 @@ struct vs_conn *vs_session_peer_conn(struct vs_relay *r, int fd, const char *lab
     return c;
 }
 
+unsigned vs_session_drop_owed(struct vs_relay *r, vs_owed_fn *each, void *ctx)
+{
+    struct vs_owed_fifo taken = r->main_pending;
+    struct vs_owed o;
+    unsigned n = 0;
+
+    memset(&r->main_pending, 0, sizeof(r->main_pending));
+    while (vs_owed_pop(&taken, &o) == 0) {
+        n++;
+        if (each)
+            each(r, &o, ctx);
+    }
+    vs_owed_reset(&taken);
+    return n;
+}

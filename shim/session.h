@@ -72,8 +72,8 @@ struct vs_refusal_streak {
 };
 
 struct vs_mode_ops;      /* the session's mode (mode.h) */
-struct vs_up;            /* up-conversion state (upconv.c) */
-struct vs_down;          /* down-conversion state (downconv.c) */
+struct vs_up;            /* up-conversion state (up_int.h) */
+struct vs_down;          /* down-conversion state (down_int.h) */
 struct vs_check;         /* check= state (check.c) */
 struct vs_replay;        /* the journal for a back-end restart (replay.c) */
 
@@ -157,13 +157,15 @@ int vs_send_state(struct vs_relay *r, uint32_t req, uint32_t index, uint32_t num
  * be duplicated. */
 int vs_send_fd_u64(struct vs_relay *r, uint32_t req, uint64_t index, int fd, uint16_t action,
                    const char *note);
-/* Owned fd slots: close and set -1; duplicate (-1 stays -1); replace with a
- * duplicate of a message's first fd (or -1 when it has none). */
-void vs_close_fd(int *fd);
-int vs_dup_fd(int fd);
-void vs_replace_fd(int *slot, const struct vu_msg *m);
-/* Answers a front-end request with a u64 (an ack, or a value), in order
- * behind the replies the front-end is still owed. */
+/* An owned fd slot (lib/base/fd_util.h for the rest) given a duplicate of
+ * m's first fd, or -1 when m has none; the old fd is closed. 0, or -errno
+ * with the slot -1 (the open-file limit: never a false success). */
+int vs_keep_fd_copy(int *slot, const struct vu_msg *m);
+/* Answers a front-end request with a u64 (an ack: 0 or a positive errno;
+ * or a value), in order behind the replies the front-end is still owed;
+ * note goes to the trace (NULL: "answered by the shim"). */
+void vs_reply_frontend_u64(struct vs_relay *r, uint32_t request, uint64_t value,
+                           const char *note);
 void vs_reply_frontend_ack(struct vs_relay *r, uint32_t request, uint64_t value);
 /* Sends the shim's queued answers that have come to the head of f. */
 void vs_session_flush_answers(struct vs_relay *r, struct vs_conn *to, struct vs_owed_fifo *f,
@@ -197,6 +199,16 @@ struct vs_conn *vs_session_peer_conn(struct vs_relay *r, int fd, const char *lab
                                      vs_conn_msg_cb on_msg, vs_conn_close_cb on_close);
 /* conn's on_partial for every peer connection: a wait for the rest begins. */
 void vs_session_on_partial(struct vs_conn *c);
+/* A continuation for vs_session_drop_owed: one entry that will never be
+ * answered by the peer that owed it. */
+typedef void vs_owed_fn(struct vs_relay *r, const struct vs_owed *o, void *ctx);
+/* The back-end is lost: every entry owed on the main socket is taken at
+ * once (r->main_pending is empty before the first call, so what `each`
+ * sends or answers is queued anew), then `each` (may be NULL) is called
+ * with ctx for every entry in order, whatever its origin: a forwarded
+ * request's, a shim step's or a queued shim answer. Returns how many were
+ * taken. */
+unsigned vs_session_drop_owed(struct vs_relay *r, vs_owed_fn *each, void *ctx);
 
 /* ---- features.c: the features offered ------------------------------------ */
 

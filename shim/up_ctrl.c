@@ -26,6 +26,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "fd_util.h"
 #include "log.h"
 #include "up_ctrl.h"
 #include "peer_fd.h"
@@ -230,9 +231,9 @@ void up_ctrl_destroy(struct up_ctrl *c)
         uv_close((uv_handle_t *)&c->poll, handle_closed);
     if (handles >= 2)
         uv_close((uv_handle_t *)&c->timer, handle_closed);
-    vs_close_fd(&c->memfd);
-    vs_close_fd(&c->kick_fd);
-    vs_close_fd(&c->call_fd);
+    fd_close(&c->memfd);
+    fd_close(&c->kick_fd);
+    fd_close(&c->call_fd);
     if (handles == 0)
         free(c);
 }
@@ -294,9 +295,9 @@ int up_ctrl_compose_mem(struct up_ctrl *c, struct vu_msg *m)
     memcpy(regions, m->payload.mem.regions, n * sizeof(regions[0]));
     regions[n] = (struct vu_mem_region){ .guest_phys_addr = c->gpa, .memory_size = CTRL_SIZE,
                                          .userspace_addr = c->uva, .mmap_offset = 0 };
-    fd = vs_dup_fd(c->memfd);
+    fd = fd_dup_cloexec(c->memfd);
     if (fd < 0)
-        return -errno;
+        return fd;
     vu_msg_set_mem_table(m, regions, n + 1);
     rc = vu_msg_add_fd(m, fd);
     if (rc < 0)

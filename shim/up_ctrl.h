@@ -5,7 +5,7 @@
  * that keeps its guest's control queue to itself (QEMU acks MQ but never
  * CTRL_VQ, and turns queue pairs on with SET_VRING_ENABLE).
  *
- * Internal to upconv.c and up_ctrl.c.
+ * Internal to up-conversion (upconv.c, up_rings.c, up_config.c, up_ctrl.c).
  */
 #ifndef VDPA_SHIM_UP_CTRL_H
 #define VDPA_SHIM_UP_CTRL_H
@@ -42,7 +42,7 @@ int up_ctrl_pairs_set(struct up_ctrl *c, uint16_t pairs);
 /* A command is in flight. */
 bool up_ctrl_busy(const struct up_ctrl *c);
 
-/* upconv.c: a command ended; rc 0 (VIRTIO_NET_OK) or -errno (-EIO: the
+/* up_rings.c: a command ended; rc 0 (VIRTIO_NET_OK) or -errno (-EIO: the
  * back-end answered VIRTIO_NET_ERR or broke the ring, -ETIMEDOUT). */
 void vs_up_ctrl_done(struct vs_relay *r, int rc);
 

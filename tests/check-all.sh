@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # The full suite, as CI runs it:
-#   0. the layering check and its self-test (tests/check-layers.py)
-#   1. gcc build, unit tests (cmocka) and end-to-end tests with real peers
+#   0. the layering check and its self-test (tests/check-layers.py), the
+#      formatter (make check-format) and the static analyser (make
+#      check-analyze: scan-build, zero findings)
+#   1. gcc build, unit and integration tests (cmocka) and end-to-end tests
+#      with real peers
 #   2. clang build of everything, warning-free (-Werror)
-#   3. unit and end-to-end tests again with ASan+UBSan (the shim under test too)
-#   4. unit tests under valgrind (leaks, fd leaks)
+#   3. unit, integration and end-to-end tests again with ASan+UBSan (the shim
+#      under test too)
+#   4. unit and integration tests under valgrind (leaks, fd leaks)
 #   5. every libFuzzer target for a short bounded time (make fuzz FUZZ_SECONDS=10;
 #      FUZZ_RECORD=0: not counted in tests/fuzz/executions.tsv)
 # Ends with one line: "all: N passed, M failed, K skipped".
@@ -42,7 +46,8 @@ step() { # step NAME CMD...
 step layers python3 tests/check-layers.py --self-test
 step gcc make -j"$jobs" check
 step clang make -j"$jobs" CC=clang BUILD=build-clang all build-clang/libshim.a \
-    $(ls tests/unit/test_*.c | sed 's|tests/unit/|build-clang/tests/|; s|\.c$||')
+    $(ls tests/unit/test_*.c | sed 's|tests/unit/|build-clang/tests/|; s|\.c$||') \
+    $(ls tests/integ/test_*.c | sed 's|tests/integ/|build-clang/tests/integ/|; s|\.c$||')
 step asan make -j"$jobs" check SAN=1
 step valgrind make -j"$jobs" check-valgrind
 step fuzz make fuzz FUZZ_SECONDS="${CI_FUZZ_SECONDS:-10}" FUZZ_RECORD=0

@@ -25,10 +25,10 @@ import tempfile
 # are "session"); a stem not listed here fails the check, so a new file
 # must be given its layer.
 SHIM_LAYERS = [
-    ("base", ["cli", "config_file", "trace", "own_sock", "conn", "ctrl_net", "sd_listen",
-              "stats"]),
+    ("base", ["cli", "config_file", "trace", "trace_decode", "own_sock", "conn", "ctrl_net",
+              "sd_listen", "stats"]),
     ("session", ["session", "channel", "features", "watchdog", "fd_budget", "check",
-                 "refusal"]),
+                 "refusal", "ring_state"]),
     ("mode", ["mode", "pass", "replay", "upconv", "up_*", "downconv", "down_*"]),
     ("relay", ["relay", "offer"]),
     ("main", ["main"]),

@@ -94,6 +94,69 @@ bool vq_device_has_pending(const struct vq_device *vq)
     return load16(&vq->avail->idx, __ATOMIC_ACQUIRE) != vq->last_avail;
 }
 
+/* One copy of descriptor i of table: checks and use see the same values. */
+static void desc_load(const struct vq_desc *table, uint16_t i, struct vq_desc *d)
+{
+    __atomic_load(&table[i].addr, &d->addr, __ATOMIC_RELAXED);
+    __atomic_load(&table[i].len, &d->len, __ATOMIC_RELAXED);
+    __atomic_load(&table[i].flags, &d->flags, __ATOMIC_RELAXED);
+    __atomic_load(&table[i].next, &d->next, __ATOMIC_RELAXED);
+    d->addr = le64toh(d->addr);
+    d->len = le32toh(d->len);
+    d->flags = le16toh(d->flags);
+    d->next = le16toh(d->next);
+}
+
+/* The indirect table d points to, into *table and *table_size. nested: the
+ * chain is already in an indirect table. VQ_OK or a VQ_ERR_*. */
+static int indirect_table(const struct vq_device *vq, const struct vq_desc *d, bool nested,
+                          const struct vq_desc **table, unsigned *table_size)
+{
+    const struct vq_desc *t;
+
+    /* VIRTIO 2.7.5.3: only in the ring's own table, never with
+     * NEXT, a whole number of descriptors, at most a queue's worth. */
+    if (!vq->indirect_ok || nested || (d->flags & VQ_DESC_F_NEXT) || d->len == 0 ||
+        d->len % sizeof(struct vq_desc) || d->len / sizeof(struct vq_desc) > VQ_MAX_SIZE)
+        return VQ_ERR_INDIRECT;
+    t = guest_mem_gpa_to_ptr(vq->mem, d->addr, d->len);
+    if (!t || (uintptr_t)t % VQ_DESC_ALIGN)
+        return VQ_ERR_BUF_ADDR;
+    *table = t;
+    *table_size = d->len / sizeof(struct vq_desc);
+    return VQ_OK;
+}
+
+/* Appends the buffer of d (not indirect) to c: device-readable ones first,
+ * then device-writable ones (*seen_writable once one was). VQ_OK or a
+ * VQ_ERR_*. */
+static int chain_add(const struct vq_device *vq, struct vq_chain *c, const struct vq_desc *d,
+                     bool *seen_writable)
+{
+    bool writable = (d->flags & VQ_DESC_F_WRITE) != 0;
+    unsigned n_before;
+    int rc;
+
+    if (!writable && *seen_writable)
+        return VQ_ERR_ORDER;
+    *seen_writable |= writable;
+
+    n_before = c->n_out + c->n_in;
+    rc = guest_mem_gpa_to_iov(vq->mem, d->addr, d->len, c->iov, &n_before, VQ_MAX_IOV);
+    if (rc == -E2BIG)
+        return VQ_ERR_TOO_BIG;
+    if (rc)
+        return VQ_ERR_BUF_ADDR;
+    if (writable) {
+        c->n_in = n_before - c->n_out;
+        c->in_len += d->len;
+    } else {
+        c->n_out = n_before;
+        c->out_len += d->len;
+    }
+    return VQ_OK;
+}
+
 int vq_device_pop(struct vq_device *vq, struct vq_chain *c)
 {
     uint16_t avail_idx = load16(&vq->avail->idx, __ATOMIC_ACQUIRE);
@@ -118,56 +181,26 @@ int vq_device_pop(struct vq_device *vq, struct vq_chain *c)
     c->out_len = c->in_len = 0;
     for (i = head;;) {
         struct vq_desc d;
-        unsigned n_before;
         int rc;
 
         /* A chain visits each descriptor at most once, so more than the
          * table's size in steps means the guest built a loop. */
         if (++count > table_size)
             return VQ_ERR_LOOP;
-        /* One copy of the descriptor; checks and use see the same values. */
-        __atomic_load(&table[i].addr, &d.addr, __ATOMIC_RELAXED);
-        __atomic_load(&table[i].len, &d.len, __ATOMIC_RELAXED);
-        __atomic_load(&table[i].flags, &d.flags, __ATOMIC_RELAXED);
-        __atomic_load(&table[i].next, &d.next, __ATOMIC_RELAXED);
-        d.addr = le64toh(d.addr);
-        d.len = le32toh(d.len);
-        d.flags = le16toh(d.flags);
-        d.next = le16toh(d.next);
+        desc_load(table, i, &d);
 
         if (d.flags & VQ_DESC_F_INDIRECT) {
-            /* VIRTIO 2.7.5.3: only in the ring's own table, never with
-             * NEXT, a whole number of descriptors, at most a queue's worth. */
-            if (!vq->indirect_ok || indirect || (d.flags & VQ_DESC_F_NEXT) || d.len == 0 ||
-                d.len % sizeof(struct vq_desc) || d.len / sizeof(struct vq_desc) > VQ_MAX_SIZE)
-                return VQ_ERR_INDIRECT;
-            table = guest_mem_gpa_to_ptr(vq->mem, d.addr, d.len);
-            if (!table || (uintptr_t)table % VQ_DESC_ALIGN)
-                return VQ_ERR_BUF_ADDR;
-            table_size = d.len / sizeof(struct vq_desc);
+            rc = indirect_table(vq, &d, indirect, &table, &table_size);
+            if (rc)
+                return rc;
             indirect = true;
             count = 0;
             i = 0;
             continue;
         }
-        bool writable = (d.flags & VQ_DESC_F_WRITE) != 0;
-        if (!writable && seen_writable)
-            return VQ_ERR_ORDER;
-        seen_writable |= writable;
-
-        n_before = c->n_out + c->n_in;
-        rc = guest_mem_gpa_to_iov(vq->mem, d.addr, d.len, c->iov, &n_before, VQ_MAX_IOV);
-        if (rc == -E2BIG)
-            return VQ_ERR_TOO_BIG;
+        rc = chain_add(vq, c, &d, &seen_writable);
         if (rc)
-            return VQ_ERR_BUF_ADDR;
-        if (writable) {
-            c->n_in = n_before - c->n_out;
-            c->in_len += d.len;
-        } else {
-            c->n_out = n_before;
-            c->out_len += d.len;
-        }
+            return rc;
         if (!(d.flags & VQ_DESC_F_NEXT))
             break;
         if (d.next >= table_size)

@@ -5,15 +5,17 @@
  *
  *   main.c    command line, sockets, the poll() loop, signals, statistics
  *   device.c  the vdpa-user device model: one handler per request, the
- *             status state machine, rings start/stop, DEVICE_NEEDS_RESET.
- *             Knows nothing of networking or disks.
+ *             status state machine, reset, suspend/resume.
+ *   rings.c   the device model's rings: start/stop, processing,
+ *             DEVICE_NEEDS_RESET, config-change notification.
+ *             device.c and rings.c know nothing of networking or disks.
  *   net.c     virtio-net: features, config space, TX/RX (loopback or UDP),
  *             control queue
  *   blk.c     virtio-blk: features, config space, requests on a disk file
  *   log.c     leveled logging to stderr
  *
  * A new device type is one more `struct device_type` (see net.c and blk.c)
- * and a line in main.c; device.c does not change.
+ * and a line in main.c; device.c and rings.c do not change.
  */
 #ifndef VDPA_BACKEND_H
 #define VDPA_BACKEND_H
@@ -183,6 +185,14 @@ void device_session_end(struct backend *b);
 /* Handles one received message (owning its fds). 0 = go on, -1 = close
  * the connection (protocol error or a rejection without a reply). */
 int device_handle_message(struct backend *b, struct vu_msg *msg);
+/* ---- rings.c (the device model's rings) ------------------------------------------- */
+/* Brings the started rings in line with the device state (status,
+ * suspension, enable bits): stops the ones that must not run, then starts
+ * the ones that should, all or none (a ring that cannot start sets
+ * DEVICE_NEEDS_RESET). */
+void device_rings_update(struct backend *b);
+/* Signals a held-back config change if the driver can act on it now. */
+void device_deliver_config_change(struct backend *b);
 /* Processes every running ring once; true if any has work left. */
 bool device_run_rings(struct backend *b);
 /* Whether ring i runs now (status, suspension and enable bit allow it). */

@@ -2,8 +2,8 @@
 /*
  * The vdpa-user device model (docs/vdpa-user.md), independent of the device
  * type: negotiation, one handler per request, the status state machine
- * (section 5), ring start/stop, reset, suspend/resume, DEVICE_NEEDS_RESET
- * and config-change notification (section 7).
+ * (section 5), reset and suspend/resume. Ring start/stop, DEVICE_NEEDS_RESET
+ * and config-change notification (section 7) are in rings.c.
  *
  * Every request is handled completely before the next is read (3.1): the
  * back-end is single-threaded and processes rings only between requests, so
@@ -81,145 +81,6 @@ void device_init(struct backend *b)
         b->rings[i].kick_fd = b->rings[i].call_fd = b->rings[i].err_fd = -1;
     }
     refresh_limits(b);
-}
-
-/* ---- Rings ------------------------------------------------------------------ */
-
-static bool deliverable(const struct backend *b)
-{
-    return (b->status & ST_DRV_OK) && !(b->status & ST_OVERLAY) && !b->suspended;
-}
-
-bool device_ring_running(const struct backend *b, unsigned i)
-{
-    /* 5.2 and SET_VRING_ENABLE: only DRIVER_OK starts rings, never a kick;
-     * suspension, FAILED and NEEDS_RESET stop them; disabled rings are not
-     * touched at all. */
-    return deliverable(b) && b->rings[i].enabled && b->type->ring_in_use(b, i);
-}
-
-static void ring_stop(struct ring *r)
-{
-    if (!r->started)
-        return;
-    /* Requests are completed synchronously, so the position is exact. */
-    r->base = r->vq.last_avail;
-    r->started = false;
-}
-
-static int ring_attach(struct backend *b, struct ring *r, struct vq_device *vq)
-{
-    if (r->num == 0 || !r->has_addr)
-        return VQ_ERR_RING_ADDR;
-    return vq_device_attach(vq, &b->mem, r->num, r->addr.desc_user_addr,
-                            r->addr.avail_user_addr, r->addr.used_user_addr, r->base);
-}
-
-/* Brings the set of started rings in line with the device state: stops the
- * ones that must not run, then starts the ones that should, all or none
- * (5.2: "If any check fails ... starts no ring"). Starting checks the ring
- * addresses, and device_run_rings() looks for buffers right away, not on
- * the next kick. */
-static void rings_update(struct backend *b)
-{
-    for (unsigned i = 0; i < b->nrings; i++)
-        if (!device_ring_running(b, i))
-            ring_stop(&b->rings[i]);
-    for (unsigned i = 0; i < b->nrings; i++) {
-        struct ring *r = &b->rings[i];
-        struct vq_device probe;
-        int rc;
-        if (r->started || !device_ring_running(b, i))
-            continue;
-        rc = ring_attach(b, r, &probe);
-        if (rc) {
-            char why[128];
-            snprintf(why, sizeof(why), "cannot start ring %u: %s", i,
-                     r->num == 0 ? "SET_VRING_NUM missing"
-                     : !r->has_addr ? "SET_VRING_ADDR missing" : vq_strerror(rc));
-            device_needs_reset(b, (int)i, why);
-            return;
-        }
-    }
-    for (unsigned i = 0; i < b->nrings; i++) {
-        struct ring *r = &b->rings[i];
-        if (r->started || !device_ring_running(b, i))
-            continue;
-        ring_attach(b, r, &r->vq); /* checked above */
-        r->started = true;
-        vs_debug("ring %u started: size %u, base %u", i, r->num, r->base);
-    }
-}
-
-static void deliver_config_change(struct backend *b)
-{
-    if (b->config_pending && deliverable(b) && b->config_call_fd >= 0) {
-        b->config_pending = false;
-        vq_eventfd_signal(b->config_call_fd);
-    }
-}
-
-void device_config_changed(struct backend *b)
-{
-    /* Section 7: signal now if the driver can act on it, else hold it back
-     * until DRIVER_OK, RESUME or a new config-call fd. */
-    b->config_pending = true;
-    deliver_config_change(b);
-}
-
-void device_needs_reset(struct backend *b, int index, const char *why)
-{
-    /* 5.5: in status 0 there is nothing to fail; once set, only reset
-     * clears it. */
-    if (!virtio_status_needs_reset(b->status, &b->status))
-        return;
-    vs_warn("DEVICE_NEEDS_RESET: %s", why);
-    b->stats.device_needs_reset++;
-    rings_update(b); /* stops every ring */
-    if (index >= 0 && (unsigned)index < b->nrings)
-        vq_eventfd_signal(b->rings[index].err_fd);
-    /* Immediately, suspended or not (section 7, rule 1). */
-    vq_eventfd_signal(b->config_call_fd);
-}
-
-int device_pop(struct backend *b, unsigned index, struct vq_chain *chain)
-{
-    int rc = vq_device_pop(&b->rings[index].vq, chain);
-
-    if (rc < 0)
-        b->fault_ring = (int)index;
-    return rc;
-}
-
-void device_complete(struct backend *b, unsigned index, uint16_t head, uint32_t len)
-{
-    struct ring *r = &b->rings[index];
-
-    vq_device_push(&r->vq, head, len);
-    if (vq_device_should_notify(&r->vq))
-        vq_eventfd_signal(r->call_fd);
-}
-
-bool device_run_rings(struct backend *b)
-{
-    bool more = false;
-
-    for (unsigned i = 0; i < b->nrings; i++) {
-        int rc;
-        if (!b->rings[i].started)
-            continue;
-        b->fault_ring = (int)i; /* unless device_pop() names another ring */
-        rc = b->type->process(b, i);
-        if (rc < 0) {
-            char why[128];
-            snprintf(why, sizeof(why), "ring %d: %s", b->fault_ring,
-                     rc == -EPROTO ? "malformed request" : vq_strerror(rc));
-            device_needs_reset(b, b->fault_ring, why);
-            return false;
-        }
-        more |= rc > 0;
-    }
-    return more;
 }
 
 /* 5.3: clear what the device model owns; keep transport resources (memory
@@ -380,7 +241,7 @@ static int h_set_status(struct backend *b, struct vu_msg *msg, struct vu_msg *re
         break;
     case VIRTIO_STATUS_ACT_FAIL:
         b->status = out.status;
-        rings_update(b);          /* stops every ring */
+        device_rings_update(b);          /* stops every ring */
         break;
     case VIRTIO_STATUS_ACT_FEATURES_ACCEPT:
         b->features = b->driver_features;
@@ -393,8 +254,8 @@ static int h_set_status(struct backend *b, struct vu_msg *msg, struct vu_msg *re
         break;
     case VIRTIO_STATUS_ACT_START:
         b->status = out.status;
-        rings_update(b);          /* may set DEVICE_NEEDS_RESET; still acked 0 */
-        deliver_config_change(b);
+        device_rings_update(b);          /* may set DEVICE_NEEDS_RESET; still acked 0 */
+        device_deliver_config_change(b);
         vs_info("DRIVER_OK: device live");
         break;
     case VIRTIO_STATUS_ACT_RECORD:
@@ -462,7 +323,7 @@ static int h_set_config_call(struct backend *b, struct vu_msg *msg, struct vu_ms
     if (v & ~(uint64_t)VU_VRING_NOFD_MASK)
         return EINVAL;
     fd_replace(&b->config_call_fd, v & VU_VRING_NOFD_MASK ? -1 : take_fd(msg));
-    deliver_config_change(b);
+    device_deliver_config_change(b);
     return 0;
 }
 
@@ -476,7 +337,7 @@ static int h_suspend(struct backend *b, struct vu_msg *msg, struct vu_msg *reply
      * chain is finished before the next is popped), so stopping the rings
      * is all there is to do: used index == next avail index. */
     b->suspended = true;
-    rings_update(b);
+    device_rings_update(b);
     vu_msg_set_u64(reply, 0);
     return 0;
 }
@@ -487,8 +348,8 @@ static int h_resume(struct backend *b, struct vu_msg *msg, struct vu_msg *reply)
     if (!(b->status & ST_DRV_OK) || (b->status & ST_OVERLAY))
         return EBUSY;
     b->suspended = false;
-    rings_update(b);          /* failure sets NEEDS_RESET; the reply stays 0 */
-    deliver_config_change(b);
+    device_rings_update(b);          /* failure sets NEEDS_RESET; the reply stays 0 */
+    device_deliver_config_change(b);
     vu_msg_set_u64(reply, 0);
     return 0;
 }
@@ -540,7 +401,7 @@ static int h_set_vring_enable(struct backend *b, struct vu_msg *msg, struct vu_m
     r->enabled = msg->payload.state.num == 1;
     /* While running this starts or stops the ring at once; while suspended
      * only the bit changes (rings_update() starts nothing then). */
-    rings_update(b);
+    device_rings_update(b);
     return 0;
 }
 

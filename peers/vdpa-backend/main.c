@@ -87,10 +87,72 @@ static int parse_inet(const char *s, struct sockaddr_in *sa)
     return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -1;
 }
 
+enum { O_SOCKET = 256, O_LISTEN, O_CONNECT, O_TYPE, O_DISK, O_RO, O_NET_MODE, O_UDP_BIND,
+       O_UDP_PEER, O_MAC, O_MTU, O_QP, O_QS, O_ONCE, O_STATS, O_LOG, O_HELP };
+
+/* One option c with its argument arg (getopt_long's optarg) into o: 0, or
+ * -1 after saying what is wrong. */
+static int set_option(struct options *o, int c, const char *arg)
+{
+    enum vs_log_level level;
+
+    switch (c) {
+    case O_SOCKET: o->socket_path = arg; break;
+    case O_LISTEN: o->connect = false; break;
+    case O_CONNECT: o->connect = true; break;
+    case O_TYPE: o->type = arg; break;
+    case O_DISK: o->disk = arg; break;
+    case O_RO: o->read_only = true; break;
+    case O_NET_MODE:
+        if (strcmp(arg, "loopback") == 0)
+            o->net_mode = NET_LOOPBACK;
+        else if (strcmp(arg, "udp") == 0)
+            o->net_mode = NET_UDP;
+        else
+            return fprintf(stderr, "vdpa-backend: --net-mode is loopback or udp\n"), -1;
+        break;
+    case O_UDP_BIND:
+        if (parse_inet(arg, &o->udp_bind))
+            return fprintf(stderr, "vdpa-backend: --udp-bind wants IPv4:PORT\n"), -1;
+        break;
+    case O_UDP_PEER:
+        if (parse_inet(arg, &o->udp_peer))
+            return fprintf(stderr, "vdpa-backend: --udp-peer wants IPv4:PORT\n"), -1;
+        break;
+    case O_MAC:
+        if (parse_mac(arg, o->mac))
+            return fprintf(stderr, "vdpa-backend: --mac wants xx:xx:xx:xx:xx:xx\n"), -1;
+        break;
+    case O_MTU:
+        if (parse_uint(arg, 68, 65535, &o->mtu))
+            return fprintf(stderr, "vdpa-backend: --mtu is 68..65535\n"), -1;
+        break;
+    case O_QP:
+        if (parse_uint(arg, 1, (BK_MAX_RINGS - 1) / 2, &o->queue_pairs))
+            return fprintf(stderr, "vdpa-backend: --queue-pairs is 1..%u\n",
+                           (BK_MAX_RINGS - 1) / 2), -1;
+        break;
+    case O_QS:
+        if (parse_uint(arg, 1, BK_MAX_QUEUE_SIZE, &o->queue_size) ||
+            (o->queue_size & (o->queue_size - 1)))
+            return fprintf(stderr, "vdpa-backend: --queue-size is a power of two <= %u\n",
+                           BK_MAX_QUEUE_SIZE), -1;
+        break;
+    case O_ONCE: o->once = true; break;
+    case O_STATS: o->stats_path = arg; break;
+    case O_LOG:
+        if (vs_log_level_parse(arg, &level))
+            return fprintf(stderr, "vdpa-backend: --log-level is error|warn|info|debug\n"), -1;
+        vs_log_set_level(level);
+        break;
+    case O_HELP: usage(stdout); exit(0);
+    default: return -1;
+    }
+    return 0;
+}
+
 static int parse_options(int argc, char **argv, struct options *o)
 {
-    enum { O_SOCKET = 256, O_LISTEN, O_CONNECT, O_TYPE, O_DISK, O_RO, O_NET_MODE, O_UDP_BIND,
-           O_UDP_PEER, O_MAC, O_MTU, O_QP, O_QS, O_ONCE, O_STATS, O_LOG, O_HELP };
     static const struct option longopts[] = {
         { "socket", required_argument, NULL, O_SOCKET },
         { "listen", no_argument, NULL, O_LISTEN },
@@ -113,77 +175,24 @@ static int parse_options(int argc, char **argv, struct options *o)
         { NULL, 0, NULL, 0 },
     };
     static const uint8_t default_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
-    bool have_bind = false, have_peer = false;
-    enum vs_log_level level;
     int c;
 
     memset(o, 0, sizeof(*o));
     memcpy(o->mac, default_mac, 6);
     o->queue_pairs = 1;
     o->queue_size = 256;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        switch (c) {
-        case O_SOCKET: o->socket_path = optarg; break;
-        case O_LISTEN: o->connect = false; break;
-        case O_CONNECT: o->connect = true; break;
-        case O_TYPE: o->type = optarg; break;
-        case O_DISK: o->disk = optarg; break;
-        case O_RO: o->read_only = true; break;
-        case O_NET_MODE:
-            if (strcmp(optarg, "loopback") == 0)
-                o->net_mode = NET_LOOPBACK;
-            else if (strcmp(optarg, "udp") == 0)
-                o->net_mode = NET_UDP;
-            else
-                return fprintf(stderr, "vdpa-backend: --net-mode is loopback or udp\n"), -1;
-            break;
-        case O_UDP_BIND:
-            if (parse_inet(optarg, &o->udp_bind))
-                return fprintf(stderr, "vdpa-backend: --udp-bind wants IPv4:PORT\n"), -1;
-            have_bind = true;
-            break;
-        case O_UDP_PEER:
-            if (parse_inet(optarg, &o->udp_peer))
-                return fprintf(stderr, "vdpa-backend: --udp-peer wants IPv4:PORT\n"), -1;
-            have_peer = true;
-            break;
-        case O_MAC:
-            if (parse_mac(optarg, o->mac))
-                return fprintf(stderr, "vdpa-backend: --mac wants xx:xx:xx:xx:xx:xx\n"), -1;
-            break;
-        case O_MTU:
-            if (parse_uint(optarg, 68, 65535, &o->mtu))
-                return fprintf(stderr, "vdpa-backend: --mtu is 68..65535\n"), -1;
-            break;
-        case O_QP:
-            if (parse_uint(optarg, 1, (BK_MAX_RINGS - 1) / 2, &o->queue_pairs))
-                return fprintf(stderr, "vdpa-backend: --queue-pairs is 1..%u\n",
-                               (BK_MAX_RINGS - 1) / 2), -1;
-            break;
-        case O_QS:
-            if (parse_uint(optarg, 1, BK_MAX_QUEUE_SIZE, &o->queue_size) ||
-                (o->queue_size & (o->queue_size - 1)))
-                return fprintf(stderr, "vdpa-backend: --queue-size is a power of two <= %u\n",
-                               BK_MAX_QUEUE_SIZE), -1;
-            break;
-        case O_ONCE: o->once = true; break;
-        case O_STATS: o->stats_path = optarg; break;
-        case O_LOG:
-            if (vs_log_level_parse(optarg, &level))
-                return fprintf(stderr, "vdpa-backend: --log-level is error|warn|info|debug\n"), -1;
-            vs_log_set_level(level);
-            break;
-        case O_HELP: usage(stdout); exit(0);
-        default: return -1;
-        }
-    }
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1)
+        if (set_option(o, c, optarg))
+            return -1;
     if (optind != argc)
         return fprintf(stderr, "vdpa-backend: unexpected argument '%s'\n", argv[optind]), -1;
     if (!o->socket_path || !o->type)
         return fprintf(stderr, "vdpa-backend: --socket and --type are required\n"), -1;
     if (strcmp(o->type, "blk") == 0 && !o->disk)
         return fprintf(stderr, "vdpa-backend: --type blk needs --disk FILE\n"), -1;
-    if (o->net_mode == NET_UDP && (!have_bind || !have_peer))
+    /* parse_inet() sets the family of an address it accepted; zero when unset */
+    if (o->net_mode == NET_UDP &&
+        (o->udp_bind.sin_family != AF_INET || o->udp_peer.sin_family != AF_INET))
         return fprintf(stderr, "vdpa-backend: --net-mode udp needs --udp-bind and --udp-peer\n"), -1;
     return 0;
 }
@@ -237,11 +246,133 @@ static int connect_with_retry(const char *path)
 
 enum { ROLE_SIGNAL, ROLE_LISTEN, ROLE_SOCK, ROLE_KICK, ROLE_EXTRA };
 
+/* signals, the socket or the listener, the extra fd, a kick per ring; one spare */
+#define POLL_MAX (BK_MAX_RINGS + 4)
+#define RING_POLL_MS 10             /* a started ring without a kick fd: polled */
+
+/* One turn's poll set. */
+struct pollset {
+    struct pollfd pfd[POLL_MAX];
+    int role[POLL_MAX];
+    unsigned n;
+    bool must_poll_rings;      /* a started ring has no kick fd (5.2) */
+};
+
+static void pollset_add(struct pollset *ps, int fd, int role)
+{
+    ps->pfd[ps->n] = (struct pollfd){ .fd = fd, .events = POLLIN };
+    ps->role[ps->n++] = role;
+}
+
+static void pollset_build(struct pollset *ps, struct backend *b, int sigfd, int listen_fd)
+{
+    bool want_extra = false;
+    int extra = b->type->extra_fd(b, &want_extra);
+
+    ps->n = 0;
+    ps->must_poll_rings = false;
+    pollset_add(ps, sigfd, ROLE_SIGNAL);
+    /* One front-end at a time; the next waits in the backlog. */
+    if (b->sock >= 0)
+        pollset_add(ps, b->sock, ROLE_SOCK);
+    else if (listen_fd >= 0)
+        pollset_add(ps, listen_fd, ROLE_LISTEN);
+    for (unsigned i = 0; i < b->nrings; i++) {
+        if (!b->rings[i].started)
+            continue;
+        if (b->rings[i].kick_fd < 0) {
+            ps->must_poll_rings = true; /* 5.2: no kick fd, so we poll */
+            continue;
+        }
+        pollset_add(ps, b->rings[i].kick_fd, ROLE_KICK);
+    }
+    if (want_extra)
+        pollset_add(ps, extra, ROLE_EXTRA);
+}
+
+/* Reads the pending signals; true when one says exit. */
+static bool on_signals(struct backend *b, int sigfd)
+{
+    struct signalfd_siginfo si;
+    bool quit = false;
+
+    while (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        if (si.ssi_signo == SIGUSR1) {
+            write_stats(b);
+        } else if (si.ssi_signo == SIGHUP) {
+            if (b->type->rescan(b))
+                device_config_changed(b);
+        } else {
+            vs_info("signal %u: exiting", si.ssi_signo);
+            quit = true;
+        }
+    }
+    return quit;
+}
+
+/* Reads (and handles) at most one message; true when the session is over. */
+static bool on_socket(struct backend *b, struct vu_rx *rx, struct vu_msg *msg)
+{
+    /* One message per turn: rings get their share in between. */
+    int rc = vu_recv(b->sock, rx, msg);
+
+    if (rc == 1)
+        rc = device_handle_message(b, msg) < 0 ? -ECONNABORTED : 0;
+    if (rc >= 0)
+        return false;
+    if (rc == -ECONNRESET)
+        vs_info("front-end disconnected");
+    else
+        vs_info("closing the connection: %s", strerror(-rc));
+    return true;
+}
+
+/* Handles what poll() reported; true when the process is to exit. */
+static bool on_events(struct backend *b, const struct pollset *ps, int sigfd, int listen_fd,
+                      struct vu_rx *rx, struct vu_msg *msg)
+{
+    bool quit = false, session_over = false;
+
+    /* Kicks and the extra fd first: a control message handled below may
+     * close and replace the fds polled above. */
+    for (unsigned i = 0; i < ps->n; i++) {
+        int role = ps->role[i];
+        if (!ps->pfd[i].revents)
+            continue;
+        if (role == ROLE_KICK) {
+            vq_eventfd_drain(ps->pfd[i].fd); /* every running ring is looked at below */
+        } else if (role == ROLE_EXTRA && b->sock >= 0) {
+            int rc = b->type->on_extra(b);
+            if (rc < 0)
+                device_needs_reset(b, 0, vq_strerror(rc));
+        } else if (role == ROLE_EXTRA) {
+            b->type->on_extra(b); /* no session: drops what arrived */
+        } else if (role == ROLE_SIGNAL) {
+            quit |= on_signals(b, sigfd);
+        } else if (role == ROLE_LISTEN) {
+            int fd = vu_accept(listen_fd);
+            if (fd >= 0) {
+                vs_info("front-end connected");
+                vu_rx_clear(rx);
+                device_session_start(b, fd);
+            }
+        } else if (role == ROLE_SOCK) {
+            session_over |= on_socket(b, rx, msg);
+        }
+    }
+    if (session_over) {
+        vu_rx_clear(rx);
+        device_session_end(b);
+        if (b->opt.once || b->opt.connect)
+            quit = true;
+    }
+    return quit;
+}
+
 /* Returns the process exit status. */
 static int run(struct backend *b, int sigfd, int listen_fd)
 {
-    struct pollfd pfd[BK_MAX_RINGS + 4];
-    int role[BK_MAX_RINGS + 4];
+    struct pollset ps;
     struct vu_rx *rx = malloc(sizeof(*rx));
     struct vu_msg *msg = malloc(sizeof(*msg));
     bool more = false;
@@ -254,97 +385,14 @@ static int run(struct backend *b, int sigfd, int listen_fd)
     }
     vu_rx_init(rx);
     for (;;) {
-        unsigned n = 0;
-        bool must_poll_rings = false, quit = false, session_over = false;
-        bool want_extra = false;
-        int extra = b->type->extra_fd(b, &want_extra);
-
-        pfd[n] = (struct pollfd){ .fd = sigfd, .events = POLLIN };
-        role[n++] = ROLE_SIGNAL;
-        if (b->sock >= 0) {
-            pfd[n] = (struct pollfd){ .fd = b->sock, .events = POLLIN };
-            role[n++] = ROLE_SOCK;
-        } else if (listen_fd >= 0) {
-            /* One front-end at a time; the next waits in the backlog. */
-            pfd[n] = (struct pollfd){ .fd = listen_fd, .events = POLLIN };
-            role[n++] = ROLE_LISTEN;
-        }
-        for (unsigned i = 0; i < b->nrings; i++) {
-            if (!b->rings[i].started)
-                continue;
-            if (b->rings[i].kick_fd < 0) {
-                must_poll_rings = true; /* 5.2: no kick fd, so we poll */
-                continue;
-            }
-            pfd[n] = (struct pollfd){ .fd = b->rings[i].kick_fd, .events = POLLIN };
-            role[n++] = ROLE_KICK;
-        }
-        if (want_extra) {
-            pfd[n] = (struct pollfd){ .fd = extra, .events = POLLIN };
-            role[n++] = ROLE_EXTRA;
-        }
-
-        if (poll(pfd, n, more ? 0 : must_poll_rings ? 10 : -1) < 0 && errno != EINTR) {
+        pollset_build(&ps, b, sigfd, listen_fd);
+        if (poll(ps.pfd, ps.n, more ? 0 : ps.must_poll_rings ? RING_POLL_MS : -1) < 0 &&
+            errno != EINTR) {
             vs_err("poll: %s", strerror(errno));
             status = 1;
             break;
         }
-
-        /* Kicks and the extra fd first: a control message handled below may
-         * close and replace the fds polled above. */
-        for (unsigned i = 0; i < n; i++) {
-            if (!pfd[i].revents)
-                continue;
-            if (role[i] == ROLE_KICK) {
-                vq_eventfd_drain(pfd[i].fd); /* every running ring is looked at below */
-            } else if (role[i] == ROLE_EXTRA && b->sock >= 0) {
-                int rc = b->type->on_extra(b);
-                if (rc < 0)
-                    device_needs_reset(b, 0, vq_strerror(rc));
-            } else if (role[i] == ROLE_EXTRA) {
-                b->type->on_extra(b); /* no session: drops what arrived */
-            } else if (role[i] == ROLE_SIGNAL) {
-                struct signalfd_siginfo si;
-                while (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-                    if (si.ssi_signo == SIGUSR1) {
-                        write_stats(b);
-                    } else if (si.ssi_signo == SIGHUP) {
-                        if (b->type->rescan(b))
-                            device_config_changed(b);
-                    } else {
-                        vs_info("signal %u: exiting", si.ssi_signo);
-                        quit = true;
-                    }
-                }
-            } else if (role[i] == ROLE_LISTEN) {
-                int fd = vu_accept(listen_fd);
-                if (fd >= 0) {
-                    vs_info("front-end connected");
-                    vu_rx_clear(rx);
-                    device_session_start(b, fd);
-                }
-            } else if (role[i] == ROLE_SOCK) {
-                /* One message per turn: rings get their share in between. */
-                int rc = vu_recv(b->sock, rx, msg);
-                if (rc == 1)
-                    rc = device_handle_message(b, msg) < 0 ? -ECONNABORTED : 0;
-                if (rc < 0) {
-                    if (rc == -ECONNRESET)
-                        vs_info("front-end disconnected");
-                    else
-                        vs_info("closing the connection: %s", strerror(-rc));
-                    session_over = true;
-                }
-            }
-        }
-        if (session_over) {
-            vu_rx_clear(rx);
-            device_session_end(b);
-            more = false;
-            if (b->opt.once || b->opt.connect)
-                quit = true;
-        }
-        if (quit)
+        if (on_events(b, &ps, sigfd, listen_fd, rx, msg))
             break;
         more = b->sock >= 0 && device_run_rings(b);
     }
@@ -354,11 +402,54 @@ static int run(struct backend *b, int sigfd, int listen_fd)
     return status;
 }
 
+/* Signals arrive through an fd in the poll set, so a handler never runs in
+ * the middle of a request. The signalfd, or -1 after logging why. */
+static int signal_fd(void)
+{
+    sigset_t mask;
+    int fd;
+
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGUSR1);
+    sigaddset(&mask, SIGHUP);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (fd < 0)
+        vs_err("signalfd: %s", strerror(errno));
+    return fd;
+}
+
+/* --connect: connects and starts the session; else listens (*listen_fd).
+ * 0, or -1 after logging why. */
+static int open_socket(struct backend *b, int *listen_fd)
+{
+    if (b->opt.connect) {
+        int fd = connect_with_retry(b->opt.socket_path);
+        if (fd < 0) {
+            vs_err("cannot connect to %s: %s", b->opt.socket_path, strerror(-fd));
+            return -1;
+        }
+        vs_info("connected to %s", b->opt.socket_path);
+        device_session_start(b, fd);
+        return 0;
+    }
+    *listen_fd = vu_listen_unix(b->opt.socket_path, 0600);
+    if (*listen_fd < 0) {
+        vs_err("cannot listen on %s: %s", b->opt.socket_path, strerror(-*listen_fd));
+        *listen_fd = -1;
+        return -1;
+    }
+    vs_info("%s device listening on %s", b->type->name, b->opt.socket_path);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct backend *b = calloc(1, sizeof(*b));
     int sigfd = -1, listen_fd = -1, status = 1, rc;
-    sigset_t mask;
 
     vs_log_set_program("vdpa-backend");
     if (!b)
@@ -387,37 +478,11 @@ int main(int argc, char **argv)
     }
     device_init(b);
 
-    /* Signals arrive through an fd in the poll set, so a handler never runs
-     * in the middle of a request. */
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGUSR1);
-    sigaddset(&mask, SIGHUP);
-    sigprocmask(SIG_BLOCK, &mask, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-    if (sigfd < 0) {
-        vs_err("signalfd: %s", strerror(errno));
+    sigfd = signal_fd();
+    if (sigfd < 0)
         goto out_type;
-    }
-
-    if (b->opt.connect) {
-        int fd = connect_with_retry(b->opt.socket_path);
-        if (fd < 0) {
-            vs_err("cannot connect to %s: %s", b->opt.socket_path, strerror(-fd));
-            goto out_sig;
-        }
-        vs_info("connected to %s", b->opt.socket_path);
-        device_session_start(b, fd);
-    } else {
-        listen_fd = vu_listen_unix(b->opt.socket_path, 0600);
-        if (listen_fd < 0) {
-            vs_err("cannot listen on %s: %s", b->opt.socket_path, strerror(-listen_fd));
-            goto out_sig;
-        }
-        vs_info("%s device listening on %s", b->type->name, b->opt.socket_path);
-    }
+    if (open_socket(b, &listen_fd))
+        goto out_sig;
 
     status = run(b, sigfd, listen_fd);
     if (b->sock >= 0)

@@ -62,10 +62,92 @@ static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 
 static const struct drv_type *const types[] = { &drv_type_net, &drv_type_blk, &drv_type_fs };
 
+enum { O_SOCKET = 256, O_TYPE, O_COUNT, O_PAIRS, O_CTRL, O_SECTOR, O_MEM, O_QS, O_MAC, O_TAG,
+       O_LOG, O_HELP };
+
+/* One option c with its argument arg (getopt_long's optarg) into o: 0, or
+ * -1 after saying what is wrong. */
+static int set_option(struct options *o, int c, const char *arg)
+{
+    enum vs_log_level level;
+    unsigned m[6];
+    char tail;
+    uint64_t v;
+
+    switch (c) {
+    case O_SOCKET: o->socket_path = arg; break;
+    case O_TYPE: o->type = arg; break;
+    case O_COUNT:
+        if (parse_u64(arg, 0, 100000000, &v))
+            return fprintf(stderr, "vdpa-driver: --count is 0..100000000\n"), -1;
+        o->count = (unsigned)v;
+        break;
+    case O_PAIRS:
+        if (parse_u64(arg, 1, DRV_MAX_PAIRS, &v))
+            return fprintf(stderr, "vdpa-driver: --queue-pairs is 1..%u\n", DRV_MAX_PAIRS), -1;
+        o->queue_pairs = (unsigned)v;
+        break;
+    case O_CTRL: o->ctrl = true; break;
+    case O_SECTOR:
+        if (parse_u64(arg, 0, UINT64_MAX / 512, &o->pattern_sector))
+            return fprintf(stderr, "vdpa-driver: bad --pattern-sector\n"), -1;
+        break;
+    case O_MEM:
+        if (parse_u64(arg, 1, 4096, &v))
+            return fprintf(stderr, "vdpa-driver: --mem-mb is 1..4096\n"), -1;
+        o->mem_mb = (unsigned)v;
+        break;
+    case O_QS:
+        if (parse_u64(arg, 1, VQ_MAX_SIZE, &v) || (v & (v - 1)))
+            return fprintf(stderr, "vdpa-driver: --queue-size is a power of two <= %u\n",
+                           VQ_MAX_SIZE), -1;
+        o->queue_size = (unsigned)v;
+        break;
+    case O_MAC:
+        if (sscanf(arg, "%2x:%2x:%2x:%2x:%2x:%2x%c", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5],
+                   &tail) != 6)
+            return fprintf(stderr, "vdpa-driver: --expect-mac wants xx:xx:xx:xx:xx:xx\n"), -1;
+        for (int i = 0; i < 6; i++)
+            o->mac[i] = (uint8_t)m[i];
+        o->expect_mac = true;
+        break;
+    case O_TAG:
+        if (!*arg || strlen(arg) > FS_TAG_LEN)
+            return fprintf(stderr, "vdpa-driver: --expect-tag is 1..%u bytes\n", FS_TAG_LEN), -1;
+        o->expect_tag = arg;
+        break;
+    case O_LOG:
+        if (vs_log_level_parse(arg, &level))
+            return fprintf(stderr, "vdpa-driver: --log-level is error|warn|info|debug\n"), -1;
+        vs_log_set_level(level);
+        break;
+    case O_HELP: usage(stdout); exit(0);
+    default: return -1;
+    }
+    return 0;
+}
+
+/* What no single option can check: the type exists, the options fit it. */
+static int check_options(struct options *o, const struct drv_type **type)
+{
+    if (!o->socket_path || !o->type)
+        return fprintf(stderr, "vdpa-driver: --socket and --type are required\n"), -1;
+    for (unsigned i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+        if (strcmp(o->type, types[i]->name) == 0)
+            *type = types[i];
+    if (!*type)
+        return fprintf(stderr, "vdpa-driver: --type is net, blk or fs\n"), -1;
+    o->device_id = (*type)->device_id;
+    if (o->device_id != VIRTIO_ID_NET && (o->queue_pairs != 1 || o->ctrl || o->expect_mac))
+        return fprintf(stderr, "vdpa-driver: --queue-pairs, --ctrl and --expect-mac are for "
+                       "--type net\n"), -1;
+    if (o->device_id != VIRTIO_ID_FS && o->expect_tag)
+        return fprintf(stderr, "vdpa-driver: --expect-tag is for --type fs\n"), -1;
+    return 0;
+}
+
 static int parse_options(int argc, char **argv, struct options *o, const struct drv_type **type)
 {
-    enum { O_SOCKET = 256, O_TYPE, O_COUNT, O_PAIRS, O_CTRL, O_SECTOR, O_MEM, O_QS, O_MAC,
-           O_TAG, O_LOG, O_HELP };
     static const struct option longopts[] = {
         { "socket", required_argument, NULL, O_SOCKET },
         { "type", required_argument, NULL, O_TYPE },
@@ -81,10 +163,6 @@ static int parse_options(int argc, char **argv, struct options *o, const struct 
         { "help", no_argument, NULL, O_HELP },
         { NULL, 0, NULL, 0 },
     };
-    enum vs_log_level level;
-    unsigned m[6];
-    char tail;
-    uint64_t v;
     int c;
 
     memset(o, 0, sizeof(*o));
@@ -93,76 +171,12 @@ static int parse_options(int argc, char **argv, struct options *o, const struct 
     o->queue_pairs = 1;
     o->pattern_sector = 8;
     o->mem_mb = 16;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        switch (c) {
-        case O_SOCKET: o->socket_path = optarg; break;
-        case O_TYPE: o->type = optarg; break;
-        case O_COUNT:
-            if (parse_u64(optarg, 0, 100000000, &v))
-                return fprintf(stderr, "vdpa-driver: --count is 0..100000000\n"), -1;
-            o->count = (unsigned)v;
-            break;
-        case O_PAIRS:
-            if (parse_u64(optarg, 1, DRV_MAX_PAIRS, &v))
-                return fprintf(stderr, "vdpa-driver: --queue-pairs is 1..%u\n", DRV_MAX_PAIRS),
-                       -1;
-            o->queue_pairs = (unsigned)v;
-            break;
-        case O_CTRL: o->ctrl = true; break;
-        case O_SECTOR:
-            if (parse_u64(optarg, 0, UINT64_MAX / 512, &o->pattern_sector))
-                return fprintf(stderr, "vdpa-driver: bad --pattern-sector\n"), -1;
-            break;
-        case O_MEM:
-            if (parse_u64(optarg, 1, 4096, &v))
-                return fprintf(stderr, "vdpa-driver: --mem-mb is 1..4096\n"), -1;
-            o->mem_mb = (unsigned)v;
-            break;
-        case O_QS:
-            if (parse_u64(optarg, 1, VQ_MAX_SIZE, &v) || (v & (v - 1)))
-                return fprintf(stderr, "vdpa-driver: --queue-size is a power of two <= %u\n",
-                               VQ_MAX_SIZE), -1;
-            o->queue_size = (unsigned)v;
-            break;
-        case O_MAC:
-            if (sscanf(optarg, "%2x:%2x:%2x:%2x:%2x:%2x%c", &m[0], &m[1], &m[2], &m[3], &m[4],
-                       &m[5], &tail) != 6)
-                return fprintf(stderr, "vdpa-driver: --expect-mac wants xx:xx:xx:xx:xx:xx\n"), -1;
-            for (int i = 0; i < 6; i++)
-                o->mac[i] = (uint8_t)m[i];
-            o->expect_mac = true;
-            break;
-        case O_TAG:
-            if (!*optarg || strlen(optarg) > FS_TAG_LEN)
-                return fprintf(stderr, "vdpa-driver: --expect-tag is 1..%u bytes\n", FS_TAG_LEN),
-                       -1;
-            o->expect_tag = optarg;
-            break;
-        case O_LOG:
-            if (vs_log_level_parse(optarg, &level))
-                return fprintf(stderr, "vdpa-driver: --log-level is error|warn|info|debug\n"), -1;
-            vs_log_set_level(level);
-            break;
-        case O_HELP: usage(stdout); exit(0);
-        default: return -1;
-        }
-    }
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1)
+        if (set_option(o, c, optarg))
+            return -1;
     if (optind != argc)
         return fprintf(stderr, "vdpa-driver: unexpected argument '%s'\n", argv[optind]), -1;
-    if (!o->socket_path || !o->type)
-        return fprintf(stderr, "vdpa-driver: --socket and --type are required\n"), -1;
-    for (unsigned i = 0; i < sizeof(types) / sizeof(types[0]); i++)
-        if (strcmp(o->type, types[i]->name) == 0)
-            *type = types[i];
-    if (!*type)
-        return fprintf(stderr, "vdpa-driver: --type is net, blk or fs\n"), -1;
-    o->device_id = (*type)->device_id;
-    if (o->device_id != VIRTIO_ID_NET && (o->queue_pairs != 1 || o->ctrl || o->expect_mac))
-        return fprintf(stderr, "vdpa-driver: --queue-pairs, --ctrl and --expect-mac are for "
-                       "--type net\n"), -1;
-    if (o->device_id != VIRTIO_ID_FS && o->expect_tag)
-        return fprintf(stderr, "vdpa-driver: --expect-tag is for --type fs\n"), -1;
-    return 0;
+    return check_options(o, type);
 }
 
 int main(int argc, char **argv)

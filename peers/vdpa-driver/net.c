@@ -36,6 +36,7 @@
 #define TX_LEN (HDR_LEN + FRAME_LEN)
 #define RX_BUF_LEN 2048u           /* header + a 1514-byte frame fits */
 #define ETHERTYPE_TEST 0x88B5u     /* IEEE 802 "local experimental" */
+#define IDLE_POLL_MS 10            /* traffic without progress: wait for a call this long */
 
 static const uint8_t src_mac[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x01 };
 static const char magic[] = "vdpa-driver";
@@ -378,6 +379,82 @@ static int collect_rx(struct driver *d, struct traffic *t, unsigned pair)
     return n;
 }
 
+/* Fills every receive ring (the buffers at rx_bufs), tells the device, and
+ * puts each pair's call fds in pfd. 0 or -1 (logged). */
+static int fill_rx(struct driver *d, uint8_t *rx_bufs, struct pollfd *pfd)
+{
+    const unsigned q = d->queue_size;
+
+    for (unsigned p = 0; p < d->net_pairs; p++) {
+        for (unsigned i = 0; i < q; i++)
+            if (post_rx(d, p, rx_bufs + ((size_t)p * q + i) * RX_BUF_LEN)) {
+                vs_err("receiveq %u: cannot post receive buffer %u", p, i);
+                return -1;
+            }
+        vq_driver_kick(d->kick[rx_ring(p)]);
+        pfd[2 * p] = (struct pollfd){ .fd = d->call[rx_ring(p)], .events = POLLIN };
+        pfd[2 * p + 1] = (struct pollfd){ .fd = d->call[tx_ring(p)], .events = POLLIN };
+    }
+    return 0;
+}
+
+/* Sends and receives until every frame came back or nothing moved for
+ * DRV_IO_TIMEOUT_MS (then 0 too: the counts tell). -1 on a broken ring. */
+static int run_traffic(struct driver *d, struct traffic *t, struct pollfd *pfd)
+{
+    const unsigned pairs = d->net_pairs;
+    int idle_ms = 0;
+
+    while (t->received < t->count || t->completed < t->sent) {
+        bool progress = false;
+
+        transmit(d, t);
+        for (unsigned p = 0; p < pairs; p++) {
+            int ntx = collect_tx(d, t, p), nrx = ntx < 0 ? -1 : collect_rx(d, t, p);
+
+            if (ntx < 0 || nrx < 0)
+                return -1;
+            progress |= ntx > 0 || nrx > 0;
+        }
+        if (progress) {
+            idle_ms = 0;
+            continue;
+        }
+        if (idle_ms >= DRV_IO_TIMEOUT_MS) {
+            vs_err("no progress for %d s: sent %u, transmit completed %u, received %u",
+                   DRV_IO_TIMEOUT_MS / 1000, t->sent, t->completed, t->received);
+            break;
+        }
+        /* Nothing to do: sleep until a call eventfd fires. */
+        poll(pfd, 2 * pairs, IDLE_POLL_MS);
+        for (unsigned i = 0; i < 2 * pairs; i++)
+            vq_eventfd_drain(pfd[i].fd);
+        idle_ms += IDLE_POLL_MS;
+    }
+    return 0;
+}
+
+/* The counts, in the summary and on stdout; 0 when every frame came back
+ * once and intact. */
+static int net_report(struct driver *d, const struct traffic *t)
+{
+    if (d->net_pairs > 1) {
+        printf("vdpa-driver: net: received per queue pair:");
+        for (unsigned p = 0; p < d->net_pairs; p++)
+            printf(" %u", t->rx_per_pair[p]);
+        printf("\n");
+    }
+    snprintf(d->summary, sizeof(d->summary), "net: sent %u, received %u", t->sent,
+             t->received);
+    if (t->bad || t->dup) {
+        vs_err("%u foreign or corrupt frame(s), %u duplicate(s)", t->bad, t->dup);
+        return -1;
+    }
+    if (t->received == t->count && t->sent == t->count && t->completed == t->sent)
+        return 0;
+    return -1;
+}
+
 static int net_run(struct driver *d)
 {
     const unsigned q = d->queue_size, pairs = d->net_pairs;
@@ -386,7 +463,7 @@ static int net_run(struct driver *d)
     struct traffic *t = &tr;
     uint8_t *rx_bufs, *tx_bufs;
     struct pollfd *pfd = calloc(2 * pairs, sizeof(*pfd));
-    int idle_ms = 0, rc = -1;
+    int rc = -1;
 
     memset(t, 0, sizeof(*t));
     t->count = d->opt.count;
@@ -410,57 +487,8 @@ static int net_run(struct driver *d)
     for (unsigned i = 0; i < pairs * q; i++)
         t->tx_free[t->n_tx_free++] = tx_bufs + (size_t)i * TX_LEN;
 
-    /* Fill every receive ring, then tell the device. */
-    for (unsigned p = 0; p < pairs; p++) {
-        for (unsigned i = 0; i < q; i++)
-            if (post_rx(d, p, rx_bufs + ((size_t)p * q + i) * RX_BUF_LEN)) {
-                vs_err("receiveq %u: cannot post receive buffer %u", p, i);
-                goto out;
-            }
-        vq_driver_kick(d->kick[rx_ring(p)]);
-        pfd[2 * p] = (struct pollfd){ .fd = d->call[rx_ring(p)], .events = POLLIN };
-        pfd[2 * p + 1] = (struct pollfd){ .fd = d->call[tx_ring(p)], .events = POLLIN };
-    }
-
-    while (t->received < t->count || t->completed < t->sent) {
-        bool progress = false;
-
-        transmit(d, t);
-        for (unsigned p = 0; p < pairs; p++) {
-            int ntx = collect_tx(d, t, p), nrx = ntx < 0 ? -1 : collect_rx(d, t, p);
-
-            if (ntx < 0 || nrx < 0)
-                goto out;
-            progress |= ntx > 0 || nrx > 0;
-        }
-        if (progress) {
-            idle_ms = 0;
-            continue;
-        }
-        if (idle_ms >= DRV_IO_TIMEOUT_MS) {
-            vs_err("no progress for %d s: sent %u, transmit completed %u, received %u",
-                   DRV_IO_TIMEOUT_MS / 1000, t->sent, t->completed, t->received);
-            break;
-        }
-        /* Nothing to do: sleep until a call eventfd fires. */
-        poll(pfd, 2 * pairs, 10);
-        for (unsigned i = 0; i < 2 * pairs; i++)
-            vq_eventfd_drain(pfd[i].fd);
-        idle_ms += 10;
-    }
-
-    if (pairs > 1) {
-        printf("vdpa-driver: net: received per queue pair:");
-        for (unsigned p = 0; p < pairs; p++)
-            printf(" %u", t->rx_per_pair[p]);
-        printf("\n");
-    }
-    snprintf(d->summary, sizeof(d->summary), "net: sent %u, received %u", t->sent,
-             t->received);
-    if (t->bad || t->dup)
-        vs_err("%u foreign or corrupt frame(s), %u duplicate(s)", t->bad, t->dup);
-    else if (t->received == t->count && t->sent == t->count && t->completed == t->sent)
-        rc = 0;
+    if (fill_rx(d, rx_bufs, pfd) == 0 && run_traffic(d, t, pfd) == 0)
+        rc = net_report(d, t);
 out:
     free(pfd);
     free(t->tx_free);

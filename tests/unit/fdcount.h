@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Open-fd accounting for unit tests: how many fds the process has open
- * (entries of /proc/self/fd), whether one fd is closed, and a dump of what
- * is open for the message of a failed leak check. Header-only.
+ * Open-fd accounting for the unit tests, the integration tests (tests/integ)
+ * and the session fuzzer: how many fds the process has open (entries of
+ * /proc/self/fd), whether one fd is closed, and a dump of what is open for
+ * the message of a failed leak check. Header-only.
  */
 #ifndef VDPA_SHIM_TESTS_FDCOUNT_H
 #define VDPA_SHIM_TESTS_FDCOUNT_H

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Small helpers shared by the unit tests (include after <cmocka.h>):
- * assert_contains, and a scratch directory for a test group. Header-only.
+ * Small helpers shared by the unit tests and the integration tests
+ * (tests/integ; include after <cmocka.h>): assert_contains, and a scratch
+ * directory for a test group. Header-only.
  */
 #ifndef VDPA_SHIM_TESTS_TESTUTIL_H
 #define VDPA_SHIM_TESTS_TESTUTIL_H

@@ -3,7 +3,7 @@
  * Isolation (issue 14), items 3, 5, 6, 7 and 8a/8c: a hostile peer of one
  * device (the attacker) in the same shim as a well-behaved device (the
  * victim) whose request/reply exchanges are timed throughout
- * (tests/unit/isolation.h). Every test asserts the victim's worst delay and
+ * (tests/integ/isolation.h). Every test asserts the victim's worst delay and
  * that the shim is alive at its end, and prints
  *     isolation: item N: victim worst X ms over N exchanges
  * for docs/reliability.md#isolation. Items 1, 2, 4 and 8b (down-conversion)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The two session-core regressions of issue 16, through the real vdpa-shim
- * binary with scripted peers (tests/unit/scripted.h):
+ * binary with scripted peers (tests/integ/scripted.h):
  *
  * 1. Pipelined order. Replies carry no request id, so the front-end matches
  *    them to its requests by order. In pass-through over a legacy back-end
@@ -55,7 +55,7 @@
 #define PASS_STATUS 0x0bu  /* ACKNOWLEDGE | DRIVER | FEATURES_OK */
 #define NET_QUEUE_PAIRS 1u /* the shim's GET_QUEUE_NUM for net without MQ */
 
-/* Up-conversion (as tests/unit/test_upconv.c): a vdpa-user back-end and a
+/* Up-conversion (as tests/integ/test_upconv.c): a vdpa-user back-end and a
  * legacy front-end's ack. */
 #define VDPA_BE_PF (VU_BIT(VU_PF_VDPA) | VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) | \
                     VU_BIT(VU_PF_CONFIG) | VU_BIT(VU_PF_STATUS))

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Issue 15, items 1-3, with scripted peers (tests/unit/conv_script.h: the
+ * Issue 15, items 1-3, with scripted peers (tests/integ/conv_script.h: the
  * back-end answers whatever the shim asks). Each test fails on 44c4f61:
  *   1  QEMU's virtio-net brings each queue pair up as its own vhost device
  *      on the same socket (hw/virtio/vhost-user.c vhost_user_backend_init):

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Conversion bring-ups for the isolation tests (tests/unit/isolation.h): one
+ * Conversion bring-ups for the isolation tests (tests/integ/isolation.h): one
  * device of the two-device shim driven into down-conversion (a vdpa-user
  * front-end over a legacy back-end, the shim serving the virtio-net control
  * queue from guest memory) or up-conversion (a legacy front-end over a
  * vdpa-user back-end), so that its hostile peer can attack what the shim
  * does there.
  *
- * Unlike tests/unit/test_downconv.c and test_upconv.c, which check every
+ * Unlike tests/integ/test_downconv.c and test_upconv.c, which check every
  * message the back-end receives, the back-end here is an auto-responder:
  * whatever the shim asks it answers from the message table (an ack where
  * NEED_REPLY is set, the value a request always gets), so a test only

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Isolation, issue 14 items 1, 2, 4 and 8b: a hostile peer of a converting
- * device (tests/unit/conv_script.h) attacks the fds and the control queue the
+ * device (tests/integ/conv_script.h) attacks the fds and the control queue the
  * shim serves, while a second, well-behaved device in the same shim is timed
- * (tests/unit/isolation.h). Each test fails on 44c4f61:
+ * (tests/integ/isolation.h). Each test fails on 44c4f61:
  *   1  an fd of the wrong kind as the control queue's kick (a memfd, a
  *      directory, an O_PATH fd) crashed the shim at DRIVER_OK or at a re-kick
  *      while running (uv_poll_start on a handle never set up);
