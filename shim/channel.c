@@ -19,8 +19,6 @@
 static void on_be_chan_msg(struct vs_conn *c, struct vu_msg *m);
 static void on_fe_chan_msg(struct vs_conn *c, struct vu_msg *m);
 
-
-
 static void on_chan_close(struct vs_conn *c, int reason)
 {
     struct vs_relay *r = c->owner;
@@ -60,7 +58,8 @@ static void handle_be_chan_msg(struct vs_conn *c, struct vu_msg *m)
     vs_session_need_reply(&r->be_limits, d, m);
     if (vu_request_expects_reply(&r->be_limits, d, m, &o.p) && vs_owed_push(&r->chan_pending, &o)) {
         vu_msg_close_fds(m);
-        vs_session_reject(r, c, VU_CHAN_BACKEND, &hdr, NULL, -ENOBUFS, "too many replies outstanding");
+        vs_session_reject(r, c, VU_CHAN_BACKEND, &hdr, NULL, -ENOBUFS,
+                          "too many replies outstanding");
         return;
     }
     vs_trace_dir(r, "be->fe", VU_CHAN_BACKEND, m, NULL);
@@ -81,7 +80,7 @@ static void handle_fe_chan_msg(struct vs_conn *c, struct vu_msg *m)
         struct vu_hdr hdr = m->hdr;
         vu_msg_close_fds(m);
         vs_session_reject(r, c, VU_CHAN_BACKEND, &hdr, NULL, -EPROTO,
-               "front-end sent a message on the back-end channel that answers nothing");
+                          "front-end sent a message on the back-end channel that answers nothing");
         return;
     }
     rc = vu_validate_reply(&o.p, VU_CHAN_BACKEND, m, &err);
@@ -136,7 +135,7 @@ int vs_backend_channel_new(struct vs_relay *r, vs_conn_msg_cb on_msg, vs_conn_cl
     r->be_chan = vs_conn_new(r->loop, pair[0], "back-end channel", on_msg, on_close, r);
     if (r->be_chan)
         r->be_chan->channel = VU_CHAN_BACKEND; /* for the fd sweep's log */
-    if (!r->be_chan) { /* vs_conn_new closed pair[0] */
+    if (!r->be_chan) {                         /* vs_conn_new closed pair[0] */
         close(pair[1]);
         return -ENOMEM;
     }
@@ -163,8 +162,8 @@ static int take_backend_channel(struct vs_relay *r, struct vu_msg *m, bool *forw
 
     *forward = vu_has_bit(r->be_limits.protocol_features, VU_PF_BACKEND_REQ);
     vs_conn_close(r->fe_chan, 0);
-    r->fe_chan = vs_session_peer_conn(r, fd_take(&m->fds[0]), "front-end channel",
-                                      on_fe_chan_msg, on_chan_close);
+    r->fe_chan = vs_session_peer_conn(r, fd_take(&m->fds[0]), "front-end channel", on_fe_chan_msg,
+                                      on_chan_close);
     m->nfds = 0;
     if (!r->fe_chan)
         rc = -ENOMEM;
@@ -183,7 +182,7 @@ static int take_backend_channel(struct vs_relay *r, struct vu_msg *m, bool *forw
  * back-end (with the shim's end of a new channel), false when the shim
  * answered or refused it. */
 bool vs_session_backend_req_fd(struct vs_relay *r, struct vs_conn *c, const struct vu_msg_desc *d,
-                           struct vu_msg *m)
+                               struct vu_msg *m)
 {
     struct vu_hdr hdr = m->hdr;
     char text[128];

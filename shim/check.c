@@ -19,10 +19,10 @@
 struct vs_check {
     struct vs_matrix m;
     char path[VS_PATH_MAX + 16];
-    uint64_t seen_fe;            /* front-end requests seen this session, by table row */
-    bool started;                /* the front-end started the device: a legacy kick fd,
+    uint64_t seen_fe; /* front-end requests seen this session, by table row */
+    bool started;     /* the front-end started the device: a legacy kick fd,
                                     or vdpa-user's DRIVER_OK */
-    bool resumed;                /* a legacy front-end set a ring's base past 0: it
+    bool resumed;     /* a legacy front-end set a ring's base past 0: it
                                     resumes a device it had running (reconnect=) */
 };
 
@@ -65,9 +65,8 @@ static enum vs_mx_role sender_role(const struct vs_relay *r, enum vu_channel ch)
 {
     if (ch == VU_CHAN_FRONTEND)
         return vu_has_bit(r->fe_limits.protocol_features, VU_PF_VDPA) ? VS_MX_VDPA_FE
-                                                                       : VS_MX_LEGACY_FE;
-    return vu_has_bit(r->be_limits.protocol_features, VU_PF_VDPA) ? VS_MX_VDPA_BE
-                                                                   : VS_MX_LEGACY_BE;
+                                                                      : VS_MX_LEGACY_FE;
+    return vu_has_bit(r->be_limits.protocol_features, VU_PF_VDPA) ? VS_MX_VDPA_BE : VS_MX_LEGACY_BE;
 }
 
 void vs_check_request(struct vs_relay *r, enum vu_channel ch, const struct vu_msg *m)
@@ -94,26 +93,25 @@ void vs_check_request(struct vs_relay *r, enum vu_channel ch, const struct vu_ms
     }
     if (v == VS_MX_NEVER || v == VS_MX_FORBIDDEN)
         vs_warn("%s: check: the %s sent %s, which %s %s %s (%s: %s)", r->cfg.id,
-                ch == VU_CHAN_FRONTEND ? "front-end" : "back-end",
-                vu_request_name(ch, request),
-                v == VS_MX_NEVER ? "a" : "vdpa-user", v == VS_MX_NEVER ? r->cfg.type->name : "forbids",
-                v == VS_MX_NEVER ? (ch == VU_CHAN_FRONTEND ? "front-end never sends"
-                                                           : "back-end never sends")
-                                 : (ch == VU_CHAN_FRONTEND ? "to front-ends" : "to back-ends"),
+                ch == VU_CHAN_FRONTEND ? "front-end" : "back-end", vu_request_name(ch, request),
+                v == VS_MX_NEVER ? "a" : "vdpa-user",
+                v == VS_MX_NEVER ? r->cfg.type->name : "forbids",
+                v == VS_MX_NEVER
+                    ? (ch == VU_CHAN_FRONTEND ? "front-end never sends" : "back-end never sends")
+                    : (ch == VU_CHAN_FRONTEND ? "to front-ends" : "to back-ends"),
                 c->path, vs_mx_role_column(role));
 }
 
 void vs_check_refusal(struct vs_relay *r, uint32_t request)
 {
     struct vs_check *c = r->check;
-    enum vs_mx_role role = vu_has_bit(r->be_limits.protocol_features, VU_PF_VDPA)
-                               ? VS_MX_VDPA_BE
-                               : VS_MX_LEGACY_BE;
+    enum vs_mx_role role = vu_has_bit(r->be_limits.protocol_features, VU_PF_VDPA) ? VS_MX_VDPA_BE
+                                                                                  : VS_MX_LEGACY_BE;
 
     if (c && vs_mx_get(&c->m, role, VU_CHAN_FRONTEND, request) == VS_MX_REQUIRED)
         vs_warn("%s: check: the back-end refused %s, which a %s back-end must handle (%s: %s)",
-                r->cfg.id, vu_request_name(VU_CHAN_FRONTEND, request), r->cfg.type->name,
-                c->path, vs_mx_role_column(role));
+                r->cfg.id, vu_request_name(VU_CHAN_FRONTEND, request), r->cfg.type->name, c->path,
+                vs_mx_role_column(role));
 }
 
 void vs_check_session_end(struct vs_relay *r)
@@ -130,11 +128,10 @@ void vs_check_session_end(struct vs_relay *r)
         const struct vu_msg_desc *d = vu_msg_desc_at(VU_CHAN_FRONTEND, i);
         bool owed = !(c->resumed && role == VS_MX_LEGACY_FE &&
                       (d->flags & VU_DESC_ONCE_PER_DEVICE));
-        if (owed && c->m.v[role][VU_CHAN_FRONTEND][i] == VS_MX_REQUIRED &&
-            !(c->seen_fe >> i & 1))
+        if (owed && c->m.v[role][VU_CHAN_FRONTEND][i] == VS_MX_REQUIRED && !(c->seen_fe >> i & 1))
             vs_warn("%s: check: the front-end started the device without sending %s, which a "
-                    "%s front-end must send (%s: %s)", r->cfg.id, d->name, r->cfg.type->name,
-                    c->path, vs_mx_role_column(role));
+                    "%s front-end must send (%s: %s)",
+                    r->cfg.id, d->name, r->cfg.type->name, c->path, vs_mx_role_column(role));
     }
     c->seen_fe = 0;
     c->started = c->resumed = false;

@@ -114,8 +114,8 @@ static const struct {
 };
 
 /* Keys that bound what a peer can do: peer-uid=, backend-uid=, reply-timeout=. */
-static int apply_guard_key(struct vs_device_config *dev, const char *key, const char *v,
-                           char *err, size_t errlen)
+static int apply_guard_key(struct vs_device_config *dev, const char *key, const char *v, char *err,
+                           size_t errlen)
 {
     unsigned long n;
 
@@ -134,15 +134,17 @@ static int apply_guard_key(struct vs_device_config *dev, const char *key, const 
         return 0;
     }
     if (vs_duration_parse(v, &dev->reply_timeout_ms))
-        return errorf(err, errlen, "reply-timeout=%s: expected a duration such as 500ms, 60s "
-                      "or 60 (seconds), at most 24h; 0 = no bound", v);
+        return errorf(err, errlen,
+                      "reply-timeout=%s: expected a duration such as 500ms, 60s "
+                      "or 60 (seconds), at most 24h; 0 = no bound",
+                      v);
     dev->reply_timeout_set = true;
     return 0;
 }
 
 /* net speed= and duplex=. */
-static int apply_link_key(struct vs_device_config *dev, const char *key, const char *v,
-                          char *err, size_t errlen)
+static int apply_link_key(struct vs_device_config *dev, const char *key, const char *v, char *err,
+                          size_t errlen)
 {
     unsigned long n;
 
@@ -214,11 +216,13 @@ static int apply_key(struct vs_device_config *dev, const char *key, const char *
         errno = 0;
         n = strtoul(v, &end, 8);
         if (!*v || strspn(v, "01234567") != strlen(v) || *end || errno || n > 0777)
-            return errorf(err, errlen, "socket-mode=%s: expected octal permissions such as 0600", v);
+            return errorf(err, errlen, "socket-mode=%s: expected octal permissions such as 0600",
+                          v);
         dev->socket_mode = (unsigned)n;
     } else if (strcmp(key, "mac") == 0) {
         if (parse_mac(v, dev->mac))
-            return errorf(err, errlen, "mac=%s: expected six hex bytes such as 52:54:00:12:34:56", v);
+            return errorf(err, errlen, "mac=%s: expected six hex bytes such as 52:54:00:12:34:56",
+                          v);
         dev->has_mac = true;
     } else if (strcmp(key, "mtu") == 0) {
         if (parse_uint(v, 68, 65535, &n))
@@ -309,8 +313,10 @@ int vs_device_finish(const struct vs_device_config *dev, char *err, size_t errle
         return errorf(err, errlen, "device %s: mac=, mtu= and queue-pairs= apply to type=net only",
                       dev->id);
     if (strcmp(dev->type->name, "net") == 0 && dev->num_queues)
-        return errorf(err, errlen, "device %s: num-queues= does not apply to type=net; use "
-                      "queue-pairs=", dev->id);
+        return errorf(err, errlen,
+                      "device %s: num-queues= does not apply to type=net; use "
+                      "queue-pairs=",
+                      dev->id);
     if (strcmp(dev->type->name, "net") != 0 && dev->speed_set)
         return errorf(err, errlen, "device %s: speed= and duplex= apply to type=net only", dev->id);
     if (strcmp(dev->type->name, "fs") != 0 && dev->tag[0])
@@ -393,10 +399,23 @@ int vs_size_parse(const char *text, uint64_t *bytes)
     if (errno)
         return -EINVAL;
     switch (*end) {
-    case 'k': case 'K': shift = 10; end++; break;
-    case 'm': case 'M': shift = 20; end++; break;
-    case 'g': case 'G': shift = 30; end++; break;
-    default: break;
+    case 'k':
+    case 'K':
+        shift = 10;
+        end++;
+        break;
+    case 'm':
+    case 'M':
+        shift = 20;
+        end++;
+        break;
+    case 'g':
+    case 'G':
+        shift = 30;
+        end++;
+        break;
+    default:
+        break;
     }
     if (shift && (strcmp(end, "iB") == 0 || strcmp(end, "B") == 0))
         end += strlen(end);
@@ -467,8 +486,10 @@ int vs_option_set(struct vs_options *opts, const char *name, const char *value, 
     } else if (strcmp(name, "trace-max") == 0) {
         uint64_t n;
         if (vs_size_parse(value, &n) || (n && n < VS_TRACE_MAX_MIN))
-            return errorf(err, errlen, "trace-max %s: expected a size such as 64M, 512K or 1G "
-                          "(at least %uK; 0 = no limit)", value, VS_TRACE_MAX_MIN >> 10);
+            return errorf(err, errlen,
+                          "trace-max %s: expected a size such as 64M, 512K or 1G "
+                          "(at least %uK; 0 = no limit)",
+                          value, VS_TRACE_MAX_MIN >> 10);
         if (!opts->trace_max_set || override)
             opts->trace_max = n;
         opts->trace_max_set = true;
@@ -482,14 +503,18 @@ int vs_option_set(struct vs_options *opts, const char *name, const char *value, 
     } else if (strcmp(name, "reply-timeout") == 0) {
         uint32_t ms;
         if (vs_duration_parse(value, &ms))
-            return errorf(err, errlen, "reply-timeout %s: expected a duration such as 500ms, 60s "
-                          "or 60 (seconds), at most 24h; 0 = no bound", value);
+            return errorf(err, errlen,
+                          "reply-timeout %s: expected a duration such as 500ms, 60s "
+                          "or 60 (seconds), at most 24h; 0 = no bound",
+                          value);
         if (!opts->reply_timeout_set || override)
             opts->reply_timeout_ms = ms;
         opts->reply_timeout_set = true;
     } else {
-        return errorf(err, errlen, "unknown setting '%s'; known: trace, trace-format, trace-max, "
-                      "log-level, reply-timeout", name);
+        return errorf(err, errlen,
+                      "unknown setting '%s'; known: trace, trace-format, trace-max, "
+                      "log-level, reply-timeout",
+                      name);
     }
     return 0;
 }
@@ -650,36 +675,37 @@ void vs_cli_usage(FILE *out)
             "Device keys (a literal ',' in a value is written ',,'):\n");
     for (size_t i = 0; i < sizeof(device_keys) / sizeof(device_keys[0]); i++)
         fprintf(out, "  %-15s %s\n", device_keys[i].key, device_keys[i].help);
-    fprintf(out,
-            "\nDevice types: %s\n"
-            "\nOptions:\n"
-            "  --device SPEC        one device, KEY=VALUE,... (repeatable)\n"
-            "  --config FILE        devices from an INI file: [device NAME] sections with the\n"
-            "                       same keys (NAME is the id), an optional [global] section\n"
-            "                       with trace, trace-format, trace-max, log-level,\n"
-            "                       reply-timeout; SIGHUP\n"
-            "                       reloads it. May be combined with --device; command-line\n"
-            "                       options win over [global]\n"
-            "  --trace FILE|-       write every message, decoded, to FILE (- = stdout)\n"
-            "  --trace-format FMT   text (default: one readable line a message) or json\n"
-            "                       (one JSON object a line)\n"
-            "  --trace-max SIZE     when FILE would grow past SIZE (default 64M, 0 = no\n"
-            "                       limit) it is renamed FILE.1 (replacing the last one) and\n"
-            "                       a new FILE begun; suffixes K, M, G\n"
-            "  --log-level LEVEL    error, warn, info (default) or debug\n"
-            "  --reply-timeout TIME how long a peer may owe a reply before its session ends\n"
-            "                       (default 120s; 500ms, 60s, 0 = no bound); reply-timeout=\n"
-            "                       of a device wins\n"
-            "  --help, --version\n"
-            "\nSignals: SIGHUP reloads --config (devices whose keys did not change keep\n"
-            "their sessions) and reopens the trace file; SIGTERM or SIGINT end every\n"
-            "session, remove the sockets the shim created and exit 0.\n"
-            "Socket activation: listening sockets passed as LISTEN_FDS (systemd) are used\n"
-            "for the device whose frontend= path (or id, as FileDescriptorName) matches.\n"
-            "\nExample:\n"
-            "  vdpa-shim --device type=net,frontend=/run/vm0-net.sock,backend=/run/dpdk-vhost0.sock\n"
-            "\nExit status: 0 on a clean shutdown (SIGINT/SIGTERM), 1 on a runtime failure\n"
-            "(a socket or the trace file cannot be opened), 2 on bad usage (options or\n"
-            "config file).\n",
-            vs_device_type_names());
+    fprintf(
+        out,
+        "\nDevice types: %s\n"
+        "\nOptions:\n"
+        "  --device SPEC        one device, KEY=VALUE,... (repeatable)\n"
+        "  --config FILE        devices from an INI file: [device NAME] sections with the\n"
+        "                       same keys (NAME is the id), an optional [global] section\n"
+        "                       with trace, trace-format, trace-max, log-level,\n"
+        "                       reply-timeout; SIGHUP\n"
+        "                       reloads it. May be combined with --device; command-line\n"
+        "                       options win over [global]\n"
+        "  --trace FILE|-       write every message, decoded, to FILE (- = stdout)\n"
+        "  --trace-format FMT   text (default: one readable line a message) or json\n"
+        "                       (one JSON object a line)\n"
+        "  --trace-max SIZE     when FILE would grow past SIZE (default 64M, 0 = no\n"
+        "                       limit) it is renamed FILE.1 (replacing the last one) and\n"
+        "                       a new FILE begun; suffixes K, M, G\n"
+        "  --log-level LEVEL    error, warn, info (default) or debug\n"
+        "  --reply-timeout TIME how long a peer may owe a reply before its session ends\n"
+        "                       (default 120s; 500ms, 60s, 0 = no bound); reply-timeout=\n"
+        "                       of a device wins\n"
+        "  --help, --version\n"
+        "\nSignals: SIGHUP reloads --config (devices whose keys did not change keep\n"
+        "their sessions) and reopens the trace file; SIGTERM or SIGINT end every\n"
+        "session, remove the sockets the shim created and exit 0.\n"
+        "Socket activation: listening sockets passed as LISTEN_FDS (systemd) are used\n"
+        "for the device whose frontend= path (or id, as FileDescriptorName) matches.\n"
+        "\nExample:\n"
+        "  vdpa-shim --device type=net,frontend=/run/vm0-net.sock,backend=/run/dpdk-vhost0.sock\n"
+        "\nExit status: 0 on a clean shutdown (SIGINT/SIGTERM), 1 on a runtime failure\n"
+        "(a socket or the trace file cannot be opened), 2 on bad usage (options or\n"
+        "config file).\n",
+        vs_device_type_names());
 }

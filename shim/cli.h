@@ -20,36 +20,39 @@
 #include "trace.h"
 
 #define VS_MAX_DEVICES 4096
-#define VS_PATH_MAX sizeof(((struct sockaddr_un *)0)->sun_path)
+#define VS_PATH_MAX    sizeof(((struct sockaddr_un *)0)->sun_path)
 
-enum vs_side_mode { VS_MODE_LISTEN, VS_MODE_CONNECT };
+enum vs_side_mode {
+    VS_MODE_LISTEN,
+    VS_MODE_CONNECT
+};
 
 struct vs_device_config {
-    char id[32];                          /* id= or "dev<N>" */
+    char id[32]; /* id= or "dev<N>" */
     const struct vs_device_type *type;
     char frontend[VS_PATH_MAX];
-    enum vs_side_mode frontend_mode;      /* default listen */
+    enum vs_side_mode frontend_mode; /* default listen */
     char backend[VS_PATH_MAX];
-    enum vs_side_mode backend_mode;       /* default connect */
-    unsigned socket_mode;                 /* permissions of sockets we create */
+    enum vs_side_mode backend_mode; /* default connect */
+    unsigned socket_mode;           /* permissions of sockets we create */
     bool has_mac;
     uint8_t mac[6];
-    uint16_t mtu;                         /* 0: not set */
-    uint16_t queue_pairs;                 /* net; 0: not set */
-    uint16_t num_queues;                  /* other types; 0: not set */
-    uint16_t queue_size;                  /* 0: not set */
-    bool speed_set;                       /* net speed=/duplex= (down-conversion config) */
-    uint32_t speed;                       /* Mbit/s */
-    uint8_t duplex;                       /* 0 half, 1 full */
-    char tag[37];                         /* fs: mount tag, up to 36 bytes */
-    uint64_t capacity;                    /* blk: bytes, when the back-end has no config */
-    char check[VS_PATH_MAX];              /* compat-matrix file or directory, "" = none */
-    bool peer_uid_set;                    /* peer-uid=: both peers must run as this user */
+    uint16_t mtu;            /* 0: not set */
+    uint16_t queue_pairs;    /* net; 0: not set */
+    uint16_t num_queues;     /* other types; 0: not set */
+    uint16_t queue_size;     /* 0: not set */
+    bool speed_set;          /* net speed=/duplex= (down-conversion config) */
+    uint32_t speed;          /* Mbit/s */
+    uint8_t duplex;          /* 0 half, 1 full */
+    char tag[37];            /* fs: mount tag, up to 36 bytes */
+    uint64_t capacity;       /* blk: bytes, when the back-end has no config */
+    char check[VS_PATH_MAX]; /* compat-matrix file or directory, "" = none */
+    bool peer_uid_set;       /* peer-uid=: both peers must run as this user */
     uint32_t peer_uid;
-    bool backend_uid_set;                 /* backend-uid=: the back-end must run as this user */
+    bool backend_uid_set; /* backend-uid=: the back-end must run as this user */
     uint32_t backend_uid;
-    bool reply_timeout_set;               /* reply-timeout= given for this device */
-    uint32_t reply_timeout_ms;            /* a reply owed longer ends the session; 0: no bound */
+    bool reply_timeout_set;    /* reply-timeout= given for this device */
+    uint32_t reply_timeout_ms; /* a reply owed longer ends the session; 0: no bound */
     /* Not keys: set by main for socket activation (and not compared on
      * reload). A listening socket passed in, used (and closed at the end)
      * instead of creating the socket at the path; the path is never removed. */
@@ -58,16 +61,16 @@ struct vs_device_config {
 };
 
 struct vs_options {
-    struct vs_device_config *devices;     /* owned; free with vs_options_free */
+    struct vs_device_config *devices; /* owned; free with vs_options_free */
     size_t ndevices;
-    size_t ncli_devices;                  /* the first ones, from --device */
-    const char *config_path;              /* --config, or NULL */
-    const char *trace_path;               /* NULL: no trace; "-": stdout */
-    char *trace_path_owned;               /* trace_path when it came from the file */
-    enum vs_trace_format trace_format;    /* default text */
-    uint64_t trace_max;                   /* bytes before rotation; 0: no limit */
+    size_t ncli_devices;               /* the first ones, from --device */
+    const char *config_path;           /* --config, or NULL */
+    const char *trace_path;            /* NULL: no trace; "-": stdout */
+    char *trace_path_owned;            /* trace_path when it came from the file */
+    enum vs_trace_format trace_format; /* default text */
+    uint64_t trace_max;                /* bytes before rotation; 0: no limit */
     enum vs_log_level log_level;
-    uint32_t reply_timeout_ms;            /* reply-timeout for devices without the key */
+    uint32_t reply_timeout_ms; /* reply-timeout for devices without the key */
     /* set explicitly (the command line wins over the config file's [global]) */
     bool trace_set, trace_format_set, trace_max_set, log_level_set, reply_timeout_set;
     bool help;
@@ -87,8 +90,8 @@ int vs_size_parse(const char *text, uint64_t *bytes);
  * Linux SCSI and NVMe drivers, so a minute or more). The warning that names
  * the stuck request comes at a quarter of it, at most VS_REPLY_WARN_MAX_MS. */
 #define VS_REPLY_TIMEOUT_DEFAULT_MS 120000u
-#define VS_REPLY_TIMEOUT_MAX_MS (24u * 3600u * 1000u)
-#define VS_REPLY_WARN_MAX_MS 10000u
+#define VS_REPLY_TIMEOUT_MAX_MS     (24u * 3600u * 1000u)
+#define VS_REPLY_WARN_MAX_MS        10000u
 /* Durations: digits with an optional "ms" or "s" (seconds when bare), at
  * most VS_REPLY_TIMEOUT_MAX_MS; 0 allowed. 0 or -EINVAL. */
 int vs_duration_parse(const char *text, uint32_t *ms);
@@ -107,7 +110,10 @@ int vs_options_add_device(struct vs_options *opts, const struct vs_device_config
                           size_t errlen);
 /* Two devices clash when they share an id (returns VS_CLASH_ID) or a socket
  * path (VS_CLASH_SOCKET, *path set to it); 0 when they do not. */
-enum { VS_CLASH_ID = 1, VS_CLASH_SOCKET };
+enum {
+    VS_CLASH_ID = 1,
+    VS_CLASH_SOCKET
+};
 int vs_device_clash(const struct vs_device_config *a, const struct vs_device_config *b,
                     const char **path);
 /* No two devices clash. 0 or -EINVAL with the reason. */

@@ -16,13 +16,17 @@ struct reader {
     const char *name;
     char *err;
     size_t errlen;
-    enum { SEC_NONE, SEC_GLOBAL, SEC_DEVICE } section;
-    unsigned global_line;          /* the [global] line, 0 when none yet */
-    struct vs_device_config dev;   /* the [device NAME] being read */
+    enum {
+        SEC_NONE,
+        SEC_GLOBAL,
+        SEC_DEVICE
+    } section;
+    unsigned global_line;        /* the [global] line, 0 when none yet */
+    struct vs_device_config dev; /* the [device NAME] being read */
     struct vs_device_seen seen;
     unsigned dev_line;
-    unsigned *dev_lines;           /* section line of each device from the file */
-    size_t first;                  /* index of the file's first device in opts */
+    unsigned *dev_lines; /* section line of each device from the file */
+    size_t first;        /* index of the file's first device in opts */
 };
 
 static int at(struct reader *rd, unsigned line, const char *fmt, ...)
@@ -139,9 +143,11 @@ static int key_line(struct reader *rd, unsigned line, char *s)
         return at(rd, line, "a line '= %.80s' has no key", value);
     switch (rd->section) {
     case SEC_NONE:
-        return at(rd, line, "%s = ... comes before any section; put device keys under "
+        return at(rd, line,
+                  "%s = ... comes before any section; put device keys under "
                   "[device NAME] and trace/log settings (and the reply-timeout default) under "
-                  "[global]", key);
+                  "[global]",
+                  key);
     case SEC_GLOBAL:
         if (vs_option_set(rd->opts, key, value, false, msg, sizeof(msg)))
             return at(rd, line, "%s", msg);
@@ -192,8 +198,9 @@ static int parse(struct reader *rd, char *text, size_t size)
 int vs_config_load_string(struct vs_options *opts, const char *name, const char *text, char *err,
                           size_t errlen)
 {
-    struct reader rd = { .opts = opts, .name = name, .err = err, .errlen = errlen,
-                         .first = opts->ndevices };
+    struct reader rd = {
+        .opts = opts, .name = name, .err = err, .errlen = errlen, .first = opts->ndevices
+    };
     size_t size = strlen(text);
     char *copy = malloc(size + 1);
     int rc;
@@ -226,8 +233,8 @@ static int open_regular(const char *path, off_t *size, char *err, size_t errlen)
         return fd;
     }
     if (st.st_size > (off_t)VS_CONFIG_FILE_MAX) {
-        snprintf(err, errlen, "%s: larger than %u MiB (%lld bytes); is this the config file?",
-                 path, VS_CONFIG_FILE_MAX >> 20, (long long)st.st_size);
+        snprintf(err, errlen, "%s: larger than %u MiB (%lld bytes); is this the config file?", path,
+                 VS_CONFIG_FILE_MAX >> 20, (long long)st.st_size);
         close(fd);
         return -EFBIG;
     }
@@ -256,7 +263,10 @@ static ssize_t read_all(int fd, char *text, size_t max)
 
 int vs_config_load(struct vs_options *opts, char *err, size_t errlen)
 {
-    struct reader rd = { .opts = opts, .name = opts->config_path, .err = err, .errlen = errlen,
+    struct reader rd = { .opts = opts,
+                         .name = opts->config_path,
+                         .err = err,
+                         .errlen = errlen,
                          .first = opts->ndevices };
     const char *path = opts->config_path;
     off_t st_size = 0;

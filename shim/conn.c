@@ -15,7 +15,7 @@ static void update_events(struct vs_conn *c);
  * the caller, like vs_conn_fail). */
 static uv_timer_t *reap_timer;
 static struct vs_conn *reap_list;
-static unsigned conns_open;    /* the timer is released with the last connection */
+static unsigned conns_open; /* the timer is released with the last connection */
 
 static void reap_forget(struct vs_conn *c)
 {
@@ -74,8 +74,8 @@ static void sweep_fds(const struct vs_conn *c, struct vu_msg *msg)
         }
     msg->nfds = 0;
     if (left)
-        vs_debug("%s: closing %u fd(s) left in %s%s (request %u) after it was handled",
-                 c->label, left, msg->hdr.flags & VU_FLAG_REPLY ? "the reply to " : "",
+        vs_debug("%s: closing %u fd(s) left in %s%s (request %u) after it was handled", c->label,
+                 left, msg->hdr.flags & VU_FLAG_REPLY ? "the reply to " : "",
                  vu_request_name(c->channel, msg->hdr.request), msg->hdr.request);
 }
 

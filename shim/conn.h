@@ -32,21 +32,21 @@ typedef void (*vs_conn_close_cb)(struct vs_conn *conn, int reason);
 struct vs_conn {
     uv_poll_t poll;
     int fd;
-    int events;                 /* UV_READABLE / UV_WRITABLE now watched */
+    int events; /* UV_READABLE / UV_WRITABLE now watched */
     bool closing;
-    bool paused;                /* not reading (back-pressure) */
-    int send_error;             /* a send failed: shut down, closed by the next poll */
+    bool paused;    /* not reading (back-pressure) */
+    int send_error; /* a send failed: shut down, closed by the next poll */
     struct vu_rx rx;
     struct vu_txq txq;
     vs_conn_msg_cb on_msg;
     vs_conn_close_cb on_close;
     void (*on_partial)(struct vs_conn *conn); /* optional: part of a message was read */
     void *owner;
-    const char *label;          /* "front-end", "back-end", ... for logs */
-    enum vu_channel channel;    /* whose request names the logs use: VU_CHAN_FRONTEND unless
+    const char *label;         /* "front-end", "back-end", ... for logs */
+    enum vu_channel channel;   /* whose request names the logs use: VU_CHAN_FRONTEND unless
                                  * the owner sets VU_CHAN_BACKEND (a back-end channel) */
-    struct vs_own_sock own;     /* registered: a peer holds the other end */
-    struct vs_conn *reap_next;  /* on the list of connections closed by the loop */
+    struct vs_own_sock own;    /* registered: a peer holds the other end */
+    struct vs_conn *reap_next; /* on the list of connections closed by the loop */
 };
 
 /* Takes fd (made non-blocking). NULL on failure, with fd closed. */

@@ -11,14 +11,14 @@
 #include <stdint.h>
 
 enum vs_ctrl_action {
-    VS_CTRL_DONE,       /* nothing more to do: answer `ack` */
-    VS_CTRL_SET_MAC,    /* the driver's MAC_ADDR_SET: `mac` */
-    VS_CTRL_SET_PAIRS,  /* MQ VQ_PAIRS_SET: `pairs`, already range-checked */
+    VS_CTRL_DONE,      /* nothing more to do: answer `ack` */
+    VS_CTRL_SET_MAC,   /* the driver's MAC_ADDR_SET: `mac` */
+    VS_CTRL_SET_PAIRS, /* MQ VQ_PAIRS_SET: `pairs`, already range-checked */
 };
 
 struct vs_ctrl_result {
-    uint8_t ack;                 /* VIRTIO_NET_OK or VIRTIO_NET_ERR */
-    enum vs_ctrl_action action;  /* with ack OK only */
+    uint8_t ack;                /* VIRTIO_NET_OK or VIRTIO_NET_ERR */
+    enum vs_ctrl_action action; /* with ack OK only */
     uint16_t pairs;
     uint8_t mac[6];
 };

@@ -127,8 +127,8 @@ bool down_backend_config_used(const struct vs_relay *r)
     const struct vs_down *dn = r->down;
 
     return vu_has_bit(r->be_limits.protocol_features, VU_PF_CONFIG) &&
-           r->cfg.type->config_size > 0 && (dn->model->nfields == 0 ||
-                                            dn->model->fields[0].from_backend);
+           r->cfg.type->config_size > 0 &&
+           (dn->model->nfields == 0 || dn->model->fields[0].from_backend);
 }
 
 static void read_config(struct vs_relay *r, const struct vu_msg *req)
@@ -160,8 +160,7 @@ int down_h_get_config(struct vs_relay *r, struct down_req *q)
         struct vu_msg get;
         vu_msg_init(&get, VU_REQ_GET_CONFIG, 0);
         vu_msg_set_config(&get, 0, dn->in.backend_config_size, 0, NULL);
-        vs_send_internal(r, &get, DOWN_STEP_CONFIG_READ, down_config_arg(c->offset, c->size),
-                         NULL);
+        vs_send_internal(r, &get, DOWN_STEP_CONFIG_READ, down_config_arg(c->offset, c->size), NULL);
         return DOWN_ANSWERED;
     }
     read_config(r, q->m);

@@ -31,13 +31,13 @@
  * costs about a microsecond (parse, used entry; one interrupt per pass), so a
  * budget is a fraction of a millisecond of another device's wait. */
 #define CTRL_BUDGET 64u
-#define ERR_TEXT 160
+#define ERR_TEXT    160
 
 /* The control queue's watched kick fd. Freed by libuv's close callback. */
 struct down_ctrl_watch {
     uv_poll_t poll;
     struct vs_relay *relay;
-    int fd;                 /* the ring's kick_fd slot's fd (owned there) */
+    int fd; /* the ring's kick_fd slot's fd (owned there) */
 };
 
 /* Resumes a queue that used its budget. Freed by libuv's close callback. */
@@ -65,8 +65,10 @@ void down_peer_fd_failed(struct vs_relay *r, const char *role, int rc)
         return;
     dn->peer_failed = true;
     vs_err("%s: the front-end's %s %s; the front-end misbehaves: ending its session", r->cfg.id,
-           role, rc == -EAGAIN ? "is saturated (its counter is full)"
-                 : rc == -EINVAL ? "is not an eventfd" : strerror(-rc));
+           role,
+           rc == -EAGAIN   ? "is saturated (its counter is full)"
+           : rc == -EINVAL ? "is not an eventfd"
+                           : strerror(-rc));
     down_ctrl_stop(dn);
     /* Not now: the caller may be in the middle of a sequence. The loop's next
      * poll of the failed connection ends the session (relay.c). */
@@ -314,8 +316,8 @@ static bool ctrl_may_serve(const struct vs_relay *r)
 {
     const struct vs_down *dn = r->down;
 
-    return dn->ctrl_running && !dn->ctrl_busy && !dn->peer_failed &&
-           r->main_pending.count == 0 && down_deliverable(dn);
+    return dn->ctrl_running && !dn->ctrl_busy && !dn->peer_failed && r->main_pending.count == 0 &&
+           down_deliverable(dn);
 }
 
 /* One chain popped: served now (0), or waiting for the back-end (1). */

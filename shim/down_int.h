@@ -25,7 +25,7 @@
 #include "virtio/virtio_status.h"
 
 /* VHOST_F_LOG_ALL: dirty logging, a transport bit beside the device's. */
-#define F_LOG_ALL 26
+#define F_LOG_ALL      26
 #define TRANSPORT_BITS (VU_BIT(VU_F_PROTOCOL_FEATURES) | VU_BIT(F_LOG_ALL))
 /* A net queue pair: a receive and a transmit ring. */
 #define DOWN_RINGS_PER_PAIR 2u
@@ -37,47 +37,47 @@
  * its reply means (vs_owed.action; vs_owed.arg as noted). downconv.c has one
  * row per step. */
 enum down_step {
-    DOWN_STEP_CHECK,          /* a step of a sequence: a refusal fails the sequence */
-    DOWN_STEP_SETUP_QUEUES,   /* set-up: GET_QUEUE_NUM, the back-end's queue count */
-    DOWN_STEP_SETUP_CONFIG,   /* set-up: GET_CONFIG, the back-end's config space;
+    DOWN_STEP_CHECK,        /* a step of a sequence: a refusal fails the sequence */
+    DOWN_STEP_SETUP_QUEUES, /* set-up: GET_QUEUE_NUM, the back-end's queue count */
+    DOWN_STEP_SETUP_CONFIG, /* set-up: GET_CONFIG, the back-end's config space;
                                  arg: the size asked */
-    DOWN_STEP_SETUP_DONE,     /* set-up's last step: GET_FEATURES, the back-end's features */
-    DOWN_STEP_SAVE_BASE,      /* GET_VRING_BASE (a legacy stop); arg: the ring */
-    DOWN_STEP_CONFIG_READ,    /* GET_CONFIG for the front-end's read; arg: down_config_arg() */
+    DOWN_STEP_SETUP_DONE,   /* set-up's last step: GET_FEATURES, the back-end's features */
+    DOWN_STEP_SAVE_BASE,    /* GET_VRING_BASE (a legacy stop); arg: the ring */
+    DOWN_STEP_CONFIG_READ,  /* GET_CONFIG for the front-end's read; arg: down_config_arg() */
     /* Barriers (GET_FEATURES at a sequence's end); arg: the front-end request
      * to answer, 0 for none. */
-    DOWN_STEP_ANSWER,         /* answer 0, or EIO if a step failed */
-    DOWN_STEP_FEATURES_OK,    /* FEATURES_OK is set if no step failed; answer 0 */
-    DOWN_STEP_STARTED,        /* a failed step sets DEVICE_NEEDS_RESET; answer 0 */
-    DOWN_STEP_CTRL_DONE,      /* a control-queue command applied */
+    DOWN_STEP_ANSWER,      /* answer 0, or EIO if a step failed */
+    DOWN_STEP_FEATURES_OK, /* FEATURES_OK is set if no step failed; answer 0 */
+    DOWN_STEP_STARTED,     /* a failed step sets DEVICE_NEEDS_RESET; answer 0 */
+    DOWN_STEP_CTRL_DONE,   /* a control-queue command applied */
     DOWN_STEPS
 };
 
 /* DOWN_STEP_CONFIG_READ's arg: the front-end's GET_CONFIG window. */
 #define DOWN_CONFIG_ARG_SHIFT 16
-#define DOWN_CONFIG_ARG_MASK 0xffffu
+#define DOWN_CONFIG_ARG_MASK  0xffffu
 static inline uint32_t down_config_arg(uint32_t offset, uint32_t size)
 {
     return offset << DOWN_CONFIG_ARG_SHIFT | size;
 }
 
 struct down_ring {
-    struct vs_ring st;              /* as the front-end set it (ring_state.h); st.base
+    struct vs_ring st; /* as the front-end set it (ring_state.h); st.base
                                        is also the index the last legacy stop returned */
-    bool in_backend;                /* the back-end runs it (legacy started) */
+    bool in_backend;   /* the back-end runs it (legacy started) */
 };
 
-struct down_ctrl_watch;  /* down_ctrl.c: the kick fd's poll handle */
-struct down_ctrl_yield;  /* down_ctrl.c: the idle handle that resumes a budgeted queue */
+struct down_ctrl_watch; /* down_ctrl.c: the kick fd's poll handle */
+struct down_ctrl_yield; /* down_ctrl.c: the idle handle that resumes a budgeted queue */
 
 struct vs_down {
     const struct vs_device_model *model;
     struct vs_model_input in;
     uint8_t backend_config[VU_MAX_CONFIG_SIZE];
     uint64_t backend_features;
-    uint64_t offered;                /* GET_FEATURES for the front-end */
-    uint64_t driver_features;        /* the selection (SET_FEATURES) */
-    uint64_t features;               /* fixed at FEATURES_OK */
+    uint64_t offered;         /* GET_FEATURES for the front-end */
+    uint64_t driver_features; /* the selection (SET_FEATURES) */
+    uint64_t features;        /* fixed at FEATURES_OK */
     uint8_t status;
     bool suspended, config_pending, owner_sent, begin_ack, sequence_failed, backend_lost;
     /* One of the front-end's eventfds misbehaved (saturated, not an eventfd):
@@ -95,7 +95,7 @@ struct vs_down {
     struct down_ctrl_watch *ctrl_watch;
     struct down_ctrl_yield *ctrl_yield;
     bool ctrl_running, ctrl_busy;
-    bool ctrl_irq;                   /* used entries written, not yet signalled */
+    bool ctrl_irq; /* used entries written, not yet signalled */
     uint32_t ctrl_index;
     uint16_t ctrl_head;
     uint8_t *ctrl_ack;
@@ -127,10 +127,10 @@ static inline bool down_deliverable(const struct vs_down *dn)
 struct down_req {
     const struct vu_msg_desc *d;
     struct vu_msg *m;
-    struct down_ring *g;      /* the ring the request names, or NULL */
-    uint32_t ack;             /* the request to ack (NEED_REPLY asked), or 0 */
-    const char *why;          /* a refusal's text */
-    char text[DOWN_TEXT];     /* room for a refusal's text made up on the spot */
+    struct down_ring *g;  /* the ring the request names, or NULL */
+    uint32_t ack;         /* the request to ack (NEED_REPLY asked), or 0 */
+    const char *why;      /* a refusal's text */
+    char text[DOWN_TEXT]; /* room for a refusal's text made up on the spot */
 };
 
 /* What a handler leaves to the dispatcher, which first closes any fd left in
@@ -138,7 +138,7 @@ struct down_req {
  *   DOWN_ACK       done: the front-end gets ack 0 where it asked for one
  *   DOWN_ANSWERED  answered or refused already, or a barrier will answer
  *   -errno         refused with q->why */
-#define DOWN_ACK 0
+#define DOWN_ACK      0
 #define DOWN_ANSWERED 1
 typedef int down_handler(struct vs_relay *r, struct down_req *q);
 
@@ -146,17 +146,17 @@ typedef int down_handler(struct vs_relay *r, struct down_req *q);
 down_handler down_h_set_status;
 down_handler down_h_get_status;
 down_handler down_h_set_features;
-down_handler down_h_suspend;           /* VDPA_SUSPEND */
-down_handler down_h_resume;            /* VDPA_RESUME */
+down_handler down_h_suspend; /* VDPA_SUSPEND */
+down_handler down_h_resume;  /* VDPA_RESUME */
 /* down_rings.c */
-down_handler down_h_set_vring_layout;  /* SET_VRING_NUM, _ADDR, _BASE */
+down_handler down_h_set_vring_layout; /* SET_VRING_NUM, _ADDR, _BASE */
 down_handler down_h_get_vring_base;
-down_handler down_h_set_vring_fd;      /* SET_VRING_KICK, _CALL, _ERR */
+down_handler down_h_set_vring_fd; /* SET_VRING_KICK, _CALL, _ERR */
 down_handler down_h_set_vring_enable;
 /* down_config.c */
 down_handler down_h_get_config;
 down_handler down_h_set_config;
-down_handler down_h_set_config_call;   /* VDPA_SET_CONFIG_CALL */
+down_handler down_h_set_config_call; /* VDPA_SET_CONFIG_CALL */
 
 /* ---- downconv.c ------------------------------------------------------------ */
 

@@ -107,8 +107,10 @@ static int h_set_mem_table(struct vs_relay *r, struct down_req *q)
     if (down_is_net(dn)) {
         int rc = guest_mem_map(&dn->mem, m->payload.mem.regions, m->payload.mem.nregions, m->fds);
         if (rc) {
-            snprintf(q->text, sizeof(q->text), "a memory table the shim cannot map (%s): the "
-                     "control queue, and the back-end, could not use it", strerror(-rc));
+            snprintf(q->text, sizeof(q->text),
+                     "a memory table the shim cannot map (%s): the "
+                     "control queue, and the back-end, could not use it",
+                     strerror(-rc));
             q->why = q->text;
             return rc;
         }
@@ -137,35 +139,58 @@ static int h_forward(struct vs_relay *r, struct down_req *q)
 static down_handler *handler_of(uint32_t request)
 {
     switch (request) {
-    case VU_REQ_GET_FEATURES: return h_get_features;
-    case VU_REQ_GET_PROTOCOL_FEATURES: return h_get_protocol_features;
-    case VU_REQ_SET_OWNER: return h_set_owner;
-    case VU_REQ_SET_FEATURES: return down_h_set_features;
-    case VU_REQ_SET_STATUS: return down_h_set_status;
-    case VU_REQ_GET_STATUS: return down_h_get_status;
-    case VU_REQ_VDPA_GET_DEVICE_ID: return h_get_device_id;
-    case VU_REQ_VDPA_GET_VRING_NUM: return h_get_vring_num;
-    case VU_REQ_VDPA_GET_CONFIG_SIZE: return h_get_config_size;
-    case VU_REQ_VDPA_GET_VQS_COUNT: return h_get_vqs_count;
-    case VU_REQ_VDPA_GET_IOVA_RANGE: return h_get_iova_range;
-    case VU_REQ_VDPA_SET_CONFIG_CALL: return down_h_set_config_call;
-    case VU_REQ_GET_CONFIG: return down_h_get_config;
-    case VU_REQ_SET_CONFIG: return down_h_set_config;
+    case VU_REQ_GET_FEATURES:
+        return h_get_features;
+    case VU_REQ_GET_PROTOCOL_FEATURES:
+        return h_get_protocol_features;
+    case VU_REQ_SET_OWNER:
+        return h_set_owner;
+    case VU_REQ_SET_FEATURES:
+        return down_h_set_features;
+    case VU_REQ_SET_STATUS:
+        return down_h_set_status;
+    case VU_REQ_GET_STATUS:
+        return down_h_get_status;
+    case VU_REQ_VDPA_GET_DEVICE_ID:
+        return h_get_device_id;
+    case VU_REQ_VDPA_GET_VRING_NUM:
+        return h_get_vring_num;
+    case VU_REQ_VDPA_GET_CONFIG_SIZE:
+        return h_get_config_size;
+    case VU_REQ_VDPA_GET_VQS_COUNT:
+        return h_get_vqs_count;
+    case VU_REQ_VDPA_GET_IOVA_RANGE:
+        return h_get_iova_range;
+    case VU_REQ_VDPA_SET_CONFIG_CALL:
+        return down_h_set_config_call;
+    case VU_REQ_GET_CONFIG:
+        return down_h_get_config;
+    case VU_REQ_SET_CONFIG:
+        return down_h_set_config;
     case VU_REQ_SET_VRING_NUM:
     case VU_REQ_SET_VRING_ADDR:
-    case VU_REQ_SET_VRING_BASE: return down_h_set_vring_layout;
-    case VU_REQ_SET_VRING_ENABLE: return down_h_set_vring_enable;
-    case VU_REQ_GET_VRING_BASE: return down_h_get_vring_base;
+    case VU_REQ_SET_VRING_BASE:
+        return down_h_set_vring_layout;
+    case VU_REQ_SET_VRING_ENABLE:
+        return down_h_set_vring_enable;
+    case VU_REQ_GET_VRING_BASE:
+        return down_h_get_vring_base;
     case VU_REQ_SET_VRING_KICK:
     case VU_REQ_SET_VRING_CALL:
-    case VU_REQ_SET_VRING_ERR: return down_h_set_vring_fd;
-    case VU_REQ_SET_MEM_TABLE: return h_set_mem_table;
+    case VU_REQ_SET_VRING_ERR:
+        return down_h_set_vring_fd;
+    case VU_REQ_SET_MEM_TABLE:
+        return h_set_mem_table;
     case VU_REQ_SET_LOG_BASE:
     case VU_REQ_SET_LOG_FD:
-    case VU_REQ_SEND_RARP: return h_forward;
-    case VU_REQ_VDPA_SUSPEND: return down_h_suspend;
-    case VU_REQ_VDPA_RESUME: return down_h_resume;
-    default: return NULL; /* not available in down-conversion */
+    case VU_REQ_SEND_RARP:
+        return h_forward;
+    case VU_REQ_VDPA_SUSPEND:
+        return down_h_suspend;
+    case VU_REQ_VDPA_RESUME:
+        return down_h_resume;
+    default:
+        return NULL; /* not available in down-conversion */
     }
 }
 
@@ -207,7 +232,8 @@ void down_frontend_request(struct vs_relay *r, const struct vu_msg_desc *d, stru
 {
     struct vs_down *dn = r->down;
     /* under vdpa-user REPLY_ACK is always negotiated (spec 2.2) */
-    struct down_req q = { .d = d, .m = m,
+    struct down_req q = { .d = d,
+                          .m = m,
                           .ack = (m->hdr.flags & VU_FLAG_NEED_REPLY) ? m->hdr.request : 0 };
     const char *refused;
     down_handler *h;

@@ -83,10 +83,11 @@ static void set_status(struct vs_relay *r, const struct vu_msg *m, const struct 
         return;
     case VIRTIO_STATUS_ACT_FEATURES_ACCEPT:
         /* the status becomes out.status when the back-end has taken them */
-        vs_send_u64(r, VU_REQ_SET_FEATURES,
-                 vs_model_backend_features(dn->model, dn->driver_features, dn->backend_features) |
-                     VU_BIT(VU_F_PROTOCOL_FEATURES) | (dn->driver_features & VU_BIT(F_LOG_ALL)),
-                 DOWN_STEP_CHECK, 0, "the front-end's selection, less what the shim provides");
+        vs_send_u64(
+            r, VU_REQ_SET_FEATURES,
+            vs_model_backend_features(dn->model, dn->driver_features, dn->backend_features) |
+                VU_BIT(VU_F_PROTOCOL_FEATURES) | (dn->driver_features & VU_BIT(F_LOG_ALL)),
+            DOWN_STEP_CHECK, 0, "the front-end's selection, less what the shim provides");
         if (down_is_net(dn) && vu_has_bit(dn->driver_features, VIRTIO_NET_F_MTU) && dn->in.mtu &&
             vu_has_bit(r->be_limits.protocol_features, VU_PF_NET_MTU))
             vs_send_u64(r, VU_REQ_NET_SET_MTU, dn->in.mtu, DOWN_STEP_CHECK, 0,
@@ -142,8 +143,8 @@ int down_h_set_features(struct vs_relay *r, struct down_req *q)
         dn->driver_features = v;
         return DOWN_ACK;
     }
-    if ((dn->status & VIRTIO_STATUS_FEATURES_OK) &&
-        ((v ^ dn->features) & ~TRANSPORT_BITS) == 0 && !dn->backend_lost) {
+    if ((dn->status & VIRTIO_STATUS_FEATURES_OK) && ((v ^ dn->features) & ~TRANSPORT_BITS) == 0 &&
+        !dn->backend_lost) {
         /* the dirty-logging switch (spec 3.3) */
         dn->features = (dn->features & ~VU_BIT(F_LOG_ALL)) | (v & VU_BIT(F_LOG_ALL));
         vs_send_u64(r, VU_REQ_SET_FEATURES,

@@ -58,7 +58,7 @@
 /* A MAC made up from the device id: QEMU's locally administered prefix
  * 52:54:00 and 24 bits of the id's FNV-1a hash. */
 #define FNV1A_OFFSET 2166136261u
-#define FNV1A_PRIME 16777619u
+#define FNV1A_PRIME  16777619u
 static const uint8_t DOWN_MAC_PREFIX[] = { 0x52, 0x54, 0x00 };
 
 /* ---- helpers --------------------------------------------------------------- */
@@ -68,8 +68,7 @@ void down_reply_u64(struct vs_relay *r, const struct vu_msg *req, uint64_t v, co
     vs_reply_frontend_u64(r, req->hdr.request, v, note);
 }
 
-static void vs_down_internal_reply(struct vs_relay *r, const struct vs_owed *o,
-                                   struct vu_msg *m);
+static void vs_down_internal_reply(struct vs_relay *r, const struct vs_owed *o, struct vu_msg *m);
 
 /* The end of a sequence: GET_FEATURES has a reply in every state and no
  * effect, so its reply arrives after every step before it. */
@@ -79,8 +78,10 @@ void down_barrier(struct vs_relay *r, enum down_step step, uint32_t arg)
 
     if (r->down->backend_lost) {
         /* no back-end to ask: the sequence ends here, each step failed */
-        struct vs_owed o = { .p = { .request = VU_REQ_GET_FEATURES }, .origin = VS_FROM_SHIM,
-                             .action = step, .arg = arg };
+        struct vs_owed o = { .p = { .request = VU_REQ_GET_FEATURES },
+                             .origin = VS_FROM_SHIM,
+                             .action = step,
+                             .arg = arg };
         r->down->sequence_failed = true;
         vu_msg_init(&m, VU_REQ_GET_FEATURES, VU_FLAG_REPLY);
         vu_msg_set_u64(&m, 0);
@@ -99,9 +100,9 @@ void down_fail_session(struct vs_relay *r, const char *what)
 
 /* ---- set-up ------------------------------------------------------------------------- */
 
-#define DOWN_BACKEND_PF (VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_NET_MTU) | \
-                         VU_BIT(VU_PF_BACKEND_REQ) | VU_BIT(VU_PF_CONFIG) | \
-                         VU_BIT(VU_PF_RESET_DEVICE))
+#define DOWN_BACKEND_PF                                                                            \
+    (VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_NET_MTU) |                          \
+     VU_BIT(VU_PF_BACKEND_REQ) | VU_BIT(VU_PF_CONFIG) | VU_BIT(VU_PF_RESET_DEVICE))
 
 static const struct vs_device_model *model_for(const struct vs_relay *r, uint64_t backend_pf)
 {
@@ -123,8 +124,8 @@ static uint64_t vs_down_offer(const struct vs_relay *r, uint64_t backend_pf)
     /* spec 2.2.2: F_VDPA comes with MQ, REPLY_ACK and STATUS, and implies
      * CONFIG, which is not shown: a legacy VMM reads this offer too, and
      * QEMU warns about CONFIG for devices whose config it keeps itself. */
-    return VU_BIT(VU_PF_VDPA) | VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) |
-           VU_BIT(VU_PF_STATUS) | (backend_pf & (VU_BIT(VU_PF_LOG_SHMFD) | VU_BIT(VU_PF_RARP)));
+    return VU_BIT(VU_PF_VDPA) | VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_STATUS) |
+           (backend_pf & (VU_BIT(VU_PF_LOG_SHMFD) | VU_BIT(VU_PF_RARP)));
 }
 
 /* The device keys (cfg) as the device model's input. */
@@ -145,7 +146,7 @@ static void model_input_init(struct vs_model_input *in, const struct vs_device_c
         for (const char *p = cfg->id; *p; p++)
             h = (h ^ (uint8_t)*p) * FNV1A_PRIME;
         uint8_t mac[] = { DOWN_MAC_PREFIX[0], DOWN_MAC_PREFIX[1], DOWN_MAC_PREFIX[2],
-                          (uint8_t)(h >> 16), (uint8_t)(h >> 8), (uint8_t)h };
+                          (uint8_t)(h >> 16), (uint8_t)(h >> 8),  (uint8_t)h };
         _Static_assert(sizeof(mac) == sizeof(in->mac), "a MAC is six bytes");
         memcpy(in->mac, mac, sizeof(in->mac));
     }
@@ -168,8 +169,8 @@ static int vs_down_begin(struct vs_relay *r, const struct vu_msg *set_pf)
     dn->begin_ack = (set_pf->hdr.flags & VU_FLAG_NEED_REPLY) != 0;
     vs_trace_dir(r, "fe->shim", VU_CHAN_FRONTEND, set_pf, "down-conversion begins");
 
-    be_pf = r->backend_pf & (DOWN_BACKEND_PF | (set_pf->payload.u64 & (VU_BIT(VU_PF_LOG_SHMFD) |
-                                                                     VU_BIT(VU_PF_RARP))));
+    be_pf = r->backend_pf & (DOWN_BACKEND_PF | (set_pf->payload.u64 &
+                                                (VU_BIT(VU_PF_LOG_SHMFD) | VU_BIT(VU_PF_RARP))));
     /* Sent as QEMU sends it, without NEED_REPLY; every later step asks. */
     r->be_limits.protocol_features = 0;
     vs_send_u64(r, VU_REQ_SET_PROTOCOL_FEATURES, be_pf, DOWN_STEP_CHECK, 0, "legacy back-end");
@@ -213,8 +214,8 @@ static void fit_backend_queues(struct vs_relay *r, uint64_t backend_features)
     if (!want && down_is_net(dn) && dn->in.backend_queues > DOWN_SUSPICIOUS_QUEUES)
         vs_warn("%s: the back-end reports %u queue pairs (DPDK 22.11 reports its library's "
                 "maximum, not the queues it polls); give queue-pairs= the number it serves, "
-                "or a driver that uses more pairs sees no traffic on them", r->cfg.id,
-                dn->in.backend_queues / DOWN_RINGS_PER_PAIR);
+                "or a driver that uses more pairs sees no traffic on them",
+                r->cfg.id, dn->in.backend_queues / DOWN_RINGS_PER_PAIR);
     if (want && want < dn->in.backend_queues)
         dn->in.backend_queues = want;
     else if (want > dn->in.backend_queues)
@@ -239,10 +240,13 @@ static const char *cannot_present(struct vs_relay *r, uint64_t backend_features,
     const char *missing = vs_model_missing(r->down->model, &r->down->in);
 
     if (missing) {
-        snprintf(buf, len, "cannot present a %s device: the back-end has no config "
-                 "space and no device key gives '%s'%s", r->cfg.type->name, missing,
-                 strcmp(missing, "tag") == 0 ? " (add tag=)" :
-                 strcmp(missing, "capacity") == 0 ? " (add capacity=)" : "");
+        snprintf(buf, len,
+                 "cannot present a %s device: the back-end has no config "
+                 "space and no device key gives '%s'%s",
+                 r->cfg.type->name, missing,
+                 strcmp(missing, "tag") == 0        ? " (add tag=)"
+                 : strcmp(missing, "capacity") == 0 ? " (add capacity=)"
+                                                    : "");
         return buf;
     }
     if (!vu_has_bit(backend_features, VIRTIO_F_VERSION_1))
@@ -264,8 +268,7 @@ static void begin_done(struct vs_relay *r, uint64_t backend_features)
         down_fail_session(r, why);
         return;
     }
-    dn->offered = vs_features_sanitize(r, vs_model_offer(dn->model, &dn->in,
-                                                                backend_features));
+    dn->offered = vs_features_sanitize(r, vs_model_offer(dn->model, &dn->in, backend_features));
     dn->nrings = vs_model_vqs_count(dn->model, dn->in.backend_queues);
     dn->rings = calloc(dn->nrings, sizeof(*dn->rings));
     if (!dn->rings) {
@@ -279,9 +282,11 @@ static void begin_done(struct vs_relay *r, uint64_t backend_features)
     r->fe_limits.offered_features = dn->offered;
     r->fe_limits.features_known = true;
     r->be_limits.max_queues = dn->in.backend_queues;
-    vs_info("%s: down-converting: %s device, %u virtqueues (%u on the back-end), features 0x%"
-            PRIx64 " (back-end 0x%" PRIx64 ")", r->cfg.id, r->cfg.type->name, dn->nrings,
-            dn->in.backend_queues, dn->offered, backend_features);
+    vs_info(
+        "%s: down-converting: %s device, %u virtqueues (%u on the back-end), features 0x%" PRIx64
+        " (back-end 0x%" PRIx64 ")",
+        r->cfg.id, r->cfg.type->name, dn->nrings, dn->in.backend_queues, dn->offered,
+        backend_features);
     if (dn->begin_ack)
         vs_reply_frontend_ack(r, VU_REQ_SET_PROTOCOL_FEATURES, 0);
 }
@@ -310,8 +315,8 @@ static void step_check(struct vs_relay *r, const struct vs_owed *o, struct vu_ms
     if (v != 0) {
         r->down->sequence_failed = true;
         vs_warn("%s: back-end %s refused %s (%" PRIu64 "); the front-end's request fails "
-                "(--trace shows the exchange)", r->cfg.id, r->cfg.backend,
-                vu_request_name(VU_CHAN_FRONTEND, o->p.request), v);
+                "(--trace shows the exchange)",
+                r->cfg.id, r->cfg.backend, vu_request_name(VU_CHAN_FRONTEND, o->p.request), v);
     }
 }
 
@@ -324,8 +329,9 @@ static void step_setup_queues(struct vs_relay *r, const struct vs_owed *o, struc
         down_fail_session(r, "the back-end reports an unusable queue count");
         return;
     }
-    r->down->in.backend_queues =
-        (uint32_t)(r->cfg.type->queue_num_is_pairs ? DOWN_RINGS_PER_PAIR * v : v);
+    r->down->in.backend_queues = (uint32_t)(r->cfg.type->queue_num_is_pairs
+                                                ? DOWN_RINGS_PER_PAIR * v
+                                                : v);
 }
 
 static void step_setup_config(struct vs_relay *r, const struct vs_owed *o, struct vu_msg *m)
@@ -380,8 +386,8 @@ static void step_features_ok(struct vs_relay *r, const struct vs_owed *o, struct
     } else {
         vs_warn("%s: back-end %s refused FEATURES_OK for features 0x%" PRIx64 " (what the "
                 "front-end selected); FEATURES_OK stays clear. Compare them with what the "
-                "back-end offered (GET_FEATURES in --trace)", r->cfg.id, r->cfg.backend,
-                dn->driver_features);
+                "back-end offered (GET_FEATURES in --trace)",
+                r->cfg.id, r->cfg.backend, dn->driver_features);
     }
     if (o->arg)
         vs_reply_frontend_ack(r, (uint32_t)o->arg, 0);
@@ -472,8 +478,8 @@ static enum vs_loss down_backend_lost(struct vs_relay *r, int reason)
     if (!dn || !dn->rings || !r->fe || dn->status == 0)
         return VS_LOSS_END; /* nothing to keep: the front-end reconnects */
     vs_warn("%s: the legacy back-end %s is gone; the front-end sees DEVICE_NEEDS_RESET and link "
-            "down. Restart the back-end; the front-end then resets the device", r->cfg.id,
-            r->cfg.backend);
+            "down. Restart the back-end; the front-end then resets the device",
+            r->cfg.id, r->cfg.backend);
     dn->backend_lost = true;
     dn->in.link_up = false;
     for (uint32_t i = 0; i < dn->nrings; i++)

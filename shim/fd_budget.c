@@ -11,9 +11,9 @@
 
 /* Fds held per device without a session: its listening sockets. */
 #define VS_FDS_PER_DEVICE_IDLE 2u
-#define VS_SLOTS_MIN 16u
+#define VS_SLOTS_MIN           16u
 
-static uint64_t budget_total = UINT64_MAX;   /* fds all sessions may hold */
+static uint64_t budget_total = UINT64_MAX; /* fds all sessions may hold */
 static unsigned session_cap = UINT32_MAX;
 static uint64_t total_held;
 
@@ -48,13 +48,16 @@ uint64_t vs_fd_budget_total(void)
 static int room(const struct vs_fd_budget *b, unsigned more, char *why, size_t len)
 {
     if ((uint64_t)b->held + more > session_cap) {
-        snprintf(why, len, "the session would hold %u fds, more than its share of the open-file "
+        snprintf(why, len,
+                 "the session would hold %u fds, more than its share of the open-file "
                  "limit (%u a session; raise LimitNOFILE= or ulimit -n, or serve fewer devices "
-                 "or rings)", b->held + more, session_cap);
+                 "or rings)",
+                 b->held + more, session_cap);
         return -EMFILE;
     }
     if (total_held + more > budget_total) {
-        snprintf(why, len, "the sessions together would hold %" PRIu64 " fds, more than the "
+        snprintf(why, len,
+                 "the sessions together would hold %" PRIu64 " fds, more than the "
                  "open-file limit leaves them (%" PRIu64 "; raise LimitNOFILE= or ulimit -n)",
                  total_held + more, budget_total);
         return -EMFILE;
@@ -129,8 +132,8 @@ static int add_slot(struct vs_fd_budget *b, uint32_t request, uint64_t key, unsi
     return 0;
 }
 
-int vs_fd_budget_charge(struct vs_fd_budget *b, const struct vu_msg_desc *d,
-                        const struct vu_msg *m, char *why, size_t len)
+int vs_fd_budget_charge(struct vs_fd_budget *b, const struct vu_msg_desc *d, const struct vu_msg *m,
+                        char *why, size_t len)
 {
     uint32_t req = m->hdr.request == VU_REQ_REM_MEM_REG ? VU_REQ_ADD_MEM_REG : m->hdr.request;
     uint64_t key = slot_key(d, m);

@@ -45,7 +45,7 @@ struct vs_fd_slot {
 struct vs_fd_budget {
     struct vs_fd_slot *slots;
     unsigned n, cap;
-    unsigned held;       /* fds this session is charged for */
+    unsigned held; /* fds this session is charged for */
 };
 
 /* The open-file limit (RLIM_INFINITY: unbounded) and the number of devices
@@ -59,8 +59,8 @@ uint64_t vs_fd_budget_total(void);
 int vs_fd_budget_open(struct vs_fd_budget *b, char *why, size_t len);
 /* A validated front-end request: what holding its fds would cost. 0 (the
  * charge taken), or -EMFILE with why set (nothing changed), -ENOMEM. */
-int vs_fd_budget_charge(struct vs_fd_budget *b, const struct vu_msg_desc *d,
-                        const struct vu_msg *m, char *why, size_t len);
+int vs_fd_budget_charge(struct vs_fd_budget *b, const struct vu_msg_desc *d, const struct vu_msg *m,
+                        char *why, size_t len);
 /* The session ended: everything it was charged is returned. */
 void vs_fd_budget_close(struct vs_fd_budget *b);
 

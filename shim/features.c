@@ -48,7 +48,8 @@ uint64_t vs_features_sanitize(struct vs_relay *r, uint64_t features)
         bit_list(r->features_dropped, bits, sizeof(bits));
         vs_info("%s: the back-end offers feature bit(s) %s without a feature they require "
                 "(VIRTIO 1.2 5.1.3.1); not offered to the front-end (features 0x%" PRIx64
-                ", back-end 0x%" PRIx64 ")", r->cfg.id, bits, kept, features);
+                ", back-end 0x%" PRIx64 ")",
+                r->cfg.id, bits, kept, features);
     }
     return kept;
 }
@@ -57,7 +58,9 @@ const char *vs_features_dropped_note(const struct vs_relay *r, char *buf, size_t
 {
     if (!r->features_dropped)
         return NULL;
-    snprintf(buf, len, "dropped 0x%" PRIx64 ": required features not offered (VIRTIO 1.2 "
-             "5.1.3.1)", r->features_dropped);
+    snprintf(buf, len,
+             "dropped 0x%" PRIx64 ": required features not offered (VIRTIO 1.2 "
+             "5.1.3.1)",
+             r->features_dropped);
     return buf;
 }

@@ -32,10 +32,13 @@
 #include "sd_listen.h"
 #include "trace.h"
 
-enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
+enum {
+    EXIT_RUNTIME = 1,
+    EXIT_USAGE = 2
+};
 
 struct device {
-    struct vs_device_config cfg;          /* as parsed (compared on reload) */
+    struct vs_device_config cfg; /* as parsed (compared on reload) */
     struct vs_relay *relay;
     struct vs_listen_fd *fe_lfd, *be_lfd; /* passed-in sockets it uses */
 };
@@ -80,7 +83,8 @@ static int reopen_trace(struct shim *s)
 
     if (rc)
         vs_err("cannot reopen the trace file: %s; tracing stops until the next SIGHUP "
-               "(check the directory exists and is writable)", strerror(-rc));
+               "(check the directory exists and is writable)",
+               strerror(-rc));
     return rc;
 }
 
@@ -110,8 +114,7 @@ static int apply_trace(struct shim *s, const struct vs_options *o)
             }
         vs_info("trace: %s (%s); past %s it moves to %s.1 (--trace-max)", o->trace_path,
                 format_name(o->trace_format), size, o->trace_path);
-    }
-    else if (o->trace_path)
+    } else if (o->trace_path)
         vs_info("trace: %s (%s, no size limit)", o->trace_path, format_name(o->trace_format));
     return 0;
 }
@@ -265,7 +268,8 @@ static void reload(struct shim *s)
     }
     if (load_options(s->argc, s->argv, &n, err, sizeof(err))) {
         vs_err("reload: %s; nothing changed: the %zu running device(s) keep running. Fix the file "
-               "and send SIGHUP again", err, s->ndevs);
+               "and send SIGHUP again",
+               err, s->ndevs);
         reopen_trace(s);
         vs_sd_notify("READY=1");
         return;
@@ -416,17 +420,10 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < s.lfds.n; i++)
         if (!s.lfds.fds[i].usable)
             vs_warn("socket activation: fd %d%s%s is not a listening unix stream socket; ignored "
-                    "(use ListenStream=/path in the socket unit)", s.lfds.fds[i].fd,
-                    s.lfds.fds[i].name[0] ? " named " : "", s.lfds.fds[i].name);
+                    "(use ListenStream=/path in the socket unit)",
+                    s.lfds.fds[i].fd, s.lfds.fds[i].name[0] ? " named " : "", s.lfds.fds[i].name);
     s.trace = vs_trace_new();
-    if (!s.trace || apply_trace(&s, &s.opts)) {
-        vs_trace_close(s.trace);
-        vs_listen_fds_free(&s.lfds);
-        vs_options_free(&s.opts);
-        return EXIT_RUNTIME;
-    }
-
-    if (start_signals(&s)) {
+    if (!s.trace || apply_trace(&s, &s.opts) || start_signals(&s)) {
         vs_trace_close(s.trace);
         vs_listen_fds_free(&s.lfds);
         vs_options_free(&s.opts);
@@ -440,8 +437,9 @@ int main(int argc, char **argv)
     for (size_t i = 0; status == 0 && i < s.lfds.n; i++)
         if (s.lfds.fds[i].usable && !s.lfds.fds[i].users)
             vs_warn("socket activation: no device has frontend=%s (fd %d%s%s); it stays unused "
-                    "until a reload adds one", s.lfds.fds[i].path, s.lfds.fds[i].fd,
-                    s.lfds.fds[i].name[0] ? ", named " : "", s.lfds.fds[i].name);
+                    "until a reload adds one",
+                    s.lfds.fds[i].path, s.lfds.fds[i].fd, s.lfds.fds[i].name[0] ? ", named " : "",
+                    s.lfds.fds[i].name);
     if (status)
         stop_all(&s);
     else

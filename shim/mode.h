@@ -16,26 +16,25 @@
  * front-end because relaying them would need more than forwarding:
  * PAGEFAULT (postcopy replies to SET_MEM_TABLE without NEED_REPLY) and
  * XEN_MMAP (a different memory region layout). */
-#define VS_RELAY_PROTOCOL_FEATURES                                                              \
-    (VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_LOG_SHMFD) | VU_BIT(VU_PF_RARP) | VU_BIT(VU_PF_REPLY_ACK) |  \
-     VU_BIT(VU_PF_NET_MTU) | VU_BIT(VU_PF_BACKEND_REQ) | VU_BIT(VU_PF_CROSS_ENDIAN) |             \
+#define VS_RELAY_PROTOCOL_FEATURES                                                                 \
+    (VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_LOG_SHMFD) | VU_BIT(VU_PF_RARP) | VU_BIT(VU_PF_REPLY_ACK) |   \
+     VU_BIT(VU_PF_NET_MTU) | VU_BIT(VU_PF_BACKEND_REQ) | VU_BIT(VU_PF_CROSS_ENDIAN) |              \
      VU_BIT(VU_PF_CRYPTO_SESSION) | VU_BIT(VU_PF_CONFIG) | VU_BIT(VU_PF_BACKEND_SEND_FD) |         \
      VU_BIT(VU_PF_HOST_NOTIFIER) | VU_BIT(VU_PF_INFLIGHT_SHMFD) | VU_BIT(VU_PF_RESET_DEVICE) |     \
-     VU_BIT(VU_PF_INBAND_NOTIFICATIONS) | VU_BIT(VU_PF_CONFIGURE_MEM_SLOTS) |                     \
-     VU_BIT(VU_PF_STATUS) | VU_BIT(VU_PF_SHARED_OBJECT) | VU_BIT(VU_PF_DEVICE_STATE) |            \
+     VU_BIT(VU_PF_INBAND_NOTIFICATIONS) | VU_BIT(VU_PF_CONFIGURE_MEM_SLOTS) |                      \
+     VU_BIT(VU_PF_STATUS) | VU_BIT(VU_PF_SHARED_OBJECT) | VU_BIT(VU_PF_DEVICE_STATE) |             \
      VU_BIT(VU_PF_VDPA))
-
 
 /* What the session does when its back-end goes (closed or died, not
  * dropped by the shim for a protocol error). */
 enum vs_loss {
-    VS_LOSS_END,            /* the session ends: the front-end can reconnect */
-    VS_LOSS_KEEP_FRONTEND,  /* the front-end stays and is told (DEVICE_NEEDS_RESET) */
-    VS_LOSS_RECONNECT,      /* the front-end is held; the session moves to the next back-end */
+    VS_LOSS_END,           /* the session ends: the front-end can reconnect */
+    VS_LOSS_KEEP_FRONTEND, /* the front-end stays and is told (DEVICE_NEEDS_RESET) */
+    VS_LOSS_RECONNECT,     /* the front-end is held; the session moves to the next back-end */
 };
 
 struct vs_mode_ops {
-    const char *name;         /* for logs: "pass-through", "up-conversion", ... */
+    const char *name; /* for logs: "pass-through", "up-conversion", ... */
     /* The front-end is not read while the shim itself is owed replies, so
      * that every step of a translation sees the state the previous one
      * left. */
@@ -70,8 +69,8 @@ struct vs_mode_ops {
     void (*end)(struct vs_relay *r);
 };
 
-extern const struct vs_mode_ops vs_mode_pass;  /* pass.c (with replay.c) */
-extern const struct vs_mode_ops vs_mode_up;    /* upconv.c */
-extern const struct vs_mode_ops vs_mode_down;  /* downconv.c */
+extern const struct vs_mode_ops vs_mode_pass; /* pass.c (with replay.c) */
+extern const struct vs_mode_ops vs_mode_up;   /* upconv.c */
+extern const struct vs_mode_ops vs_mode_down; /* downconv.c */
 
 #endif

@@ -63,14 +63,17 @@ int vs_offer_protocol_features_again(struct vs_relay *r, struct vu_msg *m, char 
 
     /* docs/vdpa-user.md 2.2.5: the F_VDPA decision holds for the connection */
     if (vu_has_bit(had, VU_PF_VDPA)) {
-        snprintf(text, len, "SET_PROTOCOL_FEATURES again after F_VDPA was negotiated "
+        snprintf(text, len,
+                 "SET_PROTOCOL_FEATURES again after F_VDPA was negotiated "
                  "(vdpa-user 2.2.5: the decision holds for the connection)");
         return -EINVAL;
     }
     if (v != had) {
-        snprintf(text, len, "SET_PROTOCOL_FEATURES again with 0x%" PRIx64 " after 0x%" PRIx64
+        snprintf(text, len,
+                 "SET_PROTOCOL_FEATURES again with 0x%" PRIx64 " after 0x%" PRIx64
                  ": the protocol features of a connection are settled once (only the same "
-                 "value may be sent again, as QEMU does for each queue pair)", v, had);
+                 "value may be sent again, as QEMU does for each queue pair)",
+                 v, had);
         return -EINVAL;
     }
     /* QEMU's virtio-net: one vhost device per queue pair on one socket,
@@ -79,7 +82,8 @@ int vs_offer_protocol_features_again(struct vs_relay *r, struct vu_msg *m, char 
         m->payload.u64 = r->be_limits.protocol_features;
         return 1; /* the back-end sees what QEMU sends it directly */
     }
-    vs_trace_dir(r, "fe->shim", VU_CHAN_FRONTEND, m, "the same protocol features again "
+    vs_trace_dir(r, "fe->shim", VU_CHAN_FRONTEND, m,
+                 "the same protocol features again "
                  "(another queue pair): already in effect");
     if ((m->hdr.flags & VU_FLAG_NEED_REPLY) && vu_has_bit(had, VU_PF_REPLY_ACK))
         vs_reply_frontend_ack(r, VU_REQ_SET_PROTOCOL_FEATURES, 0);

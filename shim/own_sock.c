@@ -108,9 +108,12 @@ static int diag_peer(ino_t ino, uint32_t *peer)
         struct nlmsghdr h;
         struct unix_diag_req r;
     } req = {
-        .h = { .nlmsg_len = sizeof(req), .nlmsg_type = SOCK_DIAG_BY_FAMILY,
+        .h = { .nlmsg_len = sizeof(req),
+               .nlmsg_type = SOCK_DIAG_BY_FAMILY,
                .nlmsg_flags = NLM_F_REQUEST },
-        .r = { .sdiag_family = AF_UNIX, .udiag_states = UINT32_MAX, .udiag_ino = (uint32_t)ino,
+        .r = { .sdiag_family = AF_UNIX,
+               .udiag_states = UINT32_MAX,
+               .udiag_ino = (uint32_t)ino,
                .udiag_show = UDIAG_SHOW_PEER,
                .udiag_cookie = { VS_DIAG_NOCOOKIE, VS_DIAG_NOCOOKIE } },
     };
@@ -159,9 +162,9 @@ int vs_own_sock_is_peer(int fd)
     if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0)
         return -errno;
     if (domain != AF_UNIX)
-        return 0;  /* the shim's own connections are all unix sockets */
+        return 0; /* the shim's own connections are all unix sockets */
     rc = diag_peer(st.st_ino, &peer);
-    if (rc < 0)    /* ENOENT here: no unix_diag handler in the kernel */
+    if (rc < 0) /* ENOENT here: no unix_diag handler in the kernel */
         return peercred_self(fd);
     return peer && registered((ino_t)peer);
 }

@@ -43,12 +43,12 @@ static bool answer_shim_offered(struct vs_relay *r, const struct vu_msg_desc *d,
         return true;
     case VU_REQ_GET_QUEUE_NUM:
         /* a back-end without MQ serves the type's default queues */
-        vs_reply_frontend_ack(r, m->hdr.request, r->cfg.type->queue_num_is_pairs
-                                                     ? 1 : r->cfg.type->default_queues);
+        vs_reply_frontend_ack(r, m->hdr.request,
+                              r->cfg.type->queue_num_is_pairs ? 1 : r->cfg.type->default_queues);
         return true;
     default:
         vs_refuse_frontend(r, &m->hdr, d, -EOPNOTSUPP,
-               "the back-end does not have this protocol feature");
+                           "the back-end does not have this protocol feature");
         return true;
     }
 }
@@ -65,8 +65,8 @@ static bool unoffered_features(struct vs_relay *r, const struct vu_msg_desc *d, 
         return false;
     snprintf(text, sizeof(text),
              "SET_FEATURES acks 0x%" PRIx64 ", which includes 0x%" PRIx64
-             " the back-end did not offer", m->payload.u64,
-             m->payload.u64 & ~lim->offered_features);
+             " the back-end did not offer",
+             m->payload.u64, m->payload.u64 & ~lim->offered_features);
     vu_msg_close_fds(m);
     vs_refuse_frontend(r, &hdr, d, -EINVAL, text);
     return true;
@@ -80,8 +80,7 @@ static void pass_forward(struct vs_relay *r, const struct vu_msg_desc *d, struct
     vs_forward_to_backend(r, d, m, note);
 }
 
-static void pass_frontend_request(struct vs_relay *r, const struct vu_msg_desc *d,
-                                  struct vu_msg *m)
+static void pass_frontend_request(struct vs_relay *r, const struct vu_msg_desc *d, struct vu_msg *m)
 {
     if (answer_shim_offered(r, d, m) || unoffered_features(r, d, m))
         return;

@@ -16,8 +16,8 @@
 #include "log.h"
 #include "session.h"
 
-#define VS_REFUSAL_STREAK 5
-#define VS_REFUSAL_WINDOW_MS 10000
+#define VS_REFUSAL_STREAK       5
+#define VS_REFUSAL_WINDOW_MS    10000
 #define VS_REFUSAL_DELAY_MIN_MS 250
 #define VS_REFUSAL_DELAY_MAX_MS 8000
 
@@ -35,7 +35,8 @@ static void streak_over(struct vs_relay *r, const char *why)
 {
     if (vs_refusal_quiet(r))
         vs_info("%s: the front-end's refusal loop is over (%s) after %u refused sessions; "
-                "connections are accepted at once again", r->cfg.id, why, r->refusal.count);
+                "connections are accepted at once again",
+                r->cfg.id, why, r->refusal.count);
     r->refusal.count = 0;
     r->refusal.delay_ms = 0;
 }
@@ -52,8 +53,9 @@ static void next_delay(struct vs_relay *r)
     vs_warn("%s: %u front-end sessions in a row ended in a refusal, each within %d s of the "
             "last (the reason is the last warning above; later ones are logged at debug "
             "level): the next front-end is accepted after %u ms, doubling up to %d ms while "
-            "this goes on", r->cfg.id, r->refusal.count, VS_REFUSAL_WINDOW_MS / 1000,
-            r->refusal.delay_ms, VS_REFUSAL_DELAY_MAX_MS);
+            "this goes on",
+            r->cfg.id, r->refusal.count, VS_REFUSAL_WINDOW_MS / 1000, r->refusal.delay_ms,
+            VS_REFUSAL_DELAY_MAX_MS);
 }
 
 void vs_refusal_session_end(struct vs_relay *r)

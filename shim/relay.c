@@ -68,8 +68,9 @@ static int begin_translation(struct vs_relay *r, const struct vu_msg *set_pf,
 
     r->ops->end(r);
     r->ops = ops;
-    vs_info("%s: %s front-end, %s back-end: %s", r->cfg.id, ops == &vs_mode_up ? "legacy" :
-            "vdpa-user", ops == &vs_mode_up ? "vdpa-user" : "legacy", ops->name);
+    vs_info("%s: %s front-end, %s back-end: %s", r->cfg.id,
+            ops == &vs_mode_up ? "legacy" : "vdpa-user",
+            ops == &vs_mode_up ? "vdpa-user" : "legacy", ops->name);
     rc = ops->begin(r, set_pf);
     if (rc == 0)
         return 0;
@@ -94,13 +95,15 @@ static int set_protocol_features(struct vs_relay *r, struct vu_msg *m, struct vu
     if (v & ~ackable) {
         snprintf(err->text, sizeof(err->text),
                  "SET_PROTOCOL_FEATURES acks 0x%" PRIx64 ", which includes 0x%" PRIx64
-                 " the back-end did not offer", v, v & ~ackable);
+                 " the back-end did not offer",
+                 v, v & ~ackable);
         return -EINVAL;
     }
     if (vu_has_bit(v, VU_PF_VDPA) && (v & VS_VDPA_COMPANIONS) != VS_VDPA_COMPANIONS) {
         snprintf(err->text, sizeof(err->text),
                  "SET_PROTOCOL_FEATURES acks F_VDPA without REPLY_ACK and STATUS "
-                 "(0x%" PRIx64 " missing)", VS_VDPA_COMPANIONS & ~v);
+                 "(0x%" PRIx64 " missing)",
+                 VS_VDPA_COMPANIONS & ~v);
         return -EINVAL;
     }
     if (vs_offer_check_vdpa_ack(r, v, err->text, sizeof(err->text)))
@@ -138,7 +141,8 @@ static void protocol_features_again(struct vs_relay *r, const struct vu_msg_desc
     if (r->pf_settled)
         rc = vs_offer_protocol_features_again(r, m, err.text, sizeof(err.text));
     else
-        snprintf(err.text, sizeof(err.text), "SET_PROTOCOL_FEATURES after other requests: "
+        snprintf(err.text, sizeof(err.text),
+                 "SET_PROTOCOL_FEATURES after other requests: "
                  "the session already runs as plain vhost-user pass-through");
     if (rc < 0)
         vs_session_reject(r, r->fe, VU_CHAN_FRONTEND, &hdr, d, rc, err.text);
@@ -287,7 +291,8 @@ static void handle_be_msg(struct vs_conn *c, struct vu_msg *m)
         vs_trace_dir(r, "be->shim", VU_CHAN_FRONTEND, m, NULL);
         r->ops->internal_reply(r, &o, m);
     } else {
-        what = o.p.kind == VU_PENDING_EXPLICIT ? note_backend_reply(r, m, note, sizeof(note)) : NULL;
+        what = o.p.kind == VU_PENDING_EXPLICIT ? note_backend_reply(r, m, note, sizeof(note))
+                                               : NULL;
         vs_trace_dir(r, "be->fe", VU_CHAN_FRONTEND, m, what);
         r->stats.forwarded++;
         vs_conn_send(r->fe, m);
@@ -399,8 +404,8 @@ static void on_main_close(struct vs_conn *c, int reason)
         vs_warn("%s: %s connection failed: %s; the session ends", r->cfg.id, c->label,
                 strerror(-reason));
     else
-        vs_log(vs_refusal_quiet(r) ? VS_LOG_DEBUG : VS_LOG_INFO, "%s: %s disconnected",
-               r->cfg.id, c->label);
+        vs_log(vs_refusal_quiet(r) ? VS_LOG_DEBUG : VS_LOG_INFO, "%s: %s disconnected", r->cfg.id,
+               c->label);
     if (!was_fe && !r->ending && backend_lost(r, reason))
         return;
     end_session(r, was_fe ? "front-end gone" : "back-end gone");
@@ -525,7 +530,8 @@ static void try_connect_backend(struct vs_relay *r)
     if (r->be_backoff_ms == VS_BACKOFF_MIN_MS)
         vs_warn("%s: back-end %s not reachable (%s): start the back-end there, or fix backend= "
                 "(a socket that refuses connections was left by a back-end that exited); "
-                "retrying while the front-end waits", r->cfg.id, r->cfg.backend, strerror(-fd));
+                "retrying while the front-end waits",
+                r->cfg.id, r->cfg.backend, strerror(-fd));
     schedule(r, &r->be_timer, &r->be_backoff_ms, be_timer_cb);
 }
 
@@ -656,7 +662,8 @@ static int start_listener(struct vs_relay *r, const char *path, int given_fd, in
                 path);
     if (rc < 0) {
         vs_err("%s: cannot listen on %s: %s%s; the directory must exist and be writable by the "
-               "shim", r->cfg.id, path, strerror(-rc),
+               "shim",
+               r->cfg.id, path, strerror(-rc),
                rc == -EADDRINUSE ? " (another process is serving it: stop it or pick another path)"
                                  : "");
         return rc;
@@ -689,8 +696,8 @@ int vs_relay_start(struct vs_relay *r)
         if (!r->cfg.backend_uid_set && !r->cfg.peer_uid_set)
             vs_warn("%s: backend-mode=listen without backend-uid= (or peer-uid=): the first "
                     "process that connects to %s becomes the back-end and receives guest "
-                    "memory; restrict it with backend-uid=UID (and socket-mode=)", r->cfg.id,
-                    r->cfg.backend);
+                    "memory; restrict it with backend-uid=UID (and socket-mode=)",
+                    r->cfg.id, r->cfg.backend);
         rc = start_listener(r, r->cfg.backend, r->cfg.backend_fd_given ? r->cfg.backend_fd : -1,
                             &r->be_listen_fd, &r->be_listen);
         r->cfg.backend_fd_given = false; /* owned by be_listen_fd now */
@@ -698,9 +705,8 @@ int vs_relay_start(struct vs_relay *r)
             return rc;
     }
     if (r->cfg.frontend_mode == VS_MODE_LISTEN) {
-        rc = start_listener(r, r->cfg.frontend,
-                            r->cfg.frontend_fd_given ? r->cfg.frontend_fd : -1, &r->fe_listen_fd,
-                            &r->fe_listen);
+        rc = start_listener(r, r->cfg.frontend, r->cfg.frontend_fd_given ? r->cfg.frontend_fd : -1,
+                            &r->fe_listen_fd, &r->fe_listen);
         r->cfg.frontend_fd_given = false; /* owned by fe_listen_fd now */
         if (rc)
             return rc;

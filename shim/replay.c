@@ -39,26 +39,30 @@
 #define VS_JOURNAL_MAX 4096u
 
 /* Continuations of the shim's own replay requests. */
-enum { RP_FEATURES = 1, RP_PROTOCOL_FEATURES, RP_STEP };
+enum {
+    RP_FEATURES = 1,
+    RP_PROTOCOL_FEATURES,
+    RP_STEP
+};
 
 struct vs_journal_entry {
     uint32_t request;
-    uint32_t key;          /* ring index, config offset, region number, else 0 */
+    uint32_t key; /* ring index, config offset, region number, else 0 */
     uint32_t size;
-    uint8_t *payload;      /* size bytes, owned */
-    int fds[VU_MAX_FDS];   /* owned duplicates; -1 in unused slots */
+    uint8_t *payload;    /* size bytes, owned */
+    int fds[VU_MAX_FDS]; /* owned duplicates; -1 in unused slots */
     unsigned nfds;
 };
 
 struct vs_replay {
     struct vs_journal_entry *e;
     unsigned n, cap;
-    uint32_t next_region;  /* key of the next ADD_MEM_REG */
-    const char *blocked;   /* why the session can no longer be replayed, or NULL */
-    bool restoring;        /* the back-end went; replay when one is back */
-    bool sent_all;         /* every replay request is out */
-    unsigned sent;         /* requests replayed (for the log) */
-    unsigned rings;        /* rings restarted (for the log) */
+    uint32_t next_region; /* key of the next ADD_MEM_REG */
+    const char *blocked;  /* why the session can no longer be replayed, or NULL */
+    bool restoring;       /* the back-end went; replay when one is back */
+    bool sent_all;        /* every replay request is out */
+    unsigned sent;        /* requests replayed (for the log) */
+    unsigned rings;       /* rings restarted (for the log) */
 };
 
 /* Requests that set up a connection rather than the device: a reset keeps them. */
@@ -230,9 +234,9 @@ void vs_replay_record(struct vs_relay *r, const struct vu_msg_desc *d, const str
     key = key_of(d, m);
     if (d->flags & VU_DESC_CLEARS_STATE) {
         if (d->ring != VU_RING_NONE)
-            forget(r->replay, is_ring_state, key);   /* GET_VRING_BASE stopped the ring */
+            forget(r->replay, is_ring_state, key); /* GET_VRING_BASE stopped the ring */
         else
-            forget(r->replay, is_device_state, 0);   /* a device reset */
+            forget(r->replay, is_device_state, 0); /* a device reset */
         return;
     }
     switch (m->hdr.request) {
@@ -292,7 +296,8 @@ static const char *why_not_replayable(const struct vs_relay *r)
     if (rp->blocked)
         return rp->blocked;
     if (vu_has_bit(entry_u64(find((struct vs_replay *)rp, VU_REQ_SET_FEATURES, 0)),
-                   VIRTIO_F_RING_PACKED) && rings_started(rp))
+                   VIRTIO_F_RING_PACKED) &&
+        rings_started(rp))
         return "packed rings (their position is not in guest memory)";
     return NULL;
 }
@@ -311,7 +316,8 @@ bool vs_replay_backend_lost(struct vs_relay *r)
     vs_session_drop_owed(r, NULL, NULL);
     r->replay->restoring = true;
     vs_warn("%s: back-end %s gone; the front-end is held and the session is replayed when a "
-            "back-end is back", r->cfg.id, r->cfg.backend);
+            "back-end is back",
+            r->cfg.id, r->cfg.backend);
     return true;
 }
 
@@ -332,7 +338,8 @@ static void replay_failed(struct vs_relay *r, const char *fmt, ...)
     vsnprintf(why, sizeof(why), fmt, ap);
     va_end(ap);
     vs_err("%s: the new back-end cannot take over the session: %s; disconnecting the front-end "
-           "so that it starts again", r->cfg.id, why);
+           "so that it starts again",
+           r->cfg.id, why);
     vs_end_session(r, "replay failed");
 }
 
@@ -450,11 +457,11 @@ static int ring_base(struct vs_relay *r, uint32_t ring, uint32_t *base)
 
 /* In the order a VMM sets a device up. */
 static const uint32_t device_order[] = {
-    VU_REQ_SET_FEATURES, VU_REQ_SET_MEM_TABLE, VU_REQ_NET_SET_MTU,
+    VU_REQ_SET_FEATURES,    VU_REQ_SET_MEM_TABLE,  VU_REQ_NET_SET_MTU,
     VU_REQ_SET_INFLIGHT_FD, VU_REQ_GPU_SET_SOCKET,
 };
 static const uint32_t ring_order[] = {
-    VU_REQ_SET_VRING_CALL, VU_REQ_SET_VRING_ERR, VU_REQ_SET_VRING_NUM, VU_REQ_SET_VRING_BASE,
+    VU_REQ_SET_VRING_CALL, VU_REQ_SET_VRING_ERR,    VU_REQ_SET_VRING_NUM,  VU_REQ_SET_VRING_BASE,
     VU_REQ_SET_VRING_ADDR, VU_REQ_SET_VRING_ENDIAN, VU_REQ_SET_VRING_KICK, VU_REQ_SET_VRING_ENABLE,
 };
 
@@ -465,8 +472,8 @@ static void finish_if_done(struct vs_relay *r)
     if (!rp || !rp->restoring || !rp->sent_all || r->main_pending.count)
         return;
     rp->restoring = false;
-    vs_info("%s: session restored on the new back-end (%u requests replayed, %u rings)",
-            r->cfg.id, rp->sent, rp->rings);
+    vs_info("%s: session restored on the new back-end (%u requests replayed, %u rings)", r->cfg.id,
+            rp->sent, rp->rings);
     if (r->fe)
         vs_conn_pause(r->fe, false);
 }
@@ -592,8 +599,10 @@ void vs_replay_internal_reply(struct vs_relay *r, const struct vs_owed *owed, st
     case RP_FEATURES:
         wanted = entry_u64(find(rp, VU_REQ_SET_FEATURES, 0));
         if (wanted & ~v) {
-            replay_failed(r, "it offers features 0x%" PRIx64 ", without 0x%" PRIx64
-                          " the front-end negotiated", v, wanted & ~v);
+            replay_failed(r,
+                          "it offers features 0x%" PRIx64 ", without 0x%" PRIx64
+                          " the front-end negotiated",
+                          v, wanted & ~v);
             return;
         }
         if (!find(rp, VU_REQ_SET_PROTOCOL_FEATURES, 0))
@@ -602,8 +611,10 @@ void vs_replay_internal_reply(struct vs_relay *r, const struct vs_owed *owed, st
     case RP_PROTOCOL_FEATURES:
         wanted = entry_u64(find(rp, VU_REQ_SET_PROTOCOL_FEATURES, 0));
         if (wanted & ~v) {
-            replay_failed(r, "it offers protocol features 0x%" PRIx64 ", without 0x%" PRIx64
-                          " the front-end negotiated", v, wanted & ~v);
+            replay_failed(r,
+                          "it offers protocol features 0x%" PRIx64 ", without 0x%" PRIx64
+                          " the front-end negotiated",
+                          v, wanted & ~v);
             return;
         }
         r->backend_pf = v;

@@ -57,8 +57,8 @@ static void inspect(struct vs_listen_fd *e)
     e->usable = true;
 }
 
-int vs_listen_fds_parse(const char *pid, const char *fds, const char *names, pid_t self,
-                        int first, struct vs_listen_fds *out, char *err, size_t errlen)
+int vs_listen_fds_parse(const char *pid, const char *fds, const char *names, pid_t self, int first,
+                        struct vs_listen_fds *out, char *err, size_t errlen)
 {
     unsigned long p, n;
     const char *name = names;
@@ -73,8 +73,7 @@ int vs_listen_fds_parse(const char *pid, const char *fds, const char *names, pid
     if (p != (unsigned long)self)
         return 0; /* meant for another process (a parent's leftovers) */
     if (parse_ulong(fds, VS_LISTEN_FDS_MAX, &n)) {
-        snprintf(err, errlen, "LISTEN_FDS=%s is not a count of 0..%d fds", fds,
-                 VS_LISTEN_FDS_MAX);
+        snprintf(err, errlen, "LISTEN_FDS=%s is not a count of 0..%d fds", fds, VS_LISTEN_FDS_MAX);
         return -EINVAL;
     }
     if (n == 0)
@@ -102,7 +101,8 @@ int vs_listen_fds_parse(const char *pid, const char *fds, const char *names, pid
 
 int vs_listen_fds_from_env(struct vs_listen_fds *out, char *err, size_t errlen)
 {
-    char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS"), *names = getenv("LISTEN_FDNAMES");
+    char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS"),
+         *names = getenv("LISTEN_FDNAMES");
     int rc;
 
     pid = pid ? strdup(pid) : NULL;
@@ -127,8 +127,7 @@ int vs_listen_fds_from_env(struct vs_listen_fds *out, char *err, size_t errlen)
     return rc;
 }
 
-struct vs_listen_fd *vs_listen_fds_find(struct vs_listen_fds *l, const char *path,
-                                        const char *id)
+struct vs_listen_fd *vs_listen_fds_find(struct vs_listen_fds *l, const char *path, const char *id)
 {
     for (size_t i = 0; i < l->n; i++)
         if (l->fds[i].usable && path && strcmp(l->fds[i].path, path) == 0)

@@ -18,14 +18,14 @@
 #include <sys/types.h>
 
 #define VS_LISTEN_FDS_START 3
-#define VS_LISTEN_FDS_MAX 4096
+#define VS_LISTEN_FDS_MAX   4096
 
 struct vs_listen_fd {
     int fd;
-    char name[256];      /* from LISTEN_FDNAMES, "" when none */
-    char path[108];      /* the socket's path (getsockname), "" when not AF_UNIX */
-    bool usable;         /* a listening AF_UNIX stream socket */
-    unsigned users;      /* devices using it now */
+    char name[256]; /* from LISTEN_FDNAMES, "" when none */
+    char path[108]; /* the socket's path (getsockname), "" when not AF_UNIX */
+    bool usable;    /* a listening AF_UNIX stream socket */
+    unsigned users; /* devices using it now */
 };
 
 struct vs_listen_fds {
@@ -37,15 +37,14 @@ struct vs_listen_fds {
  * environment's strings (NULL when unset), self the process id, first the
  * first fd. Fills out (empty when the variables are not for this process).
  * 0, or -EINVAL with the reason in err (bad values). */
-int vs_listen_fds_parse(const char *pid, const char *fds, const char *names, pid_t self,
-                        int first, struct vs_listen_fds *out, char *err, size_t errlen);
+int vs_listen_fds_parse(const char *pid, const char *fds, const char *names, pid_t self, int first,
+                        struct vs_listen_fds *out, char *err, size_t errlen);
 /* From the environment; unsets the three variables (children must not see
  * them) and marks the fds close-on-exec and non-blocking. */
 int vs_listen_fds_from_env(struct vs_listen_fds *out, char *err, size_t errlen);
 /* The inherited socket for a device: its path is `path`, or its name is `id`
  * (NULL: any name). Returns the pool's entry or NULL. */
-struct vs_listen_fd *vs_listen_fds_find(struct vs_listen_fds *l, const char *path,
-                                        const char *id);
+struct vs_listen_fd *vs_listen_fds_find(struct vs_listen_fds *l, const char *path, const char *id);
 /* Closes every fd and frees the pool. */
 void vs_listen_fds_free(struct vs_listen_fds *l);
 

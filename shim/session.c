@@ -84,8 +84,8 @@ void vs_trace_dir(struct vs_relay *r, const char *dir, enum vu_channel ch, const
 }
 
 /* Sends a REPLY_ACK-style u64 answer to `request` on conn. */
-static void send_ack(struct vs_relay *r, struct vs_conn *conn, enum vu_channel ch,
-                     uint32_t request, uint64_t value, const char *note)
+static void send_ack(struct vs_relay *r, struct vs_conn *conn, enum vu_channel ch, uint32_t request,
+                     uint64_t value, const char *note)
 {
     struct vu_msg ack;
 
@@ -112,10 +112,11 @@ static void send_answer(struct vs_relay *r, struct vs_conn *to, enum vu_channel 
 /* Replies carry no request id: an answer the shim gives itself must not
  * overtake replies the peer is still owed on the same socket. */
 static void answer_in_order(struct vs_relay *r, struct vs_conn *to, struct vs_owed_fifo *f,
-                            enum vu_channel ch, uint32_t request, bool empty_config,
-                            uint64_t value, const char *note)
+                            enum vu_channel ch, uint32_t request, bool empty_config, uint64_t value,
+                            const char *note)
 {
-    struct vs_owed a = { .p = { .request = request }, .origin = VS_SHIM_ANSWER,
+    struct vs_owed a = { .p = { .request = request },
+                         .origin = VS_SHIM_ANSWER,
                          .action = empty_config ? VS_ANSWER_EMPTY_CONFIG : VS_ANSWER_U64,
                          .arg = value };
 
@@ -131,7 +132,7 @@ static void answer_in_order(struct vs_relay *r, struct vs_conn *to, struct vs_ow
 
 /* Sends the shim's queued answers that have come to the head. */
 void vs_session_flush_answers(struct vs_relay *r, struct vs_conn *to, struct vs_owed_fifo *f,
-                          enum vu_channel ch)
+                              enum vu_channel ch)
 {
     struct vs_owed a;
 
@@ -141,8 +142,7 @@ void vs_session_flush_answers(struct vs_relay *r, struct vs_conn *to, struct vs_
     }
 }
 
-void vs_reply_frontend_u64(struct vs_relay *r, uint32_t request, uint64_t value,
-                           const char *note)
+void vs_reply_frontend_u64(struct vs_relay *r, uint32_t request, uint64_t value, const char *note)
 {
     answer_in_order(r, r->fe, &r->main_pending, VU_CHAN_FRONTEND, request, false, value, note);
 }
@@ -156,7 +156,8 @@ void vs_reply_frontend_ack(struct vs_relay *r, uint32_t request, uint64_t value)
  * REPLY_ACK failure where it asked for one, the spec's empty reply for
  * GET_CONFIG, and otherwise a disconnect (never a false success). */
 void vs_session_reject(struct vs_relay *r, struct vs_conn *from, enum vu_channel ch,
-                   const struct vu_hdr *hdr, const struct vu_msg_desc *d, int rc, const char *text)
+                       const struct vu_hdr *hdr, const struct vu_msg_desc *d, int rc,
+                       const char *text)
 {
     bool from_fe = from == r->fe || from == r->fe_chan;
     const struct vu_session_limits *lim = from_fe ? &r->fe_limits : &r->be_limits;
@@ -179,9 +180,10 @@ void vs_session_reject(struct vs_relay *r, struct vs_conn *from, enum vu_channel
                         hdr->request, !acked, (uint64_t)-rc, NULL);
         return;
     }
-    vs_log(level, "%s: %s sent a bad %s: %s (%s); disconnecting both sides (--trace shows the "
-           "conversation up to it)", r->cfg.id, who, d ? d->name : "message", text,
-           strerror(-rc));
+    vs_log(level,
+           "%s: %s sent a bad %s: %s (%s); disconnecting both sides (--trace shows the "
+           "conversation up to it)",
+           r->cfg.id, who, d ? d->name : "message", text, strerror(-rc));
     vs_refusal_mark(r);
     vs_end_session(r, "protocol error");
 }
@@ -201,7 +203,7 @@ void vs_end_session(struct vs_relay *r, const char *why)
  * no reply comes, but DPDK and libvhost-user answer anyway. Clearing the bit
  * keeps the reply count certain. */
 void vs_session_need_reply(const struct vu_session_limits *lim, const struct vu_msg_desc *d,
-                                 struct vu_msg *m)
+                           struct vu_msg *m)
 {
     if (d->reply == VU_REPLY_ACK && !vu_has_bit(lim->protocol_features, VU_PF_REPLY_ACK))
         m->hdr.flags &= ~VU_FLAG_NEED_REPLY;
@@ -213,7 +215,7 @@ void vs_session_need_reply(const struct vu_session_limits *lim, const struct vu_
  * and a front-end request's fds must fit the session's fd budget. True when
  * the message may go on; otherwise it was refused and its fds closed. */
 bool vs_session_admit_fds(struct vs_relay *r, struct vs_conn *from, enum vu_channel ch,
-                      const struct vu_msg_desc *d, struct vu_msg *m)
+                          const struct vu_msg_desc *d, struct vu_msg *m)
 {
     struct vu_hdr hdr = m->hdr;
     char why[256];
@@ -222,9 +224,11 @@ bool vs_session_admit_fds(struct vs_relay *r, struct vs_conn *from, enum vu_chan
     for (unsigned i = 0; i < m->nfds && rc == 0; i++) {
         rc = vs_own_sock_is_peer(m->fds[i]);
         if (rc > 0) {
-            snprintf(why, sizeof(why), "the %s fd is a socket connected to the shim itself "
+            snprintf(why, sizeof(why),
+                     "the %s fd is a socket connected to the shim itself "
                      "(the %s's own connection; holding it would keep the session open after "
-                     "the %s has gone)", d ? d->name : "message's",
+                     "the %s has gone)",
+                     d ? d->name : "message's",
                      from == r->be || from == r->be_chan ? "back-end" : "front-end",
                      from == r->be || from == r->be_chan ? "back-end" : "front-end");
             rc = -EPERM;
@@ -346,7 +350,8 @@ void vs_forward_to_backend(struct vs_relay *r, const struct vu_msg_desc *d, stru
     vs_session_need_reply(&r->fe_limits, d, m);
     if (vu_request_expects_reply(&r->fe_limits, d, m, &o.p) && vs_owed_push(&r->main_pending, &o)) {
         vu_msg_close_fds(m);
-        vs_session_reject(r, r->fe, VU_CHAN_FRONTEND, &hdr, NULL, -ENOBUFS, "too many replies outstanding");
+        vs_session_reject(r, r->fe, VU_CHAN_FRONTEND, &hdr, NULL, -ENOBUFS,
+                          "too many replies outstanding");
         return;
     }
     vs_trace_dir(r, "fe->be", VU_CHAN_FRONTEND, m, note);
@@ -363,7 +368,7 @@ void vs_session_on_partial(struct vs_conn *c)
 /* A connection whose other end a peer holds: registered so that a socket
  * connected to it is recognised (admit_fds), and watched for half messages. */
 struct vs_conn *vs_session_peer_conn(struct vs_relay *r, int fd, const char *label,
-                                 vs_conn_msg_cb on_msg, vs_conn_close_cb on_close)
+                                     vs_conn_msg_cb on_msg, vs_conn_close_cb on_close)
 {
     struct vs_conn *c = vs_conn_new(r->loop, fd, label, on_msg, on_close, r);
     int rc;
@@ -374,7 +379,8 @@ struct vs_conn *vs_session_peer_conn(struct vs_relay *r, int fd, const char *lab
     rc = vs_conn_register_own(c);
     if (rc < 0)
         vs_warn("%s: cannot register the %s connection (%s); a socket connected to it would "
-                "not be recognised", r->cfg.id, label, strerror(-rc));
+                "not be recognised",
+                r->cfg.id, label, strerror(-rc));
     return c;
 }
 

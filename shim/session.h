@@ -24,13 +24,13 @@
  * disconnected. The shim's own sequences (a device start sends several
  * requests for every ring) may add up to VS_MAX_OWED in all. */
 #define VS_MAX_PENDING 64
-#define VS_MAX_OWED 4096
+#define VS_MAX_OWED    4096
 
 /* Who waits for a reply owed on the main socket. */
 enum vs_origin {
-    VS_FROM_FRONTEND,   /* forward the reply to the front-end */
-    VS_FROM_SHIM,       /* the shim asked; the reply is handled internally */
-    VS_SHIM_ANSWER,     /* an answer the shim itself gives, queued behind the
+    VS_FROM_FRONTEND, /* forward the reply to the front-end */
+    VS_FROM_SHIM,     /* the shim asked; the reply is handled internally */
+    VS_SHIM_ANSWER,   /* an answer the shim itself gives, queued behind the
                            replies still owed so that order is kept; its
                            action is an enum vs_answer */
 };
@@ -44,38 +44,42 @@ enum vs_answer {
 struct vs_owed {
     struct vu_pending p;
     enum vs_origin origin;
-    uint16_t action;     /* translation-specific continuation */
-    uint64_t arg;        /* the continuation's argument, or the answer's value */
+    uint16_t action; /* translation-specific continuation */
+    uint64_t arg;    /* the continuation's argument, or the answer's value */
 };
 
 /* Grows as needed (a session usually owes a handful); released at session end. */
 struct vs_owed_fifo {
     struct vs_owed *items;
     unsigned head, count, cap;
-    unsigned peer_count;       /* entries for the peer's requests (not VS_FROM_SHIM) */
+    unsigned peer_count; /* entries for the peer's requests (not VS_FROM_SHIM) */
 };
 
 /* One peer's side of the reply time-out (watchdog.c). */
-enum vs_peer { VS_PEER_BACKEND, VS_PEER_FRONTEND, VS_PEERS };
+enum vs_peer {
+    VS_PEER_BACKEND,
+    VS_PEER_FRONTEND,
+    VS_PEERS
+};
 struct vs_watch_side {
-    uint64_t since;      /* loop time (ms) the current wait began */
-    bool stuck;          /* the peer owes a reply or has half sent a message */
+    uint64_t since; /* loop time (ms) the current wait began */
+    bool stuck;     /* the peer owes a reply or has half sent a message */
     bool warned;
 };
 
 /* Sessions ended by a refusal, for the reconnect back-off (refusal.c). */
 struct vs_refusal_streak {
-    uint64_t last_ms;      /* loop time the last refused session ended */
-    unsigned count;        /* refused sessions in a row */
-    unsigned delay_ms;     /* the next front-end waits this long after last_ms */
-    bool session_refused;  /* the current session is ending by a refusal */
+    uint64_t last_ms;     /* loop time the last refused session ended */
+    unsigned count;       /* refused sessions in a row */
+    unsigned delay_ms;    /* the next front-end waits this long after last_ms */
+    bool session_refused; /* the current session is ending by a refusal */
 };
 
-struct vs_mode_ops;      /* the session's mode (mode.h) */
-struct vs_up;            /* up-conversion state (up_int.h) */
-struct vs_down;          /* down-conversion state (down_int.h) */
-struct vs_check;         /* check= state (check.c) */
-struct vs_replay;        /* the journal for a back-end restart (replay.c) */
+struct vs_mode_ops; /* the session's mode (mode.h) */
+struct vs_up;       /* up-conversion state (up_int.h) */
+struct vs_down;     /* down-conversion state (down_int.h) */
+struct vs_check;    /* check= state (check.c) */
+struct vs_replay;   /* the journal for a back-end restart (replay.c) */
 
 struct vs_relay {
     uv_loop_t *loop;
@@ -88,33 +92,33 @@ struct vs_relay {
     unsigned fe_backoff_ms, be_backoff_ms;
     unsigned handles_open;
     bool stopping, ending;
-    bool in_session;                  /* a front-end came and the session has not ended */
+    bool in_session; /* a front-end came and the session has not ended */
 
     /* The session. */
-    const struct vs_mode_ops *ops;    /* its mode: pass-through until the front-end's
+    const struct vs_mode_ops *ops; /* its mode: pass-through until the front-end's
                                          SET_PROTOCOL_FEATURES decides (mode.h) */
-    bool mode_decided;                /* ops is final for this session */
+    bool mode_decided;             /* ops is final for this session */
     /* Ends the session: both peers disconnected, the mode's state released
      * (the relay's; vs_end_session calls it). */
     void (*end_session)(struct vs_relay *r, const char *why);
-    struct vs_conn *fe, *be;          /* main sockets */
-    struct vs_conn *fe_chan, *be_chan; /* back-end channel, front-end / back-end ends */
+    struct vs_conn *fe, *be;            /* main sockets */
+    struct vs_conn *fe_chan, *be_chan;  /* back-end channel, front-end / back-end ends */
     struct vu_session_limits fe_limits; /* as the front-end negotiated with the shim */
     struct vu_session_limits be_limits; /* as the shim negotiated with the back-end */
-    uint64_t backend_pf;              /* protocol features the back-end offered */
-    uint64_t offered_pf;              /* protocol features shown to the front-end */
-    bool owner_deferred;              /* SET_OWNER held until protocol features are set */
-    bool pf_settled;                  /* the front-end's SET_PROTOCOL_FEATURES was taken */
-    uint64_t features_dropped;        /* feature bits the offer lost to a VIRTIO
+    uint64_t backend_pf;                /* protocol features the back-end offered */
+    uint64_t offered_pf;                /* protocol features shown to the front-end */
+    bool owner_deferred;                /* SET_OWNER held until protocol features are set */
+    bool pf_settled;                    /* the front-end's SET_PROTOCOL_FEATURES was taken */
+    uint64_t features_dropped;          /* feature bits the offer lost to a VIRTIO
                                          dependency (offer.c) */
-    bool features_dropped_logged;     /* ... said once per session */
-    struct vs_owed_fifo main_pending; /* replies owed on the main socket */
-    struct vs_owed_fifo chan_pending; /* replies owed on the back-end channel */
-    struct vs_up *up;                 /* up-conversion only */
-    struct vs_down *down;             /* down-conversion only */
-    struct vs_check *check;           /* check= given, else NULL */
-    struct vs_replay *replay;         /* pass-through: the journal, made at the first state */
-    uint8_t pass_status;              /* pass-through: the status a front-end wrote when the
+    bool features_dropped_logged;       /* ... said once per session */
+    struct vs_owed_fifo main_pending;   /* replies owed on the main socket */
+    struct vs_owed_fifo chan_pending;   /* replies owed on the back-end channel */
+    struct vs_up *up;                   /* up-conversion only */
+    struct vs_down *down;               /* down-conversion only */
+    struct vs_check *check;             /* check= given, else NULL */
+    struct vs_replay *replay;           /* pass-through: the journal, made at the first state */
+    uint8_t pass_status;                /* pass-through: the status a front-end wrote when the
                                          shim, not the back-end, offered STATUS */
 
     /* reply-timeout= (watchdog.c): one timer per device, running only while
@@ -139,8 +143,8 @@ void vs_owed_reset(struct vs_owed_fifo *f);
  * pass-through undecided. */
 void vs_session_reset(struct vs_relay *r);
 
-void vs_trace_dir(struct vs_relay *r, const char *dir, enum vu_channel ch,
-                  const struct vu_msg *m, const char *note);
+void vs_trace_dir(struct vs_relay *r, const char *dir, enum vu_channel ch, const struct vu_msg *m,
+                  const char *note);
 /* Sends a request the shim itself makes to the back-end, with NEED_REPLY so
  * that its outcome is known; the reply comes to the mode's internal_reply
  * with `action` and `arg`. Takes m's fds. 0 or -errno (session ended). */
@@ -164,8 +168,7 @@ int vs_keep_fd_copy(int *slot, const struct vu_msg *m);
 /* Answers a front-end request with a u64 (an ack: 0 or a positive errno;
  * or a value), in order behind the replies the front-end is still owed;
  * note goes to the trace (NULL: "answered by the shim"). */
-void vs_reply_frontend_u64(struct vs_relay *r, uint32_t request, uint64_t value,
-                           const char *note);
+void vs_reply_frontend_u64(struct vs_relay *r, uint32_t request, uint64_t value, const char *note);
 void vs_reply_frontend_ack(struct vs_relay *r, uint32_t request, uint64_t value);
 /* Sends the shim's queued answers that have come to the head of f. */
 void vs_session_flush_answers(struct vs_relay *r, struct vs_conn *to, struct vs_owed_fifo *f,

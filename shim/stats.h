@@ -5,9 +5,9 @@
 
 /* Counters, for tests and the benchmark. */
 struct vs_relay_stats {
-    unsigned long sessions;          /* front-end connections served */
-    unsigned long forwarded;         /* messages forwarded, all channels */
-    unsigned long rejected;          /* messages refused at the boundary */
+    unsigned long sessions;  /* front-end connections served */
+    unsigned long forwarded; /* messages forwarded, all channels */
+    unsigned long rejected;  /* messages refused at the boundary */
 };
 
 #endif

@@ -18,28 +18,28 @@
 #include "trace.h"
 
 struct vs_trace {
-    int fd;                /* -1 while off (or a reopen failed) */
-    bool owned;            /* a file (not stdout): closed, reopened, rotated */
+    int fd;     /* -1 while off (or a reopen failed) */
+    bool owned; /* a file (not stdout): closed, reopened, rotated */
     char *path;
     enum vs_trace_format format;
-    uint64_t max_bytes;    /* 0: no limit */
-    uint64_t written;      /* bytes in the current file */
+    uint64_t max_bytes; /* 0: no limit */
+    uint64_t written;   /* bytes in the current file */
     unsigned long rotations;
-    uint64_t quiet_ns;     /* least time between two warnings of one kind */
+    uint64_t quiet_ns; /* least time between two warnings of one kind */
     /* write errors: the first is logged at once, then one line per quiet_ns */
     bool write_failed;
-    bool cut;              /* the last line went out in part (ended first) */
-    uint64_t lost;         /* lines lost since the first failure */
-    uint64_t lost_logged;  /* of which the last warning counted */
+    bool cut;             /* the last line went out in part (ended first) */
+    uint64_t lost;        /* lines lost since the first failure */
+    uint64_t lost_logged; /* of which the last warning counted */
     uint64_t next_write_warn;
     /* rotation that cannot rename: retried (and logged) once per quiet_ns */
     uint64_t next_rotate;
 };
 
-#define NS_PER_MS      UINT64_C(1000000)
-#define NS_PER_S       (1000 * NS_PER_MS)
-#define WARN_QUIET_MS  UINT64_C(60000) /* a repeated trace warning: once a minute */
-#define TRACE_MODE     0600            /* a new trace file: the shim's user only */
+#define NS_PER_MS     UINT64_C(1000000)
+#define NS_PER_S      (1000 * NS_PER_MS)
+#define WARN_QUIET_MS UINT64_C(60000) /* a repeated trace warning: once a minute */
+#define TRACE_MODE    0600            /* a new trace file: the shim's user only */
 
 /* ---- the file ---------------------------------------------------------------- */
 
@@ -54,12 +54,18 @@ static uint64_t now_ns(void)
 static const char *kind_name(mode_t mode)
 {
     switch (mode & S_IFMT) {
-    case S_IFDIR:  return "a directory";
-    case S_IFIFO:  return "a FIFO";
-    case S_IFSOCK: return "a socket";
-    case S_IFCHR:  return "a character device";
-    case S_IFBLK:  return "a block device";
-    default:       return "not a regular file";
+    case S_IFDIR:
+        return "a directory";
+    case S_IFIFO:
+        return "a FIFO";
+    case S_IFSOCK:
+        return "a socket";
+    case S_IFCHR:
+        return "a character device";
+    case S_IFBLK:
+        return "a block device";
+    default:
+        return "not a regular file";
     }
 }
 
@@ -75,7 +81,8 @@ static void explain_open_error(const struct vs_trace *t, int err)
                 t->path);
     else if (err == ENXIO && lstat(t->path, &st) == 0 && !S_ISREG(st.st_mode))
         vs_warn("trace %s is %s, not a regular file; give a file's path, or --trace=- for "
-                "standard output", t->path, kind_name(st.st_mode));
+                "standard output",
+                t->path, kind_name(st.st_mode));
 }
 
 /* The fd of a regular file at path, created (mode 0600) if missing, opened
@@ -98,7 +105,8 @@ static int open_trace_fd(struct vs_trace *t, bool excl, uint64_t *size)
         rc = -errno;
     } else if (!S_ISREG(st.st_mode)) {
         vs_warn("trace %s is %s, not a regular file; give a file's path, or --trace=- for "
-                "standard output", t->path, kind_name(st.st_mode));
+                "standard output",
+                t->path, kind_name(st.st_mode));
         rc = -EINVAL;
     } else if ((rc = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, rc & ~O_NONBLOCK) < 0) {
         rc = -errno; /* (O_NONBLOCK means nothing to a regular file; off all the same) */
@@ -183,8 +191,7 @@ int vs_trace_configure(struct vs_trace *t, const char *path, enum vs_trace_forma
     return rc;
 }
 
-struct vs_trace *vs_trace_open_ex(const char *path, enum vs_trace_format format,
-                                  uint64_t max_bytes)
+struct vs_trace *vs_trace_open_ex(const char *path, enum vs_trace_format format, uint64_t max_bytes)
 {
     struct vs_trace *t = vs_trace_new();
     int rc;
@@ -259,7 +266,8 @@ static void rotate(struct vs_trace *t)
         else
             snprintf(when, sizeof(when), "%" PRIu64 " ms", t->quiet_ns / NS_PER_MS);
         vs_warn("trace %s: cannot move it to %s.1 (%s); it grows past --trace-max until that "
-                "works (tried again in %s)", t->path, t->path, strerror(err), when);
+                "works (tried again in %s)",
+                t->path, t->path, strerror(err), when);
         free(old);
         return;
     }
@@ -270,14 +278,16 @@ static void rotate(struct vs_trace *t)
     close_fd(t);
     if (fd < 0) {
         vs_warn("trace %s: cannot create it again after moving it to %s.1 (%s); tracing stops "
-                "until SIGHUP", t->path, t->path, strerror(-fd));
+                "until SIGHUP",
+                t->path, t->path, strerror(-fd));
         return;
     }
     t->fd = fd;
     t->written = size;
     t->cut = false;
     vs_info("trace %s reached its limit of %" PRIu64 " bytes (--trace-max); the previous "
-            "part is %s.1", t->path, t->max_bytes, t->path);
+            "part is %s.1",
+            t->path, t->max_bytes, t->path);
 }
 
 /* All of line into fd: 0, or the errno of the write that failed. */
@@ -309,11 +319,12 @@ static void write_failed(struct vs_trace *t, int err)
         t->write_failed = true;
         t->lost_logged = t->lost;
         t->next_write_warn = now + t->quiet_ns;
-        vs_warn("trace %s: write failed (%s); trace lines are being lost (check the disk)",
-                t->path, strerror(err));
+        vs_warn("trace %s: write failed (%s); trace lines are being lost (check the disk)", t->path,
+                strerror(err));
     } else if (now >= t->next_write_warn) {
         vs_warn("trace %s: writes still fail (%s); %" PRIu64 " more lines lost (%" PRIu64
-                " in all)", t->path, strerror(err), t->lost - t->lost_logged, t->lost);
+                " in all)",
+                t->path, strerror(err), t->lost - t->lost_logged, t->lost);
         t->lost_logged = t->lost;
         t->next_write_warn = now + t->quiet_ns;
     }
@@ -324,8 +335,8 @@ static void write_line(struct vs_trace *t, const char *line, size_t n)
     uint64_t before;
     int err = 0;
 
-    if (t->fd >= 0 && t->owned && t->max_bytes && t->written > 0 &&
-        t->written + n > t->max_bytes && (!t->next_rotate || now_ns() >= t->next_rotate))
+    if (t->fd >= 0 && t->owned && t->max_bytes && t->written > 0 && t->written + n > t->max_bytes &&
+        (!t->next_rotate || now_ns() >= t->next_rotate))
         rotate(t);
     if (t->fd < 0)
         return;
@@ -346,8 +357,8 @@ static void write_line(struct vs_trace *t, const char *line, size_t n)
     }
 }
 
-void vs_trace_msg(struct vs_trace *t, const char *device, const char *dir,
-                  enum vu_channel channel, const struct vu_msg *msg, const char *note)
+void vs_trace_msg(struct vs_trace *t, const char *device, const char *dir, enum vu_channel channel,
+                  const struct vu_msg *msg, const char *note)
 {
     struct timespec ts;
     char line[VS_TRACE_LINE_MAX];

@@ -27,7 +27,10 @@
 
 #include "msg_table.h"
 
-enum vs_trace_format { VS_TRACE_TEXT, VS_TRACE_JSON };
+enum vs_trace_format {
+    VS_TRACE_TEXT,
+    VS_TRACE_JSON
+};
 
 #define VS_TRACE_MAX_DEFAULT (64ull << 20) /* --trace-max default: 64 MiB */
 #define VS_TRACE_MAX_MIN     (4u << 10)    /* smallest limit other than 0 (none) */
@@ -67,8 +70,8 @@ void vs_trace_set_warn_interval(struct vs_trace *t, unsigned ms);
 /* Writes one line: who sent it to whom (dir, e.g. "fe->be"), the request's
  * name, flags, the decoded payload and the kinds of the fds. note, if not
  * NULL, says what the shim did with it. t may be NULL (no trace). */
-void vs_trace_msg(struct vs_trace *t, const char *device, const char *dir,
-                  enum vu_channel channel, const struct vu_msg *msg, const char *note);
+void vs_trace_msg(struct vs_trace *t, const char *device, const char *dir, enum vu_channel channel,
+                  const struct vu_msg *msg, const char *note);
 
 /* The line vs_trace_msg writes for a message at time ts (wall clock), into
  * buf (at most VS_TRACE_LINE_MAX bytes are useful); returns its length,
@@ -78,8 +81,7 @@ size_t vs_trace_format_line(enum vs_trace_format format, const struct timespec *
                             const struct vu_msg *msg, const char *note, char *buf, size_t len);
 
 /* Decodes a message's payload into buf as text (also used by logs and tests). */
-size_t vs_decode_payload(enum vu_channel channel, const struct vu_msg *msg, char *buf,
-                         size_t len);
+size_t vs_decode_payload(enum vu_channel channel, const struct vu_msg *msg, char *buf, size_t len);
 
 /* Writes s as a JSON string (quotes included; control characters, quotes and
  * backslashes escaped, bytes that are not UTF-8 as \u00XX) into buf, at most

@@ -13,9 +13,9 @@
 
 #include "trace.h"
 
-#define DATA_SHOWN 32      /* bytes of config or unknown payload dumped */
-#define NAME_SHOWN 64      /* characters of an fd's name (memfd name, file path) */
-#define NOTE_SHOWN 512     /* characters of a note */
+#define DATA_SHOWN 32  /* bytes of config or unknown payload dumped */
+#define NAME_SHOWN 64  /* characters of an fd's name (memfd name, file path) */
+#define NOTE_SHOWN 512 /* characters of a note */
 
 /* ---- the line builder -------------------------------------------------------- */
 
@@ -25,7 +25,7 @@ struct out {
     char *buf;
     size_t len, used;
     bool json, over;
-    unsigned fields;       /* fields in the current object (JSON commas) */
+    unsigned fields; /* fields in the current object (JSON commas) */
 };
 
 static void put(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -144,11 +144,12 @@ static void f_data(struct out *o, const char *name, const uint8_t *p, size_t n)
 /* ---- payload decoding ------------------------------------------------------------ */
 
 static const char *const transport_features[64] = {
-    [24] = "NOTIFY_ON_EMPTY", [26] = "LOG_ALL", [27] = "ANY_LAYOUT",
-    [28] = "RING_INDIRECT_DESC", [29] = "RING_EVENT_IDX", [30] = "PROTOCOL_FEATURES",
-    [32] = "VERSION_1", [33] = "ACCESS_PLATFORM", [34] = "RING_PACKED", [35] = "IN_ORDER",
-    [36] = "ORDER_PLATFORM", [37] = "SR_IOV", [38] = "NOTIFICATION_DATA",
-    [39] = "NOTIF_CONFIG_DATA", [40] = "RING_RESET", [41] = "ADMIN_VQ",
+    [24] = "NOTIFY_ON_EMPTY",    [26] = "LOG_ALL",           [27] = "ANY_LAYOUT",
+    [28] = "RING_INDIRECT_DESC", [29] = "RING_EVENT_IDX",    [30] = "PROTOCOL_FEATURES",
+    [32] = "VERSION_1",          [33] = "ACCESS_PLATFORM",   [34] = "RING_PACKED",
+    [35] = "IN_ORDER",           [36] = "ORDER_PLATFORM",    [37] = "SR_IOV",
+    [38] = "NOTIFICATION_DATA",  [39] = "NOTIF_CONFIG_DATA", [40] = "RING_RESET",
+    [41] = "ADMIN_VQ",
 };
 
 /* Transport bits by name; the device type's own bits (0-23, 42-63) as one
@@ -195,8 +196,10 @@ static void put_status(struct out *o, uint64_t s)
         uint8_t bit;
         const char *name;
     } bits[] = {
-        { VIRTIO_STATUS_ACKNOWLEDGE, "ACKNOWLEDGE" }, { VIRTIO_STATUS_DRIVER, "DRIVER" },
-        { VIRTIO_STATUS_FEATURES_OK, "FEATURES_OK" }, { VIRTIO_STATUS_DRIVER_OK, "DRIVER_OK" },
+        { VIRTIO_STATUS_ACKNOWLEDGE, "ACKNOWLEDGE" },
+        { VIRTIO_STATUS_DRIVER, "DRIVER" },
+        { VIRTIO_STATUS_FEATURES_OK, "FEATURES_OK" },
+        { VIRTIO_STATUS_DRIVER_OK, "DRIVER_OK" },
         { VIRTIO_STATUS_DEVICE_NEEDS_RESET, "DEVICE_NEEDS_RESET" },
         { VIRTIO_STATUS_FAILED, "FAILED" },
     };
@@ -577,8 +580,8 @@ static size_t text_line(struct out *o, const struct timespec *ts, const char *de
     char payload[1024];
 
     localtime_r(&ts->tv_sec, &tm);
-    put(o, "%02d:%02d:%02d.%06ld %s %s %s", tm.tm_hour, tm.tm_min, tm.tm_sec,
-        ts->tv_nsec / 1000, device, dir, channel == VU_CHAN_BACKEND ? "backend-channel " : "");
+    put(o, "%02d:%02d:%02d.%06ld %s %s %s", tm.tm_hour, tm.tm_min, tm.tm_sec, ts->tv_nsec / 1000,
+        device, dir, channel == VU_CHAN_BACKEND ? "backend-channel " : "");
     if (d)
         put(o, "%s", d->name);
     else
@@ -608,8 +611,8 @@ static size_t text_line(struct out *o, const struct timespec *ts, const char *de
     return o->used;
 }
 
-static void json_head(struct out *o, const struct timespec *ts, const char *device,
-                      const char *dir, enum vu_channel channel, const struct vu_msg *msg)
+static void json_head(struct out *o, const struct timespec *ts, const char *device, const char *dir,
+                      enum vu_channel channel, const struct vu_msg *msg)
 {
     const struct vu_msg_desc *d = vu_msg_desc_lookup(channel, msg->hdr.request);
     uint32_t flags = msg->hdr.flags;
@@ -623,8 +626,8 @@ static void json_head(struct out *o, const struct timespec *ts, const char *devi
     put_json_string(o, dir, 16);
     put(o, ",\"channel\":\"%s\",\"request\":{\"name\":\"%s\",\"number\":%" PRIu32 "}",
         channel_name(channel), d ? d->name : "UNKNOWN", msg->hdr.request);
-    put(o, ",\"flags\":{\"value\":%" PRIu32 ",\"version\":%" PRIu32
-        ",\"reply\":%s,\"need_reply\":%s}",
+    put(o,
+        ",\"flags\":{\"value\":%" PRIu32 ",\"version\":%" PRIu32 ",\"reply\":%s,\"need_reply\":%s}",
         flags, flags & VU_FLAG_VERSION_MASK, (flags & VU_FLAG_REPLY) ? "true" : "false",
         (flags & VU_FLAG_NEED_REPLY) ? "true" : "false");
     put(o, ",\"size\":%" PRIu32, msg->hdr.size);

@@ -208,8 +208,8 @@ void up_step_provision(struct vs_relay *r, const struct vs_owed *o, const struct
 
     if (v != 0)
         vs_warn("%s: back-end %s refused to provision %s (%" PRIu64 "); the guest sees the "
-                "back-end's own value", r->cfg.id, r->cfg.backend,
-                o->arg == VIRTIO_NET_CFG_MTU ? "mtu=" : "mac=", v);
+                "back-end's own value",
+                r->cfg.id, r->cfg.backend, o->arg == VIRTIO_NET_CFG_MTU ? "mtu=" : "mac=", v);
 }
 
 /* The config space the set-up read against mac= and mtu=: the guest sees
@@ -229,8 +229,8 @@ static void check_provisioned(struct vs_relay *r)
     if (r->cfg.mtu && up->config_size >= NET_CFG_MTU_END) {
         mtu = config_mtu(up);
         if (mtu != r->cfg.mtu)
-            vs_warn("%s: mtu= is %u but the back-end's config space has %u", r->cfg.id,
-                    r->cfg.mtu, mtu);
+            vs_warn("%s: mtu= is %u but the back-end's config space has %u", r->cfg.id, r->cfg.mtu,
+                    mtu);
     }
 }
 
@@ -266,8 +266,8 @@ static void setup_done(struct vs_relay *r)
         return;
     }
     check_provisioned(r);
-    vs_info("%s: vdpa-user back-end ready: device %u, %u virtqueues, %u-byte config",
-            r->cfg.id, up->device_id, up->nrings, up->config_size);
+    vs_info("%s: vdpa-user back-end ready: device %u, %u virtqueues, %u-byte config", r->cfg.id,
+            up->device_id, up->nrings, up->config_size);
     if (up->begin_ack)
         vs_reply_frontend_ack(r, VU_REQ_SET_PROTOCOL_FEATURES, 0);
 }

@@ -32,15 +32,15 @@
 #include "peer_fd.h"
 #include "virtio.h"
 
-#define CTRL_NUM 8u               /* ring entries; one command is in flight at a time */
-#define CTRL_DESC_OFF 0u          /* the descriptor table (16 * CTRL_NUM bytes) */
-#define CTRL_AVAIL_OFF 256u       /* the available ring */
-#define CTRL_USED_OFF 512u        /* the used ring */
-#define CTRL_CMD_OFF 1024u        /* class, command, data */
-#define CTRL_ACK_OFF 1088u        /* the device-writable ack byte */
-#define CTRL_SIZE 4096u           /* the memfd: one page */
-#define CTRL_ACK_UNSET 0xffu      /* neither VIRTIO_NET_OK nor ERR: not written */
-#define CTRL_PAIRS_CMD_LEN 4u     /* class, command, le16 pairs */
+#define CTRL_NUM           8u    /* ring entries; one command is in flight at a time */
+#define CTRL_DESC_OFF      0u    /* the descriptor table (16 * CTRL_NUM bytes) */
+#define CTRL_AVAIL_OFF     256u  /* the available ring */
+#define CTRL_USED_OFF      512u  /* the used ring */
+#define CTRL_CMD_OFF       1024u /* class, command, data */
+#define CTRL_ACK_OFF       1088u /* the device-writable ack byte */
+#define CTRL_SIZE          4096u /* the memfd: one page */
+#define CTRL_ACK_UNSET     0xffu /* neither VIRTIO_NET_OK nor ERR: not written */
+#define CTRL_PAIRS_CMD_LEN 4u    /* class, command, le16 pairs */
 /* The region goes this far above the front-end's highest guest-physical and
  * user address (rounded up), clear of a region the front-end adds later
  * next to its own. */
@@ -53,15 +53,15 @@ _Static_assert(CTRL_ACK_OFF + 1u <= CTRL_SIZE, "ack byte room");
 
 struct up_ctrl {
     struct vs_relay *r;
-    int memfd, kick_fd, call_fd;  /* the shim's own; -1 if none */
-    uint8_t *base;                /* the shim's mapping of memfd, or NULL */
-    uint64_t gpa, uva;            /* where the back-end sees the region */
-    bool placed;                  /* gpa/uva chosen */
+    int memfd, kick_fd, call_fd; /* the shim's own; -1 if none */
+    uint8_t *base;               /* the shim's mapping of memfd, or NULL */
+    uint64_t gpa, uva;           /* where the back-end sees the region */
+    bool placed;                 /* gpa/uva chosen */
     uint16_t avail_idx, last_used;
     bool busy;
     uv_poll_t poll;
     uv_timer_t timer;
-    unsigned handles;             /* libuv handles initialised and not yet released */
+    unsigned handles; /* libuv handles initialised and not yet released */
 };
 
 static struct vq_desc *ctrl_desc(const struct up_ctrl *c)
@@ -107,13 +107,14 @@ static void collect(struct up_ctrl *c)
     c->last_used = used_idx;
     if (le32toh(e.id) != 0 || (uint16_t)(used_idx - c->avail_idx) != 0) {
         vs_warn("%s: control queue: the back-end returned a chain the shim never posted "
-                "(id %u, used index %u)", c->r->cfg.id, le32toh(e.id), used_idx);
+                "(id %u, used index %u)",
+                c->r->cfg.id, le32toh(e.id), used_idx);
         command_end(c, -EIO);
         return;
     }
     if (ack != VIRTIO_NET_OK) {
-        vs_warn("%s: control queue: the back-end answered VQ_PAIRS_SET with %s (%u)",
-                c->r->cfg.id, ack == VIRTIO_NET_ERR ? "VIRTIO_NET_ERR" : "no valid ack", ack);
+        vs_warn("%s: control queue: the back-end answered VQ_PAIRS_SET with %s (%u)", c->r->cfg.id,
+                ack == VIRTIO_NET_ERR ? "VIRTIO_NET_ERR" : "no valid ack", ack);
         command_end(c, -EIO);
         return;
     }
@@ -293,8 +294,10 @@ int up_ctrl_compose_mem(struct up_ctrl *c, struct vu_msg *m)
     if (rc < 0)
         return rc;
     memcpy(regions, m->payload.mem.regions, n * sizeof(regions[0]));
-    regions[n] = (struct vu_mem_region){ .guest_phys_addr = c->gpa, .memory_size = CTRL_SIZE,
-                                         .userspace_addr = c->uva, .mmap_offset = 0 };
+    regions[n] = (struct vu_mem_region){ .guest_phys_addr = c->gpa,
+                                         .memory_size = CTRL_SIZE,
+                                         .userspace_addr = c->uva,
+                                         .mmap_offset = 0 };
     fd = fd_dup_cloexec(c->memfd);
     if (fd < 0)
         return fd;
@@ -307,10 +310,12 @@ int up_ctrl_compose_mem(struct up_ctrl *c, struct vu_msg *m)
 
 void up_ctrl_send_ring(struct vs_relay *r, struct up_ctrl *c, uint32_t index, uint16_t action)
 {
-    struct vu_vring_addr addr = { .index = index, .flags = 0,
+    struct vu_vring_addr addr = { .index = index,
+                                  .flags = 0,
                                   .desc_user_addr = c->uva + CTRL_DESC_OFF,
                                   .used_user_addr = c->uva + CTRL_USED_OFF,
-                                  .avail_user_addr = c->uva + CTRL_AVAIL_OFF, .log_guest_addr = 0 };
+                                  .avail_user_addr = c->uva + CTRL_AVAIL_OFF,
+                                  .log_guest_addr = 0 };
     struct vu_msg m;
 
     /* A reset emptied the device's view; the shim's starts over too. */
@@ -343,8 +348,8 @@ int up_ctrl_pairs_set(struct up_ctrl *c, uint16_t pairs)
     c->base[CTRL_ACK_OFF] = CTRL_ACK_UNSET;
     d[0] = (struct vq_desc){ htole64(c->gpa + CTRL_CMD_OFF), htole32(CTRL_PAIRS_CMD_LEN),
                              htole16(VQ_DESC_F_NEXT), htole16(1) };
-    d[1] = (struct vq_desc){ htole64(c->gpa + CTRL_ACK_OFF), htole32(1),
-                             htole16(VQ_DESC_F_WRITE), 0 };
+    d[1] = (struct vq_desc){ htole64(c->gpa + CTRL_ACK_OFF), htole32(1), htole16(VQ_DESC_F_WRITE),
+                             0 };
     ctrl_avail(c)->ring[c->avail_idx % CTRL_NUM] = 0;
     c->avail_idx++;
     __atomic_store_n(&ctrl_avail(c)->idx, htole16(c->avail_idx), __ATOMIC_RELEASE);

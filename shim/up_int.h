@@ -15,22 +15,22 @@
 #include "virtio.h"
 
 enum up_state {
-    UP_NEGOTIATING,   /* ACKNOWLEDGE|DRIVER: features not yet accepted */
-    UP_FEATURES_OK,   /* features accepted, rings not running */
-    UP_RUNNING,       /* DRIVER_OK */
-    UP_STOPPED,       /* suspended because the front-end stopped rings */
+    UP_NEGOTIATING, /* ACKNOWLEDGE|DRIVER: features not yet accepted */
+    UP_FEATURES_OK, /* features accepted, rings not running */
+    UP_RUNNING,     /* DRIVER_OK */
+    UP_STOPPED,     /* suspended because the front-end stopped rings */
 };
 
 /* What to do with the back-end's reply to a request the shim made (the
  * request's continuation, vs_owed.action). One row each in step_of
  * (upconv.c). */
 enum up_step {
-    UP_STEP_CHECK_ACK,         /* a step of a sequence: a failure fails the sequence */
-    UP_STEP_DEVICE_ID,         /* VDPA_GET_DEVICE_ID: must be the VIRTIO id of type= */
-    UP_STEP_VQS_COUNT,         /* VDPA_GET_VQS_COUNT: the rings are made */
-    UP_STEP_VRING_MAX,         /* VDPA_GET_VRING_NUM: the largest ring the back-end takes */
-    UP_STEP_CONFIG_SIZE,       /* VDPA_GET_CONFIG_SIZE: then the config space is read */
-    UP_STEP_CACHE_CONFIG,      /* GET_CONFIG: cache it; arg: enum up_config_read */
+    UP_STEP_CHECK_ACK,    /* a step of a sequence: a failure fails the sequence */
+    UP_STEP_DEVICE_ID,    /* VDPA_GET_DEVICE_ID: must be the VIRTIO id of type= */
+    UP_STEP_VQS_COUNT,    /* VDPA_GET_VQS_COUNT: the rings are made */
+    UP_STEP_VRING_MAX,    /* VDPA_GET_VRING_NUM: the largest ring the back-end takes */
+    UP_STEP_CONFIG_SIZE,  /* VDPA_GET_CONFIG_SIZE: then the config space is read */
+    UP_STEP_CACHE_CONFIG, /* GET_CONFIG: cache it; arg: enum up_config_read */
     /* For the next three, arg is the front-end request to acknowledge when
      * the step completes, or 0 when the front-end wants no ack. */
     UP_STEP_CHECK_FEATURES_OK, /* GET_STATUS after FEATURES_OK */
@@ -50,10 +50,10 @@ enum up_config_read {
 };
 
 /* The status values the shim writes to the back-end (0: a device reset). */
-#define UP_ST_RESET 0u
+#define UP_ST_RESET       0u
 #define UP_ST_NEGOTIATING (VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER)
 #define UP_ST_FEATURES_OK (UP_ST_NEGOTIATING | VIRTIO_STATUS_FEATURES_OK)
-#define UP_ST_DRIVER_OK (UP_ST_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK)
+#define UP_ST_DRIVER_OK   (UP_ST_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK)
 
 /* VHOST_F_LOG_ALL: the transport feature that turns dirty logging on
  * (vhost-user; not a VIRTIO bit, so not in virtio.h). A name for it in
@@ -68,36 +68,36 @@ struct up_gap;
 struct vs_up {
     enum up_state state;
     bool ever_started;
-    bool sequence_failed;          /* a step of the current sequence failed */
-    bool begin_ack;                /* the front-end wants SET_PROTOCOL_FEATURES acked */
+    bool sequence_failed; /* a step of the current sequence failed */
+    bool begin_ack;       /* the front-end wants SET_PROTOCOL_FEATURES acked */
     uint64_t features;
     bool features_set;
-    uint8_t fe_status;             /* the status a STATUS-aware legacy front-end wrote */
-    struct vu_mem_table mem;       /* last memory table */
+    uint8_t fe_status;       /* the status a STATUS-aware legacy front-end wrote */
+    struct vu_mem_table mem; /* last memory table */
     int mem_fds[VU_MAX_MEM_REGIONS];
     bool has_mem;
     uint32_t device_id, nrings, config_size;
-    uint32_t vring_max;            /* VDPA_GET_VRING_NUM (0 until known) */
+    uint32_t vring_max; /* VDPA_GET_VRING_NUM (0 until known) */
     uint8_t config[VU_MAX_CONFIG_SIZE];
     bool has_config;
-    struct vs_ring *rings;         /* nrings of them, as the front-end set them */
-    int config_call_fd;            /* eventfd the back-end signals */
+    struct vs_ring *rings; /* nrings of them, as the front-end set them */
+    int config_call_fd;    /* eventfd the back-end signals */
     uv_poll_t config_poll;
-    bool config_poll_open;         /* config_poll initialised (closed with the state) */
+    bool config_poll_open; /* config_poll initialised (closed with the state) */
     /* A config-call storm costs one GET_STATUS/GET_CONFIG sequence at a time:
      * a signal while one runs (or in the gap after it) asks for one more,
      * which starts CONFIG_EVENT_GAP_MS (up_config.c) after the last ended. */
     bool config_event_busy, config_event_again;
-    struct up_gap *config_gap;     /* initialised with the poll; closed with the state */
+    struct up_gap *config_gap; /* initialised with the poll; closed with the state */
     /* The back-end's control queue, driven by the shim for a front-end that
      * acked MQ without CTRL_VQ (up_ctrl.c). */
-    struct up_ctrl *ctrl;          /* made at the first such SET_FEATURES */
-    bool ctrl_on;                  /* the back-end gets CTRL_VQ and the shim's queue */
-    bool mem_has_ctrl;             /* the last memory table sent holds the shim's region */
-    uint32_t ctrl_ring;            /* UP_NET_RINGS_PER_PAIR * max_virtqueue_pairs */
-    uint16_t be_pairs;             /* pairs the back-end runs (1 after a start) */
-    uint16_t pairs_sent;           /* VQ_PAIRS_SET in flight */
-    uint32_t ctrl_ack;             /* the front-end request acked when it ends, or 0 */
+    struct up_ctrl *ctrl; /* made at the first such SET_FEATURES */
+    bool ctrl_on;         /* the back-end gets CTRL_VQ and the shim's queue */
+    bool mem_has_ctrl;    /* the last memory table sent holds the shim's region */
+    uint32_t ctrl_ring;   /* UP_NET_RINGS_PER_PAIR * max_virtqueue_pairs */
+    uint16_t be_pairs;    /* pairs the back-end runs (1 after a start) */
+    uint16_t pairs_sent;  /* VQ_PAIRS_SET in flight */
+    uint32_t ctrl_ack;    /* the front-end request acked when it ends, or 0 */
 };
 
 /* A validated front-end request as its handler gets it. The dispatcher has
@@ -105,10 +105,10 @@ struct vs_up {
  * (the shim answers the front-end itself). */
 struct up_req {
     const struct vu_msg_desc *d;
-    struct vu_msg *m;          /* the handler takes its fds */
-    struct vu_hdr hdr;         /* the header as the front-end sent it */
-    struct vs_ring *ring;      /* the ring the request names, or NULL */
-    bool ack_fe;               /* the front-end wants an ack (REPLY_ACK) */
+    struct vu_msg *m;     /* the handler takes its fds */
+    struct vu_hdr hdr;    /* the header as the front-end sent it */
+    struct vs_ring *ring; /* the ring the request names, or NULL */
+    bool ack_fe;          /* the front-end wants an ack (REPLY_ACK) */
 };
 typedef void up_request_fn(struct vs_relay *r, struct up_req *q);
 
@@ -152,8 +152,8 @@ void up_forward_then_maybe_start(struct vs_relay *r, struct vu_msg *m, bool ack_
  * completed it, else answer. */
 void up_maybe_start(struct vs_relay *r, bool ack_fe, uint32_t request);
 
-up_request_fn up_h_set_vring_layout;   /* SET_VRING_NUM, _ADDR, _BASE */
-up_request_fn up_h_set_vring_fd;       /* SET_VRING_KICK, _CALL, _ERR */
+up_request_fn up_h_set_vring_layout; /* SET_VRING_NUM, _ADDR, _BASE */
+up_request_fn up_h_set_vring_fd;     /* SET_VRING_KICK, _CALL, _ERR */
 up_request_fn up_h_set_vring_enable;
 up_request_fn up_h_get_vring_base;
 

@@ -77,7 +77,8 @@ int up_ctrl_decide(struct vs_relay *r, uint64_t v, char *text, size_t len)
         return 0;
     }
     if (!vu_has_bit(r->be_limits.offered_features, VIRTIO_NET_F_CTRL_VQ)) {
-        snprintf(text, len, "MQ without CTRL_VQ, and the back-end offers no control queue "
+        snprintf(text, len,
+                 "MQ without CTRL_VQ, and the back-end offers no control queue "
                  "for the shim to drive (VIRTIO 1.2 5.1.3.1: MQ requires CTRL_VQ)");
         return EINVAL;
     }
@@ -85,9 +86,10 @@ int up_ctrl_decide(struct vs_relay *r, uint64_t v, char *text, size_t len)
         memcpy(&max_pairs, up->config + VIRTIO_NET_CFG_MAX_VQP, sizeof(max_pairs));
     max_pairs = le16toh(max_pairs);
     if (max_pairs == 0 || UP_NET_RINGS_PER_PAIR * max_pairs >= up->nrings) {
-        snprintf(text, len, "MQ: the back-end's max_virtqueue_pairs %u does not fit its %u "
-                 "virtqueues (the control queue is ring 2 * max_virtqueue_pairs)", max_pairs,
-                 up->nrings);
+        snprintf(text, len,
+                 "MQ: the back-end's max_virtqueue_pairs %u does not fit its %u "
+                 "virtqueues (the control queue is ring 2 * max_virtqueue_pairs)",
+                 max_pairs, up->nrings);
         return EINVAL;
     }
     if (!up->ctrl && (rc = up_ctrl_create(r, &up->ctrl)) < 0) {
@@ -127,8 +129,7 @@ void up_ctrl_sync(struct vs_relay *r, uint32_t ack)
     uint16_t want = enabled_pairs(up);
     int rc;
 
-    if (!up->ctrl_on || up->state != UP_RUNNING || want == up->be_pairs ||
-        up_ctrl_busy(up->ctrl)) {
+    if (!up->ctrl_on || up->state != UP_RUNNING || want == up->be_pairs || up_ctrl_busy(up->ctrl)) {
         if (ack)
             vs_reply_frontend_ack(r, ack, 0);
         return;
@@ -162,8 +163,8 @@ void vs_up_ctrl_done(struct vs_relay *r, int rc)
         return;
     }
     up->be_pairs = up->pairs_sent;
-    vs_info("%s: %u queue pair(s) active (VQ_PAIRS_SET on the back-end's control queue)",
-            r->cfg.id, up->be_pairs);
+    vs_info("%s: %u queue pair(s) active (VQ_PAIRS_SET on the back-end's control queue)", r->cfg.id,
+            up->be_pairs);
     up_ctrl_sync(r, ack); /* the ack, or the next change */
     if (r->fe && !up_ctrl_busy(up->ctrl) && r->main_pending.count == 0)
         vs_conn_pause(r->fe, !r->be);
@@ -309,8 +310,10 @@ void up_step_check_driver_ok(struct vs_relay *r, const struct vs_owed *o, const 
 
     if (up->sequence_failed || !(v & VIRTIO_STATUS_DRIVER_OK) ||
         (v & (VIRTIO_STATUS_DEVICE_NEEDS_RESET | VIRTIO_STATUS_FAILED))) {
-        snprintf(text, sizeof(text), "the vdpa-user back-end did not start the rings "
-                 "(status 0x%" PRIx64 ")", v);
+        snprintf(text, sizeof(text),
+                 "the vdpa-user back-end did not start the rings "
+                 "(status 0x%" PRIx64 ")",
+                 v);
         if (o->arg)
             vs_reply_frontend_ack(r, (uint32_t)o->arg, EIO);
         up_fail_session(r, text);
@@ -367,8 +370,10 @@ void up_h_set_vring_layout(struct vs_relay *r, struct up_req *q)
     char text[96];
 
     if (q->m->hdr.request == VU_REQ_SET_VRING_NUM && r->up->vring_max && num > r->up->vring_max) {
-        snprintf(text, sizeof(text), "ring size %u above the back-end's maximum %u "
-                 "(VDPA_GET_VRING_NUM)", num, r->up->vring_max);
+        snprintf(text, sizeof(text),
+                 "ring size %u above the back-end's maximum %u "
+                 "(VDPA_GET_VRING_NUM)",
+                 num, r->up->vring_max);
         vs_refuse_frontend(r, &q->hdr, q->d, -EINVAL, text);
         return;
     }
@@ -427,8 +432,7 @@ void up_h_get_vring_base(struct vs_relay *r, struct up_req *q)
     vs_conn_send(r->fe, &reply);
 }
 
-void up_step_answer_vring_base(struct vs_relay *r, const struct vs_owed *o,
-                               const struct vu_msg *m)
+void up_step_answer_vring_base(struct vs_relay *r, const struct vs_owed *o, const struct vu_msg *m)
 {
     struct vs_ring *g = up_ring_of(r, (uint32_t)o->arg);
     struct vu_msg reply;

@@ -47,14 +47,14 @@
  * they are (MQ, REPLY_ACK, LOG_SHMFD, RARP, negotiated with the back-end in
  * vs_up_begin). Nothing else: a bit the back-end offers beyond these (e.g.
  * CONFIGURE_MEM_SLOTS) is not negotiated with it, so it is not shown. */
-#define UP_FORWARDED (VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_LOG_SHMFD) | \
-                      VU_BIT(VU_PF_RARP))
-#define UP_TRANSLATED (VU_BIT(VU_PF_CONFIG) | VU_BIT(VU_PF_BACKEND_REQ) | \
-                       VU_BIT(VU_PF_RESET_DEVICE) | VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_MQ) | \
-                       VU_BIT(VU_PF_STATUS))
+#define UP_FORWARDED                                                                               \
+    (VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_LOG_SHMFD) | VU_BIT(VU_PF_RARP))
+#define UP_TRANSLATED                                                                              \
+    (VU_BIT(VU_PF_CONFIG) | VU_BIT(VU_PF_BACKEND_REQ) | VU_BIT(VU_PF_RESET_DEVICE) |               \
+     VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_STATUS))
 /* What the back-end always gets: vdpa-user with its companions. */
-#define UP_BACKEND_PF (VU_BIT(VU_PF_VDPA) | VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_CONFIG) | \
-                       VU_BIT(VU_PF_STATUS))
+#define UP_BACKEND_PF                                                                              \
+    (VU_BIT(VU_PF_VDPA) | VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_CONFIG) | VU_BIT(VU_PF_STATUS))
 /* What the back-end gets where the front-end acked it: the same meaning on
  * both sides. */
 #define UP_PASSED_PF (VU_BIT(VU_PF_LOG_SHMFD) | VU_BIT(VU_PF_RARP))
@@ -223,8 +223,10 @@ static void h_set_features(struct vs_relay *r, struct up_req *q)
     up->features = v;
     up->features_set = false;
     m->payload.u64 = up_backend_features(up);
-    vs_send_internal(r, m, UP_STEP_CHECK_ACK, 0, up->ctrl_on ? "+CTRL_VQ: the shim drives the "
-                     "back-end's control queue" : NULL);
+    vs_send_internal(r, m, UP_STEP_CHECK_ACK, 0,
+                     up->ctrl_on ? "+CTRL_VQ: the shim drives the "
+                                   "back-end's control queue"
+                                 : NULL);
     up_set_status(r, UP_ST_FEATURES_OK, "FEATURES_OK");
     vs_send_none(r, VU_REQ_GET_STATUS, UP_STEP_CHECK_FEATURES_OK, ack, "check FEATURES_OK");
 }
@@ -272,8 +274,10 @@ static void h_set_mem_table(struct vs_relay *r, struct up_req *q)
         if (rc < 0) {
             vu_msg_close_fds(m);
             up->has_mem = false;
-            snprintf(why, sizeof(why), "no memory-table slot left for the shim's "
-                     "control-queue region (%s)", strerror(-rc));
+            snprintf(why, sizeof(why),
+                     "no memory-table slot left for the shim's "
+                     "control-queue region (%s)",
+                     strerror(-rc));
             refuse_mem_table(r, q, why, rc);
             return;
         }
@@ -352,30 +356,44 @@ static void h_forward(struct vs_relay *r, struct up_req *q)
 static up_request_fn *handler_of(uint32_t request)
 {
     switch (request) {
-    case VU_REQ_SET_FEATURES: return h_set_features;
-    case VU_REQ_SET_MEM_TABLE: return h_set_mem_table;
+    case VU_REQ_SET_FEATURES:
+        return h_set_features;
+    case VU_REQ_SET_MEM_TABLE:
+        return h_set_mem_table;
     case VU_REQ_SET_VRING_NUM:
     case VU_REQ_SET_VRING_ADDR:
-    case VU_REQ_SET_VRING_BASE: return up_h_set_vring_layout;
+    case VU_REQ_SET_VRING_BASE:
+        return up_h_set_vring_layout;
     case VU_REQ_SET_VRING_KICK:
     case VU_REQ_SET_VRING_CALL:
-    case VU_REQ_SET_VRING_ERR: return up_h_set_vring_fd;
-    case VU_REQ_SET_VRING_ENABLE: return up_h_set_vring_enable;
-    case VU_REQ_GET_VRING_BASE: return up_h_get_vring_base;
+    case VU_REQ_SET_VRING_ERR:
+        return up_h_set_vring_fd;
+    case VU_REQ_SET_VRING_ENABLE:
+        return up_h_set_vring_enable;
+    case VU_REQ_GET_VRING_BASE:
+        return up_h_get_vring_base;
     case VU_REQ_RESET_OWNER:
-    case VU_REQ_RESET_DEVICE: return h_reset_device;
-    case VU_REQ_GET_QUEUE_NUM: return h_get_queue_num;
-    case VU_REQ_NET_SET_MTU: return up_h_net_set_mtu;
-    case VU_REQ_SET_STATUS: return h_set_status;
-    case VU_REQ_GET_STATUS: return h_get_status;
-    default: return h_forward;
+    case VU_REQ_RESET_DEVICE:
+        return h_reset_device;
+    case VU_REQ_GET_QUEUE_NUM:
+        return h_get_queue_num;
+    case VU_REQ_NET_SET_MTU:
+        return up_h_net_set_mtu;
+    case VU_REQ_SET_STATUS:
+        return h_set_status;
+    case VU_REQ_GET_STATUS:
+        return h_get_status;
+    default:
+        return h_forward;
     }
 }
 
-static void vs_up_frontend_request(struct vs_relay *r, const struct vu_msg_desc *d, struct vu_msg *m)
+static void vs_up_frontend_request(struct vs_relay *r, const struct vu_msg_desc *d,
+                                   struct vu_msg *m)
 {
-    struct up_req q = { .d = d, .m = m, .hdr = m->hdr, .ring = NULL,
-                        .ack_fe = fe_wants_ack(r, &m->hdr) };
+    struct up_req q = {
+        .d = d, .m = m, .hdr = m->hdr, .ring = NULL, .ack_fe = fe_wants_ack(r, &m->hdr)
+    };
     uint32_t index;
 
     vs_trace_dir(r, "fe->shim", VU_CHAN_FRONTEND, m, NULL);
@@ -404,8 +422,8 @@ static void step_check_ack(struct vs_relay *r, const struct vs_owed *o, const st
         return;
     r->up->sequence_failed = true;
     vs_warn("%s: vdpa-user back-end %s refused %s (%" PRIu64 "); the front-end's "
-            "request fails (--trace shows the exchange)", r->cfg.id, r->cfg.backend,
-            vu_request_name(VU_CHAN_FRONTEND, o->p.request), v);
+            "request fails (--trace shows the exchange)",
+            r->cfg.id, r->cfg.backend, vu_request_name(VU_CHAN_FRONTEND, o->p.request), v);
 }
 
 static void step_device_id(struct vs_relay *r, const struct vs_owed *o, const struct vu_msg *m)
@@ -417,8 +435,9 @@ static void step_device_id(struct vs_relay *r, const struct vs_owed *o, const st
     r->up->device_id = (uint32_t)v;
     if (v == r->cfg.type->virtio_id)
         return;
-    snprintf(text, sizeof(text), "the back-end is VIRTIO device %" PRIu64
-             ", but type=%s is device %u", v, r->cfg.type->name, r->cfg.type->virtio_id);
+    snprintf(text, sizeof(text),
+             "the back-end is VIRTIO device %" PRIu64 ", but type=%s is device %u", v,
+             r->cfg.type->name, r->cfg.type->virtio_id);
     up_fail_session(r, text);
 }
 
@@ -448,7 +467,8 @@ static void step_vring_max(struct vs_relay *r, const struct vs_owed *o, const st
     (void)o;
     if (v == 0)
         vs_warn("%s: the back-end reports a maximum ring size of 0; ring sizes are left "
-                "to it to check", r->cfg.id);
+                "to it to check",
+                r->cfg.id);
     r->up->vring_max = v > VU_VRING_NUM_MAX ? VU_VRING_NUM_MAX : (uint32_t)v;
 }
 
@@ -469,8 +489,9 @@ static void step_check_features_ok(struct vs_relay *r, const struct vs_owed *o,
             vs_reply_frontend_ack(r, VU_REQ_SET_FEATURES, 0);
         return;
     }
-    snprintf(text, sizeof(text), "back-end %s refused FEATURES_OK for features 0x%" PRIx64
-             " (status 0x%" PRIx64 "); the front-end asked for them with SET_FEATURES",
+    snprintf(text, sizeof(text),
+             "back-end %s refused FEATURES_OK for features 0x%" PRIx64 " (status 0x%" PRIx64
+             "); the front-end asked for them with SET_FEATURES",
              r->cfg.backend, up->features, v);
     if (!o->arg) {
         up_fail_session(r, text);
@@ -492,19 +513,32 @@ static void step_ack_frontend(struct vs_relay *r, const struct vs_owed *o, const
 static up_step_fn *step_of(uint16_t step)
 {
     switch ((enum up_step)step) {
-    case UP_STEP_CHECK_ACK: return step_check_ack;
-    case UP_STEP_DEVICE_ID: return step_device_id;
-    case UP_STEP_VQS_COUNT: return step_vqs_count;
-    case UP_STEP_VRING_MAX: return step_vring_max;
-    case UP_STEP_CONFIG_SIZE: return up_step_config_size;
-    case UP_STEP_CACHE_CONFIG: return up_step_cache_config;
-    case UP_STEP_CHECK_FEATURES_OK: return step_check_features_ok;
-    case UP_STEP_CHECK_DRIVER_OK: return up_step_check_driver_ok;
-    case UP_STEP_ACK_FRONTEND: return step_ack_frontend;
-    case UP_STEP_ANSWER_VRING_BASE: return up_step_answer_vring_base;
-    case UP_STEP_CONFIG_EVENT: return up_step_config_event;
-    case UP_STEP_PROVISION: return up_step_provision;
-    case UP_STEP_SYNC_PAIRS: return up_step_sync_pairs;
+    case UP_STEP_CHECK_ACK:
+        return step_check_ack;
+    case UP_STEP_DEVICE_ID:
+        return step_device_id;
+    case UP_STEP_VQS_COUNT:
+        return step_vqs_count;
+    case UP_STEP_VRING_MAX:
+        return step_vring_max;
+    case UP_STEP_CONFIG_SIZE:
+        return up_step_config_size;
+    case UP_STEP_CACHE_CONFIG:
+        return up_step_cache_config;
+    case UP_STEP_CHECK_FEATURES_OK:
+        return step_check_features_ok;
+    case UP_STEP_CHECK_DRIVER_OK:
+        return up_step_check_driver_ok;
+    case UP_STEP_ACK_FRONTEND:
+        return step_ack_frontend;
+    case UP_STEP_ANSWER_VRING_BASE:
+        return up_step_answer_vring_base;
+    case UP_STEP_CONFIG_EVENT:
+        return up_step_config_event;
+    case UP_STEP_PROVISION:
+        return up_step_provision;
+    case UP_STEP_SYNC_PAIRS:
+        return up_step_sync_pairs;
     }
     return NULL; /* the shim sends no other continuation */
 }

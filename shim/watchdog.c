@@ -114,8 +114,8 @@ static bool check_side(struct vs_relay *r, enum vs_peer p, uint64_t now)
     describe(r, p, what, sizeof(what));
     if (now - w->since >= r->cfg.reply_timeout_ms) {
         format_ms(r->cfg.reply_timeout_ms, limit, sizeof(limit));
-        vs_err("%s: %s %s within %s (reply-timeout=); session ended", r->cfg.id, peer_name(p),
-               what, limit);
+        vs_err("%s: %s %s within %s (reply-timeout=); session ended", r->cfg.id, peer_name(p), what,
+               limit);
         vs_end_session(r, "reply time-out");
         return true;
     }

@@ -44,6 +44,8 @@ step() { # step NAME CMD...
 }
 
 step layers python3 tests/check-layers.py --self-test
+step format make check-format
+step analyze make -j"$jobs" check-analyze
 step gcc make -j"$jobs" check
 step clang make -j"$jobs" CC=clang BUILD=build-clang all build-clang/libshim.a \
     $(ls tests/unit/test_*.c | sed 's|tests/unit/|build-clang/tests/|; s|\.c$||') \

@@ -133,7 +133,7 @@ struct guard {
 
 static pthread_once_t guard_once = PTHREAD_ONCE_INIT;
 static int guard_init_rc;
-static pthread_key_t guard_key;         /* a thread's struct guard, deleted at thread exit */
+static pthread_key_t guard_key; /* a thread's struct guard, deleted at thread exit */
 static _Thread_local struct guard *guard_mine;
 
 static int guard_signal(void)

@@ -30,15 +30,15 @@
 #include <stdint.h>
 
 enum peer_fd_kind {
-    PEER_FD_BAD = 0,    /* not an open fd */
-    PEER_FD_EVENTFD,    /* anon_inode:[eventfd] */
-    PEER_FD_MEMORY,     /* a regular file: memfd, hugetlbfs or tmpfs file, a disk file */
+    PEER_FD_BAD = 0, /* not an open fd */
+    PEER_FD_EVENTFD, /* anon_inode:[eventfd] */
+    PEER_FD_MEMORY,  /* a regular file: memfd, hugetlbfs or tmpfs file, a disk file */
     PEER_FD_SOCKET,
-    PEER_FD_PIPE,       /* a FIFO or pipe */
-    PEER_FD_CHARDEV,    /* a character device (e.g. a VFIO device) */
+    PEER_FD_PIPE,    /* a FIFO or pipe */
+    PEER_FD_CHARDEV, /* a character device (e.g. a VFIO device) */
     PEER_FD_DIRECTORY,
-    PEER_FD_OPATH,      /* opened with O_PATH: no I/O, no mmap */
-    PEER_FD_OTHER,      /* another anon inode (timerfd, signalfd, dma-buf, ...) or a block device */
+    PEER_FD_OPATH, /* opened with O_PATH: no I/O, no mmap */
+    PEER_FD_OTHER, /* another anon inode (timerfd, signalfd, dma-buf, ...) or a block device */
 };
 
 /* What fd is, probed without any I/O on it (fcntl(F_GETFL), fstat and, for

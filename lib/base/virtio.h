@@ -15,9 +15,9 @@
 #include <stdint.h>
 
 /* ---- Split virtqueue (VIRTIO 1.2, 2.7) ------------------------------------ */
-#define VQ_DESC_F_NEXT      1u
-#define VQ_DESC_F_WRITE     2u   /* device-writable buffer */
-#define VQ_DESC_F_INDIRECT  4u   /* only with VIRTIO_F_INDIRECT_DESC */
+#define VQ_DESC_F_NEXT     1u
+#define VQ_DESC_F_WRITE    2u /* device-writable buffer */
+#define VQ_DESC_F_INDIRECT 4u /* only with VIRTIO_F_INDIRECT_DESC */
 
 #define VQ_AVAIL_F_NO_INTERRUPT 1u
 #define VQ_USED_F_NO_NOTIFY     1u
@@ -26,7 +26,7 @@
 #define VQ_MAX_SIZE 32768u
 
 struct vq_desc {
-    uint64_t addr;   /* guest-physical address */
+    uint64_t addr; /* guest-physical address */
     uint32_t len;
     uint16_t flags;
     uint16_t next;
@@ -35,7 +35,7 @@ struct vq_desc {
 struct vq_avail {
     uint16_t flags;
     uint16_t idx;
-    uint16_t ring[];  /* num entries, then used_event with EVENT_IDX */
+    uint16_t ring[]; /* num entries, then used_event with EVENT_IDX */
 };
 
 struct vq_used_elem {
@@ -54,9 +54,18 @@ struct vq_used {
 #define VQ_AVAIL_ALIGN 2u
 #define VQ_USED_ALIGN  4u
 
-static inline uint64_t vq_desc_size(unsigned num)  { return 16ull * num; }
-static inline uint64_t vq_avail_size(unsigned num) { return 6ull + 2ull * num; }
-static inline uint64_t vq_used_size(unsigned num)  { return 6ull + 8ull * num; }
+static inline uint64_t vq_desc_size(unsigned num)
+{
+    return 16ull * num;
+}
+static inline uint64_t vq_avail_size(unsigned num)
+{
+    return 6ull + 2ull * num;
+}
+static inline uint64_t vq_used_size(unsigned num)
+{
+    return 6ull + 8ull * num;
+}
 
 _Static_assert(sizeof(struct vq_desc) == 16, "descriptor layout");
 _Static_assert(sizeof(struct vq_used_elem) == 8, "used element layout");
@@ -74,10 +83,10 @@ _Static_assert(sizeof(struct vq_used_elem) == 8, "used element layout");
 /* Defined by VIRTIO 1.4 only, and only with VIRTIO_F_SUSPEND (43), which
  * vdpa-user does not offer (it suspends with VDPA_SUSPEND): here the bit is
  * as undefined as 0x20. */
-#define VIRTIO_STATUS_SUSPEND            0x10u
+#define VIRTIO_STATUS_SUSPEND 0x10u
 /* Every bit a vdpa-user status byte may hold. */
-#define VIRTIO_STATUS_DEFINED                                                   \
-    (VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_DRIVER_OK | \
+#define VIRTIO_STATUS_DEFINED                                                                      \
+    (VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_DRIVER_OK |                  \
      VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DEVICE_NEEDS_RESET | VIRTIO_STATUS_FAILED)
 
 /* ---- Transport-independent feature bits ----------------------------------- */
@@ -91,7 +100,7 @@ _Static_assert(sizeof(struct vq_used_elem) == 8, "used element layout");
 /* ---- Device IDs ------------------------------------------------------------ */
 #define VIRTIO_ID_NET 1
 #define VIRTIO_ID_BLK 2
-#define VIRTIO_ID_FS 26
+#define VIRTIO_ID_FS  26
 
 /* ---- virtio-net (VIRTIO 1.2, 5.1) ------------------------------------------ */
 #define VIRTIO_NET_F_CSUM           0
@@ -128,26 +137,26 @@ struct virtio_net_hdr_v1 {
 _Static_assert(sizeof(struct virtio_net_hdr_v1) == 12, "virtio-net header layout");
 
 /* Config space offsets (vdpa-user 6.2; size 24). */
-#define VIRTIO_NET_CFG_MAC        0
-#define VIRTIO_NET_CFG_STATUS     6
-#define VIRTIO_NET_CFG_MAX_VQP    8
-#define VIRTIO_NET_CFG_MTU        10
-#define VIRTIO_NET_CFG_SIZE       24
+#define VIRTIO_NET_CFG_MAC     0
+#define VIRTIO_NET_CFG_STATUS  6
+#define VIRTIO_NET_CFG_MAX_VQP 8
+#define VIRTIO_NET_CFG_MTU     10
+#define VIRTIO_NET_CFG_SIZE    24
 
 /* Control virtqueue: class, command, data; the device writes one ack byte. */
-#define VIRTIO_NET_CTRL_RX               0
-#define VIRTIO_NET_CTRL_RX_PROMISC       0
-#define VIRTIO_NET_CTRL_RX_ALLMULTI      1
-#define VIRTIO_NET_CTRL_MAC              1
-#define VIRTIO_NET_CTRL_MAC_TABLE_SET    0
-#define VIRTIO_NET_CTRL_MAC_ADDR_SET     1
-#define VIRTIO_NET_CTRL_VLAN             2
-#define VIRTIO_NET_CTRL_MQ               4
-#define VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET  0
-#define VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN  1
-#define VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MAX  0x8000
-#define VIRTIO_NET_OK   0
-#define VIRTIO_NET_ERR  1
+#define VIRTIO_NET_CTRL_RX              0
+#define VIRTIO_NET_CTRL_RX_PROMISC      0
+#define VIRTIO_NET_CTRL_RX_ALLMULTI     1
+#define VIRTIO_NET_CTRL_MAC             1
+#define VIRTIO_NET_CTRL_MAC_TABLE_SET   0
+#define VIRTIO_NET_CTRL_MAC_ADDR_SET    1
+#define VIRTIO_NET_CTRL_VLAN            2
+#define VIRTIO_NET_CTRL_MQ              4
+#define VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET 0
+#define VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN 1
+#define VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MAX 0x8000
+#define VIRTIO_NET_OK                   0
+#define VIRTIO_NET_ERR                  1
 
 /* ---- virtio-blk (VIRTIO 1.2, 5.2) ------------------------------------------ */
 #define VIRTIO_BLK_F_SIZE_MAX   1

@@ -8,18 +8,13 @@
  * layouts); queue counts are the spec's fixed queues plus one request queue
  * where the count is variable. */
 static const struct vs_device_type types[] = {
-    { "net", 1, 24, 2, true },     /* rx, tx (+ ctrl with CTRL_VQ) */
-    { "blk", 2, 72, 1, false },
-    { "console", 3, 12, 2, false },
-    { "rng", 4, 0, 1, false },
-    { "scsi", 8, 36, 3, false },   /* control, event, request */
-    { "gpu", 16, 16, 2, false },
-    { "input", 18, 136, 2, false },
-    { "vsock", 19, 8, 3, false },  /* rx, tx, event */
-    { "sound", 25, 12, 4, false },
-    { "fs", 26, 40, 2, false },    /* hiprio, request */
-    { "i2c", 34, 0, 1, false },
-    { "gpio", 41, 8, 2, false },
+    { "net", 1, 24, 2, true }, /* rx, tx (+ ctrl with CTRL_VQ) */
+    { "blk", 2, 72, 1, false },    { "console", 3, 12, 2, false },
+    { "rng", 4, 0, 1, false },     { "scsi", 8, 36, 3, false }, /* control, event, request */
+    { "gpu", 16, 16, 2, false },   { "input", 18, 136, 2, false },
+    { "vsock", 19, 8, 3, false },                              /* rx, tx, event */
+    { "sound", 25, 12, 4, false }, { "fs", 26, 40, 2, false }, /* hiprio, request */
+    { "i2c", 34, 0, 1, false },    { "gpio", 41, 8, 2, false },
 };
 
 const struct vs_device_type *vs_device_type_find(const char *name)

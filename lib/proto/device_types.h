@@ -7,11 +7,11 @@
 #include <stdint.h>
 
 struct vs_device_type {
-    const char *name;            /* the CLI's type= value */
-    uint32_t virtio_id;          /* VIRTIO 1.2, 5 */
-    uint32_t config_size;        /* bytes of device config space VIRTIO defines */
-    uint32_t default_queues;     /* virtqueues with the default device keys */
-    bool queue_num_is_pairs;     /* GET_QUEUE_NUM counts queue pairs (net) */
+    const char *name;        /* the CLI's type= value */
+    uint32_t virtio_id;      /* VIRTIO 1.2, 5 */
+    uint32_t config_size;    /* bytes of device config space VIRTIO defines */
+    uint32_t default_queues; /* virtqueues with the default device keys */
+    bool queue_num_is_pairs; /* GET_QUEUE_NUM counts queue pairs (net) */
 };
 
 /* NULL when the name is unknown. */

@@ -34,13 +34,13 @@ enum vs_field_source {
 struct vs_config_field {
     const char *name;
     uint16_t offset, size;
-    int8_t gate;               /* feature bit the field belongs to; -1: always present */
+    int8_t gate;                 /* feature bit the field belongs to; -1: always present */
     enum vs_field_source source; /* when the shim synthesizes the field */
-    uint32_t value;            /* VS_SRC_CONST */
-    bool from_backend;         /* read from the back-end's GET_CONFIG when it has F_CONFIG */
-    bool provisionable;        /* SET_CONFIG flags=1 (before FEATURES_OK) */
-    bool driver_writable;      /* SET_CONFIG flags=0 with the gate negotiated */
-    bool shim_offers;          /* the shim offers the gate when it knows the value,
+    uint32_t value;              /* VS_SRC_CONST */
+    bool from_backend;           /* read from the back-end's GET_CONFIG when it has F_CONFIG */
+    bool provisionable;          /* SET_CONFIG flags=1 (before FEATURES_OK) */
+    bool driver_writable;        /* SET_CONFIG flags=0 with the gate negotiated */
+    bool shim_offers;            /* the shim offers the gate when it knows the value,
                                   whether or not the back-end does (net mtu=) */
 };
 
@@ -51,7 +51,7 @@ struct vs_feature_rule {
 };
 
 struct vs_device_model {
-    const char *type;          /* device_types.c name */
+    const char *type; /* device_types.c name */
     const struct vs_config_field *fields;
     unsigned nfields;
     /* Features the shim implements itself: offered to the front-end and
@@ -72,16 +72,16 @@ struct vs_device_model {
 /* What a rendering reads. */
 struct vs_model_input {
     /* What the operator provisioned (the device's keys). */
-    bool speed_set;            /* net speed=/duplex= given */
-    uint32_t speed;            /* Mbit/s */
-    uint8_t duplex;            /* 0 half, 1 full */
-    const char *tag;           /* fs tag=, "" or NULL when not given */
-    uint64_t capacity;         /* blk capacity= in bytes, 0 when not given */
-    uint8_t mac[6];            /* current MAC */
-    uint16_t mtu;              /* current MTU, 0 unknown */
-    uint32_t backend_queues;   /* virtqueues the back-end serves (net: 2 per pair) */
+    bool speed_set;          /* net speed=/duplex= given */
+    uint32_t speed;          /* Mbit/s */
+    uint8_t duplex;          /* 0 half, 1 full */
+    const char *tag;         /* fs tag=, "" or NULL when not given */
+    uint64_t capacity;       /* blk capacity= in bytes, 0 when not given */
+    uint8_t mac[6];          /* current MAC */
+    uint16_t mtu;            /* current MTU, 0 unknown */
+    uint32_t backend_queues; /* virtqueues the back-end serves (net: 2 per pair) */
     bool link_up;
-    const uint8_t *backend_config;  /* NULL when the back-end has no F_CONFIG */
+    const uint8_t *backend_config; /* NULL when the back-end has no F_CONFIG */
     uint32_t backend_config_size;
 };
 

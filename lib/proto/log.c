@@ -11,7 +11,7 @@
 static enum vs_log_level current = VS_LOG_INFO;
 static const char *program = "vdpa-shim";
 static const char *const names[] = { "error", "warn", "info", "debug" };
-static int journal;  /* stderr is the journal: lines carry a syslog priority */
+static int journal; /* stderr is the journal: lines carry a syslog priority */
 
 void vs_log_set_program(const char *name)
 {

@@ -3,7 +3,12 @@
 #ifndef VDPA_SHIM_LOG_H
 #define VDPA_SHIM_LOG_H
 
-enum vs_log_level { VS_LOG_ERROR, VS_LOG_WARN, VS_LOG_INFO, VS_LOG_DEBUG };
+enum vs_log_level {
+    VS_LOG_ERROR,
+    VS_LOG_WARN,
+    VS_LOG_INFO,
+    VS_LOG_DEBUG
+};
 
 /* The prefix of every line ("vdpa-shim" unless set). */
 void vs_log_set_program(const char *name);

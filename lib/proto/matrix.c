@@ -16,13 +16,22 @@
 #include "regfile.h"
 
 static const char *const value_names[] = {
-    [VS_MX_NONE] = "-",           [VS_MX_REQUIRED] = "required", [VS_MX_OPTIONAL] = "optional",
-    [VS_MX_NEVER] = "never",      [VS_MX_FORBIDDEN] = "forbidden", [VS_MX_SENT] = "sent",
-    [VS_MX_ANSWERED] = "answered", [VS_MX_REFUSED] = "refused",   [VS_MX_DISCONNECT] = "disconnect",
+    [VS_MX_NONE] = "-",
+    [VS_MX_REQUIRED] = "required",
+    [VS_MX_OPTIONAL] = "optional",
+    [VS_MX_NEVER] = "never",
+    [VS_MX_FORBIDDEN] = "forbidden",
+    [VS_MX_SENT] = "sent",
+    [VS_MX_ANSWERED] = "answered",
+    [VS_MX_REFUSED] = "refused",
+    [VS_MX_DISCONNECT] = "disconnect",
 };
 
 static const char *const role_columns[VS_MX_ROLES] = {
-    "spec:legacy-frontend", "spec:legacy-backend", "spec:vdpa-frontend", "spec:vdpa-backend",
+    "spec:legacy-frontend",
+    "spec:legacy-backend",
+    "spec:vdpa-frontend",
+    "spec:vdpa-backend",
 };
 
 const char *vs_mx_value_name(enum vs_mx_value v)
@@ -83,7 +92,7 @@ static enum vs_mx_value legacy_value(const struct vs_device_type *t, const struc
      * ADD_MEM_REG instead (QEMU 7.2 with qemu-storage-daemon). Not
      * GET_VRING_BASE: a VMM that exits stops the rings by disconnecting. */
     static const char *const core[] = {
-        "GET_FEATURES", "SET_FEATURES", "SET_OWNER", "SET_VRING_NUM",
+        "GET_FEATURES",   "SET_FEATURES",   "SET_OWNER",      "SET_VRING_NUM",
         "SET_VRING_ADDR", "SET_VRING_BASE", "SET_VRING_KICK", "SET_VRING_CALL",
     };
 
@@ -116,10 +125,22 @@ static enum vs_mx_value legacy_value(const struct vs_device_type *t, const struc
 static bool vdpa_frontend_required(const struct vu_msg_desc *d)
 {
     static const char *const names[] = {
-        "GET_FEATURES", "SET_FEATURES", "GET_PROTOCOL_FEATURES", "SET_PROTOCOL_FEATURES",
-        "SET_OWNER", "SET_VRING_NUM", "SET_VRING_ADDR", "SET_VRING_BASE",
-        "SET_VRING_KICK", "SET_VRING_CALL", "SET_VRING_ENABLE", "SET_STATUS", "GET_STATUS",
-        "VDPA_GET_DEVICE_ID", "VDPA_GET_VQS_COUNT", "VDPA_GET_CONFIG_SIZE",
+        "GET_FEATURES",
+        "SET_FEATURES",
+        "GET_PROTOCOL_FEATURES",
+        "SET_PROTOCOL_FEATURES",
+        "SET_OWNER",
+        "SET_VRING_NUM",
+        "SET_VRING_ADDR",
+        "SET_VRING_BASE",
+        "SET_VRING_KICK",
+        "SET_VRING_CALL",
+        "SET_VRING_ENABLE",
+        "SET_STATUS",
+        "GET_STATUS",
+        "VDPA_GET_DEVICE_ID",
+        "VDPA_GET_VQS_COUNT",
+        "VDPA_GET_CONFIG_SIZE",
         "VDPA_GET_VRING_NUM",
     };
 
@@ -180,22 +201,35 @@ struct layout_field {
 /* VIRTIO 1.2 layouts of the types without a down-conversion model (those
  * come from shim/model_*.c). */
 static const struct layout_field layouts[] = {
-    { "console", "cols", 0, 2, 0 },          { "console", "rows", 2, 2, 0 },
-    { "console", "max_nr_ports", 4, 4, 1 },  { "console", "emerg_wr", 8, 4, 2 },
-    { "scsi", "num_queues", 0, 4, -1 },      { "scsi", "seg_max", 4, 4, -1 },
-    { "scsi", "max_sectors", 8, 4, -1 },     { "scsi", "cmd_per_lun", 12, 4, -1 },
-    { "scsi", "event_info_size", 16, 4, -1 }, { "scsi", "sense_size", 20, 4, -1 },
-    { "scsi", "cdb_size", 24, 4, -1 },       { "scsi", "max_channel", 28, 2, -1 },
-    { "scsi", "max_target", 30, 2, -1 },     { "scsi", "max_lun", 32, 4, -1 },
-    { "gpu", "events_read", 0, 4, -1 },      { "gpu", "events_clear", 4, 4, -1 },
-    { "gpu", "num_scanouts", 8, 4, -1 },     { "gpu", "num_capsets", 12, 4, 0 },
-    { "input", "select", 0, 1, -1 },         { "input", "subsel", 1, 1, -1 },
-    { "input", "size", 2, 1, -1 },           { "input", "reserved", 3, 5, -1 },
+    { "console", "cols", 0, 2, 0 },
+    { "console", "rows", 2, 2, 0 },
+    { "console", "max_nr_ports", 4, 4, 1 },
+    { "console", "emerg_wr", 8, 4, 2 },
+    { "scsi", "num_queues", 0, 4, -1 },
+    { "scsi", "seg_max", 4, 4, -1 },
+    { "scsi", "max_sectors", 8, 4, -1 },
+    { "scsi", "cmd_per_lun", 12, 4, -1 },
+    { "scsi", "event_info_size", 16, 4, -1 },
+    { "scsi", "sense_size", 20, 4, -1 },
+    { "scsi", "cdb_size", 24, 4, -1 },
+    { "scsi", "max_channel", 28, 2, -1 },
+    { "scsi", "max_target", 30, 2, -1 },
+    { "scsi", "max_lun", 32, 4, -1 },
+    { "gpu", "events_read", 0, 4, -1 },
+    { "gpu", "events_clear", 4, 4, -1 },
+    { "gpu", "num_scanouts", 8, 4, -1 },
+    { "gpu", "num_capsets", 12, 4, 0 },
+    { "input", "select", 0, 1, -1 },
+    { "input", "subsel", 1, 1, -1 },
+    { "input", "size", 2, 1, -1 },
+    { "input", "reserved", 3, 5, -1 },
     { "input", "u", 8, 128, -1 },
     { "vsock", "guest_cid", 0, 8, -1 },
-    { "sound", "jacks", 0, 4, -1 },          { "sound", "streams", 4, 4, -1 },
+    { "sound", "jacks", 0, 4, -1 },
+    { "sound", "streams", 4, 4, -1 },
     { "sound", "chmaps", 8, 4, -1 },
-    { "gpio", "ngpio", 0, 2, -1 },           { "gpio", "padding", 2, 2, -1 },
+    { "gpio", "ngpio", 0, 2, -1 },
+    { "gpio", "padding", 2, 2, -1 },
     { "gpio", "gpio_names_size", 4, 4, -1 },
 };
 
@@ -288,8 +322,7 @@ int vs_mx_load(const char *path, const struct vs_device_type *t, struct vs_matri
     m->type = t;
     if (!f) {
         rc = -errno;
-        snprintf(err, errlen, "%s: %s", path,
-                 rc == -EINVAL ? "not a regular file" : strerror(-rc));
+        snprintf(err, errlen, "%s: %s", path, rc == -EINVAL ? "not a regular file" : strerror(-rc));
         return rc;
     }
     while (fgets(line, sizeof(line), f)) {
@@ -320,8 +353,10 @@ int vs_mx_load(const char *path, const struct vs_device_type *t, struct vs_matri
         enum vs_mx_value v = vs_mx_value_parse(fld[4]);
         if (role < 0 || (strcmp(fld[2], "fe") != 0 && strcmp(fld[2], "be") != 0) || row < 0 ||
             row >= 64 || v == VS_MX_NONE) {
-            snprintf(err, errlen, "%s:%u: bad msg record (column %s, channel %s, request %s, "
-                     "value %s)", path, lineno, fld[1], fld[2], fld[3], fld[4]);
+            snprintf(err, errlen,
+                     "%s:%u: bad msg record (column %s, channel %s, request %s, "
+                     "value %s)",
+                     path, lineno, fld[1], fld[2], fld[3], fld[4]);
             rc = -EINVAL;
             break;
         }

@@ -15,15 +15,15 @@
 #include "msg_table.h"
 
 enum vs_mx_value {
-    VS_MX_NONE = 0,      /* no record */
+    VS_MX_NONE = 0, /* no record */
     VS_MX_REQUIRED,
     VS_MX_OPTIONAL,
     VS_MX_NEVER,
     VS_MX_FORBIDDEN,
-    VS_MX_SENT,          /* measured */
-    VS_MX_ANSWERED,      /* measured */
-    VS_MX_REFUSED,       /* measured */
-    VS_MX_DISCONNECT,    /* measured */
+    VS_MX_SENT,       /* measured */
+    VS_MX_ANSWERED,   /* measured */
+    VS_MX_REFUSED,    /* measured */
+    VS_MX_DISCONNECT, /* measured */
 };
 
 /* The four spec columns, in file order. */

@@ -8,7 +8,7 @@
 extern const struct vs_device_model vs_model_net, vs_model_blk, vs_model_fs;
 
 static const struct vs_device_model *const models[] = { &vs_model_net, &vs_model_blk,
-                                                         &vs_model_fs };
+                                                        &vs_model_fs };
 
 /* Any other type: the back-end's own config space, its own features. */
 static const struct vs_device_model generic = {
@@ -203,7 +203,8 @@ bool vs_model_range_writable(const struct vs_device_model *m, uint32_t offset, u
 const struct vs_config_field *vs_model_field_at(const struct vs_device_model *m, uint32_t offset)
 {
     for (unsigned i = 0; i < m->nfields; i++)
-        if (offset >= m->fields[i].offset && offset < (uint32_t)m->fields[i].offset + m->fields[i].size)
+        if (offset >= m->fields[i].offset &&
+            offset < (uint32_t)m->fields[i].offset + m->fields[i].size)
             return &m->fields[i];
     return NULL;
 }

@@ -8,11 +8,16 @@
 #include "devmodel.h"
 #include "virtio.h"
 
-#define BLK_F_DISCARD 13
+#define BLK_F_DISCARD      13
 #define BLK_F_WRITE_ZEROES 14
 #define BLK_F_SECURE_ERASE 16
 
-#define B(name, off, size, gate) { name, off, size, gate, VS_SRC_ZERO, .from_backend = true }
+/* clang-format off: a braced initializer, not a block */
+#define B(name, off, size, gate)                                                                   \
+    {                                                                                              \
+        name, off, size, gate, VS_SRC_ZERO, .from_backend = true                                   \
+    }
+/* clang-format on */
 
 static const struct vs_config_field blk_fields[] = {
     { "capacity", 0, 8, -1, VS_SRC_CAPACITY, .from_backend = true },

@@ -9,13 +9,13 @@
 #include "virtio.h"
 
 #define NET_F_CTRL_GUEST_OFFLOADS 2
-#define NET_F_GUEST_ECN 9
-#define NET_F_GUEST_UFO 10
-#define NET_F_HOST_ECN 13
-#define NET_F_HOST_UFO 14
-#define NET_F_CTRL_RX_EXTRA 20
-#define NET_F_HASH_REPORT 57
-#define NET_F_SPEED_DUPLEX 63
+#define NET_F_GUEST_ECN           9
+#define NET_F_GUEST_UFO           10
+#define NET_F_HOST_ECN            13
+#define NET_F_HOST_UFO            14
+#define NET_F_CTRL_RX_EXTRA       20
+#define NET_F_HASH_REPORT         57
+#define NET_F_SPEED_DUPLEX        63
 
 static const struct vs_config_field net_fields[] = {
     { "mac", 0, 6, VIRTIO_NET_F_MAC, VS_SRC_MAC, .provisionable = true },
@@ -29,8 +29,8 @@ static const struct vs_config_field net_fields[] = {
     { "supported_hash_types", 20, 4, NET_F_HASH_REPORT, VS_SRC_ZERO },
 };
 
-#define CTRL VU_BIT(VIRTIO_NET_F_CTRL_VQ)
-#define TSO46 (VU_BIT(VIRTIO_NET_F_HOST_TSO4) | VU_BIT(VIRTIO_NET_F_HOST_TSO6))
+#define CTRL        VU_BIT(VIRTIO_NET_F_CTRL_VQ)
+#define TSO46       (VU_BIT(VIRTIO_NET_F_HOST_TSO4) | VU_BIT(VIRTIO_NET_F_HOST_TSO6))
 #define GUEST_TSO46 (VU_BIT(VIRTIO_NET_F_GUEST_TSO4) | VU_BIT(VIRTIO_NET_F_GUEST_TSO6))
 
 /* VIRTIO 1.2 5.1.3.1: a feature and the features it requires (any one of
@@ -69,8 +69,7 @@ const struct vs_device_model vs_model_net = {
     .hidden_features = VU_BIT(VIRTIO_NET_F_GUEST_ANNOUNCE) | VU_BIT(NET_F_CTRL_GUEST_OFFLOADS) |
                        VU_BIT(NET_F_CTRL_RX_EXTRA) | VU_BIT(VIRTIO_NET_F_RSS) |
                        VU_BIT(NET_F_HASH_REPORT) | VU_BIT(VIRTIO_F_RING_PACKED) |
-                       VU_BIT(VIRTIO_F_ACCESS_PLATFORM) |
-                       VU_BIT(VIRTIO_F_RING_RESET),
+                       VU_BIT(VIRTIO_F_ACCESS_PLATFORM) | VU_BIT(VIRTIO_F_RING_RESET),
     .rules = net_rules,
     .nrules = sizeof(net_rules) / sizeof(net_rules[0]),
     .has_ctrl_queue = true,

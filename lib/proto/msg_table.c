@@ -2,6 +2,8 @@
 /* The message-descriptor table. Rows are kept in request order (binary search). */
 #include "msg_table.h"
 
+/* The table and its shorthands keep their columns: not the formatter's. */
+/* clang-format off */
 #define SZ(n)          { VU_SIZE_EXACT, (n), (n) }
 #define SZ_RANGE(a, b) { VU_SIZE_RANGE, (a), (b) }
 #define SZ_NONE        SZ(0)
@@ -190,6 +192,7 @@ static const struct vu_msg_desc backend_rows[] = {
        VU_PF_SHARED_OBJECT, 0,
        VU_REPLY_ALWAYS, SZ_U64, VU_FDS_ZERO_OR_ONE, VU_FDK_ANY, "look up a shared object by UUID"),
 };
+/* clang-format on */
 
 #define ROWS(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -22,10 +22,10 @@ enum vu_channel {
 
 /* How large a payload may be. */
 enum vu_size_rule {
-    VU_SIZE_EXACT,      /* size == min */
-    VU_SIZE_RANGE,      /* min <= size <= max */
-    VU_SIZE_MEM_TABLE,  /* 8 + nregions * 32, 1 <= nregions <= 8 */
-    VU_SIZE_CONFIG,     /* 12 + config.size, config.size <= 256 */
+    VU_SIZE_EXACT,        /* size == min */
+    VU_SIZE_RANGE,        /* min <= size <= max */
+    VU_SIZE_MEM_TABLE,    /* 8 + nregions * 32, 1 <= nregions <= 8 */
+    VU_SIZE_CONFIG,       /* 12 + config.size, config.size <= 256 */
     VU_SIZE_CONFIG_REPLY, /* as the request's, or 0 (the spec's error reply) */
 };
 
@@ -37,12 +37,12 @@ struct vu_size_spec {
 
 /* How many fds may ride with a message. */
 enum vu_fd_rule {
-    VU_FDS_NONE,          /* exactly 0 */
-    VU_FDS_ONE,           /* exactly 1 */
+    VU_FDS_NONE,            /* exactly 0 */
+    VU_FDS_ONE,             /* exactly 1 */
     VU_FDS_ONE_UNLESS_NOFD, /* 1, or 0 when bit 8 of the leading u64 is set */
-    VU_FDS_PER_REGION,    /* one per memory-table region */
-    VU_FDS_ZERO_OR_ONE,   /* either (e.g. a reply that carries an fd on success) */
-    VU_FDS_DISCARD,       /* none expected; one tolerated and closed unused
+    VU_FDS_PER_REGION,      /* one per memory-table region */
+    VU_FDS_ZERO_OR_ONE,     /* either (e.g. a reply that carries an fd on success) */
+    VU_FDS_DISCARD,         /* none expected; one tolerated and closed unused
                              (REM_MEM_REG: the spec allows this for old peers) */
 };
 
@@ -50,30 +50,30 @@ enum vu_fd_rule {
  * it with peer_fd_kind). Rows that carry no fd say VU_FDK_NONE; a row that
  * may carry fds never does. */
 enum vu_fd_kind {
-    VU_FDK_NONE = 0,  /* no fd rides with this message */
-    VU_FDK_ANY,       /* not checked: real peers pass kinds the shim only hands
+    VU_FDK_NONE = 0, /* no fd rides with this message */
+    VU_FDK_ANY,      /* not checked: real peers pass kinds the shim only hands
                          on (a pipe, a userfaultfd, a dma-buf, a VFIO device) */
-    VU_FDK_EVENTFD,   /* kick, call, err, config-call, log */
-    VU_FDK_MEMORY,    /* mappable: a regular file (memfd, hugetlbfs, tmpfs, disk)
+    VU_FDK_EVENTFD,  /* kick, call, err, config-call, log */
+    VU_FDK_MEMORY,   /* mappable: a regular file (memfd, hugetlbfs, tmpfs, disk)
                          or a character device (device-DAX, Xen's gntdev and
                          privcmd); never O_PATH */
-    VU_FDK_SOCKET,    /* a channel */
+    VU_FDK_SOCKET,   /* a channel */
 };
 
 /* Where a ring index lives in the payload, if anywhere. */
 enum vu_ring_rule {
     VU_RING_NONE,
-    VU_RING_STATE,   /* vring state .index */
-    VU_RING_ADDR,    /* vring addr .index */
-    VU_RING_U64,     /* bits 0-7 of the leading u64 */
+    VU_RING_STATE, /* vring state .index */
+    VU_RING_ADDR,  /* vring addr .index */
+    VU_RING_U64,   /* bits 0-7 of the leading u64 */
 };
 
 /* When the receiver answers. */
 enum vu_reply_rule {
-    VU_REPLY_ACK,         /* only a REPLY_ACK, when NEED_REPLY is set and
+    VU_REPLY_ACK,        /* only a REPLY_ACK, when NEED_REPLY is set and
                              REPLY_ACK was negotiated */
-    VU_REPLY_ALWAYS,      /* an explicit reply, whatever the flags */
-    VU_REPLY_NEED_REPLY,  /* a u64 reply whenever NEED_REPLY is set, even
+    VU_REPLY_ALWAYS,     /* an explicit reply, whatever the flags */
+    VU_REPLY_NEED_REPLY, /* a u64 reply whenever NEED_REPLY is set, even
                              without REPLY_ACK (IOTLB_MSG as QEMU sends it) */
 };
 
@@ -83,15 +83,19 @@ enum vu_reply_rule {
 #define VU_DESC_VDPA_ONLY               0x04u /* exists only under F_VDPA */
 #define VU_DESC_DEPRECATED              0x08u
 /* For a back-end restart under a live front-end (shim/replay.c): */
-#define VU_DESC_STATE          0x10u /* sets state a new back-end must be given again
+#define VU_DESC_STATE                                                                              \
+    0x10u /* sets state a new back-end must be given again
                                         (the latest per ring, or per config offset) */
-#define VU_DESC_CLEARS_STATE   0x20u /* forgets that state: the ring's for a per-ring
+#define VU_DESC_CLEARS_STATE                                                                       \
+    0x20u /* forgets that state: the ring's for a per-ring
                                         request (GET_VRING_BASE stops it), else the device's */
-#define VU_DESC_NOT_REPLAYABLE 0x40u /* state no replay can rebuild (dirty log, IOTLB,
+#define VU_DESC_NOT_REPLAYABLE                                                                     \
+    0x40u /* state no replay can rebuild (dirty log, IOTLB,
                                         crypto sessions, postcopy, state transfer): a
                                         back-end lost after it ends the session */
 /* For check= (shim/check.c): */
-#define VU_DESC_ONCE_PER_DEVICE 0x80u /* a legacy front-end asks once per device, when it
+#define VU_DESC_ONCE_PER_DEVICE                                                                    \
+    0x80u /* a legacy front-end asks once per device, when it
                                          creates it (QEMU reads GET_CONFIG at realize), not on
                                          every connection: not owed by a session that resumes
                                          a running device (QEMU's reconnect=) */
@@ -99,20 +103,20 @@ enum vu_reply_rule {
 #define VU_GATE_NONE (-1)
 
 struct vu_msg_desc {
-    const char *name;            /* spec name without the VHOST_USER_ prefix */
+    const char *name; /* spec name without the VHOST_USER_ prefix */
     uint32_t request;
     enum vu_channel channel;
-    struct vu_size_spec size;    /* request payload */
-    enum vu_fd_rule fds;         /* request fds */
-    enum vu_fd_kind fd_kind;     /* and their kind */
+    struct vu_size_spec size; /* request payload */
+    enum vu_fd_rule fds;      /* request fds */
+    enum vu_fd_kind fd_kind;  /* and their kind */
     enum vu_ring_rule ring;
-    int8_t gate;                 /* protocol feature that must be negotiated */
-    uint8_t flags;               /* VU_DESC_* */
+    int8_t gate;   /* protocol feature that must be negotiated */
+    uint8_t flags; /* VU_DESC_* */
     enum vu_reply_rule reply;
     struct vu_size_spec reply_size;
     enum vu_fd_rule reply_fds;
     enum vu_fd_kind reply_fd_kind;
-    const char *summary;         /* one line for --help, the trace and docs */
+    const char *summary; /* one line for --help, the trace and docs */
 };
 
 /* Looks a request up; NULL when it is not in the table. */

@@ -9,12 +9,18 @@
 const char *vs_file_kind(const struct stat *st)
 {
     switch (st->st_mode & S_IFMT) {
-    case S_IFDIR:  return "Is a directory"; /* strerror(EISDIR) */
-    case S_IFIFO:  return "it is a FIFO";
-    case S_IFSOCK: return "it is a socket";
-    case S_IFCHR:  return "it is a character device";
-    case S_IFBLK:  return "it is a block device";
-    default:       return "it is of an unknown kind";
+    case S_IFDIR:
+        return "Is a directory"; /* strerror(EISDIR) */
+    case S_IFIFO:
+        return "it is a FIFO";
+    case S_IFSOCK:
+        return "it is a socket";
+    case S_IFCHR:
+        return "it is a character device";
+    case S_IFBLK:
+        return "it is a block device";
+    default:
+        return "it is of an unknown kind";
     }
 }
 

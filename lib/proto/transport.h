@@ -23,8 +23,8 @@
 
 struct vu_rx {
     uint8_t buf[VU_HDR_SIZE + VU_MAX_PAYLOAD];
-    size_t have;                 /* bytes of the current message so far */
-    int fds[VU_MAX_FDS];         /* fds of the current message (owned) */
+    size_t have;         /* bytes of the current message so far */
+    int fds[VU_MAX_FDS]; /* fds of the current message (owned) */
     unsigned nfds;
 };
 
@@ -47,7 +47,7 @@ struct vu_tx_item;
 
 struct vu_txq {
     struct vu_tx_item *head, *tail;
-    size_t bytes;                /* queued bytes, bounded by max_bytes */
+    size_t bytes; /* queued bytes, bounded by max_bytes */
     size_t max_bytes;
 };
 

@@ -56,8 +56,8 @@ static int check_size(const struct vu_size_spec *spec, const struct vu_msg *msg,
     case VU_SIZE_MEM_TABLE: {
         uint32_t n;
         if (size < VU_MEM_TABLE_HDR_SIZE) {
-            snprintf(err->text, sizeof(err->text), "%s: payload of %" PRIu32 " bytes has no region count",
-                     name, size);
+            snprintf(err->text, sizeof(err->text),
+                     "%s: payload of %" PRIu32 " bytes has no region count", name, size);
             return -EBADMSG;
         }
         n = msg->payload.mem.nregions;
@@ -72,8 +72,8 @@ static int check_size(const struct vu_size_spec *spec, const struct vu_msg *msg,
         }
         if (size != VU_MEM_TABLE_HDR_SIZE + n * sizeof(struct vu_mem_region)) {
             snprintf(err->text, sizeof(err->text),
-                     "%s: payload is %" PRIu32 " bytes, %" PRIu32 " regions need %zu", name, size, n,
-                     VU_MEM_TABLE_HDR_SIZE + n * sizeof(struct vu_mem_region));
+                     "%s: payload is %" PRIu32 " bytes, %" PRIu32 " regions need %zu", name, size,
+                     n, VU_MEM_TABLE_HDR_SIZE + n * sizeof(struct vu_mem_region));
             return -EBADMSG;
         }
         return 0;
@@ -86,12 +86,14 @@ static int check_size(const struct vu_size_spec *spec, const struct vu_msg *msg,
             size != VU_CONFIG_HDR_SIZE + msg->payload.config.size) {
             snprintf(err->text, sizeof(err->text),
                      "%s: payload of %" PRIu32 " bytes does not hold a config access "
-                     "(12-byte header + size <= %u)", name, size, VU_MAX_CONFIG_SIZE);
+                     "(12-byte header + size <= %u)",
+                     name, size, VU_MAX_CONFIG_SIZE);
             return -EBADMSG;
         }
         if (spec->rule == VU_SIZE_CONFIG_REPLY && msg->payload.config.size != request_config_size) {
-            snprintf(err->text, sizeof(err->text), "%s: reply has %" PRIu32 " config bytes, %" PRIu32
-                     " were asked for", name, msg->payload.config.size, request_config_size);
+            snprintf(err->text, sizeof(err->text),
+                     "%s: reply has %" PRIu32 " config bytes, %" PRIu32 " were asked for", name,
+                     msg->payload.config.size, request_config_size);
             return -EBADMSG;
         }
         return 0;
@@ -206,7 +208,8 @@ int vu_ring_index_of(enum vu_ring_rule rule, const struct vu_msg *msg, uint32_t 
 static bool regions_sane(const struct vu_mem_region *r, uint32_t n)
 {
     for (uint32_t i = 0; i < n; i++) {
-        if (r[i].memory_size == 0 || r[i].guest_phys_addr + r[i].memory_size < r[i].guest_phys_addr ||
+        if (r[i].memory_size == 0 ||
+            r[i].guest_phys_addr + r[i].memory_size < r[i].guest_phys_addr ||
             r[i].userspace_addr + r[i].memory_size < r[i].userspace_addr ||
             r[i].mmap_offset + r[i].memory_size < r[i].mmap_offset)
             return false;
@@ -261,8 +264,9 @@ int vu_validate_request(const struct vu_session_limits *limits, enum vu_channel 
 
     max_queues = limits->max_queues ? limits->max_queues : VU_MAX_QUEUES;
     if (vu_ring_index_of(d->ring, msg, &index) && index >= max_queues)
-        return fail(msg, err, -ERANGE, "%s: ring index %" PRIu32 " out of range (device has %" PRIu32
-                    " rings)", d->name, index, max_queues);
+        return fail(msg, err, -ERANGE,
+                    "%s: ring index %" PRIu32 " out of range (device has %" PRIu32 " rings)",
+                    d->name, index, max_queues);
 
     if (d->size.rule == VU_SIZE_CONFIG) {
         const struct vu_config *c = &msg->payload.config;
@@ -270,11 +274,13 @@ int vu_validate_request(const struct vu_session_limits *limits, enum vu_channel 
         if (c->size == 0) /* docs/vdpa-user.md: 1..256 bytes; 0 is no access at all */
             return fail(msg, err, -EBADMSG, "%s: a config access of 0 bytes", d->name);
         if (c->offset > config_size || c->size > config_size - c->offset)
-            return fail(msg, err, -ERANGE, "%s: offset %" PRIu32 " + size %" PRIu32
-                        " is beyond the %" PRIu32 "-byte config space", d->name, c->offset, c->size,
-                        config_size);
+            return fail(msg, err, -ERANGE,
+                        "%s: offset %" PRIu32 " + size %" PRIu32 " is beyond the %" PRIu32
+                        "-byte config space",
+                        d->name, c->offset, c->size, config_size);
         if (c->flags > VU_CONFIG_F_MIGRATION)
-            return fail(msg, err, -EINVAL, "%s: unknown config flags 0x%" PRIx32, d->name, c->flags);
+            return fail(msg, err, -EINVAL, "%s: unknown config flags 0x%" PRIx32, d->name,
+                        c->flags);
     }
     if (d->size.rule == VU_SIZE_MEM_TABLE &&
         !regions_sane(msg->payload.mem.regions, msg->payload.mem.nregions))
@@ -319,8 +325,8 @@ bool vu_request_expects_reply(const struct vu_session_limits *limits,
     return false;
 }
 
-int vu_validate_reply(const struct vu_pending *pending, enum vu_channel channel,
-                      struct vu_msg *msg, struct vu_error *err)
+int vu_validate_reply(const struct vu_pending *pending, enum vu_channel channel, struct vu_msg *msg,
+                      struct vu_error *err)
 {
     const struct vu_msg_desc *d = vu_msg_desc_lookup(channel, pending->request);
     static const struct vu_size_spec ack_size = { VU_SIZE_EXACT, 8, 8 };

@@ -19,11 +19,11 @@
 
 /* What the validator must know of one vhost-user session. */
 struct vu_session_limits {
-    uint64_t offered_features;   /* VIRTIO features the back-end side offered */
-    bool features_known;         /* a GET_FEATURES reply has been seen */
-    uint64_t protocol_features;  /* negotiated (acked by SET_PROTOCOL_FEATURES) */
-    uint32_t max_queues;         /* ring index limit; 0 means VU_MAX_QUEUES */
-    uint32_t config_size;        /* config space size; 0 means VU_MAX_CONFIG_SIZE */
+    uint64_t offered_features;  /* VIRTIO features the back-end side offered */
+    bool features_known;        /* a GET_FEATURES reply has been seen */
+    uint64_t protocol_features; /* negotiated (acked by SET_PROTOCOL_FEATURES) */
+    uint32_t max_queues;        /* ring index limit; 0 means VU_MAX_QUEUES */
+    uint32_t config_size;       /* config space size; 0 means VU_MAX_CONFIG_SIZE */
 };
 
 struct vu_error {
@@ -32,15 +32,15 @@ struct vu_error {
 
 /* A reply the receiver of a request owes the sender. */
 enum vu_pending_kind {
-    VU_PENDING_EXPLICIT,  /* the request's own reply (GET_FEATURES, ...) */
-    VU_PENDING_ACK,       /* a REPLY_ACK u64 */
+    VU_PENDING_EXPLICIT, /* the request's own reply (GET_FEATURES, ...) */
+    VU_PENDING_ACK,      /* a REPLY_ACK u64 */
 };
 
 struct vu_pending {
     uint32_t request;
     enum vu_pending_kind kind;
-    uint32_t config_size;        /* GET_CONFIG: the size asked for */
-    bool empty_ok;               /* under F_VDPA, an empty reply is a refusal
+    uint32_t config_size; /* GET_CONFIG: the size asked for */
+    bool empty_ok;        /* under F_VDPA, an empty reply is a refusal
                                     (docs/vdpa-user.md 3.1) */
 };
 
@@ -65,8 +65,8 @@ bool vu_request_expects_reply(const struct vu_session_limits *limits,
                               struct vu_pending *pending);
 
 /* Checks a reply against the request it answers; same error codes. */
-int vu_validate_reply(const struct vu_pending *pending, enum vu_channel channel,
-                      struct vu_msg *msg, struct vu_error *err);
+int vu_validate_reply(const struct vu_pending *pending, enum vu_channel channel, struct vu_msg *msg,
+                      struct vu_error *err);
 
 /* Whether the header's version and flag bits are acceptable. */
 bool vu_header_flags_ok(uint32_t flags, bool is_reply);

@@ -22,26 +22,26 @@
 
 /* ---- Header ------------------------------------------------------------ */
 
-#define VU_VERSION          0x1u
+#define VU_VERSION           0x1u
 #define VU_FLAG_VERSION_MASK 0x3u
-#define VU_FLAG_REPLY       0x4u
-#define VU_FLAG_NEED_REPLY  0x8u
+#define VU_FLAG_REPLY        0x4u
+#define VU_FLAG_NEED_REPLY   0x8u
 
-#define VU_HDR_SIZE         12u
+#define VU_HDR_SIZE 12u
 /* Largest payload the shim accepts. The spec's largest fixed layouts are the
  * memory table (264 bytes) and config space (12 + 256); crypto sessions carry
  * keys and may reach about 1.1 KiB. Anything larger is a hostile peer. */
-#define VU_MAX_PAYLOAD      4096u
+#define VU_MAX_PAYLOAD 4096u
 /* Fds in one message: the memory table's baseline region count. */
-#define VU_MAX_FDS          8u
-#define VU_MAX_MEM_REGIONS  8u
-#define VU_MAX_CONFIG_SIZE  256u
-#define VU_CONFIG_HDR_SIZE  12u
+#define VU_MAX_FDS         8u
+#define VU_MAX_MEM_REGIONS 8u
+#define VU_MAX_CONFIG_SIZE 256u
+#define VU_CONFIG_HDR_SIZE 12u
 /* The u64 ring-index payloads carry the index in bits 0-7. */
-#define VU_MAX_QUEUES       256u
-#define VU_VRING_NUM_MAX    32768u /* VIRTIO: a virtqueue has at most 2^15 entries */
-#define VU_VRING_IDX_MASK   0xffu
-#define VU_VRING_NOFD_MASK  0x100u
+#define VU_MAX_QUEUES      256u
+#define VU_VRING_NUM_MAX   32768u /* VIRTIO: a virtqueue has at most 2^15 entries */
+#define VU_VRING_IDX_MASK  0xffu
+#define VU_VRING_NOFD_MASK 0x100u
 
 /* ---- Front-end requests (front-end -> back-end) ---------------------------- */
 enum vu_request {
@@ -159,7 +159,7 @@ struct vu_vring_state {
 
 struct vu_vring_addr {
     uint32_t index;
-    uint32_t flags;          /* VU_VRING_F_LOG */
+    uint32_t flags; /* VU_VRING_F_LOG */
     uint64_t desc_user_addr;
     uint64_t used_user_addr;
     uint64_t avail_user_addr;
@@ -203,14 +203,14 @@ struct vu_iotlb {
 struct vu_config {
     uint32_t offset;
     uint32_t size;
-    uint32_t flags;          /* VU_CONFIG_F_* */
+    uint32_t flags; /* VU_CONFIG_F_* */
     uint8_t data[VU_MAX_CONFIG_SIZE];
 };
 #define VU_CONFIG_F_WRITABLE  0x0u
 #define VU_CONFIG_F_MIGRATION 0x1u
 
 struct vu_vring_area {
-    uint64_t u64;            /* ring index in bits 0-7, NOFD in bit 8 */
+    uint64_t u64; /* ring index in bits 0-7, NOFD in bit 8 */
     uint64_t size;
     uint64_t offset;
 };
@@ -220,12 +220,12 @@ struct vu_inflight {
     uint64_t mmap_offset;
     uint16_t num_queues;
     uint16_t queue_size;
-    uint32_t padding;        /* the C struct's tail padding is on the wire */
+    uint32_t padding; /* the C struct's tail padding is on the wire */
 };
 
 struct vu_device_state {
-    uint32_t direction;      /* 0 save, 1 load */
-    uint32_t phase;          /* 0 stopped */
+    uint32_t direction; /* 0 save, 1 load */
+    uint32_t phase;     /* 0 stopped */
 };
 
 struct vu_shared_object {
@@ -256,7 +256,7 @@ struct vu_msg {
         struct vu_iova_range iova_range;
         uint8_t bytes[VU_MAX_PAYLOAD];
     } payload;
-    int fds[VU_MAX_FDS];     /* owned fds, -1 in unused slots */
+    int fds[VU_MAX_FDS]; /* owned fds, -1 in unused slots */
     unsigned nfds;
 };
 
@@ -268,7 +268,8 @@ _Static_assert(sizeof(struct vu_mem_table) == 8 + 8 * 32, "memory table layout")
 _Static_assert(sizeof(struct vu_mem_single) == 40, "single region layout");
 _Static_assert(sizeof(struct vu_log) == 16, "log layout");
 _Static_assert(sizeof(struct vu_iotlb) == 32, "iotlb layout");
-_Static_assert(sizeof(struct vu_config) == VU_CONFIG_HDR_SIZE + VU_MAX_CONFIG_SIZE, "config layout");
+_Static_assert(sizeof(struct vu_config) == VU_CONFIG_HDR_SIZE + VU_MAX_CONFIG_SIZE,
+               "config layout");
 _Static_assert(sizeof(struct vu_vring_area) == 24, "vring area layout");
 _Static_assert(sizeof(struct vu_inflight) == 24, "inflight layout");
 _Static_assert(sizeof(struct vu_device_state) == 8, "device state layout");

@@ -119,8 +119,8 @@ void *guest_mem_gpa_to_ptr(const struct guest_mem *mem, uint64_t gpa, uint64_t l
     return lookup(mem, gpa, len, false);
 }
 
-int guest_mem_gpa_to_iov(const struct guest_mem *mem, uint64_t gpa, uint64_t len,
-                         struct iovec *iov, unsigned *n, unsigned max)
+int guest_mem_gpa_to_iov(const struct guest_mem *mem, uint64_t gpa, uint64_t len, struct iovec *iov,
+                         unsigned *n, unsigned max)
 {
     while (len > 0) {
         const struct guest_mem_region *r = NULL;
@@ -150,7 +150,7 @@ int guest_mem_gpa_to_iov(const struct guest_mem *mem, uint64_t gpa, uint64_t len
 
 /* ---- SIGBUS guard ---------------------------------------------------------- */
 
-static sigjmp_buf *volatile guard;   /* the innermost guest_mem_guarded, or NULL */
+static sigjmp_buf *volatile guard; /* the innermost guest_mem_guarded, or NULL */
 static struct sigaction sigbus_before;
 
 static void on_sigbus(int sig, siginfo_t *info, void *context)

@@ -22,11 +22,11 @@
 #include "vhost_user.h"
 
 struct guest_mem_region {
-    uint64_t gpa;        /* guest-physical start */
-    uint64_t uva;        /* front-end user address of the start */
+    uint64_t gpa; /* guest-physical start */
+    uint64_t uva; /* front-end user address of the start */
     uint64_t size;
-    uint8_t *host;       /* local address of the start */
-    void *map_base;      /* what mmap() returned (page aligned) */
+    uint8_t *host;  /* local address of the start */
+    void *map_base; /* what mmap() returned (page aligned) */
     size_t map_len;
 };
 
@@ -58,8 +58,8 @@ void *guest_mem_gpa_to_ptr(const struct guest_mem *mem, uint64_t gpa, uint64_t l
  * iovecs appended at iov[*n] (at most max in total). Returns 0, -EFAULT when
  * part of the buffer is not guest memory, -E2BIG when iov is full. A zero
  * length buffer adds nothing. */
-int guest_mem_gpa_to_iov(const struct guest_mem *mem, uint64_t gpa, uint64_t len,
-                         struct iovec *iov, unsigned *n, unsigned max);
+int guest_mem_gpa_to_iov(const struct guest_mem *mem, uint64_t gpa, uint64_t len, struct iovec *iov,
+                         unsigned *n, unsigned max);
 
 /* The size check of guest_mem_map holds when the table comes; the front-end
  * can shrink the file behind a region afterwards (ftruncate of its memfd),

@@ -45,8 +45,7 @@ static int forward(uint8_t s, uint8_t v, const struct virtio_status_ctx *ctx,
     return refuse(out, s, -EINVAL, 9, "not an allowed status transition");
 }
 
-int virtio_status_transition(uint8_t current, uint64_t written,
-                             const struct virtio_status_ctx *ctx,
+int virtio_status_transition(uint8_t current, uint64_t written, const struct virtio_status_ctx *ctx,
                              struct virtio_status_outcome *out)
 {
     const uint8_t needs_reset = VIRTIO_STATUS_DEVICE_NEEDS_RESET;
@@ -60,8 +59,8 @@ int virtio_status_transition(uint8_t current, uint64_t written,
     if (v == s)
         return decide(out, VIRTIO_STATUS_ACT_ACCEPT, current, 0, 2, "status unchanged");
     if (s != 0 && !(s & VIRTIO_STATUS_FAILED) && v == (s | VIRTIO_STATUS_FAILED))
-        return decide(out, VIRTIO_STATUS_ACT_FAIL, (uint8_t)(current | VIRTIO_STATUS_FAILED), 0,
-                      3, "the driver gave up on the device (FAILED)");
+        return decide(out, VIRTIO_STATUS_ACT_FAIL, (uint8_t)(current | VIRTIO_STATUS_FAILED), 0, 3,
+                      "the driver gave up on the device (FAILED)");
     if ((current & VIRTIO_STATUS_OVERLAY) || ctx->suspended)
         return refuse(out, current, -EBUSY, 4,
                       "status change while failed, needing a reset or suspended");

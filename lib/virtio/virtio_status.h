@@ -61,25 +61,25 @@
 #include "virtio.h"
 
 /* The base status values of vdpa-user 5.1. */
-#define VIRTIO_STATUS_BASE_ACKED   VIRTIO_STATUS_ACKNOWLEDGE
-#define VIRTIO_STATUS_BASE_DRIVER  (VIRTIO_STATUS_BASE_ACKED | VIRTIO_STATUS_DRIVER)
+#define VIRTIO_STATUS_BASE_ACKED       VIRTIO_STATUS_ACKNOWLEDGE
+#define VIRTIO_STATUS_BASE_DRIVER      (VIRTIO_STATUS_BASE_ACKED | VIRTIO_STATUS_DRIVER)
 #define VIRTIO_STATUS_BASE_FEATURES_OK (VIRTIO_STATUS_BASE_DRIVER | VIRTIO_STATUS_FEATURES_OK)
-#define VIRTIO_STATUS_BASE_DRIVER_OK (VIRTIO_STATUS_BASE_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK)
+#define VIRTIO_STATUS_BASE_DRIVER_OK   (VIRTIO_STATUS_BASE_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK)
 /* The overlay bits: with either set no ring runs and only reset leads on. */
 #define VIRTIO_STATUS_OVERLAY (VIRTIO_STATUS_DEVICE_NEEDS_RESET | VIRTIO_STATUS_FAILED)
 
 /* What the device does with an accepted or refused SET_STATUS. */
 enum virtio_status_action {
-    VIRTIO_STATUS_ACT_REFUSE,   /* reject: nothing changes; `err` says why */
-    VIRTIO_STATUS_ACT_ACCEPT,   /* ack 0 and do nothing (the value is the status) */
-    VIRTIO_STATUS_ACT_RESET,    /* reset the device (vdpa-user 5.3); status 0 */
-    VIRTIO_STATUS_ACT_RECORD,   /* store `status`; nothing else */
-    VIRTIO_STATUS_ACT_FAIL,     /* store `status` (FAILED added) and stop every ring */
+    VIRTIO_STATUS_ACT_REFUSE, /* reject: nothing changes; `err` says why */
+    VIRTIO_STATUS_ACT_ACCEPT, /* ack 0 and do nothing (the value is the status) */
+    VIRTIO_STATUS_ACT_RESET,  /* reset the device (vdpa-user 5.3); status 0 */
+    VIRTIO_STATUS_ACT_RECORD, /* store `status`; nothing else */
+    VIRTIO_STATUS_ACT_FAIL,   /* store `status` (FAILED added) and stop every ring */
     /* fix the stored features; the status becomes `status` */
     VIRTIO_STATUS_ACT_FEATURES_ACCEPT,
     /* ack 0 with the status unchanged: FEATURES_OK stays clear */
     VIRTIO_STATUS_ACT_FEATURES_REFUSED,
-    VIRTIO_STATUS_ACT_START,    /* store `status` (DRIVER_OK added) and start the device */
+    VIRTIO_STATUS_ACT_START, /* store `status` (DRIVER_OK added) and start the device */
 };
 
 /* What the device knows besides its status byte. */
@@ -98,16 +98,15 @@ struct virtio_status_outcome {
      * FEATURES_ACCEPT the status once the features are fixed. With REFUSE
      * and FEATURES_REFUSED, the current status. */
     uint8_t status;
-    int err;           /* 0, or with REFUSE -EINVAL or -EBUSY */
-    unsigned row;      /* the row above that matched: 0 for "pre", else 1-9 */
-    const char *why;   /* static text for a log line */
+    int err;         /* 0, or with REFUSE -EINVAL or -EBUSY */
+    unsigned row;    /* the row above that matched: 0 for "pre", else 1-9 */
+    const char *why; /* static text for a log line */
 };
 
 /* Decides SET_STATUS(written) on a device in status `current`. Fills *out
  * and returns out->err: 0 when the write is acknowledged with 0, a negative
  * errno when it is refused. `ctx` and `out` must not be NULL. */
-int virtio_status_transition(uint8_t current, uint64_t written,
-                             const struct virtio_status_ctx *ctx,
+int virtio_status_transition(uint8_t current, uint64_t written, const struct virtio_status_ctx *ctx,
                              struct virtio_status_outcome *out);
 
 /* vdpa-user 5.5: the status after the device sets DEVICE_NEEDS_RESET on

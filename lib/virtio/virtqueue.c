@@ -28,16 +28,26 @@ static void store16(uint16_t *p, uint16_t v, int order)
 const char *vq_strerror(int err)
 {
     switch (err) {
-    case VQ_OK: return "no error";
-    case VQ_ERR_RING_ADDR: return "ring address not in guest memory or misaligned";
-    case VQ_ERR_AVAIL_IDX: return "available index moved by more than the queue size";
-    case VQ_ERR_HEAD: return "chain head index out of range";
-    case VQ_ERR_NEXT: return "descriptor next index out of range";
-    case VQ_ERR_LOOP: return "descriptor chain longer than the queue (loop)";
-    case VQ_ERR_BUF_ADDR: return "buffer address not in guest memory";
-    case VQ_ERR_ORDER: return "device-readable descriptor after a device-writable one";
-    case VQ_ERR_INDIRECT: return "indirect descriptor not negotiated, nested, chained or of a bad size";
-    case VQ_ERR_TOO_BIG: return "chain has too many segments";
+    case VQ_OK:
+        return "no error";
+    case VQ_ERR_RING_ADDR:
+        return "ring address not in guest memory or misaligned";
+    case VQ_ERR_AVAIL_IDX:
+        return "available index moved by more than the queue size";
+    case VQ_ERR_HEAD:
+        return "chain head index out of range";
+    case VQ_ERR_NEXT:
+        return "descriptor next index out of range";
+    case VQ_ERR_LOOP:
+        return "descriptor chain longer than the queue (loop)";
+    case VQ_ERR_BUF_ADDR:
+        return "buffer address not in guest memory";
+    case VQ_ERR_ORDER:
+        return "device-readable descriptor after a device-writable one";
+    case VQ_ERR_INDIRECT:
+        return "indirect descriptor not negotiated, nested, chained or of a bad size";
+    case VQ_ERR_TOO_BIG:
+        return "chain has too many segments";
     }
     return "unknown virtqueue error";
 }
@@ -385,9 +395,18 @@ void vq_driver_destroy(struct vq_driver *vq)
     memset(vq, 0, sizeof(*vq));
 }
 
-uint64_t vq_driver_desc_uva(const struct vq_driver *vq)  { return dma_uva(vq->desc); }
-uint64_t vq_driver_avail_uva(const struct vq_driver *vq) { return dma_uva(vq->avail); }
-uint64_t vq_driver_used_uva(const struct vq_driver *vq)  { return dma_uva(vq->used); }
+uint64_t vq_driver_desc_uva(const struct vq_driver *vq)
+{
+    return dma_uva(vq->desc);
+}
+uint64_t vq_driver_avail_uva(const struct vq_driver *vq)
+{
+    return dma_uva(vq->avail);
+}
+uint64_t vq_driver_used_uva(const struct vq_driver *vq)
+{
+    return dma_uva(vq->used);
+}
 
 int vq_driver_add(struct vq_driver *vq, const struct vq_buf *bufs, unsigned n, void *token)
 {

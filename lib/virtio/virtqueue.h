@@ -38,14 +38,14 @@
 /* One popped chain: device-readable segments first (out), then
  * device-writable ones (in), as VIRTIO requires the driver to order them. */
 struct vq_chain {
-    uint16_t head;               /* descriptor index to return in the used ring */
-    unsigned n_out, n_in;        /* iov[0 .. n_out) readable, iov[n_out .. n_out + n_in) writable */
-    uint64_t out_len, in_len;    /* total bytes of each kind */
+    uint16_t head;            /* descriptor index to return in the used ring */
+    unsigned n_out, n_in;     /* iov[0 .. n_out) readable, iov[n_out .. n_out + n_in) writable */
+    uint64_t out_len, in_len; /* total bytes of each kind */
     struct iovec iov[VQ_MAX_IOV];
 };
 
 struct vq_device {
-    uint16_t num;                /* queue size, a power of two */
+    uint16_t num; /* queue size, a power of two */
     struct vq_desc *desc;
     struct vq_avail *avail;
     struct vq_used *used;
@@ -59,15 +59,15 @@ struct vq_device {
  * the ring unusable (vdpa-user: DEVICE_NEEDS_RESET). */
 enum vq_error {
     VQ_OK = 0,
-    VQ_ERR_RING_ADDR = -1,       /* ring not in guest memory or misaligned */
-    VQ_ERR_AVAIL_IDX = -2,       /* available index moved by more than num */
-    VQ_ERR_HEAD = -3,            /* head index >= num */
-    VQ_ERR_NEXT = -4,            /* next index >= num */
-    VQ_ERR_LOOP = -5,            /* chain longer than num: a loop */
-    VQ_ERR_BUF_ADDR = -6,        /* buffer not in guest memory */
-    VQ_ERR_ORDER = -7,           /* readable descriptor after a writable one */
-    VQ_ERR_INDIRECT = -8,        /* indirect descriptor not negotiated or malformed */
-    VQ_ERR_TOO_BIG = -9,         /* more than VQ_MAX_IOV segments */
+    VQ_ERR_RING_ADDR = -1, /* ring not in guest memory or misaligned */
+    VQ_ERR_AVAIL_IDX = -2, /* available index moved by more than num */
+    VQ_ERR_HEAD = -3,      /* head index >= num */
+    VQ_ERR_NEXT = -4,      /* next index >= num */
+    VQ_ERR_LOOP = -5,      /* chain longer than num: a loop */
+    VQ_ERR_BUF_ADDR = -6,  /* buffer not in guest memory */
+    VQ_ERR_ORDER = -7,     /* readable descriptor after a writable one */
+    VQ_ERR_INDIRECT = -8,  /* indirect descriptor not negotiated or malformed */
+    VQ_ERR_TOO_BIG = -9,   /* more than VQ_MAX_IOV segments */
 };
 
 const char *vq_strerror(int err);
@@ -120,7 +120,7 @@ size_t vq_chain_copy_to(const struct vq_chain *chain, size_t skip, const void *b
  * the device sees at guest-physical address `gpa`. A bump allocator hands out
  * rings and buffers. */
 struct dma_arena {
-    int fd;                      /* memfd, sent with SET_MEM_TABLE */
+    int fd; /* memfd, sent with SET_MEM_TABLE */
     uint8_t *base;
     uint64_t size;
     uint64_t gpa;
@@ -141,7 +141,7 @@ struct vu_mem_region dma_region(const struct dma_arena *a);
 struct vq_buf {
     uint64_t gpa;
     uint32_t len;
-    bool writable;               /* device-writable */
+    bool writable; /* device-writable */
 };
 
 struct vq_driver {
@@ -149,15 +149,15 @@ struct vq_driver {
     struct vq_desc *desc;
     struct vq_avail *avail;
     struct vq_used *used;
-    uint16_t free_head;          /* free descriptors are chained through next[] */
+    uint16_t free_head; /* free descriptors are chained through next[] */
     uint16_t num_free;
-    uint16_t avail_idx;          /* shadow of avail->idx */
-    uint16_t last_used;          /* next used entry to collect */
-    void **tokens;               /* per head: the caller's cookie */
+    uint16_t avail_idx; /* shadow of avail->idx */
+    uint16_t last_used; /* next used entry to collect */
+    void **tokens;      /* per head: the caller's cookie */
     /* Driver-private: the device may write the shared descriptor table, so
      * the free list and each chain's length are never read back from it. */
-    uint16_t *next;              /* per descriptor: the next one (free list, chains) */
-    uint16_t *chain_len;         /* per head: descriptors in its chain */
+    uint16_t *next;      /* per descriptor: the next one (free list, chains) */
+    uint16_t *chain_len; /* per head: descriptors in its chain */
 };
 
 /* Allocates the three ring parts in the arena. 0, -EINVAL (num not a power

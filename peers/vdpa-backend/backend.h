@@ -30,27 +30,30 @@
 #include "virtio/guest_mem.h"
 #include "virtio/virtqueue.h"
 
-#define BK_MAX_RINGS 64u       /* net: 31 queue pairs + control queue */
+#define BK_MAX_RINGS      64u   /* net: 31 queue pairs + control queue */
 #define BK_MAX_QUEUE_SIZE 1024u /* so that any chain fits VQ_MAX_IOV */
-#define BK_MAX_PACKET (65536u + 14u)
+#define BK_MAX_PACKET     (65536u + 14u)
 
 /* ---- Logging: the shim's logger (lib/proto/log.h), prefixed "vdpa-backend". */
 
 /* ---- Command line ------------------------------------------------------------- */
-enum net_mode { NET_LOOPBACK, NET_UDP };
+enum net_mode {
+    NET_LOOPBACK,
+    NET_UDP
+};
 
 struct options {
     const char *socket_path;
-    bool connect;              /* --connect: we connect, the front-end listens */
-    const char *type;          /* "net" or "blk" */
+    bool connect;     /* --connect: we connect, the front-end listens */
+    const char *type; /* "net" or "blk" */
     const char *disk;
     bool read_only;
     enum net_mode net_mode;
     struct sockaddr_in udp_bind, udp_peer;
     uint8_t mac[6];
-    unsigned mtu;              /* 0: VIRTIO_NET_F_MTU not offered */
-    unsigned queue_pairs;      /* net: queue pairs; blk: queues */
-    unsigned queue_size;       /* VDPA_GET_VRING_NUM */
+    unsigned mtu;         /* 0: VIRTIO_NET_F_MTU not offered */
+    unsigned queue_pairs; /* net: queue pairs; blk: queues */
+    unsigned queue_size;  /* VDPA_GET_VRING_NUM */
     bool once;
     const char *stats_path;
 };
@@ -74,11 +77,11 @@ struct ring {
     uint32_t num;              /* SET_VRING_NUM, 0 = not set */
     struct vu_vring_addr addr; /* SET_VRING_ADDR */
     bool has_addr;
-    uint16_t base;             /* SET_VRING_BASE; the live value is vq.last_avail */
-    bool enabled;              /* SET_VRING_ENABLE */
+    uint16_t base;                /* SET_VRING_BASE; the live value is vq.last_avail */
+    bool enabled;                 /* SET_VRING_ENABLE */
     int kick_fd, call_fd, err_fd; /* owned, -1 when absent; survive reset */
-    bool started;              /* attached to guest memory and being processed */
-    struct vq_device vq;       /* valid while started (and after, for the index) */
+    bool started;                 /* attached to guest memory and being processed */
+    struct vq_device vq;          /* valid while started (and after, for the index) */
 };
 
 struct backend;
@@ -87,8 +90,8 @@ struct backend;
  * vhost-user message. */
 struct device_type {
     const char *name;
-    uint32_t device_id;        /* VDPA_GET_DEVICE_ID */
-    uint32_t config_size;      /* VDPA_GET_CONFIG_SIZE */
+    uint32_t device_id;   /* VDPA_GET_DEVICE_ID */
+    uint32_t config_size; /* VDPA_GET_CONFIG_SIZE */
     /* Called once at start-up (open files, sockets); 0 or -errno. */
     int (*init)(struct backend *b);
     void (*fini)(struct backend *b);
@@ -126,16 +129,16 @@ extern const struct device_type net_device_type;
 extern const struct device_type blk_device_type;
 
 struct net_state {
-    int udp_fd;                /* -1 in loopback mode */
-    uint8_t mac[6];            /* current (provisioned or --mac) */
+    int udp_fd;     /* -1 in loopback mode */
+    uint8_t mac[6]; /* current (provisioned or --mac) */
     uint16_t mtu;
-    unsigned curr_pairs;       /* set through the control queue */
-    uint8_t *pkt;              /* one packet, BK_MAX_PACKET bytes */
+    unsigned curr_pairs; /* set through the control queue */
+    uint8_t *pkt;        /* one packet, BK_MAX_PACKET bytes */
 };
 
 struct blk_state {
     int fd;
-    uint64_t capacity;         /* sectors */
+    uint64_t capacity; /* sectors */
     char id[VIRTIO_BLK_ID_BYTES];
 };
 
@@ -144,27 +147,27 @@ struct backend {
     struct options opt;
     const struct device_type *type;
     struct stats stats;
-    struct vq_chain *chain;    /* scratch for one popped chain */
+    struct vq_chain *chain; /* scratch for one popped chain */
 
     /* Connection (session) state; reset when a front-end goes. */
-    int sock;                  /* -1 when no front-end */
-    bool vdpa;                 /* F_VDPA negotiated */
-    bool owner;                /* SET_OWNER seen */
+    int sock;   /* -1 when no front-end */
+    bool vdpa;  /* F_VDPA negotiated */
+    bool owner; /* SET_OWNER seen */
     uint64_t protocol_features;
     struct vu_session_limits limits;
     int config_call_fd;
-    int backend_req_fd;        /* accepted and held; never used (see docs) */
+    int backend_req_fd; /* accepted and held; never used (see docs) */
     struct guest_mem mem;
 
     /* The VIRTIO device model. */
     uint8_t status;
     bool suspended;
-    bool config_pending;       /* a held-back config change (section 7) */
-    uint64_t driver_features;  /* last SET_FEATURES selection */
-    uint64_t features;         /* fixed at FEATURES_OK, 0 before */
+    bool config_pending;      /* a held-back config change (section 7) */
+    uint64_t driver_features; /* last SET_FEATURES selection */
+    uint64_t features;        /* fixed at FEATURES_OK, 0 before */
     unsigned nrings;
     struct ring rings[BK_MAX_RINGS];
-    int fault_ring;            /* the ring whose pop failed last (device_pop) */
+    int fault_ring; /* the ring whose pop failed last (device_pop) */
 
     union {
         struct net_state net;

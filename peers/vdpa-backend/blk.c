@@ -20,7 +20,7 @@
 #include "fd_util.h"
 #include "vdpa-backend/backend.h"
 
-#define BUDGET 64
+#define BUDGET  64
 #define HDR_LEN sizeof(struct virtio_blk_outhdr)
 
 static uint64_t blk_features(const struct backend *b)

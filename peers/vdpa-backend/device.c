@@ -21,12 +21,12 @@
 #include "vdpa-backend/backend.h"
 #include "virtio/virtio_status.h"
 
-#define ST_ACK      VIRTIO_STATUS_ACKNOWLEDGE
-#define ST_DRIVER   VIRTIO_STATUS_DRIVER
-#define ST_FEAT_OK  VIRTIO_STATUS_FEATURES_OK
-#define ST_DRV_OK   VIRTIO_STATUS_DRIVER_OK
-#define ST_FAILED   VIRTIO_STATUS_FAILED
-#define ST_OVERLAY  VIRTIO_STATUS_OVERLAY
+#define ST_ACK     VIRTIO_STATUS_ACKNOWLEDGE
+#define ST_DRIVER  VIRTIO_STATUS_DRIVER
+#define ST_FEAT_OK VIRTIO_STATUS_FEATURES_OK
+#define ST_DRV_OK  VIRTIO_STATUS_DRIVER_OK
+#define ST_FAILED  VIRTIO_STATUS_FAILED
+#define ST_OVERLAY VIRTIO_STATUS_OVERLAY
 
 /* What F_VDPA requires the front-end to acknowledge with it (2.2); CONFIG
  * is implied by F_VDPA, acked or not. */
@@ -47,8 +47,8 @@ uint64_t device_offered_protocol_features(const struct backend *b)
      * and held (we never send back-end requests, see docs). No
      * CONFIGURE_MEM_SLOTS (SET_MEM_TABLE only), no LOG_SHMFD (no dirty
      * logging), no INBAND_NOTIFICATIONS. */
-    return VU_BIT(VU_PF_VDPA) | VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) |
-           VU_BIT(VU_PF_CONFIG) | VU_BIT(VU_PF_STATUS) | VU_BIT(VU_PF_BACKEND_REQ);
+    return VU_BIT(VU_PF_VDPA) | VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_CONFIG) |
+           VU_BIT(VU_PF_STATUS) | VU_BIT(VU_PF_BACKEND_REQ);
 }
 
 /* Takes the one fd of a message out of it (the handler now owns it). */
@@ -241,7 +241,7 @@ static int h_set_status(struct backend *b, struct vu_msg *msg, struct vu_msg *re
         break;
     case VIRTIO_STATUS_ACT_FAIL:
         b->status = out.status;
-        device_rings_update(b);          /* stops every ring */
+        device_rings_update(b); /* stops every ring */
         break;
     case VIRTIO_STATUS_ACT_FEATURES_ACCEPT:
         b->features = b->driver_features;
@@ -254,7 +254,7 @@ static int h_set_status(struct backend *b, struct vu_msg *msg, struct vu_msg *re
         break;
     case VIRTIO_STATUS_ACT_START:
         b->status = out.status;
-        device_rings_update(b);          /* may set DEVICE_NEEDS_RESET; still acked 0 */
+        device_rings_update(b); /* may set DEVICE_NEEDS_RESET; still acked 0 */
         device_deliver_config_change(b);
         vs_info("DRIVER_OK: device live");
         break;
@@ -348,7 +348,7 @@ static int h_resume(struct backend *b, struct vu_msg *msg, struct vu_msg *reply)
     if (!(b->status & ST_DRV_OK) || (b->status & ST_OVERLAY))
         return EBUSY;
     b->suspended = false;
-    device_rings_update(b);          /* failure sets NEEDS_RESET; the reply stays 0 */
+    device_rings_update(b); /* failure sets NEEDS_RESET; the reply stays 0 */
     device_deliver_config_change(b);
     vu_msg_set_u64(reply, 0);
     return 0;
@@ -360,9 +360,9 @@ static int h_get_config(struct backend *b, struct vu_msg *msg, struct vu_msg *re
     uint8_t config[VU_MAX_CONFIG_SIZE] = { 0 };
 
     if (b->status == 0)
-        return EBUSY;         /* 10.2.12: readable from ACKNOWLEDGE on */
+        return EBUSY; /* 10.2.12: readable from ACKNOWLEDGE on */
     if (c->flags != 0 || c->size == 0)
-        return EINVAL;        /* offset + size was checked by the validator */
+        return EINVAL; /* offset + size was checked by the validator */
     b->type->read_config(b, config);
     vu_msg_set_config(reply, c->offset, c->size, 0, config + c->offset);
     return 0;
@@ -450,7 +450,7 @@ static int h_set_vring_base(struct backend *b, struct vu_msg *msg, struct vu_msg
     if (!ring_layout_writable(b))
         return EBUSY;
     if (virtio_vring_base_check(b->features, msg->payload.state.num) < 0)
-        return EINVAL;        /* a split ring's index is 16 bits */
+        return EINVAL; /* a split ring's index is 16 bits */
     b->rings[msg->payload.state.index].base = (uint16_t)msg->payload.state.num;
     return 0;
 }
@@ -469,9 +469,12 @@ static int h_get_vring_base(struct backend *b, struct vu_msg *msg, struct vu_msg
 static int *ring_fd_slot(struct ring *r, uint32_t request)
 {
     switch (request) {
-    case VU_REQ_SET_VRING_KICK: return &r->kick_fd;
-    case VU_REQ_SET_VRING_CALL: return &r->call_fd;
-    default: return &r->err_fd;
+    case VU_REQ_SET_VRING_KICK:
+        return &r->kick_fd;
+    case VU_REQ_SET_VRING_CALL:
+        return &r->call_fd;
+    default:
+        return &r->err_fd;
     }
 }
 
@@ -498,8 +501,7 @@ static int h_set_mem_table(struct backend *b, struct vu_msg *msg, struct vu_msg 
     (void)reply;
     rc = guest_mem_map(&b->mem, t->regions, t->nregions, msg->fds);
     if (rc) {
-        vs_warn("SET_MEM_TABLE: cannot map the regions (%s); keeping the old table",
-                strerror(-rc));
+        vs_warn("SET_MEM_TABLE: cannot map the regions (%s); keeping the old table", strerror(-rc));
         return EINVAL;
     }
     /* The mappings stay valid after the fds close (the caller closes them).
@@ -529,33 +531,58 @@ static int h_set_backend_req_fd(struct backend *b, struct vu_msg *msg, struct vu
 static handler_fn *handler_of(uint32_t request)
 {
     switch (request) {
-    case VU_REQ_GET_FEATURES: return h_get_features;
-    case VU_REQ_SET_FEATURES: return h_set_features;
-    case VU_REQ_SET_OWNER: return h_set_owner;
-    case VU_REQ_SET_MEM_TABLE: return h_set_mem_table;
-    case VU_REQ_SET_VRING_NUM: return h_set_vring_num;
-    case VU_REQ_SET_VRING_ADDR: return h_set_vring_addr;
-    case VU_REQ_SET_VRING_BASE: return h_set_vring_base;
-    case VU_REQ_GET_VRING_BASE: return h_get_vring_base;
+    case VU_REQ_GET_FEATURES:
+        return h_get_features;
+    case VU_REQ_SET_FEATURES:
+        return h_set_features;
+    case VU_REQ_SET_OWNER:
+        return h_set_owner;
+    case VU_REQ_SET_MEM_TABLE:
+        return h_set_mem_table;
+    case VU_REQ_SET_VRING_NUM:
+        return h_set_vring_num;
+    case VU_REQ_SET_VRING_ADDR:
+        return h_set_vring_addr;
+    case VU_REQ_SET_VRING_BASE:
+        return h_set_vring_base;
+    case VU_REQ_GET_VRING_BASE:
+        return h_get_vring_base;
     case VU_REQ_SET_VRING_KICK:
     case VU_REQ_SET_VRING_CALL:
-    case VU_REQ_SET_VRING_ERR: return h_set_vring_fd;
-    case VU_REQ_GET_PROTOCOL_FEATURES: return h_get_protocol_features;
-    case VU_REQ_SET_PROTOCOL_FEATURES: return h_set_protocol_features;
-    case VU_REQ_SET_VRING_ENABLE: return h_set_vring_enable;
-    case VU_REQ_SET_BACKEND_REQ_FD: return h_set_backend_req_fd;
-    case VU_REQ_GET_CONFIG: return h_get_config;
-    case VU_REQ_SET_CONFIG: return h_set_config;
-    case VU_REQ_SET_STATUS: return h_set_status;
-    case VU_REQ_GET_STATUS: return h_get_status;
-    case VU_REQ_VDPA_GET_DEVICE_ID: return h_get_device_id;
-    case VU_REQ_VDPA_GET_VRING_NUM: return h_get_vring_num;
-    case VU_REQ_VDPA_SET_CONFIG_CALL: return h_set_config_call;
-    case VU_REQ_VDPA_GET_IOVA_RANGE: return h_get_iova_range;
-    case VU_REQ_VDPA_GET_CONFIG_SIZE: return h_get_config_size;
-    case VU_REQ_VDPA_SUSPEND: return h_suspend;
-    case VU_REQ_VDPA_RESUME: return h_resume;
-    case VU_REQ_VDPA_GET_VQS_COUNT: return h_get_vqs_count;
+    case VU_REQ_SET_VRING_ERR:
+        return h_set_vring_fd;
+    case VU_REQ_GET_PROTOCOL_FEATURES:
+        return h_get_protocol_features;
+    case VU_REQ_SET_PROTOCOL_FEATURES:
+        return h_set_protocol_features;
+    case VU_REQ_SET_VRING_ENABLE:
+        return h_set_vring_enable;
+    case VU_REQ_SET_BACKEND_REQ_FD:
+        return h_set_backend_req_fd;
+    case VU_REQ_GET_CONFIG:
+        return h_get_config;
+    case VU_REQ_SET_CONFIG:
+        return h_set_config;
+    case VU_REQ_SET_STATUS:
+        return h_set_status;
+    case VU_REQ_GET_STATUS:
+        return h_get_status;
+    case VU_REQ_VDPA_GET_DEVICE_ID:
+        return h_get_device_id;
+    case VU_REQ_VDPA_GET_VRING_NUM:
+        return h_get_vring_num;
+    case VU_REQ_VDPA_SET_CONFIG_CALL:
+        return h_set_config_call;
+    case VU_REQ_VDPA_GET_IOVA_RANGE:
+        return h_get_iova_range;
+    case VU_REQ_VDPA_GET_CONFIG_SIZE:
+        return h_get_config_size;
+    case VU_REQ_VDPA_SUSPEND:
+        return h_suspend;
+    case VU_REQ_VDPA_RESUME:
+        return h_resume;
+    case VU_REQ_VDPA_GET_VQS_COUNT:
+        return h_get_vqs_count;
     default:
         /* Everything else (logging, inflight, postcopy, IOTLB, ...) is a
          * request this back-end does not implement: rejected as unknown. */
@@ -646,8 +673,8 @@ int device_handle_message(struct backend *b, struct vu_msg *msg)
     refresh_limits(b);
     rc = vu_validate_request(&b->limits, VU_CHAN_FRONTEND, msg, &d, &err);
     vs_debug("<- %s (%u) flags 0x%x size %u fds %u%s%s",
-             vu_request_name(VU_CHAN_FRONTEND, msg->hdr.request), msg->hdr.request,
-             msg->hdr.flags, msg->hdr.size, msg->nfds, rc ? ": invalid: " : "", rc ? err.text : "");
+             vu_request_name(VU_CHAN_FRONTEND, msg->hdr.request), msg->hdr.request, msg->hdr.flags,
+             msg->hdr.size, msg->nfds, rc ? ": invalid: " : "", rc ? err.text : "");
     if (rc == -EPROTO) {
         vs_warn("bad message header (%s); closing the connection", err.text);
         return CLOSE_SESSION;

@@ -23,26 +23,27 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: vdpa-backend --socket PATH [--listen | --connect] --type net|blk\n"
-            "                    [--disk FILE] [--read-only]\n"
-            "                    [--net-mode loopback|udp] [--udp-bind IP:PORT --udp-peer IP:PORT]\n"
-            "                    [--mac XX:XX:XX:XX:XX:XX] [--mtu N] [--queue-pairs N]\n"
-            "                    [--queue-size N] [--once] [--stats FILE]\n"
-            "                    [--log-level error|warn|info|debug] [--help]\n"
-            "A vdpa-user (VHOST_USER_PROTOCOL_F_VDPA) back-end; it refuses plain vhost-user.\n"
-            "  --listen        listen on PATH for front-ends, one at a time (default)\n"
-            "  --connect       connect to a front-end listening on PATH; exit when it goes\n"
-            "  --type          net: virtio-net; blk: virtio-blk on --disk FILE\n"
-            "  --read-only     blk: offer VIRTIO_BLK_F_RO and refuse writes\n"
-            "  --net-mode      loopback (default): transmitted packets come back on the\n"
-            "                  receive queue of the same pair; udp: to/from UDP sockets\n"
-            "  --queue-pairs   net: queue pairs (MQ and a control queue if > 1); blk: queues\n"
-            "  --queue-size    largest ring size, a power of two <= %u (default 256)\n"
-            "  --once          exit after the first front-end disconnects\n"
-            "  --stats FILE    write counters on exit and on SIGUSR1; SIGHUP re-reads the\n"
-            "                  disk size (blk resize)\n",
-            BK_MAX_QUEUE_SIZE);
+    fprintf(
+        out,
+        "usage: vdpa-backend --socket PATH [--listen | --connect] --type net|blk\n"
+        "                    [--disk FILE] [--read-only]\n"
+        "                    [--net-mode loopback|udp] [--udp-bind IP:PORT --udp-peer IP:PORT]\n"
+        "                    [--mac XX:XX:XX:XX:XX:XX] [--mtu N] [--queue-pairs N]\n"
+        "                    [--queue-size N] [--once] [--stats FILE]\n"
+        "                    [--log-level error|warn|info|debug] [--help]\n"
+        "A vdpa-user (VHOST_USER_PROTOCOL_F_VDPA) back-end; it refuses plain vhost-user.\n"
+        "  --listen        listen on PATH for front-ends, one at a time (default)\n"
+        "  --connect       connect to a front-end listening on PATH; exit when it goes\n"
+        "  --type          net: virtio-net; blk: virtio-blk on --disk FILE\n"
+        "  --read-only     blk: offer VIRTIO_BLK_F_RO and refuse writes\n"
+        "  --net-mode      loopback (default): transmitted packets come back on the\n"
+        "                  receive queue of the same pair; udp: to/from UDP sockets\n"
+        "  --queue-pairs   net: queue pairs (MQ and a control queue if > 1); blk: queues\n"
+        "  --queue-size    largest ring size, a power of two <= %u (default 256)\n"
+        "  --once          exit after the first front-end disconnects\n"
+        "  --stats FILE    write counters on exit and on SIGUSR1; SIGHUP re-reads the\n"
+        "                  disk size (blk resize)\n",
+        BK_MAX_QUEUE_SIZE);
 }
 
 static int parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
@@ -63,8 +64,8 @@ static int parse_mac(const char *s, uint8_t mac[6])
     unsigned v[6];
     char tail;
 
-    if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
-               &tail) != 6)
+    if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &tail) !=
+        6)
         return -1;
     for (int i = 0; i < 6; i++)
         mac[i] = (uint8_t)v[i];
@@ -87,8 +88,25 @@ static int parse_inet(const char *s, struct sockaddr_in *sa)
     return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -1;
 }
 
-enum { O_SOCKET = 256, O_LISTEN, O_CONNECT, O_TYPE, O_DISK, O_RO, O_NET_MODE, O_UDP_BIND,
-       O_UDP_PEER, O_MAC, O_MTU, O_QP, O_QS, O_ONCE, O_STATS, O_LOG, O_HELP };
+enum {
+    O_SOCKET = 256,
+    O_LISTEN,
+    O_CONNECT,
+    O_TYPE,
+    O_DISK,
+    O_RO,
+    O_NET_MODE,
+    O_UDP_BIND,
+    O_UDP_PEER,
+    O_MAC,
+    O_MTU,
+    O_QP,
+    O_QS,
+    O_ONCE,
+    O_STATS,
+    O_LOG,
+    O_HELP
+};
 
 /* One option c with its argument arg (getopt_long's optarg) into o: 0, or
  * -1 after saying what is wrong. */
@@ -97,12 +115,24 @@ static int set_option(struct options *o, int c, const char *arg)
     enum vs_log_level level;
 
     switch (c) {
-    case O_SOCKET: o->socket_path = arg; break;
-    case O_LISTEN: o->connect = false; break;
-    case O_CONNECT: o->connect = true; break;
-    case O_TYPE: o->type = arg; break;
-    case O_DISK: o->disk = arg; break;
-    case O_RO: o->read_only = true; break;
+    case O_SOCKET:
+        o->socket_path = arg;
+        break;
+    case O_LISTEN:
+        o->connect = false;
+        break;
+    case O_CONNECT:
+        o->connect = true;
+        break;
+    case O_TYPE:
+        o->type = arg;
+        break;
+    case O_DISK:
+        o->disk = arg;
+        break;
+    case O_RO:
+        o->read_only = true;
+        break;
     case O_NET_MODE:
         if (strcmp(arg, "loopback") == 0)
             o->net_mode = NET_LOOPBACK;
@@ -130,23 +160,32 @@ static int set_option(struct options *o, int c, const char *arg)
     case O_QP:
         if (parse_uint(arg, 1, (BK_MAX_RINGS - 1) / 2, &o->queue_pairs))
             return fprintf(stderr, "vdpa-backend: --queue-pairs is 1..%u\n",
-                           (BK_MAX_RINGS - 1) / 2), -1;
+                           (BK_MAX_RINGS - 1) / 2),
+                   -1;
         break;
     case O_QS:
         if (parse_uint(arg, 1, BK_MAX_QUEUE_SIZE, &o->queue_size) ||
             (o->queue_size & (o->queue_size - 1)))
             return fprintf(stderr, "vdpa-backend: --queue-size is a power of two <= %u\n",
-                           BK_MAX_QUEUE_SIZE), -1;
+                           BK_MAX_QUEUE_SIZE),
+                   -1;
         break;
-    case O_ONCE: o->once = true; break;
-    case O_STATS: o->stats_path = arg; break;
+    case O_ONCE:
+        o->once = true;
+        break;
+    case O_STATS:
+        o->stats_path = arg;
+        break;
     case O_LOG:
         if (vs_log_level_parse(arg, &level))
             return fprintf(stderr, "vdpa-backend: --log-level is error|warn|info|debug\n"), -1;
         vs_log_set_level(level);
         break;
-    case O_HELP: usage(stdout); exit(0);
-    default: return -1;
+    case O_HELP:
+        usage(stdout);
+        exit(0);
+    default:
+        return -1;
     }
     return 0;
 }
@@ -193,7 +232,8 @@ static int parse_options(int argc, char **argv, struct options *o)
     /* parse_inet() sets the family of an address it accepted; zero when unset */
     if (o->net_mode == NET_UDP &&
         (o->udp_bind.sin_family != AF_INET || o->udp_peer.sin_family != AF_INET))
-        return fprintf(stderr, "vdpa-backend: --net-mode udp needs --udp-bind and --udp-peer\n"), -1;
+        return fprintf(stderr, "vdpa-backend: --net-mode udp needs --udp-bind and --udp-peer\n"),
+               -1;
     return 0;
 }
 
@@ -218,12 +258,22 @@ static void write_stats(const struct backend *b)
     STAT(requests_refused);
     STAT(device_needs_reset);
     if (b->type == &net_device_type) {
-        STAT(net_rx_packets); STAT(net_rx_bytes); STAT(net_rx_dropped);
-        STAT(net_tx_packets); STAT(net_tx_bytes); STAT(net_tx_dropped);
+        STAT(net_rx_packets);
+        STAT(net_rx_bytes);
+        STAT(net_rx_dropped);
+        STAT(net_tx_packets);
+        STAT(net_tx_bytes);
+        STAT(net_tx_dropped);
         STAT(net_ctrl_commands);
     } else {
-        STAT(blk_reads); STAT(blk_read_bytes); STAT(blk_writes); STAT(blk_written_bytes);
-        STAT(blk_flushes); STAT(blk_get_ids); STAT(blk_errors); STAT(blk_unsupported);
+        STAT(blk_reads);
+        STAT(blk_read_bytes);
+        STAT(blk_writes);
+        STAT(blk_written_bytes);
+        STAT(blk_flushes);
+        STAT(blk_get_ids);
+        STAT(blk_errors);
+        STAT(blk_unsupported);
     }
 #undef STAT
     if (fclose(f) != 0 || rename(tmp, b->opt.stats_path) != 0)
@@ -244,18 +294,24 @@ static int connect_with_retry(const char *path)
     return fd;
 }
 
-enum { ROLE_SIGNAL, ROLE_LISTEN, ROLE_SOCK, ROLE_KICK, ROLE_EXTRA };
+enum {
+    ROLE_SIGNAL,
+    ROLE_LISTEN,
+    ROLE_SOCK,
+    ROLE_KICK,
+    ROLE_EXTRA
+};
 
 /* signals, the socket or the listener, the extra fd, a kick per ring; one spare */
-#define POLL_MAX (BK_MAX_RINGS + 4)
-#define RING_POLL_MS 10             /* a started ring without a kick fd: polled */
+#define POLL_MAX     (BK_MAX_RINGS + 4)
+#define RING_POLL_MS 10 /* a started ring without a kick fd: polled */
 
 /* One turn's poll set. */
 struct pollset {
     struct pollfd pfd[POLL_MAX];
     int role[POLL_MAX];
     unsigned n;
-    bool must_poll_rings;      /* a started ring has no kick fd (5.2) */
+    bool must_poll_rings; /* a started ring has no kick fd (5.2) */
 };
 
 static void pollset_add(struct pollset *ps, int fd, int role)
@@ -386,7 +442,10 @@ static int run(struct backend *b, int sigfd, int listen_fd)
     vu_rx_init(rx);
     for (;;) {
         pollset_build(&ps, b, sigfd, listen_fd);
-        if (poll(ps.pfd, ps.n, more ? 0 : ps.must_poll_rings ? RING_POLL_MS : -1) < 0 &&
+        if (poll(ps.pfd, ps.n,
+                 more                 ? 0
+                 : ps.must_poll_rings ? RING_POLL_MS
+                                      : -1) < 0 &&
             errno != EINTR) {
             vs_err("poll: %s", strerror(errno));
             status = 1;

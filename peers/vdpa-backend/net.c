@@ -24,7 +24,7 @@
 #include "fd_util.h"
 #include "vdpa-backend/backend.h"
 
-#define BUDGET 64               /* chains per ring per loop turn, for fairness */
+#define BUDGET  64 /* chains per ring per loop turn, for fairness */
 #define HDR_LEN sizeof(struct virtio_net_hdr_v1)
 
 static bool offered(const struct backend *b, unsigned bit)
@@ -57,9 +57,12 @@ static unsigned net_vqs_count(const struct backend *b)
 
 static bool net_features_ok(const struct backend *b, uint64_t f)
 {
-    static const unsigned need_ctrl[] = { VIRTIO_NET_F_MQ, VIRTIO_NET_F_CTRL_RX,
-                                          VIRTIO_NET_F_CTRL_VLAN, VIRTIO_NET_F_GUEST_ANNOUNCE,
-                                          VIRTIO_NET_F_CTRL_MAC_ADDR, VIRTIO_NET_F_RSS };
+    static const unsigned need_ctrl[] = { VIRTIO_NET_F_MQ,
+                                          VIRTIO_NET_F_CTRL_RX,
+                                          VIRTIO_NET_F_CTRL_VLAN,
+                                          VIRTIO_NET_F_GUEST_ANNOUNCE,
+                                          VIRTIO_NET_F_CTRL_MAC_ADDR,
+                                          VIRTIO_NET_F_RSS };
     (void)b;
     for (unsigned i = 0; i < sizeof(need_ctrl) / sizeof(need_ctrl[0]); i++)
         if (vu_has_bit(f, need_ctrl[i]) && !vu_has_bit(f, VIRTIO_NET_F_CTRL_VQ))

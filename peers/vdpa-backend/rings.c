@@ -14,7 +14,8 @@
 
 static bool deliverable(const struct backend *b)
 {
-    return (b->status & VIRTIO_STATUS_DRIVER_OK) && !(b->status & VIRTIO_STATUS_OVERLAY) && !b->suspended;
+    return (b->status & VIRTIO_STATUS_DRIVER_OK) && !(b->status & VIRTIO_STATUS_OVERLAY) &&
+           !b->suspended;
 }
 
 bool device_ring_running(const struct backend *b, unsigned i)
@@ -38,8 +39,8 @@ static int ring_attach(struct backend *b, struct ring *r, struct vq_device *vq)
 {
     if (r->num == 0 || !r->has_addr)
         return VQ_ERR_RING_ADDR;
-    return vq_device_attach(vq, &b->mem, r->num, r->addr.desc_user_addr,
-                            r->addr.avail_user_addr, r->addr.used_user_addr, r->base);
+    return vq_device_attach(vq, &b->mem, r->num, r->addr.desc_user_addr, r->addr.avail_user_addr,
+                            r->addr.used_user_addr, r->base);
 }
 
 /* Brings the set of started rings in line with the device state: stops the
@@ -62,8 +63,9 @@ void device_rings_update(struct backend *b)
         if (rc) {
             char why[128];
             snprintf(why, sizeof(why), "cannot start ring %u: %s", i,
-                     r->num == 0 ? "SET_VRING_NUM missing"
-                     : !r->has_addr ? "SET_VRING_ADDR missing" : vq_strerror(rc));
+                     r->num == 0    ? "SET_VRING_NUM missing"
+                     : !r->has_addr ? "SET_VRING_ADDR missing"
+                                    : vq_strerror(rc));
             device_needs_reset(b, (int)i, why);
             return;
         }

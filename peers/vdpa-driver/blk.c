@@ -18,7 +18,7 @@
 
 #include "vdpa-driver/driver.h"
 
-#define REQ_RING 0u
+#define REQ_RING    0u
 #define PATTERN_LEN 4096u
 
 static uint64_t blk_features(const struct options *o)
@@ -27,9 +27,8 @@ static uint64_t blk_features(const struct options *o)
     /* RO is accepted so that a read-only device is recognised (and the
      * write reported) rather than refused at negotiation. */
     return VU_BIT(VIRTIO_BLK_F_SIZE_MAX) | VU_BIT(VIRTIO_BLK_F_SEG_MAX) |
-           VU_BIT(VIRTIO_BLK_F_GEOMETRY) | VU_BIT(VIRTIO_BLK_F_RO) |
-           VU_BIT(VIRTIO_BLK_F_BLK_SIZE) | VU_BIT(VIRTIO_BLK_F_FLUSH) |
-           VU_BIT(VIRTIO_BLK_F_TOPOLOGY);
+           VU_BIT(VIRTIO_BLK_F_GEOMETRY) | VU_BIT(VIRTIO_BLK_F_RO) | VU_BIT(VIRTIO_BLK_F_BLK_SIZE) |
+           VU_BIT(VIRTIO_BLK_F_FLUSH) | VU_BIT(VIRTIO_BLK_F_TOPOLOGY);
 }
 
 static int blk_configure(struct driver *d)
@@ -104,8 +103,10 @@ static int blk_request(struct driver *d, uint32_t type, uint64_t sector, uint8_t
 
 static const char *blk_status_name(int s)
 {
-    return s == VIRTIO_BLK_S_OK ? "OK" : s == VIRTIO_BLK_S_IOERR ? "IOERR"
-           : s == VIRTIO_BLK_S_UNSUPP ? "UNSUPP" : "invalid";
+    return s == VIRTIO_BLK_S_OK       ? "OK"
+           : s == VIRTIO_BLK_S_IOERR  ? "IOERR"
+           : s == VIRTIO_BLK_S_UNSUPP ? "UNSUPP"
+                                      : "invalid";
 }
 
 static int expect_ok(const char *what, int s)
@@ -154,7 +155,8 @@ static int blk_run(struct driver *d)
         while (wbuf[i] == rbuf[i])
             i++;
         vs_err("read-back differs from what was written, first at byte %u (0x%02x, "
-               "expected 0x%02x)", i, rbuf[i], wbuf[i]);
+               "expected 0x%02x)",
+               i, rbuf[i], wbuf[i]);
         snprintf(d->summary, sizeof(d->summary),
                  "blk: wrote+read %u bytes at sector %llu: MISMATCH", PATTERN_LEN,
                  (unsigned long long)sector);

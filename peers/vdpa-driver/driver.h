@@ -31,26 +31,26 @@
 #define DRV_MAX_RINGS VU_MAX_QUEUES
 /* net: the control queue sits at 2 * max_virtqueue_pairs, which must be a
  * ring index below 256. */
-#define DRV_MAX_PAIRS ((DRV_MAX_RINGS - 2) / 2)
-#define DRV_REPLY_TIMEOUT_MS 5000 /* a back-end that does not answer in 5 s is broken */
-#define DRV_IO_TIMEOUT_MS 10000   /* traffic: give up after 10 s without progress */
+#define DRV_MAX_PAIRS        ((DRV_MAX_RINGS - 2) / 2)
+#define DRV_REPLY_TIMEOUT_MS 5000  /* a back-end that does not answer in 5 s is broken */
+#define DRV_IO_TIMEOUT_MS    10000 /* traffic: give up after 10 s without progress */
 
 #define FS_TAG_LEN 36
 
 /* ---- Command line ------------------------------------------------------------- */
 struct options {
     const char *socket_path;
-    const char *type;             /* "net", "blk" or "fs" */
-    uint32_t device_id;           /* VIRTIO_ID_*, from --type */
-    unsigned count;               /* net: frames to send */
-    unsigned queue_pairs;         /* net: queue pairs to use (default 1) */
-    bool ctrl;                    /* net: use the control queue (implied by pairs > 1) */
-    uint64_t pattern_sector;      /* blk: where the 4 KiB pattern goes */
-    unsigned mem_mb;              /* guest memory */
-    unsigned queue_size;          /* 0: min(256, VDPA_GET_VRING_NUM) */
+    const char *type;        /* "net", "blk" or "fs" */
+    uint32_t device_id;      /* VIRTIO_ID_*, from --type */
+    unsigned count;          /* net: frames to send */
+    unsigned queue_pairs;    /* net: queue pairs to use (default 1) */
+    bool ctrl;               /* net: use the control queue (implied by pairs > 1) */
+    uint64_t pattern_sector; /* blk: where the 4 KiB pattern goes */
+    unsigned mem_mb;         /* guest memory */
+    unsigned queue_size;     /* 0: min(256, VDPA_GET_VRING_NUM) */
     bool expect_mac;
     uint8_t mac[6];
-    const char *expect_tag;       /* fs: NULL or the mount tag required */
+    const char *expect_tag; /* fs: NULL or the mount tag required */
 };
 
 /* ---- One session with a device -------------------------------------------------- */
@@ -59,13 +59,13 @@ struct driver {
     int sock;
 
     /* What the device reported (bring-up steps 1-9). */
-    uint64_t offered_features;    /* GET_FEATURES */
-    uint64_t protocol_features;   /* what we acknowledged */
+    uint64_t offered_features;  /* GET_FEATURES */
+    uint64_t protocol_features; /* what we acknowledged */
     uint64_t vqs_count, max_ring_size, config_size;
     struct vu_iova_range iova;
 
     /* What we chose. */
-    uint64_t features;            /* SET_FEATURES, including transport bit 30 */
+    uint64_t features; /* SET_FEATURES, including transport bit 30 */
     unsigned queue_size;
     uint8_t config[VU_MAX_CONFIG_SIZE]; /* the config space read at step 12 */
 
@@ -86,12 +86,12 @@ struct driver {
     int kick[DRV_MAX_RINGS], call[DRV_MAX_RINGS];
     int config_call;
 
-    char summary[256];            /* the traffic result, printed at the very end */
+    char summary[256]; /* the traffic result, printed at the very end */
 };
 
 /* ---- A device type ---------------------------------------------------------------- */
 struct drv_type {
-    const char *name;             /* --type */
+    const char *name; /* --type */
     uint32_t device_id;
     /* The device features the driver can use (without VERSION_1, which
      * session.c always asks for); may depend on the options. */
@@ -146,7 +146,10 @@ void drv_close(struct driver *d);
 int drv_wait_used(struct driver *d, unsigned i, void **token, uint32_t *len, int timeout_ms);
 
 /* Little-endian config fields. */
-static inline uint16_t cfg_le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static inline uint16_t cfg_le16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | p[1] << 8);
+}
 static inline uint32_t cfg_le32(const uint8_t *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;

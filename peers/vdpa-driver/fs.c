@@ -15,18 +15,18 @@
 
 #include "vdpa-driver/driver.h"
 
-#define HIPRIO_RING 0u
-#define REQ_RING 1u                /* requestq 1 */
-#define FS_CFG_TAG 0
+#define HIPRIO_RING               0u
+#define REQ_RING                  1u /* requestq 1 */
+#define FS_CFG_TAG                0
 #define FS_CFG_NUM_REQUEST_QUEUES 36
-#define FS_CFG_SIZE 40
+#define FS_CFG_SIZE               40
 
 /* FUSE (include/uapi/linux/fuse.h), little-endian on the wire here. */
-#define FUSE_INIT 26
-#define FUSE_KERNEL_VERSION 7
+#define FUSE_INIT                 26
+#define FUSE_KERNEL_VERSION       7
 #define FUSE_KERNEL_MINOR_VERSION 31
-#define FUSE_UNIQUE 2              /* odd values are reserved for interrupts */
-#define INIT_OUT_ROOM 256u         /* fuse_init_out is 64 bytes today */
+#define FUSE_UNIQUE               2    /* odd values are reserved for interrupts */
+#define INIT_OUT_ROOM             256u /* fuse_init_out is 64 bytes today */
 
 struct fuse_in_header {
     uint32_t len;
@@ -45,15 +45,15 @@ struct fuse_init_in {
 
 struct fuse_out_header {
     uint32_t len;
-    int32_t error;                 /* 0 or a negative errno */
+    int32_t error; /* 0 or a negative errno */
     uint64_t unique;
 };
 
 /* fuse_init_out: the fields we read, by offset. */
-#define INIT_OUT_MAJOR 0
-#define INIT_OUT_MINOR 4
+#define INIT_OUT_MAJOR     0
+#define INIT_OUT_MINOR     4
 #define INIT_OUT_MAX_WRITE 20
-#define INIT_OUT_MIN_LEN 24        /* up to and including max_write */
+#define INIT_OUT_MIN_LEN   24 /* up to and including max_write */
 
 _Static_assert(sizeof(struct fuse_in_header) == 40, "fuse_in_header layout");
 _Static_assert(sizeof(struct fuse_init_in) == 64, "fuse_init_in layout");
@@ -152,8 +152,8 @@ static int fs_run(struct driver *d)
         return -1;
     }
     if (out_len < sizeof(*out) + INIT_OUT_MIN_LEN || out_len > used_len) {
-        vs_err("FUSE_INIT: reply length %u (used length %u) cannot hold fuse_init_out",
-               out_len, used_len);
+        vs_err("FUSE_INIT: reply length %u (used length %u) cannot hold fuse_init_out", out_len,
+               used_len);
         return -1;
     }
     major = cfg_le32(reply + INIT_OUT_MAJOR);

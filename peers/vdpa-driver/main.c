@@ -44,7 +44,8 @@ static void usage(FILE *out)
             "                    maximum if smaller)\n"
             "  --expect-mac      net: fail unless the config space has this MAC\n"
             "  --expect-tag TAG  fs: fail unless the config space has this mount tag\n"
-            "  --log-level       debug logs every request and reply\n", DRV_MAX_PAIRS);
+            "  --log-level       debug logs every request and reply\n",
+            DRV_MAX_PAIRS);
 }
 
 static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -62,8 +63,20 @@ static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 
 static const struct drv_type *const types[] = { &drv_type_net, &drv_type_blk, &drv_type_fs };
 
-enum { O_SOCKET = 256, O_TYPE, O_COUNT, O_PAIRS, O_CTRL, O_SECTOR, O_MEM, O_QS, O_MAC, O_TAG,
-       O_LOG, O_HELP };
+enum {
+    O_SOCKET = 256,
+    O_TYPE,
+    O_COUNT,
+    O_PAIRS,
+    O_CTRL,
+    O_SECTOR,
+    O_MEM,
+    O_QS,
+    O_MAC,
+    O_TAG,
+    O_LOG,
+    O_HELP
+};
 
 /* One option c with its argument arg (getopt_long's optarg) into o: 0, or
  * -1 after saying what is wrong. */
@@ -75,8 +88,12 @@ static int set_option(struct options *o, int c, const char *arg)
     uint64_t v;
 
     switch (c) {
-    case O_SOCKET: o->socket_path = arg; break;
-    case O_TYPE: o->type = arg; break;
+    case O_SOCKET:
+        o->socket_path = arg;
+        break;
+    case O_TYPE:
+        o->type = arg;
+        break;
     case O_COUNT:
         if (parse_u64(arg, 0, 100000000, &v))
             return fprintf(stderr, "vdpa-driver: --count is 0..100000000\n"), -1;
@@ -87,7 +104,9 @@ static int set_option(struct options *o, int c, const char *arg)
             return fprintf(stderr, "vdpa-driver: --queue-pairs is 1..%u\n", DRV_MAX_PAIRS), -1;
         o->queue_pairs = (unsigned)v;
         break;
-    case O_CTRL: o->ctrl = true; break;
+    case O_CTRL:
+        o->ctrl = true;
+        break;
     case O_SECTOR:
         if (parse_u64(arg, 0, UINT64_MAX / 512, &o->pattern_sector))
             return fprintf(stderr, "vdpa-driver: bad --pattern-sector\n"), -1;
@@ -100,7 +119,8 @@ static int set_option(struct options *o, int c, const char *arg)
     case O_QS:
         if (parse_u64(arg, 1, VQ_MAX_SIZE, &v) || (v & (v - 1)))
             return fprintf(stderr, "vdpa-driver: --queue-size is a power of two <= %u\n",
-                           VQ_MAX_SIZE), -1;
+                           VQ_MAX_SIZE),
+                   -1;
         o->queue_size = (unsigned)v;
         break;
     case O_MAC:
@@ -121,8 +141,11 @@ static int set_option(struct options *o, int c, const char *arg)
             return fprintf(stderr, "vdpa-driver: --log-level is error|warn|info|debug\n"), -1;
         vs_log_set_level(level);
         break;
-    case O_HELP: usage(stdout); exit(0);
-    default: return -1;
+    case O_HELP:
+        usage(stdout);
+        exit(0);
+    default:
+        return -1;
     }
     return 0;
 }
@@ -140,7 +163,8 @@ static int check_options(struct options *o, const struct drv_type **type)
     o->device_id = (*type)->device_id;
     if (o->device_id != VIRTIO_ID_NET && (o->queue_pairs != 1 || o->ctrl || o->expect_mac))
         return fprintf(stderr, "vdpa-driver: --queue-pairs, --ctrl and --expect-mac are for "
-                       "--type net\n"), -1;
+                               "--type net\n"),
+               -1;
     if (o->device_id != VIRTIO_ID_FS && o->expect_tag)
         return fprintf(stderr, "vdpa-driver: --expect-tag is for --type fs\n"), -1;
     return 0;

@@ -31,18 +31,24 @@
 
 #include "vdpa-driver/driver.h"
 
-#define HDR_LEN sizeof(struct virtio_net_hdr_v1)
-#define FRAME_LEN 64u              /* minimum Ethernet frame, without FCS */
-#define TX_LEN (HDR_LEN + FRAME_LEN)
-#define RX_BUF_LEN 2048u           /* header + a 1514-byte frame fits */
-#define ETHERTYPE_TEST 0x88B5u     /* IEEE 802 "local experimental" */
-#define IDLE_POLL_MS 10            /* traffic without progress: wait for a call this long */
+#define HDR_LEN        sizeof(struct virtio_net_hdr_v1)
+#define FRAME_LEN      64u /* minimum Ethernet frame, without FCS */
+#define TX_LEN         (HDR_LEN + FRAME_LEN)
+#define RX_BUF_LEN     2048u   /* header + a 1514-byte frame fits */
+#define ETHERTYPE_TEST 0x88B5u /* IEEE 802 "local experimental" */
+#define IDLE_POLL_MS   10      /* traffic without progress: wait for a call this long */
 
 static const uint8_t src_mac[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x01 };
 static const char magic[] = "vdpa-driver";
 
-static unsigned rx_ring(unsigned pair) { return 2 * pair; }
-static unsigned tx_ring(unsigned pair) { return 2 * pair + 1; }
+static unsigned rx_ring(unsigned pair)
+{
+    return 2 * pair;
+}
+static unsigned tx_ring(unsigned pair)
+{
+    return 2 * pair + 1;
+}
 
 static bool wants_ctrl(const struct options *o)
 {
@@ -60,8 +66,7 @@ static uint64_t net_features(const struct options *o)
      * buffer per frame. The control queue and what it serves when asked
      * for; session.c keeps only what the device offers, and
      * choose_rings() then checks that what is needed is there. */
-    uint64_t f = VU_BIT(VIRTIO_NET_F_MAC) | VU_BIT(VIRTIO_NET_F_STATUS) |
-                 VU_BIT(VIRTIO_NET_F_MTU);
+    uint64_t f = VU_BIT(VIRTIO_NET_F_MAC) | VU_BIT(VIRTIO_NET_F_STATUS) | VU_BIT(VIRTIO_NET_F_MTU);
 
     if (wants_ctrl(o))
         f |= VU_BIT(VIRTIO_NET_F_CTRL_VQ) | VU_BIT(VIRTIO_NET_F_CTRL_RX) |
@@ -82,7 +87,8 @@ static int choose_rings(struct driver *d)
     d->net_ctrl_ring = -1;
     if (wants_ctrl(&d->opt) && !negotiated(d, VIRTIO_NET_F_CTRL_VQ)) {
         vs_err("%s needs the control queue, but the device does not offer "
-               "VIRTIO_NET_F_CTRL_VQ (17)", pairs > 1 ? "--queue-pairs above 1" : "--ctrl");
+               "VIRTIO_NET_F_CTRL_VQ (17)",
+               pairs > 1 ? "--queue-pairs above 1" : "--ctrl");
         return -1;
     }
     if (pairs > 1 && !negotiated(d, VIRTIO_NET_F_MQ)) {
@@ -91,8 +97,7 @@ static int choose_rings(struct driver *d)
         return -1;
     }
     if (pairs > 1 && max_pairs < pairs) {
-        vs_err("--queue-pairs %u: the device has only max_virtqueue_pairs %u", pairs,
-               max_pairs);
+        vs_err("--queue-pairs %u: the device has only max_virtqueue_pairs %u", pairs, max_pairs);
         return -1;
     }
     for (unsigned p = 0; p < pairs; p++)
@@ -103,8 +108,8 @@ static int choose_rings(struct driver *d)
     if (negotiated(d, VIRTIO_NET_F_MQ)) {
         if (max_pairs > DRV_MAX_PAIRS) {
             vs_err("max_virtqueue_pairs %u puts the control queue at ring %u, beyond the "
-                   "vhost-user ring index limit %u", max_pairs, 2 * max_pairs,
-                   DRV_MAX_RINGS - 1);
+                   "vhost-user ring index limit %u",
+                   max_pairs, 2 * max_pairs, DRV_MAX_RINGS - 1);
             return -1;
         }
         d->net_ctrl_ring = (int)(2 * max_pairs);
@@ -129,9 +134,9 @@ static int net_configure(struct driver *d)
            "max_virtqueue_pairs %u, mtu %u%s\n",
            c[0], c[1], c[2], c[3], c[4], c[5], has_mac ? "" : " (MAC not negotiated)",
            cfg_le16(c + VIRTIO_NET_CFG_STATUS),
-           !negotiated(d, VIRTIO_NET_F_STATUS) ? " (STATUS not negotiated)"
+           !negotiated(d, VIRTIO_NET_F_STATUS)                          ? " (STATUS not negotiated)"
            : cfg_le16(c + VIRTIO_NET_CFG_STATUS) & VIRTIO_NET_S_LINK_UP ? " (link up)"
-           : " (link down)",
+                                                                        : " (link down)",
            cfg_le16(c + VIRTIO_NET_CFG_MAX_VQP), cfg_le16(c + VIRTIO_NET_CFG_MTU),
            negotiated(d, VIRTIO_NET_F_MTU) ? "" : " (MTU not negotiated)");
     if (d->opt.expect_mac) {
@@ -141,9 +146,9 @@ static int net_configure(struct driver *d)
         }
         if (memcmp(c, d->opt.mac, 6) != 0) {
             vs_err("the device's MAC is %02x:%02x:%02x:%02x:%02x:%02x, expected "
-                   "%02x:%02x:%02x:%02x:%02x:%02x", c[0], c[1], c[2], c[3], c[4], c[5],
-                   d->opt.mac[0], d->opt.mac[1], d->opt.mac[2], d->opt.mac[3],
-                   d->opt.mac[4], d->opt.mac[5]);
+                   "%02x:%02x:%02x:%02x:%02x:%02x",
+                   c[0], c[1], c[2], c[3], c[4], c[5], d->opt.mac[0], d->opt.mac[1], d->opt.mac[2],
+                   d->opt.mac[3], d->opt.mac[4], d->opt.mac[5]);
             return -1;
         }
     }
@@ -216,14 +221,13 @@ static int net_control(struct driver *d)
     if (negotiated(d, VIRTIO_NET_F_CTRL_MAC_ADDR)) {
         /* The config MAC means nothing without VIRTIO_NET_F_MAC. */
         if (!negotiated(d, VIRTIO_NET_F_MAC)) {
-            n += (size_t)snprintf(line + n, sizeof(line) - n,
-                                  "%sMAC_ADDR_SET skipped (no MAC)", n ? ", " : "");
+            n += (size_t)snprintf(line + n, sizeof(line) - n, "%sMAC_ADDR_SET skipped (no MAC)",
+                                  n ? ", " : "");
         } else {
             if (ctrl_command(d, "MAC_ADDR_SET", VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET,
                              d->config + VIRTIO_NET_CFG_MAC, 6))
                 return -1;
-            n += (size_t)snprintf(line + n, sizeof(line) - n, "%sMAC_ADDR_SET ok",
-                                  n ? ", " : "");
+            n += (size_t)snprintf(line + n, sizeof(line) - n, "%sMAC_ADDR_SET ok", n ? ", " : "");
         }
     }
     if (negotiated(d, VIRTIO_NET_F_MQ)) {
@@ -232,8 +236,8 @@ static int net_control(struct driver *d)
         if (ctrl_command(d, "VQ_PAIRS_SET", VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET,
                          &pairs, sizeof(pairs)))
             return -1;
-        n += (size_t)snprintf(line + n, sizeof(line) - n, "%sVQ_PAIRS_SET %u ok",
-                              n ? ", " : "", d->net_pairs);
+        n += (size_t)snprintf(line + n, sizeof(line) - n, "%sVQ_PAIRS_SET %u ok", n ? ", " : "",
+                              d->net_pairs);
     }
     printf("vdpa-driver: net: control queue: %s\n",
            n ? line : "nothing to send (CTRL_RX, CTRL_MAC_ADDR and MQ not negotiated)");
@@ -284,11 +288,11 @@ static long parse_frame(const struct driver *d, const uint8_t *buf, uint32_t len
 
 struct traffic {
     unsigned count, sent, completed, received, bad, dup;
-    uint8_t **tx_free;             /* transmit buffers not on a ring */
+    uint8_t **tx_free; /* transmit buffers not on a ring */
     unsigned n_tx_free;
-    uint8_t *seen;                 /* per sequence number: received */
+    uint8_t *seen; /* per sequence number: received */
     unsigned rx_per_pair[DRV_MAX_PAIRS];
-    bool tx_kick[DRV_MAX_PAIRS];   /* transmitq got buffers since its last kick */
+    bool tx_kick[DRV_MAX_PAIRS]; /* transmitq got buffers since its last kick */
 };
 
 static int post_rx(struct driver *d, unsigned pair, uint8_t *buf)
@@ -444,8 +448,7 @@ static int net_report(struct driver *d, const struct traffic *t)
             printf(" %u", t->rx_per_pair[p]);
         printf("\n");
     }
-    snprintf(d->summary, sizeof(d->summary), "net: sent %u, received %u", t->sent,
-             t->received);
+    snprintf(d->summary, sizeof(d->summary), "net: sent %u, received %u", t->sent, t->received);
     if (t->bad || t->dup) {
         vs_err("%u foreign or corrupt frame(s), %u duplicate(s)", t->bad, t->dup);
         return -1;
@@ -481,7 +484,8 @@ static int net_run(struct driver *d)
     tx_bufs = dma_alloc(&d->mem, (uint64_t)pairs * q * TX_LEN, 64);
     if (!rx_bufs || !tx_bufs) {
         vs_err("%u queue pair(s) of %u entries need about %llu KiB of buffers: try a larger "
-               "--mem-mb", pairs, q, (unsigned long long)((rx_size + pairs * q * TX_LEN) >> 10));
+               "--mem-mb",
+               pairs, q, (unsigned long long)((rx_size + pairs * q * TX_LEN) >> 10));
         goto out;
     }
     for (unsigned i = 0; i < pairs * q; i++)

@@ -71,8 +71,7 @@ static int recv_reply(struct driver *d, uint32_t request, struct vu_msg *reply, 
         vs_err("the reply to %s carries file descriptors", req_name(request));
         return -1;
     }
-    if (reply->hdr.request != request ||
-        reply->hdr.flags != (VU_VERSION | VU_FLAG_REPLY)) {
+    if (reply->hdr.request != request || reply->hdr.flags != (VU_VERSION | VU_FLAG_REPLY)) {
         vs_err("expected a reply to %s, got %s with flags 0x%x", req_name(request),
                req_name(reply->hdr.request), reply->hdr.flags);
         return -1;
@@ -82,8 +81,8 @@ static int recv_reply(struct driver *d, uint32_t request, struct vu_msg *reply, 
         return -1;
     }
     if (reply->hdr.size != size && request != VU_REQ_GET_CONFIG) {
-        vs_err("the reply to %s has %u bytes, expected %u", req_name(request),
-               reply->hdr.size, size);
+        vs_err("the reply to %s has %u bytes, expected %u", req_name(request), reply->hdr.size,
+               size);
         return -1;
     }
     vs_debug("<- %s size=%u", req_name(request), reply->hdr.size);
@@ -223,15 +222,16 @@ static int new_eventfd(void)
 
 static const char *device_name(uint64_t id)
 {
-    return id == VIRTIO_ID_NET ? "net" : id == VIRTIO_ID_BLK ? "blk"
-           : id == VIRTIO_ID_FS ? "fs" : "unknown";
+    return id == VIRTIO_ID_NET   ? "net"
+           : id == VIRTIO_ID_BLK ? "blk"
+           : id == VIRTIO_ID_FS  ? "fs"
+                                 : "unknown";
 }
 
 /* Steps 1-4: features, protocol features, ownership. */
 static int negotiate(struct driver *d)
 {
-    const uint64_t required = VU_BIT(VU_PF_VDPA) | VU_BIT(VU_PF_REPLY_ACK) |
-                              VU_BIT(VU_PF_STATUS);
+    const uint64_t required = VU_BIT(VU_PF_VDPA) | VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_STATUS);
     uint64_t offered;
     struct vu_msg m;
 
@@ -246,7 +246,8 @@ static int negotiate(struct driver *d)
         return -1;
     if ((offered & required) != required) {
         vs_err("the back-end offers protocol features 0x%llx; vdpa-user needs VDPA (63), "
-               "REPLY_ACK (3) and STATUS (16)", (unsigned long long)offered);
+               "REPLY_ACK (3) and STATUS (16)",
+               (unsigned long long)offered);
         return -1;
     }
     /* 2.2.3: bit 63 together with 3 and 16; CONFIG (9), implied by 63, and
@@ -289,9 +290,10 @@ static int query_device(struct driver *d)
         return -1;
     d->iova = m.payload.iova_range;
     printf("vdpa-driver: device: %s, %llu virtqueues, max ring size %llu, config size %llu, "
-           "IOVA range 0x%llx-0x%llx\n", device_name(id), (unsigned long long)d->vqs_count,
-           (unsigned long long)d->max_ring_size, (unsigned long long)d->config_size,
-           (unsigned long long)d->iova.first, (unsigned long long)d->iova.last);
+           "IOVA range 0x%llx-0x%llx\n",
+           device_name(id), (unsigned long long)d->vqs_count, (unsigned long long)d->max_ring_size,
+           (unsigned long long)d->config_size, (unsigned long long)d->iova.first,
+           (unsigned long long)d->iova.last);
 
     if (d->config_size == 0 || d->config_size > VU_MAX_CONFIG_SIZE) {
         vs_err("config size %llu is out of range", (unsigned long long)d->config_size);
@@ -348,8 +350,7 @@ static int init_device(struct driver *d, uint64_t device_features)
     printf("vdpa-driver: features: offered 0x%llx, negotiated 0x%llx\n",
            (unsigned long long)d->offered_features, (unsigned long long)d->features);
     if (ack_u64(d, VU_REQ_SET_FEATURES, d->features, -1) ||
-        drv_set_status(d, ack_driver | VIRTIO_STATUS_FEATURES_OK) ||
-        drv_get_status(d, &status))
+        drv_set_status(d, ack_driver | VIRTIO_STATUS_FEATURES_OK) || drv_get_status(d, &status))
         return -1;
     if (!(status & VIRTIO_STATUS_FEATURES_OK)) {
         /* VIRTIO 3.1.1: the device refused our selection. Give up cleanly. */
@@ -466,7 +467,8 @@ int drv_start(struct driver *d)
     if (status != 0x0F) {
         vs_err("after DRIVER_OK the status is 0x%02x, expected 0x0f%s", status,
                status & VIRTIO_STATUS_DEVICE_NEEDS_RESET ? " (DEVICE_NEEDS_RESET: the device "
-               "could not start its rings)" : "");
+                                                           "could not start its rings)"
+                                                         : "");
         return -1;
     }
     printf("vdpa-driver: device running: %u ring(s) of %u entries (", d->nrings, d->queue_size);
@@ -536,8 +538,7 @@ int drv_shut_down(struct driver *d)
         printf("vdpa-driver: suspended: ring %u base %u (avail %u, used %u)\n", i, base,
                d->vq[i].avail_idx, used);
         if (base != used) {
-            vs_err("ring %u: base %u after SUSPEND differs from the used index %u", i, base,
-                   used);
+            vs_err("ring %u: base %u after SUSPEND differs from the used index %u", i, base, used);
             return -1;
         }
     }

@@ -20,17 +20,17 @@
 #include "virtio.h"
 #include "vdpa-probe/probe.h"
 
-#define VHOST_F_LOG_ALL 26
+#define VHOST_F_LOG_ALL      26
 #define BLK_CAPACITY_SECTORS ((64u << 20) / VIRTIO_BLK_SECTOR_SIZE)
-#define MAX_MEM_SLOTS 8u
+#define MAX_MEM_SLOTS        8u
 
 struct be_state {
     const struct vs_device_type *t;
-    uint64_t features;           /* offered */
-    uint64_t protocol_features;  /* offered */
-    uint64_t status;             /* the last SET_STATUS */
+    uint64_t features;          /* offered */
+    uint64_t protocol_features; /* offered */
+    uint64_t status;            /* the last SET_STATUS */
     uint8_t config[VU_MAX_CONFIG_SIZE];
-    uint64_t acked_pf;           /* what the front-end's SET_PROTOCOL_FEATURES acked */
+    uint64_t acked_pf; /* what the front-end's SET_PROTOCOL_FEATURES acked */
     const struct probe_opts *opts;
     unsigned raw_seq;
 };
@@ -85,7 +85,7 @@ static void be_init(struct be_state *st, const struct vs_device_type *t)
     st->protocol_features = type_protocol_features(t);
     if (is_type(t, "blk")) {
         put_le(st->config + VIRTIO_BLK_CFG_CAPACITY, BLK_CAPACITY_SECTORS, 8);
-        put_le(st->config + 8, 65536, 4);                     /* size_max */
+        put_le(st->config + 8, 65536, 4); /* size_max */
         put_le(st->config + VIRTIO_BLK_CFG_SEG_MAX, 126, 4);
         put_le(st->config + VIRTIO_BLK_CFG_BLK_SIZE, VIRTIO_BLK_SECTOR_SIZE, 4);
         put_le(st->config + VIRTIO_BLK_CFG_NUM_QUEUES, 1, 2);
@@ -181,8 +181,8 @@ static int answer(struct be_state *st, int sock, const struct vu_msg *m,
         return reply_inflight(sock, m);
     case VU_REQ_GET_VRING_BASE:
         vu_msg_make_reply(&reply, m);
-        vu_msg_set_state(&reply, m->hdr.size == sizeof(struct vu_vring_state)
-                                     ? m->payload.state.index : 0, 0);
+        vu_msg_set_state(
+            &reply, m->hdr.size == sizeof(struct vu_vring_state) ? m->payload.state.index : 0, 0);
         return vu_send_blocking(sock, &reply);
     default:
         /* Anything else with a reply of its own: success where the reply is

@@ -159,8 +159,8 @@ static enum outcome exchange(struct fe_conn *c, struct vu_msg *msg, struct vu_ms
         msg->hdr.flags |= VU_FLAG_NEED_REPLY;
         ack = true;
     }
-    vs_debug("-> %s flags 0x%x size %u fds %u", req_name(request), msg->hdr.flags,
-             msg->hdr.size, msg->nfds);
+    vs_debug("-> %s flags 0x%x size %u fds %u", req_name(request), msg->hdr.flags, msg->hdr.size,
+             msg->nfds);
     rc = vu_send_blocking(c->sock, msg); /* sends and closes the message's fds */
     if (rc < 0)
         return lost(c, rc == -EPIPE || rc == -ECONNRESET ? OUT_DISCONNECT : OUT_BROKEN, request,
@@ -290,14 +290,14 @@ int fe_handshake_legacy(struct fe_conn *c, struct records *r)
         c->pf_acked = pf;
     }
     return note(r, VU_REQ_SET_OWNER, fe_none(c, VU_REQ_SET_OWNER, NULL, false)) == OUT_ANSWERED
-               ? 0 : -1;
+               ? 0
+               : -1;
 }
 
 int fe_handshake_vdpa(struct fe_conn *c, struct records *r)
 {
     /* 2.2: CONFIG is implied by F_VDPA, acked where shown */
-    const uint64_t required = VU_BIT(VU_PF_VDPA) | VU_BIT(VU_PF_REPLY_ACK) |
-                              VU_BIT(VU_PF_STATUS);
+    const uint64_t required = VU_BIT(VU_PF_VDPA) | VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_STATUS);
 
     if (note(r, VU_REQ_GET_FEATURES, fe_get_u64(c, VU_REQ_GET_FEATURES, &c->features, false)) !=
             OUT_ANSWERED ||
@@ -319,5 +319,6 @@ int fe_handshake_vdpa(struct fe_conn *c, struct records *r)
         OUT_ANSWERED)
         return -1;
     return note(r, VU_REQ_SET_OWNER, fe_none(c, VU_REQ_SET_OWNER, NULL, false)) == OUT_ANSWERED
-               ? 0 : -1;
+               ? 0
+               : -1;
 }

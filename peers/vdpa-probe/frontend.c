@@ -31,22 +31,22 @@
 #include "virtio.h"
 #include "vdpa-probe/probe.h"
 
-#define MEM_SIZE (1u << 20)
-#define MEM_UADDR UINT64_C(0x7f0000000000)
-#define RING_SPAN 0x10000u     /* each ring: desc, avail + 0x1000, used + 0x2000 */
-#define RING_SIZE 256u
-#define MAX_RINGS 8u           /* rings in the vdpa pass (1 MiB / RING_SPAN - 1) */
+#define MEM_SIZE        (1u << 20)
+#define MEM_UADDR       UINT64_C(0x7f0000000000)
+#define RING_SPAN       0x10000u /* each ring: desc, avail + 0x1000, used + 0x2000 */
+#define RING_SIZE       256u
+#define MAX_RINGS       8u /* rings in the vdpa pass (1 MiB / RING_SPAN - 1) */
 #define VHOST_F_LOG_ALL 26
-#define PROBE_MTU 1500u
+#define PROBE_MTU       1500u
 
 /* What a pass works with: one connection, the records, fds it sends. */
 struct pass {
     struct fe_conn c;
     struct records *r;
     const struct vs_device_type *t;
-    int mem_fd;                /* the memfd behind the memory table */
-    int kick, call;            /* eventfds sent (duplicated) for every ring */
-    bool vdpa;                 /* reconnects use the vdpa handshake */
+    int mem_fd;     /* the memfd behind the memory table */
+    int kick, call; /* eventfds sent (duplicated) for every ring */
+    bool vdpa;      /* reconnects use the vdpa handshake */
 };
 
 static int pass_init(struct pass *p, const struct probe_opts *o, struct records *r)
@@ -114,7 +114,9 @@ static enum outcome get_config(struct pass *p, uint32_t size)
 static enum outcome set_mem_table(struct pass *p)
 {
     struct vu_mem_region region = {
-        .guest_phys_addr = 0, .memory_size = MEM_SIZE, .userspace_addr = MEM_UADDR,
+        .guest_phys_addr = 0,
+        .memory_size = MEM_SIZE,
+        .userspace_addr = MEM_UADDR,
         .mmap_offset = 0,
     };
     struct vu_msg m;
@@ -132,7 +134,9 @@ static enum outcome set_vring_addr(struct pass *p, unsigned i)
 {
     uint64_t base = MEM_UADDR + (uint64_t)RING_SPAN * (i + 1);
     struct vu_vring_addr a = {
-        .index = i, .desc_user_addr = base, .avail_user_addr = base + 0x1000,
+        .index = i,
+        .desc_user_addr = base,
+        .avail_user_addr = base + 0x1000,
         .used_user_addr = base + 0x2000,
     };
     struct vu_msg m;
@@ -161,7 +165,8 @@ static bool setup_ring(struct pass *p, unsigned i, uint32_t size)
     return note(p, VU_REQ_SET_VRING_NUM, fe_state(&p->c, VU_REQ_SET_VRING_NUM, i, size, NULL)) &&
            note(p, VU_REQ_SET_VRING_ADDR, set_vring_addr(p, i)) &&
            note(p, VU_REQ_SET_VRING_BASE, fe_state(&p->c, VU_REQ_SET_VRING_BASE, i, 0, NULL)) &&
-           note(p, VU_REQ_SET_VRING_KICK, fe_u64(&p->c, VU_REQ_SET_VRING_KICK, i, p->kick, false)) &&
+           note(p, VU_REQ_SET_VRING_KICK,
+                fe_u64(&p->c, VU_REQ_SET_VRING_KICK, i, p->kick, false)) &&
            note(p, VU_REQ_SET_VRING_CALL, fe_u64(&p->c, VU_REQ_SET_VRING_CALL, i, p->call, false));
 }
 
@@ -214,8 +219,8 @@ static void legacy_queries(struct pass *p, int *backend_end)
     }
     if (acked(p, VU_PF_STATUS) && ensure(p)) {
         note(p, VU_REQ_SET_STATUS,
-             fe_u64(&p->c, VU_REQ_SET_STATUS,
-                    VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER, -1, false));
+             fe_u64(&p->c, VU_REQ_SET_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER, -1,
+                    false));
         if (ensure(p)) {
             o = fe_get_u64(&p->c, VU_REQ_GET_STATUS, &v, false);
             rec_offer(r, OFFER_STATUS, outcome_value(o));
@@ -386,8 +391,7 @@ static bool vdpa_start(struct pass *p, unsigned rings, uint32_t ring_size)
         if (!setup_ring(p, i, ring_size))
             return false;
     for (unsigned i = 0; i < rings; i++)
-        if (!note(p, VU_REQ_SET_VRING_ENABLE,
-                  fe_state(&p->c, VU_REQ_SET_VRING_ENABLE, i, 1, NULL)))
+        if (!note(p, VU_REQ_SET_VRING_ENABLE, fe_state(&p->c, VU_REQ_SET_VRING_ENABLE, i, 1, NULL)))
             return false;
     return note(p, VU_REQ_VDPA_SET_CONFIG_CALL,
                 fe_u64(&p->c, VU_REQ_VDPA_SET_CONFIG_CALL, 0, p->call, false)) &&
@@ -405,8 +409,7 @@ static bool vdpa_stop(struct pass *p, unsigned rings)
     if (!note(p, VU_REQ_VDPA_SUSPEND, fe_get_u64(&p->c, VU_REQ_VDPA_SUSPEND, &v, false)))
         return false;
     for (unsigned i = 0; i < rings; i++)
-        if (!note(p, VU_REQ_GET_VRING_BASE,
-                  fe_state(&p->c, VU_REQ_GET_VRING_BASE, i, 0, &reply)))
+        if (!note(p, VU_REQ_GET_VRING_BASE, fe_state(&p->c, VU_REQ_GET_VRING_BASE, i, 0, &reply)))
             return false;
     return note(p, VU_REQ_VDPA_RESUME, fe_get_u64(&p->c, VU_REQ_VDPA_RESUME, &v, false)) &&
            set_status(p, 0) && get_status(p) &&

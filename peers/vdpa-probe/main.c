@@ -79,11 +79,102 @@ static int bad(const char *what)
     return -1;
 }
 
+enum {
+    O_SPEC = 256,
+    O_CONNECT,
+    O_LISTEN,
+    O_TYPE,
+    O_COLUMN,
+    O_EXPECT,
+    O_OUTPUT,
+    O_IDLE,
+    O_ACCEPT,
+    O_LOG,
+    O_RAW,
+    O_HELP
+};
+
+/* What one option sets: the probe's options, --spec's type, --type's. */
+struct parsed {
+    struct probe_opts *o;
+    const char **spec;
+    const char *type;
+};
+
+/* One option: 0, 1 for --help, -1 for a usage error (said). */
+static int set_option(struct parsed *p, int c, const char *arg)
+{
+    struct probe_opts *o = p->o;
+    enum vs_log_level level;
+
+    switch (c) {
+    case O_SPEC:
+        *p->spec = arg;
+        return 0;
+    case O_CONNECT:
+        o->connect_path = arg;
+        return 0;
+    case O_LISTEN:
+        o->listen_path = arg;
+        return 0;
+    case O_TYPE:
+        p->type = arg;
+        return 0;
+    case O_COLUMN:
+        o->column = arg;
+        return 0;
+    case O_EXPECT:
+        o->expect_path = arg;
+        return 0;
+    case O_OUTPUT:
+        o->output_path = arg;
+        return 0;
+    case O_RAW:
+        o->raw_dir = arg;
+        return 0;
+    case O_IDLE:
+        return parse_ms(arg, &o->idle_ms) ? bad("--idle-ms wants a positive number of milliseconds")
+                                          : 0;
+    case O_ACCEPT:
+        return parse_ms(arg, &o->accept_ms)
+                   ? bad("--accept-ms wants a positive number of milliseconds")
+                   : 0;
+    case O_LOG:
+        if (vs_log_level_parse(arg, &level))
+            return bad("--log-level is error|warn|info|debug");
+        vs_log_set_level(level);
+        return 0;
+    case O_HELP:
+        return 1;
+    default:
+        return bad("unknown option");
+    }
+}
+
+/* The options together: 0, or -1 for a usage error (said). */
+static int check_options(struct probe_opts *o, const char *spec, const char *type)
+{
+    if (spec) {
+        if (o->connect_path || o->listen_path)
+            return bad("--spec goes alone");
+        if (!(o->type = vs_device_type_find(spec)))
+            return bad("unknown device type");
+        return 0;
+    }
+    if (!o->connect_path == !o->listen_path)
+        return bad("give one of --spec, --connect and --listen");
+    if (!type || !(o->type = vs_device_type_find(type)))
+        return bad("--type names a device type");
+    if (!o->column || !column_ok(o->column))
+        return bad("--column names the measured column (no blanks)");
+    if (o->expect_path && access(o->expect_path, R_OK) != 0)
+        return bad("--expect FILE is not readable");
+    return 0;
+}
+
 /* 0, 1 for --help, -1 for a usage error; *spec is set for --spec. */
 static int parse_options(int argc, char **argv, struct probe_opts *o, const char **spec)
 {
-    enum { O_SPEC = 256, O_CONNECT, O_LISTEN, O_TYPE, O_COLUMN, O_EXPECT, O_OUTPUT, O_IDLE,
-           O_ACCEPT, O_LOG, O_RAW, O_HELP };
     static const struct option longopts[] = {
         { "spec", required_argument, NULL, O_SPEC },
         { "connect", required_argument, NULL, O_CONNECT },
@@ -99,59 +190,19 @@ static int parse_options(int argc, char **argv, struct probe_opts *o, const char
         { "help", no_argument, NULL, O_HELP },
         { NULL, 0, NULL, 0 },
     };
-    const char *type = NULL;
-    enum vs_log_level level;
-    int c;
+    struct parsed p = { .o = o, .spec = spec };
+    int c, rc;
 
     memset(o, 0, sizeof(*o));
     o->idle_ms = PROBE_IDLE_MS_DEFAULT;
     o->accept_ms = PROBE_ACCEPT_MS_DEFAULT;
     *spec = NULL;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        switch (c) {
-        case O_SPEC: *spec = optarg; break;
-        case O_CONNECT: o->connect_path = optarg; break;
-        case O_LISTEN: o->listen_path = optarg; break;
-        case O_TYPE: type = optarg; break;
-        case O_COLUMN: o->column = optarg; break;
-        case O_EXPECT: o->expect_path = optarg; break;
-        case O_OUTPUT: o->output_path = optarg; break;
-        case O_RAW: o->raw_dir = optarg; break;
-        case O_IDLE:
-            if (parse_ms(optarg, &o->idle_ms))
-                return bad("--idle-ms wants a positive number of milliseconds");
-            break;
-        case O_ACCEPT:
-            if (parse_ms(optarg, &o->accept_ms))
-                return bad("--accept-ms wants a positive number of milliseconds");
-            break;
-        case O_LOG:
-            if (vs_log_level_parse(optarg, &level))
-                return bad("--log-level is error|warn|info|debug");
-            vs_log_set_level(level);
-            break;
-        case O_HELP: return 1;
-        default: return bad("unknown option");
-        }
-    }
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1)
+        if ((rc = set_option(&p, c, optarg)) != 0)
+            return rc;
     if (optind < argc)
         return bad("unexpected argument");
-    if (*spec) {
-        if (o->connect_path || o->listen_path)
-            return bad("--spec goes alone");
-        if (!(o->type = vs_device_type_find(*spec)))
-            return bad("unknown device type");
-        return 0;
-    }
-    if (!o->connect_path == !o->listen_path)
-        return bad("give one of --spec, --connect and --listen");
-    if (!type || !(o->type = vs_device_type_find(type)))
-        return bad("--type names a device type");
-    if (!o->column || !column_ok(o->column))
-        return bad("--column names the measured column (no blanks)");
-    if (o->expect_path && access(o->expect_path, R_OK) != 0)
-        return bad("--expect FILE is not readable");
-    return 0;
+    return check_options(o, *spec, p.type);
 }
 
 static int write_records(const struct probe_opts *o, const struct records *r)

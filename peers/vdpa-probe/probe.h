@@ -33,10 +33,10 @@
 /* A peer that does not answer a request within this time is not answering. */
 #define PROBE_REPLY_TIMEOUT_MS 3000
 /* Connecting again to a peer that is not listening (yet) is retried this long. */
-#define PROBE_CONNECT_RETRY_MS 2000
+#define PROBE_CONNECT_RETRY_MS      2000
 #define PROBE_CONNECT_RETRY_STEP_MS 20
-#define PROBE_IDLE_MS_DEFAULT 3000
-#define PROBE_ACCEPT_MS_DEFAULT 30000
+#define PROBE_IDLE_MS_DEFAULT       3000
+#define PROBE_ACCEPT_MS_DEFAULT     30000
 
 /* Exit codes. */
 enum {
@@ -48,15 +48,15 @@ enum {
 };
 
 struct probe_opts {
-    const char *connect_path;    /* --connect */
-    const char *listen_path;     /* --listen */
+    const char *connect_path; /* --connect */
+    const char *listen_path;  /* --listen */
     const struct vs_device_type *type;
     const char *column;
-    const char *expect_path;     /* --expect */
-    const char *output_path;     /* --output */
-    const char *raw_dir;         /* --listen --raw-dir: each request as a fuzz seed */
-    int idle_ms;                 /* --listen: end after this long without a request */
-    int accept_ms;               /* --listen: wait this long for the front-end */
+    const char *expect_path; /* --expect */
+    const char *output_path; /* --output */
+    const char *raw_dir;     /* --listen --raw-dir: each request as a fuzz seed */
+    int idle_ms;             /* --listen: end after this long without a request */
+    int accept_ms;           /* --listen: wait this long for the front-end */
 };
 
 /* ---- records.c ------------------------------------------------------------------ */
@@ -74,10 +74,10 @@ enum probe_offer {
 struct records {
     const struct vs_device_type *type;
     const char *column;
-    enum vs_mx_value fe[PROBE_MAX_ROWS];   /* by row of vu_msg_desc_at(FRONTEND) */
+    enum vs_mx_value fe[PROBE_MAX_ROWS]; /* by row of vu_msg_desc_at(FRONTEND) */
     bool have[OFFER_COUNT];
-    uint64_t offer[OFFER_COUNT];           /* OFFER_STATUS: an enum vs_mx_value */
-    unsigned order[PROBE_MAX_ROWS];        /* rows, in first-sent order */
+    uint64_t offer[OFFER_COUNT];    /* OFFER_STATUS: an enum vs_mx_value */
+    unsigned order[PROBE_MAX_ROWS]; /* rows, in first-sent order */
     unsigned norder;
 };
 
@@ -103,16 +103,16 @@ enum outcome {
     OUT_ANSWERED,
     OUT_REFUSED,
     OUT_DISCONNECT,
-    OUT_BROKEN,      /* no reply, or one that does not fit: recorded as refused,
+    OUT_BROKEN, /* no reply, or one that does not fit: recorded as refused,
                         and the connection is closed (the stream is out of step) */
 };
 
 struct fe_conn {
     const char *path;
-    int sock;                    /* owned, or -1 */
-    uint64_t features;           /* offered by the back-end (last GET_FEATURES) */
+    int sock;          /* owned, or -1 */
+    uint64_t features; /* offered by the back-end (last GET_FEATURES) */
     uint64_t pf_offered;
-    uint64_t pf_acked;           /* the SET_PROTOCOL_FEATURES value it took */
+    uint64_t pf_acked; /* the SET_PROTOCOL_FEATURES value it took */
 };
 
 enum vs_mx_value outcome_value(enum outcome o);

@@ -13,10 +13,8 @@
 #include "vdpa-probe/probe.h"
 
 static const char *const offer_names[OFFER_COUNT] = {
-    [OFFER_FEATURES] = "features",
-    [OFFER_PROTOCOL_FEATURES] = "protocol-features",
-    [OFFER_QUEUE_NUM] = "queue-num",
-    [OFFER_CONFIG_SIZE] = "config-size",
+    [OFFER_FEATURES] = "features",   [OFFER_PROTOCOL_FEATURES] = "protocol-features",
+    [OFFER_QUEUE_NUM] = "queue-num", [OFFER_CONFIG_SIZE] = "config-size",
     [OFFER_STATUS] = "status",
 };
 

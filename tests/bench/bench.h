@@ -28,16 +28,20 @@
 #include "vhost_user.h"
 
 /* Guest memory the front-end hands over: one memfd region with the rings. */
-#define BENCH_MEM_SIZE  (1u << 20)
-#define BENCH_MEM_UADDR UINT64_C(0x7f0000000000)
-#define BENCH_RING_SPAN 0x4000u   /* per ring: desc, avail +0x1000, used +0x2000 */
-#define BENCH_RING_BASE 0x10000u
-#define BENCH_RING_SIZE 256u
-#define BENCH_MAX_RINGS 32u
+#define BENCH_MEM_SIZE        (1u << 20)
+#define BENCH_MEM_UADDR       UINT64_C(0x7f0000000000)
+#define BENCH_RING_SPAN       0x4000u /* per ring: desc, avail +0x1000, used +0x2000 */
+#define BENCH_RING_BASE       0x10000u
+#define BENCH_RING_SIZE       256u
+#define BENCH_MAX_RINGS       32u
 #define BENCH_BLK_CONFIG_SIZE 60u
-#define BENCH_MAX_STEPS 256u      /* requests in one bring-up (8 queue pairs: 105) */ /* struct virtio_blk_config as QEMU 7.2 knows it */
+#define BENCH_MAX_STEPS                                                                            \
+    256u /* requests in one bring-up (8 queue pairs: 105) */ /* struct virtio_blk_config as QEMU 7.2 knows it */
 
-enum bench_kind { BENCH_NET, BENCH_BLK };
+enum bench_kind {
+    BENCH_NET,
+    BENCH_BLK
+};
 
 /* What the front-end hands over; shared by every device of a run (each
  * message carries duplicates). */
@@ -51,15 +55,15 @@ void bench_res_close(struct bench_res *r);
 /* The front-end's bring-up, one request at a time. */
 struct bench_fe {
     enum bench_kind kind;
-    unsigned rings;              /* virtqueues to set up (net: 2 per pair) */
-    uint64_t want_pf;            /* protocol features it acks when offered */
+    unsigned rings;   /* virtqueues to set up (net: 2 per pair) */
+    uint64_t want_pf; /* protocol features it acks when offered */
     const struct bench_res *res;
 
-    unsigned step, ring, sub;    /* position in the script */
+    unsigned step, ring, sub; /* position in the script */
     uint64_t features, pf_offered, pf_acked;
-    uint32_t last_req;           /* the request whose reply is awaited */
-    unsigned sent, round_trips;  /* messages sent, replies awaited */
-    int chan_fd;                 /* our end of the back-end channel, or -1 */
+    uint32_t last_req;          /* the request whose reply is awaited */
+    unsigned sent, round_trips; /* messages sent, replies awaited */
+    int chan_fd;                /* our end of the back-end channel, or -1 */
     char error[160];
     /* per request, in order (bench_bringup_blocking): its type and the time
      * from sending it to its answer (or to the next send) */
@@ -73,7 +77,7 @@ struct bench_fe {
 uint64_t bench_fe_default_pf(enum bench_kind kind);
 void bench_fe_init(struct bench_fe *f, enum bench_kind kind, unsigned rings,
                    const struct bench_res *res);
-void bench_fe_reset(struct bench_fe *f);   /* for the next connection */
+void bench_fe_reset(struct bench_fe *f); /* for the next connection */
 /* Builds the next request in *m (with its fds). Returns 1 and sets *reply
  * (whether an answer follows), 0 when DRIVER_OK has been acked (done), or
  * -errno with f->error. */
@@ -87,7 +91,7 @@ int bench_fe_reply(struct bench_fe *f, struct vu_msg *m);
  * the bring-up uses. Per connection. */
 struct bench_be {
     uint64_t pf_acked;
-    int chan_fd;                 /* the back-end channel, kept while connected */
+    int chan_fd; /* the back-end channel, kept while connected */
     unsigned handled;
 };
 

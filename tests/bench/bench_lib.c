@@ -30,10 +30,11 @@
 
 /* What the scripted back-end offers: DPDK 22.11 net_vhost's protocol
  * features (compat-matrix/net.tsv), and a plain virtio-net feature set. */
-#define BE_FEATURES (VU_BIT(F_VERSION_1) | VU_BIT(VU_F_PROTOCOL_FEATURES) | \
-                     VU_BIT(F_NET_MRG_RXBUF) | VU_BIT(F_NET_MQ))
+#define BE_FEATURES                                                                                \
+    (VU_BIT(F_VERSION_1) | VU_BIT(VU_F_PROTOCOL_FEATURES) | VU_BIT(F_NET_MRG_RXBUF) |              \
+     VU_BIT(F_NET_MQ))
 #define BE_PROTOCOL_FEATURES UINT64_C(0x10cbf)
-#define BE_QUEUE_PAIRS 8u
+#define BE_QUEUE_PAIRS       8u
 
 /* ---- resources ----------------------------------------------------------------------- */
 
@@ -61,8 +62,19 @@ void bench_res_close(struct bench_res *r)
 /* ---- the scripted front-end -------------------------------------------------------- */
 
 enum {
-    ST_GET_F, ST_GET_PF, ST_SET_PF, ST_OWNER, ST_QNUM, ST_BREQ, ST_CONFIG, ST_SET_F, ST_MEM,
-    ST_RING, ST_ENABLE, ST_STATUS, ST_DONE
+    ST_GET_F,
+    ST_GET_PF,
+    ST_SET_PF,
+    ST_OWNER,
+    ST_QNUM,
+    ST_BREQ,
+    ST_CONFIG,
+    ST_SET_F,
+    ST_MEM,
+    ST_RING,
+    ST_ENABLE,
+    ST_STATUS,
+    ST_DONE
 };
 
 uint64_t bench_fe_default_pf(enum bench_kind kind)
@@ -148,7 +160,9 @@ static int ring_request(struct bench_fe *f, struct vu_msg *m)
     unsigned i = f->ring;
     uint64_t base = BENCH_MEM_UADDR + BENCH_RING_BASE + (uint64_t)BENCH_RING_SPAN * i;
     struct vu_vring_addr a = {
-        .index = i, .desc_user_addr = base, .avail_user_addr = base + 0x1000,
+        .index = i,
+        .desc_user_addr = base,
+        .avail_user_addr = base + 0x1000,
         .used_user_addr = base + 0x2000,
     };
     int rc = 0;
@@ -188,7 +202,9 @@ static int ring_request(struct bench_fe *f, struct vu_msg *m)
 int bench_fe_next(struct bench_fe *f, struct vu_msg *m, bool *reply)
 {
     struct vu_mem_region region = {
-        .guest_phys_addr = 0, .memory_size = BENCH_MEM_SIZE, .userspace_addr = BENCH_MEM_UADDR,
+        .guest_phys_addr = 0,
+        .memory_size = BENCH_MEM_SIZE,
+        .userspace_addr = BENCH_MEM_UADDR,
     };
     const struct vu_msg_desc *d;
     unsigned step;
@@ -363,7 +379,7 @@ int bench_be_handle(struct bench_be *b, struct vu_msg *m, struct vu_msg *reply)
     }
     if (req == VU_REQ_SET_PROTOCOL_FEATURES && m->hdr.size == sizeof(uint64_t))
         b->pf_acked = m->payload.u64 & BE_PROTOCOL_FEATURES;
-    vu_msg_close_fds(m);  /* memfd, eventfds: not used by a scripted back-end */
+    vu_msg_close_fds(m); /* memfd, eventfds: not used by a scripted back-end */
     vu_msg_init(reply, req, VU_FLAG_REPLY);
     switch (req) {
     case VU_REQ_GET_FEATURES:

@@ -35,11 +35,14 @@
 #include "bench.h"
 #include "msg_table.h"
 
-#define MAX_CASES 8
-#define MAX_FAILURES 3      /* a case is abandoned after this many failed bring-ups */
+#define MAX_CASES       8
+#define MAX_FAILURES    3 /* a case is abandoned after this many failed bring-ups */
 #define STEP_TIMEOUT_MS 5000
 
-enum { DIRECT, SHIM };
+enum {
+    DIRECT,
+    SHIM
+};
 static const char *const path_names[] = { "direct", "shim" };
 
 struct bcase {
@@ -47,21 +50,22 @@ struct bcase {
     enum bench_kind kind;
     unsigned rings;
     const char *sock[2];
-    uint64_t *ns[2];          /* per repetition */
-    unsigned n;               /* repetitions measured */
-    unsigned msgs, rts;       /* of the first bring-up (direct) */
-    uint64_t *step_ns[2];     /* [rep * BENCH_MAX_STEPS + step] */
+    uint64_t *ns[2];      /* per repetition */
+    unsigned n;           /* repetitions measured */
+    unsigned msgs, rts;   /* of the first bring-up (direct) */
+    uint64_t *step_ns[2]; /* [rep * BENCH_MAX_STEPS + step] */
     uint32_t step_req[BENCH_MAX_STEPS];
-    bool mismatch;            /* a bring-up took another number of steps */
+    bool mismatch; /* a bring-up took another number of steps */
     unsigned failures;
     char error[200];
 };
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: bringup --case NAME,net|blk,RINGS,DIRECT_SOCKET,SHIM_SOCKET [--case ...]\n"
-                    "               [--reps N] [--warmup N] [--settle-ms N] [--floor N] [--raw FILE]\n"
-                    "               [--scripted-backend PATH] [--steps FILE]\n");
+    fprintf(stderr,
+            "usage: bringup --case NAME,net|blk,RINGS,DIRECT_SOCKET,SHIM_SOCKET [--case ...]\n"
+            "               [--reps N] [--warmup N] [--settle-ms N] [--floor N] [--raw FILE]\n"
+            "               [--scripted-backend PATH] [--steps FILE]\n");
     exit(2);
 }
 
@@ -70,7 +74,8 @@ static int parse_case(char *spec, struct bcase *c, unsigned reps)
     char *f[5];
     unsigned i = 0;
 
-    for (char *save = NULL, *t = strtok_r(spec, ",", &save); t && i < 5; t = strtok_r(NULL, ",", &save))
+    for (char *save = NULL, *t = strtok_r(spec, ",", &save); t && i < 5;
+         t = strtok_r(NULL, ",", &save))
         f[i++] = t;
     if (i != 5 || strlen(f[0]) >= sizeof(c->name))
         return -EINVAL;

@@ -38,13 +38,17 @@
 #include "bench.h"
 #include "fd_util.h"
 
-#define RING_PAIRS 1               /* each device: virtio-net, one queue pair */
+#define RING_PAIRS        1 /* each device: virtio-net, one queue pair */
 #define BRINGUP_TIMEOUT_S 120
-#define FLOOD_MAX_WINDOW 48        /* the shim allows 64 replies outstanding */
-#define MSG_BYTES 20u              /* header + vring state / u64 */
-#define FDS_PER_DEV 12             /* the shim's 10 and a margin */
+#define FLOOD_MAX_WINDOW  48  /* the shim allows 64 replies outstanding */
+#define MSG_BYTES         20u /* header + vring state / u64 */
+#define FDS_PER_DEV       12  /* the shim's 10 and a margin */
 
-enum { EV_FE, EV_BE, EV_LISTEN };
+enum {
+    EV_FE,
+    EV_BE,
+    EV_LISTEN
+};
 
 struct dev {
     struct bench_conn fe, be;
@@ -307,9 +311,11 @@ static uint8_t req_bytes[FLOOD_MAX_WINDOW * MSG_BYTES], ack_bytes[FLOOD_MAX_WIND
 
 static void build_flood_messages(void)
 {
-    struct vu_hdr h = { .request = VU_REQ_SET_VRING_NUM, .flags = VU_VERSION | VU_FLAG_NEED_REPLY,
+    struct vu_hdr h = { .request = VU_REQ_SET_VRING_NUM,
+                        .flags = VU_VERSION | VU_FLAG_NEED_REPLY,
                         .size = 8 };
-    struct vu_hdr a = { .request = VU_REQ_SET_VRING_NUM, .flags = VU_VERSION | VU_FLAG_REPLY,
+    struct vu_hdr a = { .request = VU_REQ_SET_VRING_NUM,
+                        .flags = VU_VERSION | VU_FLAG_REPLY,
                         .size = 8 };
     struct vu_vring_state st = { .index = 0, .num = BENCH_RING_SIZE };
     uint64_t zero = 0;
@@ -456,8 +462,9 @@ static void report_flood(const char *what, unsigned k, unsigned window, uint64_t
     double msgs = 2.0 * (double)rts;
 
     printf("%s devices=%u window=%u seconds=%.2f round_trips=%llu msgs_per_s=%.0f "
-           "harness_cpu_pct=%.0f", what, k, window, s, (unsigned long long)rts,
-           s > 0 ? msgs / s : 0, s > 0 ? 100.0 * harness_cpu_s / s : 0);
+           "harness_cpu_pct=%.0f",
+           what, k, window, s, (unsigned long long)rts, s > 0 ? msgs / s : 0,
+           s > 0 ? 100.0 * harness_cpu_s / s : 0);
     if (ticks >= 0)
         printf(" shim_cpu_pct=%.0f msgs_per_cpu_s=%.0f", s > 0 ? 100.0 * ticks / tck / s : 0,
                ticks > 0 ? msgs / (ticks / tck) : 0);
@@ -491,8 +498,9 @@ static void flood_direct(unsigned window, unsigned seconds)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: scale --shim BIN --dir DIR [--devices N] [--idle-s S] [--flood-s T]\n"
-                    "             [--flood-devices K] [--window W] [--shim-cpu C] [--harness-cpu C]\n");
+    fprintf(stderr,
+            "usage: scale --shim BIN --dir DIR [--devices N] [--idle-s S] [--flood-s T]\n"
+            "             [--flood-devices K] [--window W] [--shim-cpu C] [--harness-cpu C]\n");
     exit(2);
 }
 
@@ -514,8 +522,13 @@ static int count_fds(pid_t pid)
 
 int main(int argc, char **argv)
 {
-    struct opts o = { .devices = 1000, .idle_s = 5, .flood_s = 3, .flood_devices = 16,
-                      .window = 32, .shim_cpu = -1, .harness_cpu = -1 };
+    struct opts o = { .devices = 1000,
+                      .idle_s = 5,
+                      .flood_s = 3,
+                      .flood_devices = 16,
+                      .window = 32,
+                      .shim_cpu = -1,
+                      .harness_cpu = -1 };
     struct bench_res res;
     char **sargv, *specs, path[160], log[200];
     long rss_base, rss_idle, rss_active, limit;
@@ -561,7 +574,8 @@ int main(int argc, char **argv)
      * duplicates of the memory and ring fds its replay journal keeps) */
     limit = bench_raise_nofile((long)o.devices * FDS_PER_DEV + 256);
     if (limit < (long)o.devices * FDS_PER_DEV + 64) {
-        fprintf(stderr, "scale: the open-file limit is %ld; %u devices need %ld (raise the hard limit)\n",
+        fprintf(stderr,
+                "scale: the open-file limit is %ld; %u devices need %ld (raise the hard limit)\n",
                 limit, o.devices, (long)o.devices * FDS_PER_DEV + 64);
         return 1;
     }

@@ -28,16 +28,16 @@
 #include <unistd.h>
 
 enum {
-    L2_ETHERTYPE = 0x88b5,   /* IEEE 802 local experimental EtherType 1 */
+    L2_ETHERTYPE = 0x88b5, /* IEEE 802 local experimental EtherType 1 */
     L2_MAGIC_LEN = 8,
     L2_HDR_LEN = ETH_HLEN + L2_MAGIC_LEN + 2 * (int)sizeof(uint32_t),
     L2_MIN_SIZE = 64,
     L2_MAX_SIZE = 1514,
     L2_MAX_COUNT = 1 << 20,
-    L2_BURST = 16,           /* frames sent before looking for replies */
-    L2_BURST_WAIT_MS = 5,    /* how long each burst waits for replies */
-    L2_DRAIN_WAIT_MS = 50,   /* poll step once everything is sent */
-    L2_IDLE_MS = 1000,       /* stop this long after the last reply, all sent */
+    L2_BURST = 16,         /* frames sent before looking for replies */
+    L2_BURST_WAIT_MS = 5,  /* how long each burst waits for replies */
+    L2_DRAIN_WAIT_MS = 50, /* poll step once everything is sent */
+    L2_IDLE_MS = 1000,     /* stop this long after the last reply, all sent */
     L2_PATTERN_MUL = 31,
     L2_BYTE_MASK = 0xff,
     L2_EXIT_USAGE = 2,
@@ -51,7 +51,7 @@ struct l2_state {
     unsigned char mac[ETH_ALEN];
     uint32_t nonce;
     uint32_t count, size, sent, rx, bad, dup;
-    unsigned char *seen;     /* one byte per sequence number */
+    unsigned char *seen; /* one byte per sequence number */
 };
 
 static long long now_ms(void)
@@ -152,7 +152,7 @@ static int drain(struct l2_state *s)
         if (n < 0)
             return got;
         if (from.sll_pkttype == PACKET_OUTGOING)
-            continue;   /* our own transmission, seen by the tap */
+            continue; /* our own transmission, seen by the tap */
         if (check_frame(s, f, (size_t)n, &seq) != 0) {
             s->bad++;
             continue;
@@ -207,7 +207,8 @@ int main(int argc, char **argv)
     s.size = (uint32_t)strtoul(argv[3], NULL, 0);
     deadline = now_ms() + strtol(argv[4], NULL, 0);
     if (s.count == 0 || s.count > L2_MAX_COUNT || s.size < L2_MIN_SIZE || s.size > L2_MAX_SIZE) {
-        fprintf(stderr, "l2frames: COUNT 1..%d, SIZE %d..%d\n", L2_MAX_COUNT, L2_MIN_SIZE, L2_MAX_SIZE);
+        fprintf(stderr, "l2frames: COUNT 1..%d, SIZE %d..%d\n", L2_MAX_COUNT, L2_MIN_SIZE,
+                L2_MAX_SIZE);
         return L2_EXIT_USAGE;
     }
     s.seen = calloc(s.count, 1);
@@ -218,7 +219,8 @@ int main(int argc, char **argv)
         return L2_EXIT_USAGE;
     }
     run(&s, deadline);
-    printf("RESULT frames_sent=%u frames_rx=%u frames_bad=%u frames_dup=%u\n", s.sent, s.rx, s.bad, s.dup);
+    printf("RESULT frames_sent=%u frames_rx=%u frames_bad=%u frames_dup=%u\n", s.sent, s.rx, s.bad,
+           s.dup);
     close(s.fd);
     free(s.seen);
     return s.rx == s.count ? 0 : 1;

@@ -22,7 +22,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-enum { EXIT_REFUSED = 1, EXIT_USAGE = 2, MAX_STATS = 4096 };
+enum {
+    EXIT_REFUSED = 1,
+    EXIT_USAGE = 2,
+    MAX_STATS = 4096
+};
 
 static int ethtool(int fd, const char *ifc, void *cmd)
 {
@@ -86,7 +90,9 @@ static int stats(int fd, const char *ifc, const char *part)
         rc = names != NULL && vals != NULL ? 0 : -ENOMEM;
     }
     if (rc == 0) {
-        *names = (struct ethtool_gstrings){ .cmd = ETHTOOL_GSTRINGS, .string_set = ETH_SS_STATS, .len = n };
+        *names = (struct ethtool_gstrings){ .cmd = ETHTOOL_GSTRINGS,
+                                            .string_set = ETH_SS_STATS,
+                                            .len = n };
         *vals = (struct ethtool_stats){ .cmd = ETHTOOL_GSTATS, .n_stats = n };
         rc = ethtool(fd, ifc, names);
     }

@@ -35,35 +35,39 @@
 #include "virtio.h"
 #include "virtio/virtqueue.h"
 
-#define CS_NEED VU_FLAG_NEED_REPLY
-#define CS_ST_DRIVER (VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER)
+#define CS_NEED           VU_FLAG_NEED_REPLY
+#define CS_ST_DRIVER      (VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER)
 #define CS_ST_FEATURES_OK (CS_ST_DRIVER | VIRTIO_STATUS_FEATURES_OK)
-#define CS_ST_DRIVER_OK (CS_ST_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK)
+#define CS_ST_DRIVER_OK   (CS_ST_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK)
 
 /* A DPDK-like legacy net back-end: no MAC, no STATUS, no MQ of its own. */
-#define CS_LEGACY_FEATURES (VU_BIT(VIRTIO_F_VERSION_1) | VU_BIT(VU_F_PROTOCOL_FEATURES) | \
-                            VU_BIT(VIRTIO_NET_F_MRG_RXBUF))
+#define CS_LEGACY_FEATURES                                                                         \
+    (VU_BIT(VIRTIO_F_VERSION_1) | VU_BIT(VU_F_PROTOCOL_FEATURES) | VU_BIT(VIRTIO_NET_F_MRG_RXBUF))
 #define CS_LEGACY_PF (VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_NET_MTU))
 /* What a vdpa-user front-end acks over it (spec 2.2.3): CONFIG too, as a
  * revision-1 front-end does, though F_VDPA implies it and it is not shown. */
-#define CS_VDPA_PF (VU_BIT(VU_PF_VDPA) | VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) | \
-                    VU_BIT(VU_PF_CONFIG) | VU_BIT(VU_PF_STATUS))
+#define CS_VDPA_PF                                                                                 \
+    (VU_BIT(VU_PF_VDPA) | VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_CONFIG) |      \
+     VU_BIT(VU_PF_STATUS))
 /* A vdpa-user net back-end, and what a legacy front-end acks over it. */
-#define CS_VDPA_FEATURES (VU_BIT(VIRTIO_F_VERSION_1) | VU_BIT(VU_F_PROTOCOL_FEATURES) | \
-                          VU_BIT(VIRTIO_NET_F_MAC))
+#define CS_VDPA_FEATURES                                                                           \
+    (VU_BIT(VIRTIO_F_VERSION_1) | VU_BIT(VU_F_PROTOCOL_FEATURES) | VU_BIT(VIRTIO_NET_F_MAC))
 #define CS_LEGACY_ACK_PF (VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK)) /* no CONFIG for net */
 /* The driver's selection for a control queue: no MQ, so it is ring 2. */
-#define CS_CTRL_FEATURES (VU_BIT(VIRTIO_F_VERSION_1) | VU_BIT(VIRTIO_NET_F_CTRL_VQ) | \
-                          VU_BIT(VIRTIO_NET_F_CTRL_RX))
-#define CS_CTRL_RING 2u
-#define CS_NET_DEVICE_ID 1u
-#define CS_NET_PAIRS 1u        /* the back-end's queue pairs */
-#define CS_NET_VQS (2 * CS_NET_PAIRS + 1) /* the vdpa-user back-end's: + control */
+#define CS_CTRL_FEATURES                                                                           \
+    (VU_BIT(VIRTIO_F_VERSION_1) | VU_BIT(VIRTIO_NET_F_CTRL_VQ) | VU_BIT(VIRTIO_NET_F_CTRL_RX))
+#define CS_CTRL_RING       2u
+#define CS_NET_DEVICE_ID   1u
+#define CS_NET_PAIRS       1u                     /* the back-end's queue pairs */
+#define CS_NET_VQS         (2 * CS_NET_PAIRS + 1) /* the vdpa-user back-end's: + control */
 #define CS_NET_CONFIG_SIZE 24u
-#define CS_GUEST_SIZE (2u << 20) /* room for a 32768-entry queue */
-#define CS_CMD_BYTES 16u       /* room for one control command */
+#define CS_GUEST_SIZE      (2u << 20) /* room for a 32768-entry queue */
+#define CS_CMD_BYTES       16u        /* room for one control command */
 
-enum cs_mode { CS_DOWN, CS_UP };
+enum cs_mode {
+    CS_DOWN,
+    CS_UP
+};
 
 /* One device's two scripted peers: the test's front-end and the
  * auto-responding back-end. */
@@ -71,18 +75,18 @@ struct cs_peer {
     struct iso *t;
     struct iso_dev *d;
     uint64_t be_features, be_pf, be_pairs;
-    uint8_t be_status;   /* the last SET_STATUS the back-end got (vdpa-user) */
-    int be_config_call;  /* VDPA_SET_CONFIG_CALL's fd the back-end got, or -1 */
+    uint8_t be_status;    /* the last SET_STATUS the back-end got (vdpa-user) */
+    int be_config_call;   /* VDPA_SET_CONFIG_CALL's fd the back-end got, or -1 */
     unsigned be_answered; /* messages the back-end answered */
-    uint64_t be_seen;    /* bit r: the back-end heard request r (r < 64) */
+    uint64_t be_seen;     /* bit r: the back-end heard request r (r < 64) */
 };
 
 /* The driver side of a control queue in guest memory the front-end owns. */
 struct cs_guest {
     struct dma_arena arena; /* the memfd, SET_MEM_TABLE'd; gpa 0 */
     struct vq_driver vq;
-    uint8_t *cmd, *ack;     /* one command buffer and its ack byte */
-    int kick, call;         /* the queue's eventfds (non-blocking), or -1 */
+    uint8_t *cmd, *ack; /* one command buffer and its ack byte */
+    int kick, call;     /* the queue's eventfds (non-blocking), or -1 */
 };
 
 static inline void cs_init(struct cs_peer *p, struct iso *t, struct iso_dev *d, enum cs_mode mode)
@@ -108,14 +112,30 @@ static inline void cs_be_reply_payload(const struct cs_peer *p, const struct vu_
                                        struct vu_msg *r)
 {
     switch (m->hdr.request) {
-    case VU_REQ_GET_FEATURES:           vu_msg_set_u64(r, p->be_features); return;
-    case VU_REQ_GET_PROTOCOL_FEATURES:  vu_msg_set_u64(r, p->be_pf); return;
-    case VU_REQ_GET_QUEUE_NUM:          vu_msg_set_u64(r, p->be_pairs); return;
-    case VU_REQ_VDPA_GET_DEVICE_ID:     vu_msg_set_u64(r, CS_NET_DEVICE_ID); return;
-    case VU_REQ_VDPA_GET_VQS_COUNT:     vu_msg_set_u64(r, CS_NET_VQS); return;
-    case VU_REQ_VDPA_GET_VRING_NUM:     vu_msg_set_u64(r, VU_VRING_NUM_MAX); return;
-    case VU_REQ_VDPA_GET_CONFIG_SIZE:   vu_msg_set_u64(r, CS_NET_CONFIG_SIZE); return;
-    case VU_REQ_GET_STATUS:             vu_msg_set_u64(r, p->be_status); return;
+    case VU_REQ_GET_FEATURES:
+        vu_msg_set_u64(r, p->be_features);
+        return;
+    case VU_REQ_GET_PROTOCOL_FEATURES:
+        vu_msg_set_u64(r, p->be_pf);
+        return;
+    case VU_REQ_GET_QUEUE_NUM:
+        vu_msg_set_u64(r, p->be_pairs);
+        return;
+    case VU_REQ_VDPA_GET_DEVICE_ID:
+        vu_msg_set_u64(r, CS_NET_DEVICE_ID);
+        return;
+    case VU_REQ_VDPA_GET_VQS_COUNT:
+        vu_msg_set_u64(r, CS_NET_VQS);
+        return;
+    case VU_REQ_VDPA_GET_VRING_NUM:
+        vu_msg_set_u64(r, VU_VRING_NUM_MAX);
+        return;
+    case VU_REQ_VDPA_GET_CONFIG_SIZE:
+        vu_msg_set_u64(r, CS_NET_CONFIG_SIZE);
+        return;
+    case VU_REQ_GET_STATUS:
+        vu_msg_set_u64(r, p->be_status);
+        return;
     case VU_REQ_GET_VRING_BASE:
         vu_msg_set_state(r, m->payload.state.index, 0);
         return;

@@ -41,26 +41,26 @@
 /* The worst delay the victim may see in one exchange: generous for ASan and
  * a loaded 2-core CI machine; the failures this guards against are seconds
  * long or forever. */
-#define ISO_VICTIM_MAX_US (250000u * test_time_scale()) /* x20 under valgrind */
-#define ISO_VICTIM_MIN_EXCHANGES 3 /* the victim is checked after at least this many */
-#define ISO_TIMEOUT_MS 3000       /* any single wait for a message or EOF */
-#define ISO_QUIET_MS 300          /* "nothing arrives" */
-#define ISO_START_MS 5000         /* the shim's sockets appear */
-#define ISO_EXIT_MS 5000          /* SIGTERM to exit (slower under ASan); then SIGKILL */
-#define ISO_PROBE_PAUSE_US 2000   /* between two victim exchanges */
-#define ISO_PROBE_SLICE_MS 20     /* the prober checks for a stop this often */
-#define ISO_PROBE_GIVEUP_MS 10000 /* one victim exchange at most (then: wedged) */
-#define ISO_STOP_GRACE_MS 1000    /* an exchange in flight at stop may finish */
-#define ISO_ALIVE_MS 2000         /* "the victim answers" */
-#define ISO_FDS_SETTLE_MS 2000    /* the shim's fd count comes back */
-#define ISO_PATH 160
+#define ISO_VICTIM_MAX_US        (250000u * test_time_scale()) /* x20 under valgrind */
+#define ISO_VICTIM_MIN_EXCHANGES 3     /* the victim is checked after at least this many */
+#define ISO_TIMEOUT_MS           3000  /* any single wait for a message or EOF */
+#define ISO_QUIET_MS             300   /* "nothing arrives" */
+#define ISO_START_MS             5000  /* the shim's sockets appear */
+#define ISO_EXIT_MS              5000  /* SIGTERM to exit (slower under ASan); then SIGKILL */
+#define ISO_PROBE_PAUSE_US       2000  /* between two victim exchanges */
+#define ISO_PROBE_SLICE_MS       20    /* the prober checks for a stop this often */
+#define ISO_PROBE_GIVEUP_MS      10000 /* one victim exchange at most (then: wedged) */
+#define ISO_STOP_GRACE_MS        1000  /* an exchange in flight at stop may finish */
+#define ISO_ALIVE_MS             2000  /* "the victim answers" */
+#define ISO_FDS_SETTLE_MS        2000  /* the shim's fd count comes back */
+#define ISO_PATH                 160
 
 /* What the victim's scripted back-end offers. VERSION_1 (32),
  * PROTOCOL_FEATURES (30), MAC (5), CSUM (0). */
 #define ISO_FEATURES (VU_BIT(32) | VU_BIT(VU_F_PROTOCOL_FEATURES) | VU_BIT(5) | VU_BIT(0))
-#define ISO_REQ VU_VERSION                          /* header flags of a plain request */
+#define ISO_REQ      VU_VERSION /* header flags of a plain request */
 #define ISO_REQ_NEED (VU_VERSION | VU_FLAG_NEED_REPLY)
-#define ISO_REPLY (VU_VERSION | VU_FLAG_REPLY)
+#define ISO_REPLY    (VU_VERSION | VU_FLAG_REPLY)
 
 struct iso_dev_opts {
     const char *type;    /* device type (default "net") */
@@ -70,27 +70,27 @@ struct iso_dev_opts {
 
 struct iso_opts {
     struct iso_dev_opts victim, attacker;
-    bool config_file;      /* the devices in a --config FILE (iso.config_path) */
-    const char *trace;     /* --trace PATH (default DIR/trace.txt) */
-    const char *trace_max; /* --trace-max VALUE, or NULL */
-    const char *log_level; /* --log-level (default "info") */
+    bool config_file;       /* the devices in a --config FILE (iso.config_path) */
+    const char *trace;      /* --trace PATH (default DIR/trace.txt) */
+    const char *trace_max;  /* --trace-max VALUE, or NULL */
+    const char *log_level;  /* --log-level (default "info") */
     void (*pre_exec)(void); /* run in the shim's child just before exec */
     unsigned nofile;        /* the shim's open-file limit (soft and hard), 0: as is */
 };
 
-#define ISO_OPTS_DEFAULT                                                                    \
-    {                                                                                       \
-        .victim = { .type = "net" }, .attacker = { .type = "net" }, .config_file = false,  \
-        .trace = NULL, .trace_max = NULL, .log_level = "info", .pre_exec = NULL, .nofile = 0 \
+#define ISO_OPTS_DEFAULT                                                                           \
+    {                                                                                              \
+        .victim = { .type = "net" }, .attacker = { .type = "net" }, .config_file = false,          \
+        .trace = NULL, .trace_max = NULL, .log_level = "info", .pre_exec = NULL, .nofile = 0       \
     }
 
 struct iso_dev {
-    const char *name;    /* "victim" / "attacker": also the device's id= */
+    const char *name; /* "victim" / "attacker": also the device's id= */
     char fe_path[ISO_PATH], be_path[ISO_PATH];
     bool backend_listen;
-    int be_listen;       /* the scripted back-end's listening socket, or -1 */
-    int fe;              /* the scripted front-end's connection, or -1 */
-    int be;              /* the back-end connection (scripted side), or -1 */
+    int be_listen; /* the scripted back-end's listening socket, or -1 */
+    int fe;        /* the scripted front-end's connection, or -1 */
+    int be;        /* the back-end connection (scripted side), or -1 */
 };
 
 struct iso_prober {
@@ -107,10 +107,10 @@ struct iso_prober {
 struct iso {
     char dir[64];
     char trace_path[ISO_PATH], log_path[ISO_PATH], config_path[ISO_PATH];
-    pid_t shim;            /* 0 once reaped */
-    int exit_status;       /* wait status once reaped */
+    pid_t shim;      /* 0 once reaped */
+    int exit_status; /* wait status once reaped */
     struct iso_dev victim, attacker;
-    int fds_base;          /* the shim's fds with the victim's session up, attacker idle */
+    int fds_base; /* the shim's fds with the victim's session up, attacker idle */
     bool dumped;
     struct iso_prober prober;
 };
@@ -197,10 +197,10 @@ static inline void iso_dump(struct iso *t)
 }
 
 /* fail_msg after dumping the logs. */
-#define iso_fail(t, ...)         \
-    do {                         \
-        iso_dump(t);             \
-        fail_msg(__VA_ARGS__);   \
+#define iso_fail(t, ...)                                                                           \
+    do {                                                                                           \
+        iso_dump(t);                                                                               \
+        fail_msg(__VA_ARGS__);                                                                     \
     } while (0)
 
 /* ---- the shim process ------------------------------------------------------ */
@@ -268,10 +268,9 @@ static inline void iso_dev_keys(char *buf, size_t len, const struct iso_dev *d,
 {
     bool file = strcmp(sep, ",") != 0;
 
-    snprintf(buf, len, "type=%s%s%s%s%sfrontend=%s%sbackend=%s%s%s", o->type ? o->type : "net",
-             sep, file ? "" : "id=", file ? "" : d->name, file ? "" : sep, d->fe_path, sep,
-             d->be_path, o->backend_listen ? sep : "",
-             o->backend_listen ? "backend-mode=listen" : "");
+    snprintf(buf, len, "type=%s%s%s%s%sfrontend=%s%sbackend=%s%s%s", o->type ? o->type : "net", sep,
+             file ? "" : "id=", file ? "" : d->name, file ? "" : sep, d->fe_path, sep, d->be_path,
+             o->backend_listen ? sep : "", o->backend_listen ? "backend-mode=listen" : "");
 }
 
 static inline int iso_write_config(struct iso *t, const struct iso_opts *o)
@@ -518,8 +517,8 @@ static inline void iso_send_msg(struct iso *t, int fd, struct vu_msg *m)
 
 /* Receives one message within ISO_TIMEOUT_MS and checks its request (and
  * flags, unless flags is ~0u). The caller owns m's fds. */
-static inline void iso_expect(struct iso *t, int fd, const char *who, uint32_t req,
-                              uint32_t flags, struct vu_msg *m)
+static inline void iso_expect(struct iso *t, int fd, const char *who, uint32_t req, uint32_t flags,
+                              struct vu_msg *m)
 {
     int rc = vu_recv_blocking(fd, m, ISO_TIMEOUT_MS);
 
@@ -530,8 +529,7 @@ static inline void iso_expect(struct iso *t, int fd, const char *who, uint32_t r
         vu_msg_close_fds(m);
         iso_fail(t, "%s: expected %s flags=0x%" PRIx32 ", got %s (%" PRIu32 ") flags=0x%" PRIx32,
                  who, vu_request_name(VU_CHAN_FRONTEND, req), flags,
-                 vu_request_name(VU_CHAN_FRONTEND, m->hdr.request), m->hdr.request,
-                 m->hdr.flags);
+                 vu_request_name(VU_CHAN_FRONTEND, m->hdr.request), m->hdr.request, m->hdr.flags);
     }
 }
 

@@ -30,15 +30,15 @@
 #include "transport.h"
 
 #define SCRIPT_TIMEOUT_MS 3000
-#define SCRIPT_STOP_MS 5000 /* SIGTERM to exit, slower under ASan */
+#define SCRIPT_STOP_MS    5000 /* SIGTERM to exit, slower under ASan */
 
 struct scripted {
     char dir[64];
     char fe_path[128], be_path[128], trace_path[128], log_path[128];
     pid_t shim;
-    int be_listen;     /* the scripted back-end's listening socket */
-    int be;            /* the shim's connection to the back-end */
-    int fe;            /* the scripted front-end's connection */
+    int be_listen; /* the scripted back-end's listening socket */
+    int be;        /* the shim's connection to the back-end */
+    int fe;        /* the scripted front-end's connection */
 };
 
 /* Adds a close-on-exec duplicate of fd to m (which then owns it): 0, or
@@ -183,8 +183,14 @@ static inline int scripted_start_limited(struct scripted *s, const char *type, c
     if (s->shim < 0)
         return -errno;
     if (s->shim == 0) {
-        char *argv[] = { shim, (char *)"--device", dev, (char *)"--trace", s->trace_path,
-                         (char *)"--log-level", (char *)"debug", NULL };
+        char *argv[] = { shim,
+                         (char *)"--device",
+                         dev,
+                         (char *)"--trace",
+                         s->trace_path,
+                         (char *)"--log-level",
+                         (char *)"debug",
+                         NULL };
         int log = open(s->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         if (log >= 0)
             dup2(log, 2);

@@ -17,7 +17,7 @@
 #include "matrix.h"
 #include "scripted.h"
 
-#define NEED VU_FLAG_NEED_REPLY
+#define NEED     VU_FLAG_NEED_REPLY
 #define FEATURES (UINT64_C(1) << 32 | UINT64_C(1) << 30)
 
 static char matrix_path[64];
@@ -81,14 +81,17 @@ static void blk_conversation_checked(void **state)
     roundtrip(&s, VU_REQ_GET_FEATURES, FEATURES);
     roundtrip(&s, VU_REQ_GET_PROTOCOL_FEATURES, VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_NET_MTU));
     assert_int_equal(send_u64_req(s.fe, VU_REQ_SET_PROTOCOL_FEATURES, 0,
-                                  VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_NET_MTU), -1), 0);
+                                  VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_NET_MTU), -1),
+                     0);
     assert_int_equal(expect_msg(s.be, VU_REQ_SET_PROTOCOL_FEATURES, &m), 0);
     /* a blk front-end has no use for NET_SET_MTU: relayed, and reported */
     acked(&s, VU_REQ_NET_SET_MTU, 1500, 0);
-    assert_true(log_has(&s, "check: the front-end sent NET_SET_MTU, which a blk front-end never sends"));
+    assert_true(
+        log_has(&s, "check: the front-end sent NET_SET_MTU, which a blk front-end never sends"));
     /* a back-end that refuses SET_OWNER refuses what it must handle */
     acked(&s, VU_REQ_SET_OWNER, 0, 1);
-    assert_true(log_has(&s, "check: the back-end refused SET_OWNER, which a blk back-end must handle"));
+    assert_true(
+        log_has(&s, "check: the back-end refused SET_OWNER, which a blk back-end must handle"));
     /* a session cut before the device started owes nothing more */
     vu_msg_init(&m, VU_REQ_SET_VRING_ADDR, NEED);
     vu_msg_set_addr(&m, &addr);
@@ -137,8 +140,10 @@ static void wrong_matrix_refused_at_start(void **state)
 
     (void)state;
     assert_true(fd >= 0);
-    snprintf(dev, sizeof(dev), "type=net,frontend=/tmp/vdpa-check-fe.sock,"
-             "backend=/tmp/vdpa-check-be.sock,check=%s", matrix_path);
+    snprintf(dev, sizeof(dev),
+             "type=net,frontend=/tmp/vdpa-check-fe.sock,"
+             "backend=/tmp/vdpa-check-be.sock,check=%s",
+             matrix_path);
     snprintf(shim, sizeof(shim), "%s/vdpa-shim", scripted_build_dir());
     pid = fork();
     assert_true(pid >= 0);
@@ -150,8 +155,10 @@ static void wrong_matrix_refused_at_start(void **state)
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 1);
-    snprintf(cmd, sizeof(cmd), "grep -q 'check=: %s:2: the matrix is for type blk, the device is "
-             "type=net' %s", matrix_path, log);
+    snprintf(cmd, sizeof(cmd),
+             "grep -q 'check=: %s:2: the matrix is for type blk, the device is "
+             "type=net' %s",
+             matrix_path, log);
     assert_int_equal(system(cmd), 0);
     close(fd);
     unlink(log);

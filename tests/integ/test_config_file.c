@@ -107,10 +107,12 @@ static void two_devices(void **state)
     assert_int_equal(o.ndevices, 2);
     struct vs_device_config want = from_spec("type=net,id=vm0-net,frontend=/run/vs/vm0-net.sock,"
                                              "backend=/run/dpdk/vhost0.sock,"
-                                             "mac=52:54:00:12:34:56,queue-pairs=2", 0);
+                                             "mac=52:54:00:12:34:56,queue-pairs=2",
+                                             0);
     assert_true(vs_device_config_equal(&o.devices[0], &want));
     want = from_spec("type=blk,id=vm0-disk,frontend=/run/vs/vm0-disk.sock,"
-                     "backend=/run/qsd/vm0.sock,backend-mode=listen,socket-mode=0660", 1);
+                     "backend=/run/qsd/vm0.sock,backend-mode=listen,socket-mode=0660",
+                     1);
     assert_true(vs_device_config_equal(&o.devices[1], &want));
     assert_int_equal(o.devices[1].backend_mode, VS_MODE_LISTEN);
     assert_int_equal(o.devices[1].socket_mode, 0660);
@@ -176,9 +178,17 @@ static void command_line_wins(void **state)
     (void)state;
     struct vs_options o;
     char err[ERRLEN] = "";
-    char *argv[] = { "vdpa-shim", "--config", "t.conf", "--trace=-", "--log-level", "error",
-                     "--trace-format=text", "--trace-max=0",
-                     "--device", "type=net,id=cli0,frontend=/c0,backend=/c1", NULL };
+    char *argv[] = { "vdpa-shim",
+                     "--config",
+                     "t.conf",
+                     "--trace=-",
+                     "--log-level",
+                     "error",
+                     "--trace-format=text",
+                     "--trace-max=0",
+                     "--device",
+                     "type=net,id=cli0,frontend=/c0,backend=/c1",
+                     NULL };
 
     assert_int_equal(vs_cli_parse(10, argv, &o, err, sizeof(err)), 0);
     assert_string_equal(o.config_path, "t.conf");
@@ -198,8 +208,9 @@ static void command_line_wins(void **state)
     /* a bad [global] value is refused even when the command line set it */
     char *argv2[] = { "vdpa-shim", "--config", "t.conf", "--log-level", "error", NULL };
     assert_int_equal(vs_cli_parse(5, argv2, &o, err, sizeof(err)), 0);
-    assert_int_equal(vs_config_load_string(&o, "t.conf", "[global]\nlog-level = loud\n", err,
-                                           sizeof(err)), -EINVAL);
+    assert_int_equal(
+        vs_config_load_string(&o, "t.conf", "[global]\nlog-level = loud\n", err, sizeof(err)),
+        -EINVAL);
     assert_contains(err, "t.conf:2: ");
     assert_contains(err, "loud");
     vs_options_free(&o);
@@ -210,13 +221,16 @@ static void clash_with_command_line(void **state)
     (void)state;
     struct vs_options o;
     char err[ERRLEN] = "";
-    char *argv[] = { "vdpa-shim", "--config", "t.conf",
-                     "--device", "type=net,id=n0,frontend=/c0,backend=/c1", NULL };
+    char *argv[] = {
+        "vdpa-shim", "--config", "t.conf", "--device", "type=net,id=n0,frontend=/c0,backend=/c1",
+        NULL
+    };
 
     assert_int_equal(vs_cli_parse(5, argv, &o, err, sizeof(err)), 0);
     assert_int_equal(vs_config_load_string(&o, "t.conf",
                                            "\n[device n0]\ntype=net\nfrontend=/f\nbackend=/b\n",
-                                           err, sizeof(err)), -EINVAL);
+                                           err, sizeof(err)),
+                     -EINVAL);
     assert_contains(err, "t.conf:2: ");
     assert_contains(err, "n0");
     assert_contains(err, "command line");
@@ -224,8 +238,9 @@ static void clash_with_command_line(void **state)
 
     assert_int_equal(vs_cli_parse(5, argv, &o, err, sizeof(err)), 0);
     assert_int_equal(vs_config_load_string(&o, "t.conf",
-                                           "[device x]\ntype=net\nfrontend=/f\nbackend=/c1\n",
-                                           err, sizeof(err)), -EINVAL);
+                                           "[device x]\ntype=net\nfrontend=/f\nbackend=/c1\n", err,
+                                           sizeof(err)),
+                     -EINVAL);
     assert_contains(err, "t.conf:1: ");
     assert_contains(err, "/c1");
     assert_contains(err, "n0");
@@ -263,16 +278,17 @@ static void errors_name_file_and_line(void **state)
     /* a device's checks that need all its keys point at its section line */
     load_bad("# c\n[device a]\nfrontend=/f\nbackend=/b\n", 2, "type= is required", NULL);
     load_bad("[device a]\ntype=net\nfrontend=/f\n\n", 1, "backend=", "required");
-    load_bad("[device a]\ntype=blk\nfrontend=/f\nbackend=/b\nmtu=1500\n", 1, "type=net only",
-             NULL);
+    load_bad("[device a]\ntype=blk\nfrontend=/f\nbackend=/b\nmtu=1500\n", 1, "type=net only", NULL);
     load_bad("[device a]\ntype=net\nfrontend=/s\nbackend=/s\n", 1, "same path", NULL);
     /* ... also when the next section begins */
     load_bad("[device a]\ntype=net\n[device b]\n", 1, "frontend=", NULL);
     /* two devices */
     load_bad("[device a]\ntype=net\nfrontend=/f\nbackend=/b\n"
-             "[device a]\ntype=net\nfrontend=/g\nbackend=/c\n", 5, "twice", "line 1");
+             "[device a]\ntype=net\nfrontend=/g\nbackend=/c\n",
+             5, "twice", "line 1");
     load_bad("[device a]\ntype=net\nfrontend=/f\nbackend=/b\n"
-             "[device b]\ntype=net\nfrontend=/b\nbackend=/c\n", 5, "/b", "line 1");
+             "[device b]\ntype=net\nfrontend=/b\nbackend=/c\n",
+             5, "/b", "line 1");
 }
 
 static void long_line(void **state)

@@ -20,39 +20,39 @@
 #include "testutil.h"
 #include "virtio/virtqueue.h"
 
-#define NEED VU_FLAG_NEED_REPLY
-#define F_V1 (UINT64_C(1) << 32)
-#define F_PF (UINT64_C(1) << 30)
+#define NEED             VU_FLAG_NEED_REPLY
+#define F_V1             (UINT64_C(1) << 32)
+#define F_PF             (UINT64_C(1) << 30)
 #define F_GUEST_ANNOUNCE (UINT64_C(1) << 21)
-#define F_CTRL_VQ (UINT64_C(1) << 17)
-#define F_MQ (UINT64_C(1) << 22)
-#define F_MAC (UINT64_C(1) << 5)
-#define F_STATUS (UINT64_C(1) << 16)
-#define F_CTRL_MAC_ADDR (UINT64_C(1) << 23)
-#define F_MRG_RXBUF (UINT64_C(1) << 15)
+#define F_CTRL_VQ        (UINT64_C(1) << 17)
+#define F_MQ             (UINT64_C(1) << 22)
+#define F_MAC            (UINT64_C(1) << 5)
+#define F_STATUS         (UINT64_C(1) << 16)
+#define F_CTRL_MAC_ADDR  (UINT64_C(1) << 23)
+#define F_MRG_RXBUF      (UINT64_C(1) << 15)
 /* What a DPDK-like legacy net back-end offers: no MAC, no STATUS of its own. */
 #define BE_NET_FEATURES (F_V1 | F_PF | F_MRG_RXBUF | F_GUEST_ANNOUNCE | F_MQ)
-#define BE_PF (VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_NET_MTU))
+#define BE_PF           (VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_NET_MTU))
 /* What a vdpa-user front-end acks: CONFIG is implied by F_VDPA (spec 2.2). */
-#define FE_PF (VU_BIT(VU_PF_VDPA) | VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) | \
-               VU_BIT(VU_PF_STATUS))
-#define ST_DRIVER (VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER)
+#define FE_PF                                                                                      \
+    (VU_BIT(VU_PF_VDPA) | VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_STATUS))
+#define ST_DRIVER      (VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER)
 #define ST_FEATURES_OK (ST_DRIVER | VIRTIO_STATUS_FEATURES_OK)
-#define ST_DRIVER_OK (ST_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK)
-#define GUEST_UVA 0x7f0000000000ull
-#define GUEST_SIZE (1u << 20)
+#define ST_DRIVER_OK   (ST_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK)
+#define GUEST_UVA      0x7f0000000000ull
+#define GUEST_SIZE     (1u << 20)
 
 struct down_test {
     struct scripted s;
     uint64_t be_features, be_pf;
-    uint64_t fe_extra;   /* acked beyond FE_PF: CONFIG, as a revision-1 front-end does */
-    uint64_t be_pairs;   /* GET_QUEUE_NUM */
+    uint64_t fe_extra; /* acked beyond FE_PF: CONFIG, as a revision-1 front-end does */
+    uint64_t be_pairs; /* GET_QUEUE_NUM */
     bool net;
-    uint64_t features;   /* what the front-end selected at FEATURES_OK */
-    int config_call;     /* the front-end's config-call eventfd */
+    uint64_t features; /* what the front-end selected at FEATURES_OK */
+    int config_call;   /* the front-end's config-call eventfd */
     int kick[8], call[8];
     int memfd;
-    uint8_t *guest;      /* the memfd, mapped here as the "guest" */
+    uint8_t *guest; /* the memfd, mapped here as the "guest" */
     int fds_idle;
 };
 
@@ -167,8 +167,8 @@ static void negotiate(struct down_test *t, const char *type)
      * QEMU reading this offer warns about CONFIG for net and fs */
     assert_int_equal(m.payload.u64 & VU_BIT(VU_PF_CONFIG), t->be_pf & VU_BIT(VU_PF_CONFIG));
 
-    assert_int_equal(send_u64_req(t->s.fe, VU_REQ_SET_PROTOCOL_FEATURES, NEED,
-                                  FE_PF | t->fe_extra, -1), 0);
+    assert_int_equal(
+        send_u64_req(t->s.fe, VU_REQ_SET_PROTOCOL_FEATURES, NEED, FE_PF | t->fe_extra, -1), 0);
     /* The back-end hears legacy bits only, and no NEED_REPLY on this one. */
     be_recv(t, VU_REQ_SET_PROTOCOL_FEATURES, &m);
     assert_false(m.hdr.flags & NEED);
@@ -251,7 +251,8 @@ static void install_config_call(struct down_test *t)
 {
     t->config_call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     assert_true(t->config_call >= 0);
-    assert_int_equal(send_u64_req(t->s.fe, VU_REQ_VDPA_SET_CONFIG_CALL, NEED, 0, t->config_call), 0);
+    assert_int_equal(send_u64_req(t->s.fe, VU_REQ_VDPA_SET_CONFIG_CALL, NEED, 0, t->config_call),
+                     0);
     fe_expect_ack(t, VU_REQ_VDPA_SET_CONFIG_CALL, 0);
 }
 
@@ -329,7 +330,8 @@ static void layout_ring_at(struct down_test *t, uint32_t i, uint32_t num,
 static void layout_ring(struct down_test *t, uint32_t i, uint32_t num)
 {
     uint64_t base = GUEST_UVA + 0x10000ull * (i + 1);
-    struct vu_vring_addr addr = { .index = i, .desc_user_addr = base,
+    struct vu_vring_addr addr = { .index = i,
+                                  .desc_user_addr = base,
                                   .avail_user_addr = base + 16 * num,
                                   .used_user_addr = base + 0x8000 };
 
@@ -414,16 +416,16 @@ static void down_net_lifecycle(void **state)
     assert_false(offered & F_GUEST_ANNOUNCE);
     assert_int_equal(fe_get_u64(t, VU_REQ_GET_STATUS), 0);
 
-    fe_get_config(t, 0, 24, NULL); /* status 0: refused */
+    fe_get_config(t, 0, 24, NULL);  /* status 0: refused */
     fe_status(t, 0x0F, UINT64_MAX); /* DRIVER_OK from 0: not a transition */
     fe_status(t, ST_DRIVER, 0);
     fe_get_config(t, 0, 24, config);
     assert_memory_equal(config, "\x02\x00\x00\xaa\xbb\xcc", 6);
-    assert_int_equal(config[6], 1);               /* LINK_UP */
-    assert_int_equal(config[8], 2);               /* max_virtqueue_pairs */
+    assert_int_equal(config[6], 1); /* LINK_UP */
+    assert_int_equal(config[8], 2); /* max_virtqueue_pairs */
     assert_int_equal(config[10] | config[11] << 8, 1400);
     assert_int_equal(config[12] | config[13] << 8, 1000); /* speed */
-    assert_int_equal(config[16], 1);              /* full duplex */
+    assert_int_equal(config[16], 1);                      /* full duplex */
     /* not offered -> refused; bit 30 is ignored */
     fe_u64_local(t, VU_REQ_SET_FEATURES, F_V1 | F_GUEST_ANNOUNCE, UINT64_MAX);
     /* ring layout before FEATURES_OK is refused */
@@ -659,7 +661,7 @@ static void down_start_refused_needs_reset(void **state)
                      ST_DRIVER_OK | VIRTIO_STATUS_DEVICE_NEEDS_RESET);
     assert_int_equal(send_empty(t->s.fe, VU_REQ_VDPA_RESUME, 0), 0);
     fe_expect_ack(t, VU_REQ_VDPA_RESUME, UINT64_MAX);
-    fe_status(t, ST_DRIVER_OK, 0);          /* V == S: nothing (spec 5.2 row 2) */
+    fe_status(t, ST_DRIVER_OK, 0);            /* V == S: nothing (spec 5.2 row 2) */
     fe_status(t, ST_FEATURES_OK, UINT64_MAX); /* only a reset leads on (row 4) */
     fe_status(t, 0, 0);
     assert_int_equal(fe_get_u64(t, VU_REQ_GET_STATUS), 0);
@@ -871,8 +873,9 @@ static void down_ctrl_queue(void **state)
     set_mem_table(t);
     /* The driver side of the control queue lives in the same memfd: build
      * it with the driver library over an arena view of the guest memory. */
-    arena = (struct dma_arena){ .fd = -1, .base = t->guest, .size = GUEST_SIZE, .gpa = 0,
-                                .used = 0x80000 };
+    arena = (struct dma_arena){
+        .fd = -1, .base = t->guest, .size = GUEST_SIZE, .gpa = 0, .used = 0x80000
+    };
     assert_int_equal(vq_driver_init(&vq, &arena, 64), 0);
     for (uint32_t i = 0; i < 4; i++)
         layout_ring(t, i, 256);
@@ -898,7 +901,10 @@ static void down_ctrl_queue(void **state)
     bufs[1] = (struct vq_buf){ dma_gpa(&arena, ack), 1, true };
 
     /* VQ_PAIRS_SET 2: answered once the back-end has started pair 2 */
-    cmd[0] = 4; cmd[1] = 0; cmd[2] = 2; cmd[3] = 0;
+    cmd[0] = 4;
+    cmd[1] = 0;
+    cmd[2] = 2;
+    cmd[3] = 0;
     ctrl_post(&vq, bufs, ack, t->kick[ctrl]);
     be_expect_ring_start(t, 2, 0);
     be_expect_ring_start(t, 3, 0);
@@ -923,7 +929,8 @@ static void down_ctrl_queue(void **state)
 
     /* MAC_ADDR_SET: the config space follows */
     static const uint8_t mac[6] = { 0x02, 0x11, 0x22, 0x33, 0x44, 0x55 };
-    cmd[0] = 1; cmd[1] = 1;
+    cmd[0] = 1;
+    cmd[1] = 1;
     memcpy(cmd + 2, mac, 6);
     bufs[0].len = 8;
     ctrl_post(&vq, bufs, ack, t->kick[ctrl]);
@@ -939,7 +946,6 @@ static void down_ctrl_queue(void **state)
     vq_driver_destroy(&vq);
 }
 
-
 /* ---- hostile front-ends (issue 14) ----------------------------------------------------- */
 
 #define CTRL_RING 4 /* 2 * max_virtqueue_pairs with be_pairs 2 */
@@ -948,7 +954,7 @@ static void down_ctrl_queue(void **state)
  * fraction of a millisecond; this bound leaves room for a loaded 2-core CI
  * machine under ASan (44c4f61 made the front-end wait about 450 ms). */
 #define FLOOD_MAX_DELAY_NS (200000000LL * (long long)test_time_scale())
-#define FLOOD_SECONDS 1
+#define FLOOD_SECONDS      1
 
 static int64_t now_ns(void)
 {
@@ -991,8 +997,9 @@ static void ctrl_device_up(struct down_test *t, struct vq_driver *vq, struct dma
 
     select_features(t, F_V1 | F_CTRL_VQ | F_MQ, F_V1 | F_PF | F_MQ);
     set_mem_table(t);
-    *arena = (struct dma_arena){ .fd = -1, .base = t->guest, .size = GUEST_SIZE, .gpa = 0,
-                                 .used = 0x80000 };
+    *arena = (struct dma_arena){
+        .fd = -1, .base = t->guest, .size = GUEST_SIZE, .gpa = 0, .used = 0x80000
+    };
     assert_int_equal(vq_driver_init(vq, arena, num), 0);
     for (uint32_t i = 0; i < CTRL_RING; i++)
         layout_ring(t, i, 256);
@@ -1053,8 +1060,9 @@ static void down_ctrl_kick_unpollable(void **state)
     install_config_call(t);
     select_features(t, F_V1 | F_CTRL_VQ | F_MQ, F_V1 | F_PF | F_MQ);
     set_mem_table(t);
-    arena = (struct dma_arena){ .fd = -1, .base = t->guest, .size = GUEST_SIZE, .gpa = 0,
-                                .used = 0x80000 };
+    arena = (struct dma_arena){
+        .fd = -1, .base = t->guest, .size = GUEST_SIZE, .gpa = 0, .used = 0x80000
+    };
     assert_int_equal(vq_driver_init(&vq, &arena, 64), 0);
     for (uint32_t i = 0; i < CTRL_RING; i++)
         layout_ring(t, i, 256);
@@ -1114,7 +1122,8 @@ static void down_ctrl_rekick_unpollable(void **state)
     assert_int_equal(ctrl_ack(&vq, ack), 1); /* served: VIRTIO_NET_ERR */
 
     assert_int_equal(send_u64_req(t->s.fe, VU_REQ_SET_VRING_KICK, NEED, CTRL_RING, bad), 0);
-    struct pollfd p[2] = { { .fd = t->s.fe, .events = POLLIN }, { .fd = t->s.be, .events = POLLIN } };
+    struct pollfd p[2] = { { .fd = t->s.fe, .events = POLLIN },
+                           { .fd = t->s.be, .events = POLLIN } };
     assert_true(poll(p, 2, SCRIPT_TIMEOUT_MS) > 0);
     if (p[1].revents) {
         /* taken: the stops and DEVICE_NEEDS_RESET, then the ack */
@@ -1152,7 +1161,8 @@ static void down_config_call_saturated(void **state)
     negotiate(t, "net");
     t->config_call = eventfd(0, EFD_CLOEXEC); /* blocking, like a hostile VMM's */
     assert_true(t->config_call >= 0);
-    assert_int_equal(send_u64_req(t->s.fe, VU_REQ_VDPA_SET_CONFIG_CALL, NEED, 0, t->config_call), 0);
+    assert_int_equal(send_u64_req(t->s.fe, VU_REQ_VDPA_SET_CONFIG_CALL, NEED, 0, t->config_call),
+                     0);
     fe_expect_ack(t, VU_REQ_VDPA_SET_CONFIG_CALL, 0);
     ctrl_device_up(t, &vq, &arena, 64);
     assert_int_equal(write(t->config_call, &almost_full, 8), 8);
@@ -1237,8 +1247,9 @@ static void down_ctrl_queue_kept_full(void **state)
     f.stop = 1;
     pthread_join(th, NULL);
     printf("control queue kept full for %d s: %u chains served, %u requests answered, worst "
-           "delay %.3f ms\n", FLOOD_SECONDS, served, requests, (double)worst / 1e6);
-    assert_true(served > 4u * num);  /* the flood really ran, lap after lap */
+           "delay %.3f ms\n",
+           FLOOD_SECONDS, served, requests, (double)worst / 1e6);
+    assert_true(served > 4u * num); /* the flood really ran, lap after lap */
     assert_true(worst < FLOOD_MAX_DELAY_NS);
     assert_int_equal(fe_get_u64(t, VU_REQ_GET_STATUS), ST_DRIVER_OK);
     vq_driver_destroy(&vq);
@@ -1259,8 +1270,8 @@ static long cpu_ticks(pid_t pid)
     fclose(f);
     p = strrchr(buf, ')'); /* the name may hold spaces */
     assert_non_null(p);
-    assert_int_equal(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-                            &utime, &stime), 2);
+    assert_int_equal(
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime), 2);
     return (long)(utime + stime);
 }
 
@@ -1293,7 +1304,7 @@ static void down_ctrl_malformed_stops(void **state)
         usleep(10000);
     }
     assert_true(cpu_ticks(t->s.shim) - before <= idle_max_ticks);
-    assert_int_equal(*ack, 0xff); /* never answered */
+    assert_int_equal(*ack, 0xff);                /* never answered */
     assert_true(quiet_for(t->config_call, 100)); /* one reset, one signal */
     assert_true(quiet_for(t->s.be, 50));
     assert_int_equal(fe_get_u64(t, VU_REQ_GET_STATUS),
@@ -1319,7 +1330,8 @@ static void down_mem_table_unmappable(void **state)
     select_features(t, F_V1, F_V1 | F_PF);
     for (unsigned i = 0; i < 3; i++) {
         /* the first: offset past the file's end; the others: not memory */
-        struct vu_mem_region region = { 0x0, GUEST_SIZE, GUEST_UVA, i == 0 ? 4ull * GUEST_SIZE : 0 };
+        struct vu_mem_region region = { 0x0, GUEST_SIZE, GUEST_UVA,
+                                        i == 0 ? 4ull * GUEST_SIZE : 0 };
         vu_msg_init(&m, VU_REQ_SET_MEM_TABLE, NEED);
         vu_msg_set_mem_table(&m, &region, 1);
         vu_msg_add_fd(&m, fcntl(i < 2 ? bad[i] : sv[0], F_DUPFD_CLOEXEC, 3));

@@ -25,19 +25,19 @@
 #define SILENT_TIMEOUT_KEY "reply-timeout=500ms"
 #endif
 #define SILENT_BOUND_MS 3000
-#define HALF_HEADER 6            /* bytes of a 12-byte header sent before stalling */
+#define HALF_HEADER     6 /* bytes of a 12-byte header sent before stalling */
 /* Item 6/7: how long the victim keeps being timed after the attack. */
 #define OBSERVE_US 300000
 /* Item 7: the trace limit and the content that must survive. */
-#define TRACE_MAX "4K"
-#define TRACE_MAX_BYTES 4096
-#define PRECIOUS "precious: this file is not the shim's to truncate\n"
+#define TRACE_MAX         "4K"
+#define TRACE_MAX_BYTES   4096
+#define PRECIOUS          "precious: this file is not the shim's to truncate\n"
 #define TRACE_FSIZE_LIMIT (64 << 10) /* RLIMIT_FSIZE for the write-failure test */
 /* Item 8a: the shim's open-file limit, and the rings tried (net, 127 pairs). */
-#define NOFILE_LIMIT 256
+#define NOFILE_LIMIT     256
 #define MANY_QUEUE_PAIRS "queue-pairs=127"
-#define MANY_RINGS 254
-#define FDS_PER_RING 3           /* kick, call, err */
+#define MANY_RINGS       254
+#define FDS_PER_RING     3 /* kick, call, err */
 /* The most fds the shim may hold under the attack: a quarter of its limit
  * stays free for other devices' connections. */
 #define NOFILE_BOUND (NOFILE_LIMIT * 3 / 4)
@@ -120,7 +120,8 @@ static void frontend_exits(struct iso *t, const char *what)
     iso_close(&t->attacker.fe);
     iso_expect_eof(t, t->attacker.be, what, ISO_TIMEOUT_MS, false);
     printf("isolation: item 3: %s: the back-end saw the session end %.1f ms after the "
-           "front-end exited\n", what, ms_since(t0));
+           "front-end exited\n",
+           what, ms_since(t0));
     attacker_gone(t, what);
 }
 
@@ -447,7 +448,8 @@ static void item8a_ring_fds(void **state)
         most = n > most ? n : most;
     }
     printf("isolation: item 8a: %d ring fds accepted, then %s; the shim held at most %d fds "
-           "(limit %d)\n", accepted, refused ? "refused" : "no refusal", most, NOFILE_LIMIT);
+           "(limit %d)\n",
+           accepted, refused ? "refused" : "no refusal", most, NOFILE_LIMIT);
     if (!refused)
         iso_fail(t, "%d ring fds accepted with an open-file limit of %d", accepted, NOFILE_LIMIT);
     if (!iso_wait_log(t, "open-file limit", ISO_ALIVE_MS))
@@ -467,8 +469,9 @@ static int send_fd(int sock, int fd)
 {
     char byte = 0, cbuf[CMSG_SPACE(sizeof(int))];
     struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-                         .msg_controllen = sizeof(cbuf) };
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)
+    };
     struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
 
     c->cmsg_level = SOL_SOCKET;
@@ -482,8 +485,9 @@ static int recv_fd(int sock)
 {
     char byte, cbuf[CMSG_SPACE(sizeof(int))];
     struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-                         .msg_controllen = sizeof(cbuf) };
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)
+    };
     struct pollfd p = { .fd = sock, .events = POLLIN };
     struct cmsghdr *c;
     int fd = -1;

@@ -34,13 +34,13 @@
  * flooded (the issue's target is 10 ms; this bound is for a loaded CI
  * machine, the measured figure is printed). */
 #define ITEM4_VICTIM_MAX_US (100000u * test_time_scale())
-#define ITEM4_RING 32768u          /* control-queue entries: one lap (VIRTIO's largest) */
-#define ITEM4_KEYS "queue-size=32768"
-#define ITEM4_MACS 64u             /* a MAC_TABLE_SET of this many addresses ... */
-#define ITEM4_CHUNK 8u             /* ... in descriptors of this many bytes: a lap is long */
-#define ITEM4_ATTACK_MS 1500
-#define ITEM4_REPOST_US 2          /* the guest re-posts the lap this often (busy) */
-#define ITEM4_MIN_SERVED 1024u     /* the flood was real */
+#define ITEM4_RING          32768u /* control-queue entries: one lap (VIRTIO's largest) */
+#define ITEM4_KEYS          "queue-size=32768"
+#define ITEM4_MACS          64u /* a MAC_TABLE_SET of this many addresses ... */
+#define ITEM4_CHUNK         8u  /* ... in descriptors of this many bytes: a lap is long */
+#define ITEM4_ATTACK_MS     1500
+#define ITEM4_REPOST_US     2     /* the guest re-posts the lap this often (busy) */
+#define ITEM4_MIN_SERVED    1024u /* the flood was real */
 
 /* The race on a shared eventfd: the peer makes it blocking, signals it and
  * consumes the signal a random moment later, so that now and then the shim,
@@ -48,14 +48,19 @@
  * read(2) blocks until the next signal; the racer stops signalling as soon
  * as it sees the shim sit in read(2) (/proc/PID/syscall), as a patient
  * attacker would, and the whole loop stays blocked. */
-#define RACE_MS 1000
-#define RACE_MAX_DELAY_US 100      /* signal to consume */
-#define RACE_WEDGED_MS 5           /* in read(2) this long: blocked */
+#define RACE_MS           1000
+#define RACE_MAX_DELAY_US 100 /* signal to consume */
+#define RACE_WEDGED_MS    5   /* in read(2) this long: blocked */
 
-#define CTRL_QUEUE_SIZE 64u        /* the control queue's entries (item 4 aside) */
-#define SETTLE_MS 300              /* the shim acts on what it was sent */
-#define EVENTFD_MAX UINT64_C(0xfffffffffffffffe)
-#define CTRL_RX_PROMISC_ON { VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, 1 }
+#define CTRL_QUEUE_SIZE 64u /* the control queue's entries (item 4 aside) */
+#define SETTLE_MS       300 /* the shim acts on what it was sent */
+#define EVENTFD_MAX     UINT64_C(0xfffffffffffffffe)
+/* clang-format off: a braced initializer, not a block */
+#define CTRL_RX_PROMISC_ON                                                                         \
+    {                                                                                              \
+        VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, 1                                          \
+    }
+/* clang-format on */
 #define CTRL_RX_LEN 3u
 
 /* A thread that races the shim on a shared eventfd. */
@@ -66,7 +71,7 @@ struct racer {
     bool running;
     atomic_bool stop;
     atomic_uint_fast64_t rounds;
-    atomic_bool wedged;          /* the shim was seen blocked in read(2) */
+    atomic_bool wedged; /* the shim was seen blocked in read(2) */
 };
 
 /* A thread that keeps the control queue one lap ahead of the device. */
@@ -84,7 +89,7 @@ struct down_iso {
     struct cs_guest g;
     struct racer racer;
     struct flood flood;
-    int extra[4];                /* pipes and bad fds of the test, or -1 */
+    int extra[4]; /* pipes and bad fds of the test, or -1 */
 };
 
 /* ---- set-up and teardown -------------------------------------------------- */
@@ -186,7 +191,12 @@ static void settle(struct down_iso *s)
 
 /* ---- hostile fds -------------------------------------------------------------- */
 
-enum bad_kind { BAD_MEMFD, BAD_DIRECTORY, BAD_OPATH, BAD_KINDS };
+enum bad_kind {
+    BAD_MEMFD,
+    BAD_DIRECTORY,
+    BAD_OPATH,
+    BAD_KINDS
+};
 
 static const char *const bad_names[BAD_KINDS] = { "a memfd", "a directory fd", "an O_PATH fd" };
 
@@ -337,7 +347,7 @@ static void item2_config_call_full_pipe(void **state)
     cs_init(&s->cs, &s->t, &s->t.attacker, CS_DOWN);
     cs_down_running(&s->cs, &s->g, CTRL_QUEUE_SIZE);
     ack = cs_u64(&s->cs, VU_REQ_VDPA_SET_CONFIG_CALL, CS_NEED, 0, wr);
-    ctrl_command_malformed(s);          /* 44c4f61: blocked in write(2) */
+    ctrl_command_malformed(s); /* 44c4f61: blocked in write(2) */
     settle(s);
     iso_victim_check(&s->t, "item 2 (config-call a full pipe)");
     iso_expect_alive(&s->t);
@@ -363,8 +373,8 @@ static void item2_config_call_saturated(void **state)
     cs_down_running(&s->cs, &s->g, CTRL_QUEUE_SIZE);
     cs_ok(&s->cs, VU_REQ_VDPA_SET_CONFIG_CALL,
           cs_u64(&s->cs, VU_REQ_VDPA_SET_CONFIG_CALL, CS_NEED, 0, efd));
-    set_blocking(efd);                  /* whatever the shim set: it is shared */
-    ctrl_command_malformed(s);          /* 44c4f61: blocked in write(2) */
+    set_blocking(efd);         /* whatever the shim set: it is shared */
+    ctrl_command_malformed(s); /* 44c4f61: blocked in write(2) */
     settle(s);
     iso_victim_check(&s->t, "item 2 (config-call saturated)");
     iso_expect_alive(&s->t);
@@ -390,7 +400,7 @@ static void item2_ctrl_call_full_pipe(void **state)
     cs_ok(&s->cs, VU_REQ_SET_VRING_ENABLE,
           cs_state(&s->cs, VU_REQ_SET_VRING_ENABLE, CS_CTRL_RING, 1));
     cs_fe_status(&s->cs, CS_ST_DRIVER_OK);
-    ctrl_command_ok(s);                 /* 44c4f61: then blocked in write(2) */
+    ctrl_command_ok(s); /* 44c4f61: then blocked in write(2) */
     settle(s);
     iso_victim_check(&s->t, "item 2 (control-queue call a full pipe)");
     iso_expect_alive(&s->t);
@@ -501,10 +511,10 @@ static void item2_ctrl_kick_race(void **state)
 
     cs_init(&s->cs, &s->t, &s->t.attacker, CS_DOWN);
     cs_down_running(&s->cs, &s->g, CTRL_QUEUE_SIZE);
-    race(s, s->g.kick);                 /* 44c4f61: blocked in read(2) */
+    race(s, s->g.kick); /* 44c4f61: blocked in read(2) */
     iso_victim_check(&s->t, "item 2 (control-queue kick race)");
     iso_expect_alive(&s->t);
-    ctrl_command_ok(s);                 /* spurious wake-ups did nothing */
+    ctrl_command_ok(s); /* spurious wake-ups did nothing */
     attacker_leaves(s);
 }
 
@@ -516,7 +526,7 @@ static void item2_up_config_call_race(void **state)
 
     cs_init(&s->cs, &s->t, &s->t.attacker, CS_UP);
     cs_up_negotiate(&s->cs);
-    race(s, s->cs.be_config_call);      /* 44c4f61: blocked in read(2) */
+    race(s, s->cs.be_config_call); /* 44c4f61: blocked in read(2) */
     iso_victim_check(&s->t, "item 2 (up: config-call race)");
     iso_expect_alive(&s->t);
     if (cs_empty(&s->cs, VU_REQ_GET_QUEUE_NUM, 0) != CS_NET_PAIRS)
@@ -588,7 +598,7 @@ static void item4_ctrl_queue_never_empty(void **state)
     if (pthread_create(&f->thread, NULL, flood_main, f) != 0)
         iso_fail(&s->t, "starting the flood thread");
     f->running = true;
-    usleep(ITEM4_ATTACK_MS * 1000u);    /* 44c4f61: the loop serves only the queue */
+    usleep(ITEM4_ATTACK_MS * 1000u); /* 44c4f61: the loop serves only the queue */
     flood_stop(f);
     worst = iso_victim_check(&s->t, "item 4");
     iso_report("item 4", "control commands served during the flood",
@@ -605,16 +615,20 @@ static void item4_ctrl_queue_never_empty(void **state)
 
 /* ---- item 8b: a memory table the shim cannot map ------------------------------------ */
 
-enum bad_mem { MEM_DIRECTORY, MEM_OPATH, MEM_SOCKET, MEM_PAST_END, BAD_MEMS };
-
-static const char *const bad_mem_names[BAD_MEMS] = {
-    "a directory fd", "an O_PATH fd", "a socket", "an offset past the memfd's end"
+enum bad_mem {
+    MEM_DIRECTORY,
+    MEM_OPATH,
+    MEM_SOCKET,
+    MEM_PAST_END,
+    BAD_MEMS
 };
+
+static const char *const bad_mem_names[BAD_MEMS] = { "a directory fd", "an O_PATH fd", "a socket",
+                                                     "an offset past the memfd's end" };
 
 /* The fd (and region) of one unmappable memory table; a socket's peer end
  * goes to *other. */
-static int bad_mem_fd(struct down_iso *s, enum bad_mem k, struct vu_mem_region *region,
-                      int *other)
+static int bad_mem_fd(struct down_iso *s, enum bad_mem k, struct vu_mem_region *region, int *other)
 {
     int sv[2];
 
@@ -655,8 +669,10 @@ static void item8b_unmappable_mem_table(void **state)
         iso_close(&other);
         if (ack == 0 || (s->cs.be_seen & (UINT64_C(1) << VU_REQ_SET_MEM_TABLE)))
             iso_fail(&s->t, "item 8b: a memory table with %s: ack %" PRIu64 "%s", bad_mem_names[k],
-                     ack, (s->cs.be_seen & (UINT64_C(1) << VU_REQ_SET_MEM_TABLE))
-                              ? ", forwarded to the back-end" : "");
+                     ack,
+                     (s->cs.be_seen & (UINT64_C(1) << VU_REQ_SET_MEM_TABLE))
+                         ? ", forwarded to the back-end"
+                         : "");
     }
     /* the session goes on: a good table, the control queue runs */
     cs_mem_table(&s->cs, &s->g);

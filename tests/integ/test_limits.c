@@ -21,7 +21,7 @@
 
 #include "scripted.h"
 
-#define REQ VU_VERSION
+#define REQ           VU_VERSION
 #define FLOOD_SECONDS 2
 /* Resident-memory growth allowed during a flood. ASan keeps freed memory in
  * quarantine (up to 256 MiB), so under it the figure is reported, not bounded. */
@@ -238,8 +238,8 @@ static void backend_floods_the_channel(void **state)
     assert_int_equal(reply_u64(t->s.be, VU_REQ_GET_PROTOCOL_FEATURES, VU_BIT(VU_PF_BACKEND_REQ)),
                      0);
     assert_int_equal(expect_msg(t->s.fe, VU_REQ_GET_PROTOCOL_FEATURES, &m), 0);
-    assert_int_equal(send_u64_req(t->s.fe, VU_REQ_SET_PROTOCOL_FEATURES, REQ,
-                                  VU_BIT(VU_PF_BACKEND_REQ), -1), 0);
+    assert_int_equal(
+        send_u64_req(t->s.fe, VU_REQ_SET_PROTOCOL_FEATURES, REQ, VU_BIT(VU_PF_BACKEND_REQ), -1), 0);
     assert_int_equal(expect_msg(t->s.be, VU_REQ_SET_PROTOCOL_FEATURES, &m), 0);
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, chan), 0);
     {

@@ -29,36 +29,42 @@
 
 /* What the scripted back-ends offer: every protocol feature the shim can
  * relay (legacy), and the same with F_VDPA (vdpa-user). */
-#define ALL_LEGACY_PF (VS_TEST_KNOWN_PF & ~(VU_BIT(VU_PF_PAGEFAULT) | VU_BIT(VU_PF_XEN_MMAP)))
+#define ALL_LEGACY_PF    (VS_TEST_KNOWN_PF & ~(VU_BIT(VU_PF_PAGEFAULT) | VU_BIT(VU_PF_XEN_MMAP)))
 #define VS_TEST_KNOWN_PF ((UINT64_C(1) << VU_PF_COUNT_KNOWN) - 1)
-#define ALL_VDPA_PF (ALL_LEGACY_PF | VU_BIT(VU_PF_VDPA))
+#define ALL_VDPA_PF      (ALL_LEGACY_PF | VU_BIT(VU_PF_VDPA))
 /* What a vdpa-user front-end acks over a legacy back-end (spec 2.2). */
-#define VDPA_FE_PF (CS_VDPA_PF | VU_BIT(VU_PF_LOG_SHMFD) | VU_BIT(VU_PF_RARP))
-#define NET_MTU 1500u
-#define MTU_OFFSET 10u
+#define VDPA_FE_PF        (CS_VDPA_PF | VU_BIT(VU_PF_LOG_SHMFD) | VU_BIT(VU_PF_RARP))
+#define NET_MTU           1500u
+#define MTU_OFFSET        10u
 #define CONFIG_PROBE_SIZE 12u
-#define TWO_PAIRS 2u
-#define PAIR1_RX 2u
-#define PAIR1_TX 3u
-#define RING_SIZE 256u
-#define HOST_ECN 13
-#define DPDK_NO_TSO (VU_BIT(VIRTIO_F_VERSION_1) | VU_BIT(VU_F_PROTOCOL_FEATURES) | \
-                     VU_BIT(VIRTIO_NET_F_CSUM) | VU_BIT(HOST_ECN) | VU_BIT(VIRTIO_NET_F_MRG_RXBUF))
+#define TWO_PAIRS         2u
+#define PAIR1_RX          2u
+#define PAIR1_TX          3u
+#define RING_SIZE         256u
+#define HOST_ECN          13
+#define DPDK_NO_TSO                                                                                \
+    (VU_BIT(VIRTIO_F_VERSION_1) | VU_BIT(VU_F_PROTOCOL_FEATURES) | VU_BIT(VIRTIO_NET_F_CSUM) |     \
+     VU_BIT(HOST_ECN) | VU_BIT(VIRTIO_NET_F_MRG_RXBUF))
 /* The reconnect back-off (shim/refusal.c): the 5th refused session in a
  * row starts a 250 ms delay, doubling. */
-#define LOOP_SESSIONS 8
-#define LOOP_STREAK 5
-#define LOOP_LAST_MIN_MS 900       /* the 8th waits 1000 ms (250, 500, 1000) */
+#define LOOP_SESSIONS        8
+#define LOOP_STREAK          5
+#define LOOP_LAST_MIN_MS     900 /* the 8th waits 1000 ms (250, 500, 1000) */
 #define LOOP_UNKNOWN_REQUEST 0x7777u
 
-enum walk_mode { W_PASS, W_PASS_VDPA, W_UP, W_DOWN };
+enum walk_mode {
+    W_PASS,
+    W_PASS_VDPA,
+    W_UP,
+    W_DOWN
+};
 
 struct ot {
     struct iso t;
     struct cs_peer p;
-    uint64_t be_acked;        /* the last SET_PROTOCOL_FEATURES the back-end got */
-    unsigned be_set_pf;       /* how many it got */
-    uint64_t be_seen_pf;      /* gates of the requests the back-end got */
+    uint64_t be_acked;   /* the last SET_PROTOCOL_FEATURES the back-end got */
+    unsigned be_set_pf;  /* how many it got */
+    uint64_t be_seen_pf; /* gates of the requests the back-end got */
 };
 
 /* ---- the back-end: conv_script's answers, plus what it agreed to -------- */
@@ -226,8 +232,10 @@ static void qemu_second_pair(struct ot *o, uint64_t ack_mask, bool rings)
         iso_fail(&o->t, "GET_QUEUE_NUM says no queue pairs");
     pf1 = ot_qemu_init(o, &f1, ack_mask);
     if (pf1 != pf0 || f1 != f0)
-        iso_fail(&o->t, "the second queue pair was offered 0x%" PRIx64 "/0x%" PRIx64
-                 ", the first 0x%" PRIx64 "/0x%" PRIx64, f1, pf1, f0, pf0);
+        iso_fail(&o->t,
+                 "the second queue pair was offered 0x%" PRIx64 "/0x%" PRIx64
+                 ", the first 0x%" PRIx64 "/0x%" PRIx64,
+                 f1, pf1, f0, pf0);
     /* still connected, the rings of pair 1 accepted */
     if (ot_empty(o, VU_REQ_GET_FEATURES, 0) != f0)
         iso_fail(&o->t, "GET_FEATURES after the second pair's set-up changed");
@@ -294,8 +302,8 @@ static void repeat_refusals_say_why(void **state)
     ot_empty(o, VU_REQ_GET_PROTOCOL_FEATURES, 0);
     if (ot_u64(o, VU_REQ_SET_PROTOCOL_FEATURES, VU_FLAG_NEED_REPLY, CS_VDPA_PF, -1) != 0)
         iso_fail(&o->t, "down-conversion did not start");
-    assert_int_not_equal(ot_u64(o, VU_REQ_SET_PROTOCOL_FEATURES, VU_FLAG_NEED_REPLY,
-                                CS_VDPA_PF, -1), 0);
+    assert_int_not_equal(
+        ot_u64(o, VU_REQ_SET_PROTOCOL_FEATURES, VU_FLAG_NEED_REPLY, CS_VDPA_PF, -1), 0);
     if (!iso_wait_log(&o->t, "after F_VDPA was negotiated", ISO_TIMEOUT_MS))
         iso_fail(&o->t, "no reason for refusing SET_PROTOCOL_FEATURES under F_VDPA");
 }
@@ -320,8 +328,9 @@ static void refusal_loop_backoff(void **state)
     }
     iso_report("refusal loop", "the 8th session waited", (double)took_ms, "ms");
     if (took_ms < LOOP_LAST_MIN_MS)
-        iso_fail(&o->t, "the %dth refused session in a row was accepted after %" PRIu64
-                 " ms: no back-off", LOOP_SESSIONS, took_ms);
+        iso_fail(&o->t,
+                 "the %dth refused session in a row was accepted after %" PRIu64 " ms: no back-off",
+                 LOOP_SESSIONS, took_ms);
     if (!iso_log_contains(&o->t, "in a row ended in a refusal"))
         iso_fail(&o->t, "the loop is not logged");
     if (iso_log_lines(&o->t, "session ended", "") > LOOP_STREAK)
@@ -405,8 +414,9 @@ static bool probe_bit(struct ot *o, unsigned bit, enum walk_mode mode)
         return false;
     }
     if (v)
-        iso_fail(&o->t, "mode %d: the request protocol feature %u enables was refused (%" PRIu64
-                 ")", mode, bit, v);
+        iso_fail(&o->t,
+                 "mode %d: the request protocol feature %u enables was refused (%" PRIu64 ")", mode,
+                 bit, v);
     return true;
 }
 
@@ -421,8 +431,7 @@ static uint64_t served_by_shim(enum walk_mode mode)
         return VU_BIT(VU_PF_CONFIG) | VU_BIT(VU_PF_BACKEND_REQ) | VU_BIT(VU_PF_RESET_DEVICE) |
                VU_BIT(VU_PF_NET_MTU) | VU_BIT(VU_PF_STATUS) | VU_BIT(VU_PF_MQ);
     case W_DOWN: /* the device model */
-        return VU_BIT(VU_PF_VDPA) | VU_BIT(VU_PF_CONFIG) | VU_BIT(VU_PF_STATUS) |
-               VU_BIT(VU_PF_MQ);
+        return VU_BIT(VU_PF_VDPA) | VU_BIT(VU_PF_CONFIG) | VU_BIT(VU_PF_STATUS) | VU_BIT(VU_PF_MQ);
     default: /* pass-through under F_VDPA: the back-end's bits only */
         return 0;
     }
@@ -445,8 +454,9 @@ static void walk(struct ot *o, enum walk_mode mode)
     if (mode == W_DOWN || mode == W_PASS_VDPA)
         assert_true(vu_has_bit(ack, VU_PF_VDPA));
     if (ot_u64(o, VU_REQ_SET_PROTOCOL_FEATURES, VU_FLAG_NEED_REPLY, ack, -1) != 0)
-        iso_fail(&o->t, "mode %d: SET_PROTOCOL_FEATURES 0x%" PRIx64 " (offer 0x%" PRIx64
-                 ") refused", mode, ack, offer);
+        iso_fail(&o->t,
+                 "mode %d: SET_PROTOCOL_FEATURES 0x%" PRIx64 " (offer 0x%" PRIx64 ") refused", mode,
+                 ack, offer);
     /* vdpa-user: the config space reads from ACKNOWLEDGE on (spec 6.1) */
     if (vu_has_bit(ack, VU_PF_VDPA) &&
         ot_u64(o, VU_REQ_SET_STATUS, VU_FLAG_NEED_REPLY, CS_ST_DRIVER, -1) != 0)
@@ -458,9 +468,10 @@ static void walk(struct ot *o, enum walk_mode mode)
         if (probe_bit(o, bit, mode))
             continue;
         if (!vu_has_bit(o->be_acked, bit) && !vu_has_bit(served_by_shim(mode), bit))
-            iso_fail(&o->t, "mode %d offers protocol feature %u (offer 0x%" PRIx64 ") without "
-                     "serving it or negotiating it with the back-end (it agreed to 0x%" PRIx64
-                     ")", mode, bit, offer, o->be_acked);
+            iso_fail(&o->t,
+                     "mode %d offers protocol feature %u (offer 0x%" PRIx64 ") without "
+                     "serving it or negotiating it with the back-end (it agreed to 0x%" PRIx64 ")",
+                     mode, bit, offer, o->be_acked);
     }
     /* the session is still up */
     ot_empty(o, VU_REQ_GET_FEATURES, 0);
@@ -532,8 +543,8 @@ static void offer_invisible_to_legacy_vmm(void **state)
     vu_msg_set_config(&m, 0, CONFIG_PROBE_SIZE, 0, NULL);
     ot_call(o, &m);
     if (m.hdr.size != VU_CONFIG_HDR_SIZE + CONFIG_PROBE_SIZE)
-        iso_fail(&o->t, "GET_CONFIG under F_VDPA without CONFIG acked: reply of %" PRIu32
-                 " bytes", m.hdr.size);
+        iso_fail(&o->t, "GET_CONFIG under F_VDPA without CONFIG acked: reply of %" PRIu32 " bytes",
+                 m.hdr.size);
 
     ot_connect(o, CS_VDPA_FEATURES, CS_VDPA_PF, true);
     ot_empty(o, VU_REQ_GET_FEATURES, 0);

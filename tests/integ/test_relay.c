@@ -27,21 +27,21 @@
 
 #include "scripted.h"
 
-#define TIMEOUT_MS SCRIPT_TIMEOUT_MS /* any single wait for a message or EOF */
-#define QUIET_MS 300                 /* "nothing arrives" */
-#define EXIT_WAIT_MS 5000            /* SIGTERM to exit (slower under ASan) */
+#define TIMEOUT_MS   SCRIPT_TIMEOUT_MS /* any single wait for a message or EOF */
+#define QUIET_MS     300               /* "nothing arrives" */
+#define EXIT_WAIT_MS 5000              /* SIGTERM to exit (slower under ASan) */
 
 /* VERSION_1 (32), PROTOCOL_FEATURES (30), MAC (5), CSUM (0). */
-#define FEATURES (VU_BIT(32) | VU_BIT(VU_F_PROTOCOL_FEATURES) | VU_BIT(5) | VU_BIT(0))
-#define REQ VU_VERSION                        /* header flags of a plain request */
-#define REQ_NEED (VU_VERSION | VU_FLAG_NEED_REPLY)
-#define REPLY (VU_VERSION | VU_FLAG_REPLY)
+#define FEATURES        (VU_BIT(32) | VU_BIT(VU_F_PROTOCOL_FEATURES) | VU_BIT(5) | VU_BIT(0))
+#define REQ             VU_VERSION /* header flags of a plain request */
+#define REQ_NEED        (VU_VERSION | VU_FLAG_NEED_REPLY)
+#define REPLY           (VU_VERSION | VU_FLAG_REPLY)
 #define NET_CONFIG_SIZE 24u
 
 struct relay_test {
     struct scripted s;
-    int fds_idle;  /* the shim's open fds right after start, before any peer */
-    bool done;     /* the test body ran to its end (else: dump the logs) */
+    int fds_idle; /* the shim's open fds right after start, before any peer */
+    bool done;    /* the test body ran to its end (else: dump the logs) */
 };
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -135,8 +135,9 @@ static void expect(int fd, const char *who, enum vu_channel ch, uint32_t req, ui
                  rc == -ECONNRESET ? "disconnected" : strerror(-rc));
     if (m->hdr.request != req || m->hdr.flags != flags || m->hdr.size != size || m->nfds != nfds) {
         vu_msg_close_fds(m);
-        fail_msg("%s: expected %s flags=0x%" PRIx32 " size=%" PRIu32 " with %u fds; got %s (%" PRIu32
-                 ") flags=0x%" PRIx32 " size=%" PRIu32 " with %u fds",
+        fail_msg("%s: expected %s flags=0x%" PRIx32 " size=%" PRIu32
+                 " with %u fds; got %s (%" PRIu32 ") flags=0x%" PRIx32 " size=%" PRIu32
+                 " with %u fds",
                  who, req_name(ch, req), flags, size, nfds, req_name(ch, m->hdr.request),
                  m->hdr.request, m->hdr.flags, m->hdr.size, m->nfds);
     }
@@ -191,8 +192,8 @@ static uint64_t roundtrip_u64(struct relay_test *t, uint32_t req, uint64_t be_va
 
 /* F_VDPA implies CONFIG (docs/vdpa-user.md 2.2): not shown, so that a
  * legacy QEMU reading the same offer does not warn about it. */
-#define DOWN_OFFER (VU_BIT(VU_PF_VDPA) | VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) | \
-                    VU_BIT(VU_PF_STATUS))
+#define DOWN_OFFER                                                                                 \
+    (VU_BIT(VU_PF_VDPA) | VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_STATUS))
 
 /* The protocol features a front-end sees for a back-end offering pf: all of
  * them, plus vdpa-user by down-conversion when a legacy (net) back-end has
@@ -417,8 +418,8 @@ static int group_setup(void **state)
     (void)state;
     snprintf(path, sizeof(path), "%s/vdpa-shim", scripted_build_dir());
     if (access(path, X_OK) < 0) {
-        fprintf(stderr, "%s: %s (set BUILD to the build directory, run from the repo root)\n",
-                path, strerror(errno));
+        fprintf(stderr, "%s: %s (set BUILD to the build directory, run from the repo root)\n", path,
+                strerror(errno));
         return -1;
     }
     return 0;
@@ -443,7 +444,8 @@ static void forwarding_and_masking(void **state)
 
     /* PAGEFAULT and XEN_MMAP need more than forwarding: hidden; the rest kept. */
     assert_int_equal(roundtrip_u64(t, VU_REQ_GET_PROTOCOL_FEATURES, kept | hidden), shown_pf(kept));
-    assert_true(scripted_file_contains(t->s.trace_path, "be->fe GET_FEATURES reply features=0x0000000140000021"));
+    assert_true(scripted_file_contains(t->s.trace_path,
+                                       "be->fe GET_FEATURES reply features=0x0000000140000021"));
 
     /* Acking a hidden bit without NEED_REPLY: both sides are disconnected,
      * and the back-end never sees the request. */
@@ -455,8 +457,8 @@ static void forwarding_and_masking(void **state)
 
 /* ---- 2. fds go peer to peer ------------------------------------------------------ */
 
-#define MEM_SIZE 65536u
-#define PATTERN_AT 4096u
+#define MEM_SIZE    65536u
+#define PATTERN_AT  4096u
 #define PATTERN_LEN 256u
 
 static void fds_peer_to_peer(void **state)
@@ -594,7 +596,8 @@ static void refusal_keeps_reply_order(void **state)
     expect(t->s.fe, "front-end", VU_CHAN_FRONTEND, VU_REQ_SET_VRING_NUM, REPLY, 8, 0, &m);
     if (m.payload.u64 != 0)
         fail_msg("first SET_VRING_NUM reply is %" PRIu64 ", not the back-end's 0: the shim's "
-                 "refusal of ring 300 overtook the reply owed for ring 0", m.payload.u64);
+                 "refusal of ring 300 overtook the reply owed for ring 0",
+                 m.payload.u64);
     expect(t->s.fe, "front-end", VU_CHAN_FRONTEND, VU_REQ_SET_VRING_NUM, REPLY, 8, 0, &m);
     assert_int_not_equal(m.payload.u64, 0);
 
@@ -833,14 +836,16 @@ static void backend_channel_spliced(void **state)
     expect(chan[0], "front-end channel", VU_CHAN_BACKEND, VU_BREQ_CONFIG_CHANGE_MSG, REQ_NEED, 0, 0,
            &m);
     send_reply_u64(chan[0], VU_BREQ_CONFIG_CHANGE_MSG, 0);
-    expect(be_chan, "back-end channel", VU_CHAN_BACKEND, VU_BREQ_CONFIG_CHANGE_MSG, REPLY, 8, 0, &m);
+    expect(be_chan, "back-end channel", VU_CHAN_BACKEND, VU_BREQ_CONFIG_CHANGE_MSG, REPLY, 8, 0,
+           &m);
     assert_int_equal(m.payload.u64, 0);
     /* A failure answer passes unchanged too. */
     send_req(be_chan, VU_BREQ_CONFIG_CHANGE_MSG, VU_FLAG_NEED_REPLY);
     expect(chan[0], "front-end channel", VU_CHAN_BACKEND, VU_BREQ_CONFIG_CHANGE_MSG, REQ_NEED, 0, 0,
            &m);
     send_reply_u64(chan[0], VU_BREQ_CONFIG_CHANGE_MSG, 7);
-    expect(be_chan, "back-end channel", VU_CHAN_BACKEND, VU_BREQ_CONFIG_CHANGE_MSG, REPLY, 8, 0, &m);
+    expect(be_chan, "back-end channel", VU_CHAN_BACKEND, VU_BREQ_CONFIG_CHANGE_MSG, REPLY, 8, 0,
+           &m);
     assert_int_equal(m.payload.u64, 7);
 
     /* HOST_NOTIFIER was never negotiated: refused, never forwarded, and
@@ -1103,11 +1108,11 @@ static void cli_errors(void **state)
 
 /* ---- 12. isolation: own sockets, reply-timeout=, the fd budget, backend-uid= ------- */
 
-#define ISO_PF (VU_BIT(VU_PF_BACKEND_REQ) | VU_BIT(VU_PF_REPLY_ACK))
-#define ISO_TIMEOUT_MS 500           /* reply-timeout= of the time-out tests */
-#define ISO_SLACK_MS 100             /* poll and scheduling slack under the time-out */
-#define ISO_NOFILE 128               /* the shim's open-file limit in the budget test */
-#define ISO_RINGS 200                /* more rings than that limit allows */
+#define ISO_PF         (VU_BIT(VU_PF_BACKEND_REQ) | VU_BIT(VU_PF_REPLY_ACK))
+#define ISO_TIMEOUT_MS 500 /* reply-timeout= of the time-out tests */
+#define ISO_SLACK_MS   100 /* poll and scheduling slack under the time-out */
+#define ISO_NOFILE     128 /* the shim's open-file limit in the budget test */
+#define ISO_RINGS      200 /* more rings than that limit allows */
 
 static uint64_t now_ms(void)
 {
@@ -1251,7 +1256,8 @@ static int setup_few_fds(void **state)
  * (and acked), else the failure the front-end was answered with. */
 static uint64_t set_call(struct relay_test *t, uint32_t ring, int efd)
 {
-    struct pollfd p[2] = { { .fd = t->s.be, .events = POLLIN }, { .fd = t->s.fe, .events = POLLIN } };
+    struct pollfd p[2] = { { .fd = t->s.be, .events = POLLIN },
+                           { .fd = t->s.fe, .events = POLLIN } };
     struct vu_msg m;
 
     send_u64(t->s.fe, VU_REQ_SET_VRING_CALL, VU_FLAG_NEED_REPLY, ring, efd);
@@ -1289,8 +1295,8 @@ static void fd_budget_refusal(void **state)
     if (refused_at < VU_MAX_FDS || refused_at >= ISO_NOFILE)
         fail_msg("refused at ring %u", refused_at);
     expect_log(t, "share of the open-file limit");
-    assert_int_equal(set_call(t, 0, efd), 0);                 /* same slot: no more fds */
-    assert_int_equal(set_call(t, refused_at, efd), EMFILE);   /* still full */
+    assert_int_equal(set_call(t, 0, efd), 0);               /* same slot: no more fds */
+    assert_int_equal(set_call(t, refused_at, efd), EMFILE); /* still full */
     assert_int_equal(roundtrip_u64(t, VU_REQ_GET_FEATURES, FEATURES), FEATURES);
     close(efd);
     t->done = true;

@@ -20,16 +20,16 @@
 
 #include "scripted.h"
 
-#define REQ VU_VERSION
+#define REQ      VU_VERSION
 #define REQ_NEED (VU_VERSION | VU_FLAG_NEED_REPLY)
 /* VERSION_1 (32), PROTOCOL_FEATURES (30), MAC (5), MRG_RXBUF (15). */
-#define FEATURES (VU_BIT(32) | VU_BIT(VU_F_PROTOCOL_FEATURES) | VU_BIT(5) | VU_BIT(15))
+#define FEATURES    (VU_BIT(32) | VU_BIT(VU_F_PROTOCOL_FEATURES) | VU_BIT(5) | VU_BIT(15))
 #define RING_PACKED 34
-#define PF (VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_BACKEND_REQ))
-#define MEM_SIZE (1u << 20)
-#define MEM_UVA 0x7f1200000000ull /* the front-end's address of guest memory */
-#define RING_NUM 256u
-#define RINGS 2u
+#define PF          (VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_BACKEND_REQ))
+#define MEM_SIZE    (1u << 20)
+#define MEM_UVA     0x7f1200000000ull /* the front-end's address of guest memory */
+#define RING_NUM    256u
+#define RINGS       2u
 
 struct rp_test {
     struct scripted s;
@@ -37,8 +37,8 @@ struct rp_test {
     int memfd;
     uint8_t *mem;
     int kick[RINGS], call[RINGS];
-    int chan[2];      /* the front-end's back-end channel: [0] kept, [1] sent */
-    int be_chan;      /* the back-end's end, as the back-end received it */
+    int chan[2]; /* the front-end's back-end channel: [0] kept, [1] sent */
+    int be_chan; /* the back-end's end, as the back-end received it */
 };
 
 /* Where ring i lives in guest memory (offsets from the start). */
@@ -132,8 +132,9 @@ static void through_state(struct rp_test *t, uint32_t req, uint32_t index, uint3
 static void bring_up(struct rp_test *t, uint64_t features)
 {
     struct vu_msg m;
-    struct vu_mem_region region = { .guest_phys_addr = 0, .memory_size = MEM_SIZE,
-                                    .userspace_addr = MEM_UVA, .mmap_offset = 0 };
+    struct vu_mem_region region = {
+        .guest_phys_addr = 0, .memory_size = MEM_SIZE, .userspace_addr = MEM_UVA, .mmap_offset = 0
+    };
 
     assert_int_equal(send_empty(t->s.fe, VU_REQ_SET_OWNER, REQ), 0); /* held by the shim */
     assert_int_equal(roundtrip(t, VU_REQ_GET_FEATURES, FEATURES | VU_BIT(RING_PACKED)),
@@ -153,7 +154,8 @@ static void bring_up(struct rp_test *t, uint64_t features)
     vu_msg_add_fd(&m, fcntl(t->memfd, F_DUPFD_CLOEXEC, 3));
     through(t, &m);
     for (uint32_t i = 0; i < RINGS; i++) {
-        struct vu_vring_addr a = { .index = i, .desc_user_addr = MEM_UVA + ring_off(i, 0),
+        struct vu_vring_addr a = { .index = i,
+                                   .desc_user_addr = MEM_UVA + ring_off(i, 0),
                                    .avail_user_addr = MEM_UVA + ring_off(i, 1),
                                    .used_user_addr = MEM_UVA + ring_off(i, 2) };
         through_state(t, VU_REQ_SET_VRING_NUM, i, RING_NUM);

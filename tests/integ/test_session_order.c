@@ -36,42 +36,45 @@
 #include "scripted.h"
 #include "virtio.h"
 
-#define TIMEOUT_MS SCRIPT_TIMEOUT_MS /* any one wait for a message, EOF or trace line */
-#define QUIET_MS 200                 /* "nothing arrives" */
-#define SETTLE_TRIES 100             /* fd count settling: 100 x 20 ms */
-#define SETTLE_US 20000
-#define FD_SCAN_MAX 4096             /* the highest fd number looked at for a free one */
-#define NEED VU_FLAG_NEED_REPLY
-#define REPLY (VU_VERSION | VU_FLAG_REPLY)
+#define TIMEOUT_MS   SCRIPT_TIMEOUT_MS /* any one wait for a message, EOF or trace line */
+#define QUIET_MS     200               /* "nothing arrives" */
+#define SETTLE_TRIES 100               /* fd count settling: 100 x 20 ms */
+#define SETTLE_US    20000
+#define FD_SCAN_MAX  4096 /* the highest fd number looked at for a free one */
+#define NEED         VU_FLAG_NEED_REPLY
+#define REPLY        (VU_VERSION | VU_FLAG_REPLY)
 
 /* VERSION_1, PROTOCOL_FEATURES, MAC, MTU. */
-#define FEATURES (VU_BIT(VIRTIO_F_VERSION_1) | VU_BIT(VU_F_PROTOCOL_FEATURES) | \
-                  VU_BIT(VIRTIO_NET_F_MAC) | VU_BIT(VIRTIO_NET_F_MTU))
+#define FEATURES                                                                                   \
+    (VU_BIT(VIRTIO_F_VERSION_1) | VU_BIT(VU_F_PROTOCOL_FEATURES) | VU_BIT(VIRTIO_NET_F_MAC) |      \
+     VU_BIT(VIRTIO_NET_F_MTU))
 
 /* Pass-through: a legacy back-end with REPLY_ACK only; the shim shows STATUS
  * and MQ too (for down-conversion), and a legacy front-end acks them. */
-#define LEGACY_BE_PF VU_BIT(VU_PF_REPLY_ACK)
-#define PASS_FE_PF (VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_STATUS) | VU_BIT(VU_PF_MQ))
-#define PASS_STATUS 0x0bu  /* ACKNOWLEDGE | DRIVER | FEATURES_OK */
-#define NET_QUEUE_PAIRS 1u /* the shim's GET_QUEUE_NUM for net without MQ */
+#define LEGACY_BE_PF    VU_BIT(VU_PF_REPLY_ACK)
+#define PASS_FE_PF      (VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_STATUS) | VU_BIT(VU_PF_MQ))
+#define PASS_STATUS     0x0bu /* ACKNOWLEDGE | DRIVER | FEATURES_OK */
+#define NET_QUEUE_PAIRS 1u    /* the shim's GET_QUEUE_NUM for net without MQ */
 
 /* Up-conversion (as tests/integ/test_upconv.c): a vdpa-user back-end and a
  * legacy front-end's ack. */
-#define VDPA_BE_PF (VU_BIT(VU_PF_VDPA) | VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) | \
-                    VU_BIT(VU_PF_CONFIG) | VU_BIT(VU_PF_STATUS))
-#define UP_FE_PF (VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_NET_MTU) | \
-                  VU_BIT(VU_PF_RESET_DEVICE) | VU_BIT(VU_PF_BACKEND_REQ))
-#define NET_DEVICE_ID 1u
-#define NET_VQS 2u
-#define RING_MAX 1024u
+#define VDPA_BE_PF                                                                                 \
+    (VU_BIT(VU_PF_VDPA) | VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_CONFIG) |      \
+     VU_BIT(VU_PF_STATUS))
+#define UP_FE_PF                                                                                   \
+    (VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_NET_MTU) |                          \
+     VU_BIT(VU_PF_RESET_DEVICE) | VU_BIT(VU_PF_BACKEND_REQ))
+#define NET_DEVICE_ID   1u
+#define NET_VQS         2u
+#define RING_MAX        1024u
 #define NET_CONFIG_SIZE 24u
-#define ST_NEGOTIATING (VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER)
+#define ST_NEGOTIATING  (VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER)
 
 struct order_test {
     struct scripted s;
-    int fds_idle; /* the shim's open fds before any session */
+    int fds_idle;       /* the shim's open fds before any session */
     rlim_t nofile_soft; /* the shim's soft open-file limit to restore, 0: untouched */
-    bool done;    /* the body ran to its end (else: dump the log and trace) */
+    bool done;          /* the body ran to its end (else: dump the log and trace) */
 };
 
 /* ---- fixture ------------------------------------------------------------------ */
@@ -231,7 +234,7 @@ static void pass_negotiate(struct order_test *t)
 /* A request of the front-end and what it must get back. */
 struct step {
     uint32_t req, flags;
-    bool has_u64;   /* a u64 payload */
+    bool has_u64; /* a u64 payload */
     uint64_t u64;
     uint64_t reply; /* the u64 the front-end must get */
 };
@@ -272,8 +275,9 @@ static void pipelined(struct order_test *t, const struct step *first, const stru
         if (rc == 0)
             vu_msg_close_fds(&m);
         fail_msg("out of order: the front-end got %s%s while the back-end still owed the reply "
-                 "to %s, sent before it", rc ? strerror(-rc) : name_of(m.hdr.request),
-                 rc ? "" : "'s reply", name_of(first->req));
+                 "to %s, sent before it",
+                 rc ? strerror(-rc) : name_of(m.hdr.request), rc ? "" : "'s reply",
+                 name_of(first->req));
     }
     assert_int_equal(reply_u64(t->s.be, first->req, first->reply), 0);
 
@@ -455,7 +459,8 @@ static bool expect_fe_refused_then_closed(struct order_test *t, bool asked)
         if (!asked || m.hdr.request != VU_REQ_SET_PROTOCOL_FEATURES || m.hdr.flags != REPLY ||
             m.payload.u64 == 0)
             fail_msg("front-end: expected a failed ack or a disconnect, got %s flags=0x%" PRIx32
-                     " value %" PRIu64, name_of(m.hdr.request), m.hdr.flags, m.payload.u64);
+                     " value %" PRIu64,
+                     name_of(m.hdr.request), m.hdr.flags, m.payload.u64);
         rc = vu_recv_blocking(t->s.fe, &m, TIMEOUT_MS);
         if (rc == 0)
             vu_msg_close_fds(&m);
@@ -495,7 +500,8 @@ static void expect_log_names_reason(struct order_test *t, bool fe_acked)
                       (log && strstr(log, "answered with a failure")))) {
         free(log);
         fail_msg("the front-end got no answer, but the trace or the log says it was answered "
-                 "(\"%s\" / \"answered with a failure\")", answered);
+                 "(\"%s\" / \"answered with a failure\")",
+                 answered);
     }
 
     assert_non_null(log);
@@ -533,8 +539,8 @@ static void begin_fails(struct order_test *t, bool asked)
 
     up_offer(t);
     starve_shim_of_fds(t);
-    assert_int_equal(send_u64_req(t->s.fe, VU_REQ_SET_PROTOCOL_FEATURES, asked ? NEED : 0,
-                                  UP_FE_PF, -1), 0);
+    assert_int_equal(
+        send_u64_req(t->s.fe, VU_REQ_SET_PROTOCOL_FEATURES, asked ? NEED : 0, UP_FE_PF, -1), 0);
     fe_acked = expect_fe_refused_then_closed(t, asked);
     expect_be_closed_untouched(t);
     restore_shim_fds(t);

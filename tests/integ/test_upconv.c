@@ -20,21 +20,23 @@
 #include "virtio.h"
 
 #define FEATURES (UINT64_C(1) << 32 | UINT64_C(1) << 30 | 1u << 5 /* MAC */ | 1u << 3 /* MTU */)
-#define BE_PF (VU_BIT(VU_PF_VDPA) | VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) | \
-               VU_BIT(VU_PF_CONFIG) | VU_BIT(VU_PF_STATUS))
+#define BE_PF                                                                                      \
+    (VU_BIT(VU_PF_VDPA) | VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_CONFIG) |      \
+     VU_BIT(VU_PF_STATUS))
 /* What a legacy net front-end acks; CONFIG is not shown to it (QEMU keeps
  * virtio-net's config itself and warns when a back-end offers CONFIG). */
-#define FE_PF (VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) | \
-               VU_BIT(VU_PF_NET_MTU) | VU_BIT(VU_PF_RESET_DEVICE) | VU_BIT(VU_PF_BACKEND_REQ))
-#define NEED VU_FLAG_NEED_REPLY
+#define FE_PF                                                                                      \
+    (VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_NET_MTU) |                          \
+     VU_BIT(VU_PF_RESET_DEVICE) | VU_BIT(VU_PF_BACKEND_REQ))
+#define NEED     VU_FLAG_NEED_REPLY
 #define RING_MAX 1024u /* the scripted back-end's VDPA_GET_VRING_NUM */
 
 struct up_test {
     struct scripted s;
-    bool provision;    /* the shim was given mac= and mtu= */
-    uint64_t extra_pf; /* protocol features the front-end acks besides FE_PF */
-    int config_call;   /* the eventfd the shim handed the back-end */
-    int fds_idle;      /* the shim's open fds before any session */
+    bool provision;       /* the shim was given mac= and mtu= */
+    uint64_t extra_pf;    /* protocol features the front-end acks besides FE_PF */
+    int config_call;      /* the eventfd the shim handed the back-end */
+    int fds_idle;         /* the shim's open fds before any session */
     uint64_t be_features; /* the back-end's GET_FEATURES, 0: FEATURES */
     uint16_t max_pairs;   /* config max_virtqueue_pairs, 0: left 0 */
 };
@@ -97,8 +99,8 @@ static void negotiate(struct up_test *t, uint32_t device_id, uint64_t vqs)
     assert_int_equal(m.payload.u64 & FE_PF, FE_PF);
     assert_false(m.payload.u64 & VU_BIT(VU_PF_CONFIG));
 
-    assert_int_equal(send_u64_req(t->s.fe, VU_REQ_SET_PROTOCOL_FEATURES, NEED,
-                                  FE_PF | t->extra_pf, -1), 0);
+    assert_int_equal(
+        send_u64_req(t->s.fe, VU_REQ_SET_PROTOCOL_FEATURES, NEED, FE_PF | t->extra_pf, -1), 0);
     be_ack(t, VU_REQ_SET_PROTOCOL_FEATURES, &m);
     assert_int_equal(m.payload.u64, VU_BIT(VU_PF_VDPA) | VU_BIT(VU_PF_MQ) |
                                         VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_CONFIG) |
@@ -578,7 +580,6 @@ static void up_wrong_device_type(void **state)
     assert_true(closed_within(t->s.fe, SCRIPT_TIMEOUT_MS));
 }
 
-
 /* ---- a hostile back-end (issue 14) ----------------------------------------------- */
 
 #define STORM_MS 600
@@ -713,11 +714,11 @@ static void up_config_call_storm(void **state)
 
 /* ---- multiqueue: the shim drives the back-end's control queue ------------- */
 
-#define MQ_PAIRS 4u
-#define MQ_VQS (2 * MQ_PAIRS + 1)
-#define MQ_CTRL_RING (2 * MQ_PAIRS)
+#define MQ_PAIRS       4u
+#define MQ_VQS         (2 * MQ_PAIRS + 1)
+#define MQ_CTRL_RING   (2 * MQ_PAIRS)
 #define MQ_FE_FEATURES (FEATURES | VU_BIT(VIRTIO_NET_F_MQ)) /* QEMU: MQ, never CTRL_VQ */
-#define MQ_WAIT_MS 5000
+#define MQ_WAIT_MS     5000
 
 /* The back-end's view of the shim's control queue. */
 struct mq_ctrl {
@@ -932,8 +933,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(up_provisioning, up_setup_provision, up_teardown),
         cmocka_unit_test_setup_teardown(up_config_call_storm, up_setup, up_teardown),
         cmocka_unit_test_setup_teardown(up_mq_drives_backend_ctrl_queue, up_setup, up_teardown),
-        cmocka_unit_test_setup_teardown(up_mq_without_backend_ctrl_refused, up_setup,
-                                        up_teardown),
+        cmocka_unit_test_setup_teardown(up_mq_without_backend_ctrl_refused, up_setup, up_teardown),
     };
 
     if (getenv("TEST_FILTER")) /* one test by name (cmocka's pattern) */

@@ -36,28 +36,29 @@
 #include "virtio/virtqueue.h"
 
 #define TIMEOUT_MS 3000
-#define NEED VU_FLAG_NEED_REPLY
-#define MAX_RINGS 8
-#define RING_SIZE 64
+#define NEED       VU_FLAG_NEED_REPLY
+#define MAX_RINGS  8
+#define RING_SIZE  64
 #define ARENA_SIZE (8u << 20)
-#define ARENA_GPA 0x40000000ull /* not 0 and not the local address: catches gpa/uva mix-ups */
+#define ARENA_GPA  0x40000000ull /* not 0 and not the local address: catches gpa/uva mix-ups */
 
-#define PF_VDPA_SET (VU_BIT(VU_PF_VDPA) | VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) | \
-                     VU_BIT(VU_PF_CONFIG) | VU_BIT(VU_PF_STATUS))
+#define PF_VDPA_SET                                                                                \
+    (VU_BIT(VU_PF_VDPA) | VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_CONFIG) |      \
+     VU_BIT(VU_PF_STATUS))
 
 /* ---- The back-end process ---------------------------------------------------- */
 
 struct ctx {
     char dir[64], sock_path[128], log_path[128], stats_path[128], disk_path[128];
     pid_t pid;
-    int fd;                        /* front-end connection */
+    int fd; /* front-end connection */
     struct dma_arena mem;
     bool mem_ok;
     unsigned nrings;
     struct vq_driver vq[MAX_RINGS];
     int kick[MAX_RINGS], call[MAX_RINGS], err[MAX_RINGS];
     int config_call;
-    uint64_t features;             /* negotiated */
+    uint64_t features; /* negotiated */
 };
 
 static const char *build_dir(void)
@@ -518,8 +519,9 @@ static void *alloc(struct ctx *c, size_t size)
 /* ---- virtio-net helpers ---------------------------------------------------------- */
 
 #define NET_HDR 12
-#define NET_BASE_FEATURES (VU_BIT(VIRTIO_F_VERSION_1) | VU_BIT(VU_F_PROTOCOL_FEATURES) | \
-                           VU_BIT(VIRTIO_NET_F_MAC) | VU_BIT(VIRTIO_NET_F_STATUS))
+#define NET_BASE_FEATURES                                                                          \
+    (VU_BIT(VIRTIO_F_VERSION_1) | VU_BIT(VU_F_PROTOCOL_FEATURES) | VU_BIT(VIRTIO_NET_F_MAC) |      \
+     VU_BIT(VIRTIO_NET_F_STATUS))
 
 static void post_rx(struct ctx *c, unsigned ring, unsigned count, uint32_t size)
 {
@@ -577,8 +579,9 @@ static void expect_tx_done(struct ctx *c, unsigned ring)
 
 /* ---- virtio-blk helpers ----------------------------------------------------------- */
 
-#define BLK_FEATURES (VU_BIT(VIRTIO_F_VERSION_1) | VU_BIT(VIRTIO_BLK_F_SEG_MAX) | \
-                      VU_BIT(VIRTIO_BLK_F_BLK_SIZE) | VU_BIT(VIRTIO_BLK_F_FLUSH))
+#define BLK_FEATURES                                                                               \
+    (VU_BIT(VIRTIO_F_VERSION_1) | VU_BIT(VIRTIO_BLK_F_SEG_MAX) | VU_BIT(VIRTIO_BLK_F_BLK_SIZE) |   \
+     VU_BIT(VIRTIO_BLK_F_FLUSH))
 #define DISK_SECTORS 2048u
 
 static void make_disk(struct ctx *c, uint64_t size)
@@ -591,8 +594,8 @@ static void make_disk(struct ctx *c, uint64_t size)
 
 /* One request: header, optional data (readable for OUT, writable for IN and
  * GET_ID), status. Returns the status byte; *used gets the used length. */
-static uint8_t blk_request(struct ctx *c, uint32_t type, uint64_t sector, void *data,
-                           uint32_t len, uint32_t *used_out)
+static uint8_t blk_request(struct ctx *c, uint32_t type, uint64_t sector, void *data, uint32_t len,
+                           uint32_t *used_out)
 {
     struct virtio_blk_outhdr *h = alloc(c, sizeof(*h));
     uint8_t *buf = len ? alloc(c, len) : NULL, *status = alloc(c, 1);
@@ -652,21 +655,21 @@ static void test_bringup_example(void **state)
     assert_int_equal(m.payload.iova_range.first, 0);
     assert_true(m.payload.iova_range.last == UINT64_MAX);
 
-    assert_int_equal(set_status(c, 0), 0);                               /* 10 */
-    assert_int_equal(set_status(c, 0x03), 0);                            /* 11 */
-    assert_int_equal(get_config(c, 0, 24, config), 12 + 24);             /* 12 */
-    static const uint8_t want[24] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56, 0x01, 0x00,
-                                      0x00, 0x00, 0xdc, 0x05 };
+    assert_int_equal(set_status(c, 0), 0);                   /* 10 */
+    assert_int_equal(set_status(c, 0x03), 0);                /* 11 */
+    assert_int_equal(get_config(c, 0, 24, config), 12 + 24); /* 12 */
+    static const uint8_t want[24] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56,
+                                      0x01, 0x00, 0x00, 0x00, 0xdc, 0x05 };
     assert_memory_equal(config, want, 24);
     assert_int_equal(ack_u64(c, VU_REQ_SET_FEATURES, features, -1), 0); /* 13 */
-    assert_int_equal(set_status(c, 0x0B), 0);                            /* 14 */
-    assert_int_equal(get_status(c), 0x0B);                               /* 15 */
-    send_mem_table(c);                                                   /* 16 */
-    setup_rings(c, 2, 256);                                              /* 17-26 */
-    enable_rings(c);                                                     /* 27-28 */
-    install_config_call(c);                                              /* 29 */
-    assert_int_equal(set_status(c, 0x0F), 0);                            /* 30 */
-    assert_int_equal(get_status(c), 0x0F);                               /* 31 */
+    assert_int_equal(set_status(c, 0x0B), 0);                           /* 14 */
+    assert_int_equal(get_status(c), 0x0B);                              /* 15 */
+    send_mem_table(c);                                                  /* 16 */
+    setup_rings(c, 2, 256);                                             /* 17-26 */
+    enable_rings(c);                                                    /* 27-28 */
+    install_config_call(c);                                             /* 29 */
+    assert_int_equal(set_status(c, 0x0F), 0);                           /* 30 */
+    assert_int_equal(get_status(c), 0x0F);                              /* 31 */
 
     /* Traffic: 5 RX buffers, 3 frames out and back. */
     post_rx(c, 0, 5, 2048);
@@ -678,19 +681,19 @@ static void test_bringup_example(void **state)
     }
     assert_false(eventfd_fired(c->config_call, 0)); /* nothing to say */
 
-    assert_int_equal(get_u64(c, VU_REQ_VDPA_SUSPEND), 0);                /* 35 */
-    assert_int_equal(get_vring_base(c, 0), 3);                           /* 36 */
-    assert_int_equal(get_vring_base(c, 1), 3);                           /* 37 */
-    assert_int_equal(get_status(c), 0x0F); /* suspension is not in the status */
-    assert_int_equal(get_u64(c, VU_REQ_VDPA_RESUME), 0);                 /* 38 */
+    assert_int_equal(get_u64(c, VU_REQ_VDPA_SUSPEND), 0); /* 35 */
+    assert_int_equal(get_vring_base(c, 0), 3);            /* 36 */
+    assert_int_equal(get_vring_base(c, 1), 3);            /* 37 */
+    assert_int_equal(get_status(c), 0x0F);                /* suspension is not in the status */
+    assert_int_equal(get_u64(c, VU_REQ_VDPA_RESUME), 0);  /* 38 */
     make_frame(frame, sizeof(frame), 9);
     send_frame(c, 1, frame, sizeof(frame));
     expect_frame(c, 0, frame, sizeof(frame));
     expect_tx_done(c, 1);
 
-    assert_int_equal(set_status(c, 0), 0);                               /* 39 */
-    assert_int_equal(get_status(c), 0);                                  /* 40 */
-    assert_int_equal(get_vring_base(c, 0), 0);                           /* 41 */
+    assert_int_equal(set_status(c, 0), 0);     /* 39 */
+    assert_int_equal(get_status(c), 0);        /* 40 */
+    assert_int_equal(get_vring_base(c, 0), 0); /* 41 */
 
     /* Memory and eventfds survive the reset: steps 11-30 without 16, the
      * fds and the config call bring the device back. */
@@ -729,33 +732,33 @@ static void test_status_machine(void **state)
     connect_fe(c);
     features = negotiate(c);
     assert_int_equal(get_status(c), 0);
-    assert_int_not_equal(set_status(c, 0x0B), 0);   /* skips ACK|DRIVER */
+    assert_int_not_equal(set_status(c, 0x0B), 0); /* skips ACK|DRIVER */
     assert_int_not_equal(set_status(c, 0x0F), 0);
-    assert_int_not_equal(set_status(c, 0x80), 0);   /* FAILED needs a non-zero base */
+    assert_int_not_equal(set_status(c, 0x80), 0); /* FAILED needs a non-zero base */
     assert_int_equal(get_status(c), 0);
     assert_int_equal(set_status(c, 0x01), 0);
-    assert_int_equal(set_status(c, 0x01), 0);       /* same value: no-op */
-    assert_int_not_equal(set_status(c, 0x00F), 0);  /* DRIVER_OK without FEATURES_OK */
-    assert_int_not_equal(set_status(c, 0x11), 0);   /* undefined bit 0x10 */
-    assert_int_not_equal(set_status(c, 0x21), 0);   /* undefined bit 0x20 */
-    assert_int_not_equal(set_status(c, 0x103), 0);  /* bits 8-63 */
+    assert_int_equal(set_status(c, 0x01), 0);      /* same value: no-op */
+    assert_int_not_equal(set_status(c, 0x00F), 0); /* DRIVER_OK without FEATURES_OK */
+    assert_int_not_equal(set_status(c, 0x11), 0);  /* undefined bit 0x10 */
+    assert_int_not_equal(set_status(c, 0x21), 0);  /* undefined bit 0x20 */
+    assert_int_not_equal(set_status(c, 0x103), 0); /* bits 8-63 */
     assert_int_equal(get_status(c), 0x01);
     /* SET_FEATURES only in exactly 0x03. */
     assert_int_not_equal(ack_u64(c, VU_REQ_SET_FEATURES, features, -1), 0);
     assert_int_equal(set_status(c, 0x03), 0);
-    assert_int_not_equal(set_status(c, 0x01), 0);   /* clearing a bit */
+    assert_int_not_equal(set_status(c, 0x01), 0); /* clearing a bit */
     /* An unoffered feature is rejected outright and nothing is stored. */
-    assert_int_not_equal(ack_u64(c, VU_REQ_SET_FEATURES,
-                                 features | VU_BIT(VIRTIO_NET_F_CSUM), -1), 0);
-    assert_int_not_equal(ack_u64(c, VU_REQ_SET_FEATURES,
-                                 features | VU_BIT(VIRTIO_F_EVENT_IDX), -1), 0);
-    assert_int_equal(set_status(c, 0x0B), 0);       /* acked, but refused: */
-    assert_int_equal(get_status(c), 0x03);          /* nothing was selected */
+    assert_int_not_equal(ack_u64(c, VU_REQ_SET_FEATURES, features | VU_BIT(VIRTIO_NET_F_CSUM), -1),
+                         0);
+    assert_int_not_equal(ack_u64(c, VU_REQ_SET_FEATURES, features | VU_BIT(VIRTIO_F_EVENT_IDX), -1),
+                         0);
+    assert_int_equal(set_status(c, 0x0B), 0); /* acked, but refused: */
+    assert_int_equal(get_status(c), 0x03);    /* nothing was selected */
     /* A selection without VERSION_1 is refused at FEATURES_OK. */
     assert_int_equal(ack_u64(c, VU_REQ_SET_FEATURES, VU_BIT(VIRTIO_NET_F_MAC), -1), 0);
     assert_int_equal(set_status(c, 0x0B), 0);
     assert_int_equal(get_status(c), 0x03);
-    assert_int_not_equal(set_status(c, 0x0F), 0);   /* still no FEATURES_OK */
+    assert_int_not_equal(set_status(c, 0x0F), 0); /* still no FEATURES_OK */
     /* Retry with a good set. */
     assert_int_equal(ack_u64(c, VU_REQ_SET_FEATURES, features, -1), 0);
     assert_int_equal(set_status(c, 0x0B), 0);
@@ -764,16 +767,16 @@ static void test_status_machine(void **state)
     assert_int_not_equal(ack_u64(c, VU_REQ_SET_FEATURES, features & ~VU_BIT(VIRTIO_NET_F_MAC), -1),
                          0);
     assert_int_equal(ack_u64(c, VU_REQ_SET_FEATURES, features, -1), 0);
-    assert_int_equal(set_status(c, 0x4B), 0);       /* 0x40 in a write is ignored */
+    assert_int_equal(set_status(c, 0x4B), 0); /* 0x40 in a write is ignored */
     assert_int_equal(get_status(c), 0x0B);
-    assert_int_not_equal(set_status(c, 0x03), 0);   /* clearing FEATURES_OK */
+    assert_int_not_equal(set_status(c, 0x03), 0);             /* clearing FEATURES_OK */
     assert_int_not_equal(get_u64(c, VU_REQ_VDPA_SUSPEND), 0); /* not live */
     assert_int_not_equal(get_u64(c, VU_REQ_VDPA_RESUME), 0);
     /* FAILED: only reset leads on; config stays readable. */
     assert_int_equal(set_status(c, 0x8B), 0);
     assert_int_equal(get_status(c), 0x8B);
-    assert_int_equal(set_status(c, 0x8F), EBUSY);   /* row 4 */
-    assert_int_equal(set_status(c, 0x9B), EINVAL);  /* undefined bit: malformed in any state */
+    assert_int_equal(set_status(c, 0x8F), EBUSY);  /* row 4 */
+    assert_int_equal(set_status(c, 0x9B), EINVAL); /* undefined bit: malformed in any state */
     assert_int_equal(get_status(c), 0x8B);
     assert_int_not_equal(ack_state(c, VU_REQ_SET_VRING_ENABLE, 0, 1), 0);
     assert_int_not_equal(ack_state(c, VU_REQ_SET_VRING_NUM, 0, 64), 0);
@@ -781,7 +784,7 @@ static void test_status_machine(void **state)
     /* Reset: everything VIRTIO-visible is gone. */
     assert_int_equal(set_status(c, 0), 0);
     assert_int_equal(get_status(c), 0);
-    assert_int_equal(set_status(c, 0), 0);          /* resetting twice is fine */
+    assert_int_equal(set_status(c, 0), 0);            /* resetting twice is fine */
     assert_int_equal(get_config(c, 0, 6, config), 0); /* no config in status 0 */
     assert_int_not_equal(ack_state(c, VU_REQ_SET_VRING_NUM, 0, 64), 0);
     /* The features were cleared too: FEATURES_OK needs a new selection. */
@@ -791,10 +794,10 @@ static void test_status_machine(void **state)
     /* Ring layout only between FEATURES_OK and DRIVER_OK. */
     assert_int_equal(ack_u64(c, VU_REQ_SET_FEATURES, features, -1), 0);
     assert_int_equal(set_status(c, 0x0B), 0);
-    assert_int_not_equal(ack_state(c, VU_REQ_SET_VRING_NUM, 0, 0), 0);    /* 0 */
-    assert_int_not_equal(ack_state(c, VU_REQ_SET_VRING_NUM, 0, 48), 0);   /* not 2^n */
-    assert_int_not_equal(ack_state(c, VU_REQ_SET_VRING_NUM, 0, 512), 0);  /* > max 256 */
-    assert_int_not_equal(ack_state(c, VU_REQ_SET_VRING_NUM, 2, 64), 0);   /* no ring 2 */
+    assert_int_not_equal(ack_state(c, VU_REQ_SET_VRING_NUM, 0, 0), 0);   /* 0 */
+    assert_int_not_equal(ack_state(c, VU_REQ_SET_VRING_NUM, 0, 48), 0);  /* not 2^n */
+    assert_int_not_equal(ack_state(c, VU_REQ_SET_VRING_NUM, 0, 512), 0); /* > max 256 */
+    assert_int_not_equal(ack_state(c, VU_REQ_SET_VRING_NUM, 2, 64), 0);  /* no ring 2 */
     assert_int_not_equal(ack_state(c, VU_REQ_SET_VRING_BASE, 0, 0x10000), 0);
     assert_int_not_equal(ack_state(c, VU_REQ_SET_VRING_ENABLE, 0, 2), 0);
     assert_int_equal(ack_state(c, VU_REQ_SET_VRING_NUM, 0, 64), 0);
@@ -829,8 +832,8 @@ static void test_config_net(void **state)
     assert_int_equal(get_config(c, 0, 24, config), 0); /* status 0 */
     assert_int_equal(set_status(c, 0x01), 0);
     assert_int_equal(get_config(c, 0, 24, config), 12 + 24);
-    static const uint8_t want[12] = { 0x02, 0x11, 0x22, 0x33, 0x44, 0x55, 0x01, 0x00,
-                                      0x02, 0x00, 0x28, 0x23 };
+    static const uint8_t want[12] = { 0x02, 0x11, 0x22, 0x33, 0x44, 0x55,
+                                      0x01, 0x00, 0x02, 0x00, 0x28, 0x23 };
     assert_memory_equal(config, want, 12);
     for (unsigned i = 12; i < 24; i++)
         assert_int_equal(config[i], 0);
@@ -884,7 +887,8 @@ static void test_config_net(void **state)
     cmd[2] = 2;
     cmd[3] = 0;
     *ack = 0xff;
-    struct vq_buf b[2] = { { dma_gpa(&c->mem, cmd), 4, false }, { dma_gpa(&c->mem, ack), 1, true } };
+    struct vq_buf b[2] = { { dma_gpa(&c->mem, cmd), 4, false },
+                           { dma_gpa(&c->mem, ack), 1, true } };
     assert_int_equal(vq_driver_add(&c->vq[4], b, 2, cmd), 0);
     vq_driver_kick(c->kick[4]);
     assert_true(wait_used(c, 4, &token, &len, TIMEOUT_MS));
@@ -907,8 +911,8 @@ static void test_config_blk(void **state)
     start_backend(c, "blk", "--disk {disk} --read-only --queue-size 128");
     connect_fe(c);
     features = negotiate(c);
-    assert_int_equal(features, BLK_FEATURES | VU_BIT(VU_F_PROTOCOL_FEATURES) |
-                                   VU_BIT(VIRTIO_BLK_F_RO));
+    assert_int_equal(features,
+                     BLK_FEATURES | VU_BIT(VU_F_PROTOCOL_FEATURES) | VU_BIT(VIRTIO_BLK_F_RO));
     assert_false(vu_has_bit(features, VIRTIO_BLK_F_ZONED));
     assert_int_equal(get_u64(c, VU_REQ_VDPA_GET_DEVICE_ID), 2);
     assert_int_equal(get_u64(c, VU_REQ_VDPA_GET_VQS_COUNT), 1);
@@ -921,9 +925,9 @@ static void test_config_blk(void **state)
     memcpy(&v32, config + 12, 4);
     assert_int_equal(v32, 126); /* seg_max */
     memcpy(&v32, config + 20, 4);
-    assert_int_equal(v32, 512); /* blk_size */
+    assert_int_equal(v32, 512);                        /* blk_size */
     assert_int_equal(config[34] | config[35] << 8, 0); /* num_queues: MQ not offered */
-    assert_int_equal(get_config(c, 64, 9, config), 0);  /* beyond 72 */
+    assert_int_equal(get_config(c, 64, 9, config), 0); /* beyond 72 */
     /* blk has no provisioning and (without CONFIG_WCE) nothing writable. */
     assert_int_not_equal(set_config(c, 0, 8, 1, "\1\0\0\0\0\0\0\0"), 0);
     assert_int_equal(ack_u64(c, VU_REQ_SET_FEATURES, features, -1), 0);
@@ -1011,11 +1015,12 @@ static void test_non_vdpa_refused(void **state)
      * value), nothing negotiated, and the front-end may retry. */
     connect_fe(c);
     get_u64(c, VU_REQ_GET_FEATURES);
-    assert_int_equal(ack_u64(c, VU_REQ_SET_PROTOCOL_FEATURES, PF_VDPA_SET & ~VU_BIT(VU_PF_STATUS),
-                             -1), EINVAL);
+    assert_int_equal(
+        ack_u64(c, VU_REQ_SET_PROTOCOL_FEATURES, PF_VDPA_SET & ~VU_BIT(VU_PF_STATUS), -1), EINVAL);
     /* An unoffered bit: likewise. */
     assert_int_equal(ack_u64(c, VU_REQ_SET_PROTOCOL_FEATURES,
-                             PF_VDPA_SET | VU_BIT(VU_PF_CONFIGURE_MEM_SLOTS), -1), EINVAL);
+                             PF_VDPA_SET | VU_BIT(VU_PF_CONFIGURE_MEM_SLOTS), -1),
+                     EINVAL);
     assert_int_equal(ack_u64(c, VU_REQ_SET_PROTOCOL_FEATURES, PF_VDPA_SET, -1), 0);
     assert_int_equal(ack_empty(c, VU_REQ_SET_OWNER), 0);
     assert_int_not_equal(ack_empty(c, VU_REQ_SET_OWNER), 0); /* only once */
@@ -1591,8 +1596,8 @@ static void test_backend_req_fd(void **state)
     idle = fdcount_of(c->pid);
     connect_fe(c);
     get_u64(c, VU_REQ_GET_FEATURES);
-    assert_int_equal(ack_u64(c, VU_REQ_SET_PROTOCOL_FEATURES,
-                             PF_VDPA_SET | VU_BIT(VU_PF_BACKEND_REQ), -1), 0);
+    assert_int_equal(
+        ack_u64(c, VU_REQ_SET_PROTOCOL_FEATURES, PF_VDPA_SET | VU_BIT(VU_PF_BACKEND_REQ), -1), 0);
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
     vu_msg_init(&m, VU_REQ_SET_BACKEND_REQ_FD, 0);
     vu_msg_add_fd(&m, sp[1]);
@@ -1653,7 +1658,8 @@ static void test_driver_ignores_rewritten_descriptors(void **state)
 {
     struct dma_arena a;
     struct vq_driver vq;
-    struct vq_buf b[2] = { { .gpa = 0x1000, .len = 16 }, { .gpa = 0x2000, .len = 16, .writable = true } };
+    struct vq_buf b[2] = { { .gpa = 0x1000, .len = 16 },
+                           { .gpa = 0x2000, .len = 16, .writable = true } };
     int token = 1;
     void *got = NULL;
     uint32_t len = 0;

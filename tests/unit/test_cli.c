@@ -23,15 +23,15 @@
 #include "device_types.h"
 #include "log.h"
 
-#define FE "/tmp/vs-fe.sock"
-#define BE "/tmp/vs-be.sock"
+#define FE  "/tmp/vs-fe.sock"
+#define BE  "/tmp/vs-be.sock"
 #define NET "type=net,frontend=" FE ",backend=" BE
 #define BLK "type=blk,frontend=" FE ",backend=" BE
 
 #define ERRLEN 1024
 
 static const char *const all_keys[] = {
-    "type",       "id",  "frontend", "frontend-mode", "backend",    "backend-mode",
+    "type",        "id",  "frontend", "frontend-mode", "backend",    "backend-mode",
     "socket-mode", "mac", "mtu",      "queue-pairs",   "num-queues", "queue-size",
 };
 #define NKEYS (sizeof(all_keys) / sizeof(all_keys[0]))
@@ -40,9 +40,8 @@ static const struct {
     const char *name;
     uint32_t virtio_id;
 } all_types[] = {
-    { "net", 1 },    { "blk", 2 },    { "console", 3 }, { "rng", 4 },
-    { "scsi", 8 },   { "gpu", 16 },   { "input", 18 },  { "vsock", 19 },
-    { "sound", 25 }, { "fs", 26 },    { "i2c", 34 },    { "gpio", 41 },
+    { "net", 1 },    { "blk", 2 },    { "console", 3 }, { "rng", 4 }, { "scsi", 8 }, { "gpu", 16 },
+    { "input", 18 }, { "vsock", 19 }, { "sound", 25 },  { "fs", 26 }, { "i2c", 34 }, { "gpio", 41 },
 };
 #define NTYPES (sizeof(all_types) / sizeof(all_types[0]))
 
@@ -108,8 +107,8 @@ static struct vs_device_config dev_ok_kv(const char *base, const char *key, cons
 #define ARGV(...) ((char *[]){ "vdpa-shim", __VA_ARGS__, NULL })
 #define ARGC(...) ((int)(sizeof((char *[]){ "vdpa-shim", __VA_ARGS__ }) / sizeof(char *)))
 /* Garbage first: vs_cli_parse must initialise every field. */
-#define CLI(o, e, ...)                                                                 \
-    (memset((o), 0xa5, sizeof(*(o))),                                                  \
+#define CLI(o, e, ...)                                                                             \
+    (memset((o), 0xa5, sizeof(*(o))),                                                              \
      vs_cli_parse(ARGC(__VA_ARGS__), ARGV(__VA_ARGS__), (o), (e), sizeof(e)))
 
 static void check_cli_ok(int rc, const char *err, int line)
@@ -129,17 +128,17 @@ static void check_cli_bad(int rc, const struct vs_options *o, const char *err, c
         fail_msg("line %d: error \"%s\" does not name \"%s\"", line, err, want2);
     /* nothing is left for the caller to free */
     if (o->devices != NULL || o->ndevices != 0)
-        fail_msg("line %d: failed parse left devices=%p ndevices=%zu", line,
-                 (void *)o->devices, o->ndevices);
+        fail_msg("line %d: failed parse left devices=%p ndevices=%zu", line, (void *)o->devices,
+                 o->ndevices);
 }
 
 #define CLI_OK(o, e, ...) check_cli_ok(CLI(o, e, __VA_ARGS__), (e), __LINE__)
-#define CLI_BAD(w1, w2, ...)                                                           \
-    do {                                                                               \
-        struct vs_options o_;                                                          \
-        char e_[ERRLEN] = "";                                                          \
-        int rc_ = CLI(&o_, e_, __VA_ARGS__);                                           \
-        check_cli_bad(rc_, &o_, e_, (w1), (w2), __LINE__);                             \
+#define CLI_BAD(w1, w2, ...)                                                                       \
+    do {                                                                                           \
+        struct vs_options o_;                                                                      \
+        char e_[ERRLEN] = "";                                                                      \
+        int rc_ = CLI(&o_, e_, __VA_ARGS__);                                                       \
+        check_cli_bad(rc_, &o_, e_, (w1), (w2), __LINE__);                                         \
     } while (0)
 
 static void free_and_check(struct vs_options *o)
@@ -185,10 +184,10 @@ static void device_all_net_keys(void **state)
     (void)state;
     static const uint8_t mac[6] = { 0x52, 0x54, 0x00, 0xab, 0xcd, 0xef };
     /* keys in an unusual order, mixed-case hex */
-    struct vs_device_config d =
-        dev_ok("queue-size=1024,mac=52:54:00:AB:cd:eF,id=vm0-net,backend-mode=listen,"
-               "backend=/run/be.sock,mtu=9000,frontend-mode=connect,socket-mode=0660,"
-               "queue-pairs=4,frontend=/run/fe.sock,type=net");
+    struct vs_device_config d = dev_ok(
+        "queue-size=1024,mac=52:54:00:AB:cd:eF,id=vm0-net,backend-mode=listen,"
+        "backend=/run/be.sock,mtu=9000,frontend-mode=connect,socket-mode=0660,"
+        "queue-pairs=4,frontend=/run/fe.sock,type=net");
 
     assert_string_equal(d.id, "vm0-net");
     assert_string_equal(d.type->name, "net");
@@ -210,9 +209,9 @@ static void device_all_net_keys(void **state)
 static void device_all_blk_keys(void **state)
 {
     (void)state;
-    struct vs_device_config d =
-        dev_ok("type=blk,id=disk0,frontend=/run/f,frontend-mode=listen,backend=/run/b,"
-               "backend-mode=connect,socket-mode=0600,num-queues=3,queue-size=256");
+    struct vs_device_config d = dev_ok(
+        "type=blk,id=disk0,frontend=/run/f,frontend-mode=listen,backend=/run/b,"
+        "backend-mode=connect,socket-mode=0600,num-queues=3,queue-size=256");
 
     assert_string_equal(d.id, "disk0");
     assert_string_equal(d.type->name, "blk");
@@ -350,13 +349,24 @@ static void device_mac_malformed(void **state)
     (void)state;
     static const char *const bad[] = {
         /* wrong length */
-        "52:54:00:12:34", "52:54:00:12:34:5", "52:54:00:12:34:56:78", "52:54:00:12:34:56:",
-        "", "52:54:00:012:34:56",
+        "52:54:00:12:34",
+        "52:54:00:12:34:5",
+        "52:54:00:12:34:56:78",
+        "52:54:00:12:34:56:",
+        "",
+        "52:54:00:012:34:56",
         /* non-hex */
-        "52:54:00:12:34:5g", "zz:54:00:12:34:56", "52:54:00:12:xy:56", "g2:54:00:12:34:56",
+        "52:54:00:12:34:5g",
+        "zz:54:00:12:34:56",
+        "52:54:00:12:xy:56",
+        "g2:54:00:12:34:56",
         /* missing or wrong separators */
-        "525400123456", "52-54-00-12-34-56", "52.54.00.12.34.56", "5254:00:12:34:5678",
-        "52:5400:12:34:56:", "52 54 00 12 34 56",
+        "525400123456",
+        "52-54-00-12-34-56",
+        "52.54.00.12.34.56",
+        "5254:00:12:34:5678",
+        "52:5400:12:34:56:",
+        "52 54 00 12 34 56",
     };
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -379,8 +389,8 @@ static void device_mtu(void **state)
     assert_int_equal(dev_ok_kv(NET, "mtu", "1500").mtu, 1500);
     assert_int_equal(dev_ok_kv(NET, "mtu", "65535").mtu, 65535);
 
-    static const char *const bad[] = { "67", "0", "65536", "100000", "-1", "abc", "",
-                                       "1500x", "+1500", "-68", "4294968796" };
+    static const char *const bad[] = { "67", "0",     "65536", "100000", "-1",        "abc",
+                                       "",   "1500x", "+1500", "-68",    "4294968796" };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         dev_bad_kv(NET, "mtu", bad[i]);
 }
@@ -425,8 +435,7 @@ static void device_queue_size(void **state)
         assert_int_equal(dev_ok_kv(BLK, "queue-size", v).queue_size, good[i]);
     }
 
-    static const char *const bad[] = { "3", "0", "65536", "6", "255", "32769", "-2",
-                                       "big", "" };
+    static const char *const bad[] = { "3", "0", "65536", "6", "255", "32769", "-2", "big", "" };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         dev_bad_kv(NET, "queue-size", bad[i]);
 }
@@ -556,7 +565,9 @@ static void device_down_conversion_keys(void **state)
     dev_bad_kv(fs, "tag", "");
 
     assert_true(dev_ok_kv(BLK, "capacity", "1073741824").capacity == UINT64_C(1073741824));
-    static const char *const bad_cap[] = { "0", "511", "513", "-512", "1G", "", "18446744073709551616" };
+    static const char *const bad_cap[] = {
+        "0", "511", "513", "-512", "1G", "", "18446744073709551616"
+    };
     for (size_t i = 0; i < sizeof(bad_cap) / sizeof(bad_cap[0]); i++)
         dev_bad_kv(BLK, "capacity", bad_cap[i]);
 
@@ -759,10 +770,10 @@ static void cli_many_devices(void **state)
     struct vs_options o;
     char err[ERRLEN] = "";
 
-    CLI_OK(&o, err, "--device", "type=net,frontend=/f0,backend=/b0,queue-pairs=2",
-           "--device", "type=fs,id=share,frontend=/f1,backend=/b1",
-           "--device=type=vsock,frontend=/f2,backend=/b2,frontend-mode=connect",
-           "--device", "type=gpio,frontend=/f3,backend=/b3");
+    CLI_OK(&o, err, "--device", "type=net,frontend=/f0,backend=/b0,queue-pairs=2", "--device",
+           "type=fs,id=share,frontend=/f1,backend=/b1",
+           "--device=type=vsock,frontend=/f2,backend=/b2,frontend-mode=connect", "--device",
+           "type=gpio,frontend=/f3,backend=/b3");
     assert_int_equal(o.ndevices, 4);
     assert_string_equal(o.devices[0].id, "dev0");
     assert_int_equal(o.devices[0].queue_pairs, 2);
@@ -955,14 +966,14 @@ static void cli_shared_socket(void **state)
     CLI_BAD("/tmp/shared", "dev1", "--device", "type=net,frontend=/tmp/f0,backend=/tmp/shared",
             "--device", "type=blk,frontend=/tmp/shared,backend=/tmp/b1");
     /* same frontend, same backend */
-    CLI_BAD("/tmp/f", NULL, "--device", "type=net,frontend=/tmp/f,backend=/tmp/b0",
-            "--device", "type=net,frontend=/tmp/f,backend=/tmp/b1");
-    CLI_BAD("/tmp/b", NULL, "--device", "type=net,frontend=/tmp/f0,backend=/tmp/b",
-            "--device", "type=net,frontend=/tmp/f1,backend=/tmp/b");
+    CLI_BAD("/tmp/f", NULL, "--device", "type=net,frontend=/tmp/f,backend=/tmp/b0", "--device",
+            "type=net,frontend=/tmp/f,backend=/tmp/b1");
+    CLI_BAD("/tmp/b", NULL, "--device", "type=net,frontend=/tmp/f0,backend=/tmp/b", "--device",
+            "type=net,frontend=/tmp/f1,backend=/tmp/b");
     /* not only neighbours are compared */
     CLI_BAD("/tmp/x", "dev2", "--device", "type=net,id=a,frontend=/tmp/x,backend=/tmp/1",
-            "--device", "type=net,frontend=/tmp/2,backend=/tmp/3",
-            "--device", "type=net,frontend=/tmp/4,backend=/tmp/x");
+            "--device", "type=net,frontend=/tmp/2,backend=/tmp/3", "--device",
+            "type=net,frontend=/tmp/4,backend=/tmp/x");
 
     /* distinct sockets pass */
     CLI_OK(&o, err, "--device", "type=net,frontend=/tmp/s1,backend=/tmp/s2", "--device",
@@ -1103,14 +1114,31 @@ static void size_parse(void **state)
         const char *text;
         uint64_t bytes;
     } good[] = {
-        { "0", 0 },          { "4096", 4096 },        { "4K", 4096 },
-        { "4k", 4096 },      { "4KiB", 4096 },        { "4KB", 4096 },
-        { "64M", 64u << 20 }, { "2G", 2ull << 30 },   { "1024G", 1ull << 40 },
+        { "0", 0 },
+        { "4096", 4096 },
+        { "4K", 4096 },
+        { "4k", 4096 },
+        { "4KiB", 4096 },
+        { "4KB", 4096 },
+        { "64M", 64u << 20 },
+        { "2G", 2ull << 30 },
+        { "1024G", 1ull << 40 },
         { "1099511627776", 1ull << 40 },
     };
     static const char *const bad[] = {
-        "", "K", "-1", " 4K", "4 K", "4X", "4Ki", "4KiBs", "1T", "1025G", "0x10",
-        "1099511627777", "99999999999999999999999",
+        "",
+        "K",
+        "-1",
+        " 4K",
+        "4 K",
+        "4X",
+        "4Ki",
+        "4KiBs",
+        "1T",
+        "1025G",
+        "0x10",
+        "1099511627777",
+        "99999999999999999999999",
     };
     uint64_t v;
 
@@ -1283,7 +1311,8 @@ static void cli_reply_timeout(void **state)
                                            "backend = /tmp/vs-b3\n"
                                            "[device d2]\ntype = blk\nfrontend = /tmp/vs-f4\n"
                                            "backend = /tmp/vs-b4\nreply-timeout = 0\n",
-                                           err, sizeof(err)), 0);
+                                           err, sizeof(err)),
+                     0);
     vs_options_apply_defaults(&o);
     assert_int_equal(o.ndevices, 3);
     assert_int_equal(o.devices[0].reply_timeout_ms, 3000);

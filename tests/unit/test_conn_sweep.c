@@ -27,9 +27,9 @@
 #include "testutil.h"
 #include "transport.h"
 
-#define WAIT_MS 3000u       /* for one message to arrive (times the valgrind scale) */
-#define SENT_FDS 2u         /* fds carried by each test message */
-#define LOG_MAX 4096
+#define WAIT_MS  3000u /* for one message to arrive (times the valgrind scale) */
+#define SENT_FDS 2u    /* fds carried by each test message */
+#define LOG_MAX  4096
 
 enum handler_kind {
     LEAVE_ALL,  /* a handler that forgets its fds */
@@ -41,14 +41,14 @@ struct sweep_test {
     uv_loop_t loop;
     uv_timer_t timer;
     struct vs_conn *conn;
-    int peer;                    /* the test's end of the socketpair */
+    int peer; /* the test's end of the socketpair */
     enum handler_kind kind;
     unsigned calls;
     bool timed_out;
-    int seen[SENT_FDS];          /* the fd numbers on_msg found in the message */
-    int kept[SENT_FDS];          /* what it took: owned by the test, or -1 */
-    int open_during;             /* how many of seen[] were open inside on_msg */
-    int log_fd;                  /* stderr while the test runs, or -1 */
+    int seen[SENT_FDS]; /* the fd numbers on_msg found in the message */
+    int kept[SENT_FDS]; /* what it took: owned by the test, or -1 */
+    int open_during;    /* how many of seen[] were open inside on_msg */
+    int log_fd;         /* stderr while the test runs, or -1 */
     int saved_stderr;
 };
 
@@ -254,7 +254,7 @@ static void test_fd_close(void **state)
     assert_int_equal(errno, ENOSPC); /* kept for the caller's message */
     assert_int_equal(fd, -1);
     assert_true(fd_is_closed(copy));
-    fd_close(&fd);                   /* twice: nothing to do */
+    fd_close(&fd); /* twice: nothing to do */
     fd_close(&none);
     assert_int_equal(none, -1);
 }
@@ -271,15 +271,15 @@ static void test_fd_take_and_replace(void **state)
     assert_int_equal(slot, -1);
     assert_true(fd_is_open(a));
 
-    fd_replace(&slot, taken);        /* an empty slot takes an fd */
+    fd_replace(&slot, taken); /* an empty slot takes an fd */
     assert_int_equal(slot, a);
     old = slot;
-    fd_replace(&slot, b);            /* the old one is closed */
+    fd_replace(&slot, b); /* the old one is closed */
     assert_int_equal(slot, b);
     assert_true(fd_is_closed(old));
-    fd_replace(&slot, b);            /* the same fd again: kept open */
+    fd_replace(&slot, b); /* the same fd again: kept open */
     assert_true(fd_is_open(b));
-    fd_replace(&slot, -1);           /* emptied */
+    fd_replace(&slot, -1); /* emptied */
     assert_int_equal(slot, -1);
     assert_true(fd_is_closed(b));
 }

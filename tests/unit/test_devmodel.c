@@ -19,9 +19,10 @@
 
 #define B(n) (UINT64_C(1) << (n))
 /* A DPDK-like legacy net back-end's offer. */
-#define DPDK_NET (B(32) | B(30) | B(VIRTIO_NET_F_MRG_RXBUF) | B(VIRTIO_NET_F_GUEST_ANNOUNCE) | \
-                  B(VIRTIO_NET_F_MQ) | B(VIRTIO_F_INDIRECT_DESC) | B(VIRTIO_F_RING_PACKED) | \
-                  B(VIRTIO_F_RING_RESET) | B(35) /* IN_ORDER */)
+#define DPDK_NET                                                                                   \
+    (B(32) | B(30) | B(VIRTIO_NET_F_MRG_RXBUF) | B(VIRTIO_NET_F_GUEST_ANNOUNCE) |                  \
+     B(VIRTIO_NET_F_MQ) | B(VIRTIO_F_INDIRECT_DESC) | B(VIRTIO_F_RING_PACKED) |                    \
+     B(VIRTIO_F_RING_RESET) | B(35) /* IN_ORDER */)
 
 static struct vs_device_config cfg_of(const char *type)
 {
@@ -34,10 +35,15 @@ static struct vs_device_config cfg_of(const char *type)
 
 static struct vs_model_input input(const struct vs_device_config *c, uint32_t queues)
 {
-    struct vs_model_input in = { .speed_set = c->speed_set, .speed = c->speed,
-                                 .duplex = c->duplex, .tag = c->tag, .capacity = c->capacity,
-                                 .mac = { 0x52, 0x54, 0, 1, 2, 3 }, .mtu = c->mtu,
-                                 .backend_queues = queues, .link_up = true };
+    struct vs_model_input in = { .speed_set = c->speed_set,
+                                 .speed = c->speed,
+                                 .duplex = c->duplex,
+                                 .tag = c->tag,
+                                 .capacity = c->capacity,
+                                 .mac = { 0x52, 0x54, 0, 1, 2, 3 },
+                                 .mtu = c->mtu,
+                                 .backend_queues = queues,
+                                 .link_up = true };
     return in;
 }
 
@@ -70,10 +76,10 @@ static void net_offer(void **state)
     assert_true(offer & B(VIRTIO_NET_F_MTU) && offer & B(63));
     /* the back-end hears only what it offered and the shim does not provide */
     assert_int_equal(vs_model_backend_features(m, offer, DPDK_NET),
-                     offer & DPDK_NET & ~(B(VIRTIO_NET_F_MAC) | B(VIRTIO_NET_F_STATUS) |
-                                          B(VIRTIO_NET_F_CTRL_VQ) | B(VIRTIO_NET_F_CTRL_RX) |
-                                          B(VIRTIO_NET_F_CTRL_VLAN) |
-                                          B(VIRTIO_NET_F_CTRL_MAC_ADDR) | B(63)));
+                     offer & DPDK_NET &
+                         ~(B(VIRTIO_NET_F_MAC) | B(VIRTIO_NET_F_STATUS) | B(VIRTIO_NET_F_CTRL_VQ) |
+                           B(VIRTIO_NET_F_CTRL_RX) | B(VIRTIO_NET_F_CTRL_VLAN) |
+                           B(VIRTIO_NET_F_CTRL_MAC_ADDR) | B(63)));
     assert_int_equal(vs_model_vqs_count(m, 4), 5);
 }
 
@@ -84,13 +90,13 @@ static void net_config(void **state)
     struct vs_model_input in;
     uint8_t cfg[24];
     static const uint8_t want[24] = {
-        0x52, 0x54, 0, 1, 2, 3,     /* mac */
-        1, 0,                       /* status: LINK_UP */
-        3, 0,                       /* max_virtqueue_pairs */
-        0xdc, 0x05,                 /* mtu 1500 */
-        0x10, 0x27, 0, 0,           /* speed 10000 */
-        1,                          /* duplex full */
-        0, 0, 0, 0, 0, 0, 0,        /* RSS: not offered */
+        0x52, 0x54, 0, 1, 2, 3,    /* mac */
+        1,    0,                   /* status: LINK_UP */
+        3,    0,                   /* max_virtqueue_pairs */
+        0xdc, 0x05,                /* mtu 1500 */
+        0x10, 0x27, 0, 0,          /* speed 10000 */
+        1,                         /* duplex full */
+        0,    0,    0, 0, 0, 0, 0, /* RSS: not offered */
     };
 
     (void)state;
@@ -117,11 +123,13 @@ static void net_consistency(void **state)
     const struct vs_device_model *m = vs_model_find("net");
 
     (void)state;
-    assert_true(vs_model_features_consistent(m, B(32) | B(VIRTIO_NET_F_CTRL_VQ) | B(VIRTIO_NET_F_MQ)));
+    assert_true(
+        vs_model_features_consistent(m, B(32) | B(VIRTIO_NET_F_CTRL_VQ) | B(VIRTIO_NET_F_MQ)));
     assert_false(vs_model_features_consistent(m, B(32) | B(VIRTIO_NET_F_MQ)));
     assert_false(vs_model_features_consistent(m, B(VIRTIO_NET_F_CTRL_RX)));
     assert_false(vs_model_features_consistent(m, B(VIRTIO_NET_F_GUEST_TSO4)));
-    assert_true(vs_model_features_consistent(m, B(VIRTIO_NET_F_GUEST_TSO4) | B(VIRTIO_NET_F_GUEST_CSUM)));
+    assert_true(
+        vs_model_features_consistent(m, B(VIRTIO_NET_F_GUEST_TSO4) | B(VIRTIO_NET_F_GUEST_CSUM)));
     assert_false(vs_model_features_consistent(m, B(VIRTIO_NET_F_HOST_TSO6)));
     assert_true(vs_model_features_consistent(m, B(VIRTIO_NET_F_HOST_TSO6) | B(VIRTIO_NET_F_CSUM)));
 }
@@ -149,9 +157,9 @@ static void net_config_ranges(void **state)
     uint64_t all = ~UINT64_C(0);
 
     (void)state;
-    assert_true(vs_model_range_provisionable(m, 0, 6, all));   /* mac */
-    assert_true(vs_model_range_provisionable(m, 10, 2, all));  /* mtu */
-    assert_false(vs_model_range_provisionable(m, 0, 7, all));  /* into status */
+    assert_true(vs_model_range_provisionable(m, 0, 6, all));  /* mac */
+    assert_true(vs_model_range_provisionable(m, 10, 2, all)); /* mtu */
+    assert_false(vs_model_range_provisionable(m, 0, 7, all)); /* into status */
     assert_false(vs_model_range_provisionable(m, 10, 2, all & ~B(VIRTIO_NET_F_MTU)));
     assert_false(vs_model_range_provisionable(m, 0, 0, all));
     for (uint32_t off = 0; off < 24; off++)
@@ -215,11 +223,11 @@ static void blk_synthesized(void **state)
     offer = vs_model_offer(m, &in, be_features);
     assert_false(offer & B(VIRTIO_BLK_F_SEG_MAX)); /* its value is unknown */
     assert_true(offer & B(VIRTIO_BLK_F_BLK_SIZE) && offer & B(VIRTIO_BLK_F_MQ));
-    assert_true(offer & B(VIRTIO_BLK_F_FLUSH));    /* no config field */
+    assert_true(offer & B(VIRTIO_BLK_F_FLUSH)); /* no config field */
     vs_model_render(m, &in, offer, cfg, sizeof(cfg));
-    assert_int_equal(cfg[0] | cfg[1] << 8, 2048);  /* 1 MiB in sectors */
+    assert_int_equal(cfg[0] | cfg[1] << 8, 2048); /* 1 MiB in sectors */
     assert_int_equal(cfg[20] | cfg[21] << 8, 512);
-    assert_int_equal(cfg[34], 4);                  /* num_queues */
+    assert_int_equal(cfg[34], 4); /* num_queues */
 }
 
 static void fs_config(void **state)
@@ -236,8 +244,8 @@ static void fs_config(void **state)
     in = input(&c, 3);
     assert_null(vs_model_missing(m, &in));
     vs_model_render(m, &in, vs_model_offer(m, &in, B(32)), cfg, sizeof(cfg));
-    assert_memory_equal(cfg, c.tag, 36);           /* no NUL when it is full */
-    assert_int_equal(cfg[36], 2);                  /* request queues: all but hiprio */
+    assert_memory_equal(cfg, c.tag, 36); /* no NUL when it is full */
+    assert_int_equal(cfg[36], 2);        /* request queues: all but hiprio */
     assert_int_equal(vs_model_vqs_count(m, 3), 3);
     assert_false(vs_model_offer(m, &in, B(32) | B(0)) & B(0)); /* notification queue hidden */
 }
@@ -280,7 +288,7 @@ static void ctrl_commands(void **state)
     assert_int_equal(r.action, VS_CTRL_DONE);
     vs_ctrl_net_parse(promisc, sizeof(promisc), 0, 4, &r); /* CTRL_RX not negotiated */
     assert_int_equal(r.ack, VIRTIO_NET_ERR);
-    vs_ctrl_net_parse(promisc, 2, all, 4, &r);             /* data missing */
+    vs_ctrl_net_parse(promisc, 2, all, 4, &r); /* data missing */
     assert_int_equal(r.ack, VIRTIO_NET_ERR);
     vs_ctrl_net_parse(vlan, sizeof(vlan), all, 4, &r);
     assert_int_equal(r.ack, VIRTIO_NET_OK);
@@ -307,7 +315,7 @@ static void ctrl_commands(void **state)
     vs_ctrl_net_parse(pairs9, sizeof(pairs9), all, 4, &r);
     assert_int_equal(r.ack, VIRTIO_NET_ERR);
     assert_int_equal(r.action, VS_CTRL_DONE);
-    vs_ctrl_net_parse(pairs2, 1, all, 4, &r);              /* not even a header */
+    vs_ctrl_net_parse(pairs2, 1, all, 4, &r); /* not even a header */
     assert_int_equal(r.ack, VIRTIO_NET_ERR);
     vs_ctrl_net_parse((const uint8_t *)"\x63\x00", 2, all, 4, &r); /* unknown class */
     assert_int_equal(r.ack, VIRTIO_NET_ERR);
@@ -316,12 +324,11 @@ static void ctrl_commands(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(net_offer),        cmocka_unit_test(net_config),
-        cmocka_unit_test(net_consistency),
-        cmocka_unit_test(net_offer_sanitized),  cmocka_unit_test(net_config_ranges),
-        cmocka_unit_test(blk_from_backend), cmocka_unit_test(blk_synthesized),
-        cmocka_unit_test(fs_config),        cmocka_unit_test(generic_model),
-        cmocka_unit_test(ctrl_commands),
+        cmocka_unit_test(net_offer),         cmocka_unit_test(net_config),
+        cmocka_unit_test(net_consistency),   cmocka_unit_test(net_offer_sanitized),
+        cmocka_unit_test(net_config_ranges), cmocka_unit_test(blk_from_backend),
+        cmocka_unit_test(blk_synthesized),   cmocka_unit_test(fs_config),
+        cmocka_unit_test(generic_model),     cmocka_unit_test(ctrl_commands),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -59,17 +59,17 @@ static void spec_rules(void **state)
     assert_int_equal(spec("net", VS_MX_VDPA_FE, VU_REQ_SET_STATUS), VS_MX_REQUIRED);
     assert_int_equal(spec("net", VS_MX_LEGACY_FE, VU_REQ_SET_STATUS), VS_MX_OPTIONAL);
     /* the back-end channel */
-    assert_int_equal(vs_mx_spec_value(vs_device_type_find("blk"), VS_MX_LEGACY_BE,
-                                      vu_msg_desc_lookup(VU_CHAN_BACKEND,
-                                                         VU_BREQ_CONFIG_CHANGE_MSG)),
-                     VS_MX_OPTIONAL);
-    assert_int_equal(vs_mx_spec_value(vs_device_type_find("blk"), VS_MX_VDPA_BE,
-                                      vu_msg_desc_lookup(VU_CHAN_BACKEND,
-                                                         VU_BREQ_CONFIG_CHANGE_MSG)),
-                     VS_MX_FORBIDDEN);
+    assert_int_equal(
+        vs_mx_spec_value(vs_device_type_find("blk"), VS_MX_LEGACY_BE,
+                         vu_msg_desc_lookup(VU_CHAN_BACKEND, VU_BREQ_CONFIG_CHANGE_MSG)),
+        VS_MX_OPTIONAL);
+    assert_int_equal(
+        vs_mx_spec_value(vs_device_type_find("blk"), VS_MX_VDPA_BE,
+                         vu_msg_desc_lookup(VU_CHAN_BACKEND, VU_BREQ_CONFIG_CHANGE_MSG)),
+        VS_MX_FORBIDDEN);
     /* every row of every role of every type has a value */
-    static const char *const types[] = { "net", "blk", "console", "rng", "scsi", "gpu",
-                                         "input", "vsock", "sound", "fs", "i2c", "gpio" };
+    static const char *const types[] = { "net",   "blk",   "console", "rng", "scsi", "gpu",
+                                         "input", "vsock", "sound",   "fs",  "i2c",  "gpio" };
     for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++)
         for (int r = 0; r < VS_MX_ROLES; r++)
             for (int ch = 0; ch < 2; ch++)
@@ -111,13 +111,13 @@ static void written_file_reads_back(void **state)
         for (int ch = 0; ch < 2; ch++)
             for (size_t i = 0; i < vu_msg_desc_count((enum vu_channel)ch); i++) {
                 const struct vu_msg_desc *d = vu_msg_desc_at((enum vu_channel)ch, i);
-                assert_int_equal(vs_mx_get(&m, (enum vs_mx_role)r, (enum vu_channel)ch,
-                                           d->request),
+                assert_int_equal(vs_mx_get(&m, (enum vs_mx_role)r, (enum vu_channel)ch, d->request),
                                  vs_mx_spec_value(net, (enum vs_mx_role)r, d));
             }
     /* the config layout and the device record are there */
-    snprintf(cmd, sizeof(cmd), "grep -q '^device\tnet\t1\t24\t' %s && grep -q '^config\t10\t2\tmtu\t3$' %s",
-             path, path);
+    snprintf(cmd, sizeof(cmd),
+             "grep -q '^device\tnet\t1\t24\t' %s && grep -q '^config\t10\t2\tmtu\t3$' %s", path,
+             path);
     assert_int_equal(system(cmd), 0);
     /* another type's device is refused, naming both */
     assert_int_equal(vs_mx_load(path, vs_device_type_find("blk"), &m, err, sizeof(err)), -EINVAL);
@@ -135,8 +135,9 @@ static void bad_records(void **state)
     FILE *f = fdopen(fd, "w");
 
     (void)state;
-    fputs("# comment\ndevice\tblk\t2\t72\t1\nmsg\tspec:legacy-frontend\tfe\tGET_FEATURES\tmaybe\tspec\n",
-          f);
+    fputs(
+        "# comment\ndevice\tblk\t2\t72\t1\nmsg\tspec:legacy-frontend\tfe\tGET_FEATURES\tmaybe\tspec\n",
+        f);
     fclose(f);
     assert_int_equal(vs_mx_load(path, blk, &m, err, sizeof(err)), -EINVAL);
     assert_non_null(strstr(err, ":3: bad msg record"));
@@ -146,7 +147,8 @@ static void bad_records(void **state)
     assert_int_equal(vs_mx_load(path, blk, &m, err, sizeof(err)), -EINVAL);
     assert_non_null(strstr(err, "no device record"));
     f = fopen(path, "w");
-    fputs("device\tblk\t2\t72\t1\nmsg\tspec:legacy-frontend\tfe\tNO_SUCH_REQUEST\trequired\tspec\n", f);
+    fputs("device\tblk\t2\t72\t1\nmsg\tspec:legacy-frontend\tfe\tNO_SUCH_REQUEST\trequired\tspec\n",
+          f);
     fclose(f);
     assert_int_equal(vs_mx_load(path, blk, &m, err, sizeof(err)), -EINVAL);
     assert_non_null(strstr(err, "NO_SUCH_REQUEST"));

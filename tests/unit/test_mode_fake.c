@@ -62,22 +62,22 @@
 /* The driver's selection: no control queue, so every ring is the back-end's. */
 #define DRIVER_FEATURES                                                                            \
     (VU_BIT(VIRTIO_F_VERSION_1) | VU_BIT(VIRTIO_NET_F_MAC) | VU_BIT(VIRTIO_NET_F_MTU))
-#define NET_MTU 1500u
-#define RINGS 2u /* one queue pair: receive and transmit */
-#define RING_SIZE 256u
-#define RING0_BASE 5u
+#define NET_MTU     1500u
+#define RINGS       2u /* one queue pair: receive and transmit */
+#define RING_SIZE   256u
+#define RING0_BASE  5u
 #define SAVED_BASE0 17u /* what the back-end's GET_VRING_BASE returns */
 #define SAVED_BASE1 23u
 #define ADDR_STRIDE 0x10000u /* ring i's areas at i * ADDR_STRIDE + ... */
-#define DESC_AT 0x1000u
-#define AVAIL_AT 0x2000u
-#define USED_AT 0x3000u
-#define NO_REPLY UINT64_MAX /* be_next: the request asks for no reply */
+#define DESC_AT     0x1000u
+#define AVAIL_AT    0x2000u
+#define USED_AT     0x3000u
+#define NO_REPLY    UINT64_MAX /* be_next: the request asks for no reply */
 
-#define S_ACK VIRTIO_STATUS_ACKNOWLEDGE
-#define S_DRIVER (VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER)
+#define S_ACK         VIRTIO_STATUS_ACKNOWLEDGE
+#define S_DRIVER      (VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER)
 #define S_FEATURES_OK (S_DRIVER | VIRTIO_STATUS_FEATURES_OK)
-#define S_DRIVER_OK (S_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK)
+#define S_DRIVER_OK   (S_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK)
 
 struct fake {
     uv_loop_t loop;

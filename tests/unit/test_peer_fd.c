@@ -40,14 +40,14 @@
 #include "testutil.h"
 #include "peer_fd.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define EVENTFD_MAX 0xfffffffffffffffeull    /* the largest count an eventfd holds */
-#define CALL_BOUND_NS (100ull * 1000 * 1000 * test_time_scale()) /* one call, worst case */
-#define RACE_CALLS 4000u                     /* signal and drain calls under attack */
+#define ARRAY_SIZE(a)       (sizeof(a) / sizeof((a)[0]))
+#define EVENTFD_MAX         0xfffffffffffffffeull /* the largest count an eventfd holds */
+#define CALL_BOUND_NS       (100ull * 1000 * 1000 * test_time_scale()) /* one call, worst case */
+#define RACE_CALLS          4000u /* signal and drain calls under attack */
 #define RACE_TOTAL_BOUND_NS (20ull * 1000 * 1000 * 1000 * test_time_scale())
-#define BINARY_DEADLINE_S 240                /* a blocked call kills the binary */
-#define PIPE_BYTES 3
-#define GUARD_SIGNAL_OFFSET 4                /* peer_fd.h: SIGRTMIN + 4 */
+#define BINARY_DEADLINE_S   240 /* a blocked call kills the binary */
+#define PIPE_BYTES          3
+#define GUARD_SIGNAL_OFFSET 4 /* peer_fd.h: SIGRTMIN + 4 */
 
 /* ---- interposed system calls ------------------------------------------------
  * The window the guard timer covers (a peer filling the counter between the
@@ -381,8 +381,9 @@ static void test_hostile_peer(void **state)
     }
     stop_attack(&a, threads, ARRAY_SIZE(threads));
     print_message("hostile peer: %u calls, worst %.3f ms, total %.1f ms, %u signals "
-                  "delivered, %u refused\n", RACE_CALLS, (double)worst / 1e6,
-                  (double)(now_ns() - start) / 1e6, delivered, refused);
+                  "delivered, %u refused\n",
+                  RACE_CALLS, (double)worst / 1e6, (double)(now_ns() - start) / 1e6, delivered,
+                  refused);
     assert_true(worst < CALL_BOUND_NS);
     assert_true(now_ns() - start < RACE_TOTAL_BOUND_NS);
     close(a.fd);

@@ -122,8 +122,8 @@ static void silent_peer_meets_reply_timeout(void **state)
         assert_int_equal(replay(inputs[i], &out), 0);
         if (out.stats.sessions != 2)
             fail_msg("%s: %lu session(s) served, expected 2 (the first ends at "
-                     "reply-timeout=, the next front-end is served)", inputs[i],
-                     out.stats.sessions);
+                     "reply-timeout=, the next front-end is served)",
+                     inputs[i], out.stats.sessions);
         if (strcmp(inputs[i], "pass-frontend-half-header") != 0)
             assert_int_equal(out.fe_hangups, 1);
     }
@@ -187,7 +187,8 @@ static void wrong_fd_kinds_are_refused(void **state)
         assert_int_equal(replay(inputs[i], &out), 0);
         if (out.stats.rejected == 0 || out.fe_hangups != 0)
             fail_msg("%s: %lu message(s) refused, front-end hung up %u time(s); expected "
-                     "refusals and no hang-up", inputs[i], out.stats.rejected, out.fe_hangups);
+                     "refusals and no hang-up",
+                     inputs[i], out.stats.rejected, out.fe_hangups);
     }
 }
 

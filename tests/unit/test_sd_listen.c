@@ -26,9 +26,7 @@
 #include "sd_listen.h"
 
 #define ERRLEN 256
-#define FIRST 200 /* where the tests put "inherited" fds */
-
-
+#define FIRST  200 /* where the tests put "inherited" fds */
 
 static bool fd_open(int fd)
 {
@@ -97,17 +95,17 @@ static void inherited_sockets(void **state)
     char err[ERRLEN] = "", path[128];
     int pipefd[2];
 
-    unix_socket_at(FIRST, SOCK_STREAM, "vm0.sock", true);     /* usable */
+    unix_socket_at(FIRST, SOCK_STREAM, "vm0.sock", true);       /* usable */
     unix_socket_at(FIRST + 1, SOCK_STREAM, "idle.sock", false); /* not listening */
     unix_socket_at(FIRST + 2, SOCK_DGRAM, "dgram.sock", false); /* not a stream */
-    assert_int_equal(pipe(pipefd), 0);                         /* not a socket */
+    assert_int_equal(pipe(pipefd), 0);                          /* not a socket */
     assert_int_equal(dup2(pipefd[0], FIRST + 3), FIRST + 3);
     close(pipefd[0]);
     close(pipefd[1]);
-    unix_socket_at(FIRST + 4, SOCK_STREAM, "vm1.sock", true);  /* usable, named */
+    unix_socket_at(FIRST + 4, SOCK_STREAM, "vm1.sock", true); /* usable, named */
 
-    assert_int_equal(vs_listen_fds_parse("42", "5", "a:b::d:vm1-net", 42, FIRST, &l, err,
-                                         sizeof(err)), 0);
+    assert_int_equal(
+        vs_listen_fds_parse("42", "5", "a:b::d:vm1-net", 42, FIRST, &l, err, sizeof(err)), 0);
     assert_int_equal(l.n, 5);
     for (int i = 0; i < 5; i++)
         assert_int_equal(l.fds[i].fd, FIRST + i);
@@ -331,12 +329,9 @@ static void long_log_line(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(parse_values),
-        cmocka_unit_test(inherited_sockets),
-        cmocka_unit_test(from_environment),
-        cmocka_unit_test(notify),
-        cmocka_unit_test(journal_prefix),
-        cmocka_unit_test(long_log_line),
+        cmocka_unit_test(parse_values),     cmocka_unit_test(inherited_sockets),
+        cmocka_unit_test(from_environment), cmocka_unit_test(notify),
+        cmocka_unit_test(journal_prefix),   cmocka_unit_test(long_log_line),
     };
     return cmocka_run_group_tests(tests, scratch_dir_setup, scratch_dir_teardown);
 }

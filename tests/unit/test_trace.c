@@ -33,11 +33,11 @@
 #include "trace.h"
 #include "vhost_user.h"
 
-#define assert_not_contains(hay, needle)                                               \
-    do {                                                                               \
-        const char *hay_ = (hay), *needle_ = (needle);                                 \
-        if (strstr(hay_, needle_))                                                     \
-            fail_msg("\"%s\" contains \"%s\"", hay_, needle_);                         \
+#define assert_not_contains(hay, needle)                                                           \
+    do {                                                                                           \
+        const char *hay_ = (hay), *needle_ = (needle);                                             \
+        if (strstr(hay_, needle_))                                                                 \
+            fail_msg("\"%s\" contains \"%s\"", hay_, needle_);                                     \
     } while (0)
 
 /* ---- a strict JSON parser (RFC 8259), enough to tell valid from not --------- */
@@ -181,13 +181,20 @@ static bool js_value(struct js *j)
     if (j->p >= j->end)
         return false;
     switch (*j->p) {
-    case '{': return js_container(j, '{', '}', true);
-    case '[': return js_container(j, '[', ']', false);
-    case '"': return js_string(j);
-    case 't': return js_lit(j, "true");
-    case 'f': return js_lit(j, "false");
-    case 'n': return js_lit(j, "null");
-    default: return js_number(j);
+    case '{':
+        return js_container(j, '{', '}', true);
+    case '[':
+        return js_container(j, '[', ']', false);
+    case '"':
+        return js_string(j);
+    case 't':
+        return js_lit(j, "true");
+    case 'f':
+        return js_lit(j, "false");
+    case 'n':
+        return js_lit(j, "null");
+    default:
+        return js_number(j);
     }
 }
 
@@ -209,13 +216,29 @@ static void self_test_json_parser(void **state)
 {
     (void)state;
     static const char *const good[] = {
-        "{}", "{\"a\":1}", "{\"a\":[1,2,{\"b\":null}],\"c\":\"x\\\"y\\u00e9\",\"d\":true}",
-        "{\"a\":-0.5}", "{\"a\":\"\xc3\xa9\"}\n",
+        "{}",
+        "{\"a\":1}",
+        "{\"a\":[1,2,{\"b\":null}],\"c\":\"x\\\"y\\u00e9\",\"d\":true}",
+        "{\"a\":-0.5}",
+        "{\"a\":\"\xc3\xa9\"}\n",
     };
     static const char *const bad[] = {
-        "", "[]", "{", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "{a:1}", "{\"a\":01}",
-        "{\"a\":\"\x01\"}", "{\"a\":\"\\x\"}", "{\"a\":\"\\u12\"}", "{} {}", "{\"a\":tru}",
-        "{\"a\":\"\xff\"}", "{\"a\":\"unterminated}", "{\"a\":[1 2]}",
+        "",
+        "[]",
+        "{",
+        "{\"a\"}",
+        "{\"a\":}",
+        "{\"a\":1,}",
+        "{a:1}",
+        "{\"a\":01}",
+        "{\"a\":\"\x01\"}",
+        "{\"a\":\"\\x\"}",
+        "{\"a\":\"\\u12\"}",
+        "{} {}",
+        "{\"a\":tru}",
+        "{\"a\":\"\xff\"}",
+        "{\"a\":\"unterminated}",
+        "{\"a\":[1 2]}",
     };
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
         if (!json_valid(good[i], strlen(good[i])))
@@ -269,7 +292,7 @@ static void features_line(void **state)
     assert_int_equal(strncmp(text, hhmmss, strlen(hhmmss)), 0);
     assert_contains(text, " vm0-net fe->be SET_FEATURES features=0x0000000140000021 "
                           "(PROTOCOL_FEATURES|VERSION_1|device=0x21)\n");
-    assert_not_contains(text, "flags=");  /* version 1, no flag: nothing to say */
+    assert_not_contains(text, "flags="); /* version 1, no flag: nothing to say */
     assert_not_contains(text, "fds=");
 
     assert_contains(json, "{\"time\":\"2023-11-14T22:13:20.123456Z\",\"device\":\"vm0-net\","
@@ -289,8 +312,8 @@ static void protocol_features_and_reply(void **state)
     struct vu_msg m;
 
     vu_msg_init(&m, VU_REQ_GET_PROTOCOL_FEATURES, VU_FLAG_REPLY);
-    vu_msg_set_u64(&m, VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_VDPA) |
-                           VU_BIT(40));
+    vu_msg_set_u64(&m,
+                   VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_VDPA) | VU_BIT(40));
     both(VU_CHAN_FRONTEND, &m, "be->fe", "PAGEFAULT hidden from the front-end");
     assert_contains(text, "be->fe GET_PROTOCOL_FEATURES reply protocol_features=0x8000010000000009 "
                           "(MQ|REPLY_ACK|bit40|VDPA) -- PAGEFAULT hidden from the front-end\n");
@@ -321,9 +344,12 @@ static void rings_and_status(void **state)
 {
     (void)state;
     struct vu_msg m;
-    struct vu_vring_addr a = { .index = 1, .flags = 0, .desc_user_addr = 0x7f0000001000,
+    struct vu_vring_addr a = { .index = 1,
+                               .flags = 0,
+                               .desc_user_addr = 0x7f0000001000,
                                .used_user_addr = 0x7f0000003000,
-                               .avail_user_addr = 0x7f0000002000, .log_guest_addr = 0 };
+                               .avail_user_addr = 0x7f0000002000,
+                               .log_guest_addr = 0 };
 
     vu_msg_init(&m, VU_REQ_SET_VRING_NUM, 0);
     vu_msg_set_state(&m, 1, 256);
@@ -366,10 +392,14 @@ static void memory_and_config(void **state)
     (void)state;
     struct vu_msg m;
     struct vu_mem_region r[2] = {
-        { .guest_phys_addr = 0, .memory_size = 0xa0000, .userspace_addr = 0x7f1200000000,
+        { .guest_phys_addr = 0,
+          .memory_size = 0xa0000,
+          .userspace_addr = 0x7f1200000000,
           .mmap_offset = 0 },
-        { .guest_phys_addr = 0x100000, .memory_size = 0x3ff00000,
-          .userspace_addr = 0x7f1200100000, .mmap_offset = 0x100000 },
+        { .guest_phys_addr = 0x100000,
+          .memory_size = 0x3ff00000,
+          .userspace_addr = 0x7f1200100000,
+          .mmap_offset = 0x100000 },
     };
     uint8_t cfg[64];
 
@@ -385,7 +415,8 @@ static void memory_and_config(void **state)
 
     vu_msg_init(&m, VU_REQ_ADD_MEM_REG, 0);
     assert_int_equal(vu_msg_set_payload(&m, &(struct vu_mem_single){ .region = r[1] },
-                                        sizeof(struct vu_mem_single)), 0);
+                                        sizeof(struct vu_mem_single)),
+                     0);
     both(VU_CHAN_FRONTEND, &m, "fe->be", NULL);
     assert_contains(text, "ADD_MEM_REG gpa=0x100000 size=0x3ff00000 uva=0x7f1200100000 "
                           "off=0x100000\n");
@@ -542,8 +573,9 @@ static void long_note_bounded(void **state)
     n = line_of(VS_TRACE_JSON, VU_CHAN_FRONTEND, &m, "fe->be", NULL, big, sizeof(big));
     assert_not_contains(big, "truncated");
     /* below 64 bytes nothing is written */
-    assert_int_equal(vs_trace_format_line(VS_TRACE_TEXT, &ts0, "d", "fe->be", VU_CHAN_FRONTEND,
-                                          &m, NULL, big, 63), 0);
+    assert_int_equal(vs_trace_format_line(VS_TRACE_TEXT, &ts0, "d", "fe->be", VU_CHAN_FRONTEND, &m,
+                                          NULL, big, 63),
+                     0);
     assert_string_equal(big, "");
 }
 
@@ -574,8 +606,8 @@ static void random_messages_json_valid(void **state)
                         m.payload.bytes[i] = (uint8_t)(y >> 56);
                     }
                     const char *note = (x >> 20) & 1 ? "a \"note\"\twith\\escapes\x01" : NULL;
-                    line_of(fmt ? VS_TRACE_JSON : VS_TRACE_TEXT, (enum vu_channel)ch, &m,
-                            "fe->be", note, buf, sizeof(buf));
+                    line_of(fmt ? VS_TRACE_JSON : VS_TRACE_TEXT, (enum vu_channel)ch, &m, "fe->be",
+                            note, buf, sizeof(buf));
                     lines++;
                 }
             }
@@ -585,7 +617,6 @@ static void random_messages_json_valid(void **state)
 }
 
 /* ---- the file: rotation, reopen ---------------------------------------------- */
-
 
 static off_t file_size(const char *path)
 {

@@ -29,14 +29,14 @@
 #include "transport.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define TIMEOUT_MS 3000
+#define TIMEOUT_MS    3000
 
 /* ---- fixture: a non-blocking socketpair, and the fd count around it ---- */
 
 struct pair {
-    int a, b;          /* a sends, b receives (mostly) */
+    int a, b; /* a sends, b receives (mostly) */
     int fds_before;
-    struct vu_rx rx;   /* b's receive state */
+    struct vu_rx rx; /* b's receive state */
 };
 
 static int setup(void **state)
@@ -730,8 +730,8 @@ static void partial_writes_in_order(void **state)
     assert_true(vu_txq_empty(&q));
     assert_int_equal(vu_txq_flush(p->a, &q), 1);
     assert_int_equal(received, boundary[NMSG]);
-    assert_true(blocked > 0);  /* the socket really filled up, more than once */
-    assert_true(split > 0);    /* and some message went out in pieces */
+    assert_true(blocked > 0); /* the socket really filled up, more than once */
+    assert_true(split > 0);   /* and some message went out in pieces */
     assert_int_equal(bytes_queued_in(p->b), 0);
     assert_int_equal(vu_recv(p->b, &p->rx, &m), 0);
 }
@@ -845,8 +845,8 @@ static void recv_blocking_timeout(void **state)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     assert_int_equal(vu_recv_blocking(p->b, &m, 100), -ETIMEDOUT);
     ms = elapsed_ms(&t0);
-    assert_true(ms >= 90);   /* it did wait */
-    assert_true(ms < 2000);  /* and did not hang */
+    assert_true(ms >= 90);  /* it did wait */
+    assert_true(ms < 2000); /* and did not hang */
 
     /* half a message with an fd, then silence: time-out, fd closed */
     vu_msg_init(&m, VU_REQ_SET_VRING_CALL, 0);
@@ -982,8 +982,8 @@ static void listen_refuses_live_socket(void **state)
     assert_int_equal(l2, -EADDRINUSE);
     assert_int_equal(lstat(t.path, &st2), 0);
     assert_int_equal(st1.st_ino, st2.st_ino); /* the same socket file */
-    drain_backlog(l); /* whatever the liveness check left there */
-    assert_listening(l, t.path); /* still the first listener's */
+    drain_backlog(l);                         /* whatever the liveness check left there */
+    assert_listening(l, t.path);              /* still the first listener's */
     close(l);
     remove_tmpdir(&t);
 }

@@ -89,7 +89,7 @@ static int new_fd(unsigned i, enum vu_fd_kind kind)
 
 /* An fd of another kind in one slot of the next message (fd_kinds_* tests). */
 static struct {
-    int slot;            /* -1: none */
+    int slot; /* -1: none */
     int (*make)(void);
 } forced = { -1, NULL };
 
@@ -106,9 +106,8 @@ static void attach_fds(struct vu_msg *m, int *fds, unsigned n, enum vu_fd_kind k
 /* The fate of a validated message's fds. On failure: all closed, the message
  * holds none. On success: all still open and in their slots, unless the
  * request's rule is to discard them. Then the fd count is as before. */
-static void check_fd_fate(const char *file, int line, const char *what, int rc,
-                          struct vu_msg *m, const int *fds, unsigned n, bool discarded,
-                          int fds_before)
+static void check_fd_fate(const char *file, int line, const char *what, int rc, struct vu_msg *m,
+                          const int *fds, unsigned n, bool discarded, int fds_before)
 {
     bool ok = true;
 
@@ -186,21 +185,21 @@ static void expect_request_at(const char *file, int line, const char *what,
                   before);
 }
 
-#define expect_request(what, l, ch, m, nfds, want) \
+#define expect_request(what, l, ch, m, nfds, want)                                                 \
     expect_request_at(__FILE__, __LINE__, what, l, ch, m, nfds, want)
 
 /* ---- message shapes for the tables ---------------------------------------- */
 
 enum shape {
-    P_NONE,     /* no payload */
-    P_SIZE,     /* a zero payload of a bytes */
-    P_U64,      /* u64 a */
-    P_STATE,    /* vring state: index a, num b */
-    P_ADDR,     /* vring addr: index a */
-    P_CONFIG,   /* config access: offset a, size b, flags c */
-    P_AREA,     /* vring area: u64 a */
-    P_MEM,      /* memory table of a sane regions */
-    P_SINGLE,   /* one sane region */
+    P_NONE,   /* no payload */
+    P_SIZE,   /* a zero payload of a bytes */
+    P_U64,    /* u64 a */
+    P_STATE,  /* vring state: index a, num b */
+    P_ADDR,   /* vring addr: index a */
+    P_CONFIG, /* config access: offset a, size b, flags c */
+    P_AREA,   /* vring area: u64 a */
+    P_MEM,    /* memory table of a sane regions */
+    P_SINGLE, /* one sane region */
 };
 
 struct req_case {
@@ -227,8 +226,8 @@ static struct vu_mem_region sane_region(unsigned i)
     return r;
 }
 
-static void build(struct vu_msg *m, uint32_t request, uint32_t flags, enum shape shape,
-                  uint64_t a, uint64_t b, uint64_t c)
+static void build(struct vu_msg *m, uint32_t request, uint32_t flags, enum shape shape, uint64_t a,
+                  uint64_t b, uint64_t c)
 {
     struct vu_mem_region r[VU_MAX_MEM_REGIONS];
     struct vu_vring_addr addr = { 0, 0, 0x1000, 0x2000, 0x3000, 0 };
@@ -298,8 +297,8 @@ static void unknown_requests(void **state)
         { "all ones", FE, UINT32_MAX, P_NONE, 0, 0, 0, 3, -EOPNOTSUPP },
         { "back-end 0", BE, 0, P_NONE, 0, 0, 0, 1, -EOPNOTSUPP },
         { "back-end 9", BE, 9, P_NONE, 0, 0, 0, 2, -EOPNOTSUPP },
-        { "a front-end number on the back-end channel", BE, VU_REQ_GET_CONFIG, P_NONE, 0, 0, 0,
-          1, -EOPNOTSUPP },
+        { "a front-end number on the back-end channel", BE, VU_REQ_GET_CONFIG, P_NONE, 0, 0, 0, 1,
+          -EOPNOTSUPP },
     };
     const struct vu_msg_desc *d = (const void *)&d;
     struct vu_msg m;
@@ -321,13 +320,13 @@ static void header_flags(void **state)
     } cases[] = {
         { VU_VERSION, 0 },
         { VU_VERSION | VU_FLAG_NEED_REPLY, 0 },
-        { 0, -EPROTO },                                     /* version 0 */
-        { 2, -EPROTO },                                     /* version 2 */
-        { 3, -EPROTO },                                     /* version 3 */
+        { 0, -EPROTO }, /* version 0 */
+        { 2, -EPROTO }, /* version 2 */
+        { 3, -EPROTO }, /* version 3 */
         { 2 | VU_FLAG_NEED_REPLY, -EPROTO },
-        { VU_VERSION | VU_FLAG_REPLY, -EPROTO },            /* a reply is no request */
+        { VU_VERSION | VU_FLAG_REPLY, -EPROTO }, /* a reply is no request */
         { VU_VERSION | VU_FLAG_REPLY | VU_FLAG_NEED_REPLY, -EPROTO },
-        { VU_VERSION | 0x10, -EPROTO },                     /* unknown bits */
+        { VU_VERSION | 0x10, -EPROTO }, /* unknown bits */
         { VU_VERSION | 0x20, -EPROTO },
         { VU_VERSION | VU_FLAG_NEED_REPLY | 0x100, -EPROTO },
         { VU_VERSION | 0x80000000u, -EPROTO },
@@ -602,18 +601,18 @@ static void mem_table_counts(void **state)
 /* Which region field to break, and how. */
 struct region_case {
     const char *what;
-    size_t field;     /* offsetof in struct vu_mem_region */
+    size_t field; /* offsetof in struct vu_mem_region */
     uint64_t value;
     int want;
 };
 
 static const struct region_case region_cases[] = {
     { "empty region", offsetof(struct vu_mem_region, memory_size), 0, -EINVAL },
-    { "guest address wraps", offsetof(struct vu_mem_region, guest_phys_addr),
-      UINT64_MAX - 0x1000, -EINVAL },
+    { "guest address wraps", offsetof(struct vu_mem_region, guest_phys_addr), UINT64_MAX - 0x1000,
+      -EINVAL },
     { "user address wraps", offsetof(struct vu_mem_region, userspace_addr), UINT64_MAX, -EINVAL },
-    { "mmap offset wraps", offsetof(struct vu_mem_region, mmap_offset),
-      UINT64_MAX - 0x3fffffffull, -EINVAL },
+    { "mmap offset wraps", offsetof(struct vu_mem_region, mmap_offset), UINT64_MAX - 0x3fffffffull,
+      -EINVAL },
     /* sane regions (sizes are 0x40000000): right up to the top, no wrap */
     { "guest address ends at 2^64-1", offsetof(struct vu_mem_region, guest_phys_addr),
       UINT64_MAX - 0x40000000ull, 0 },
@@ -1116,8 +1115,7 @@ static void expected_replies_every_row(void **state)
             const struct vu_msg_desc *d = vu_msg_desc_at(ch, i);
             for (int need = 0; need <= 1; need++) {
                 for (int acked = 0; acked <= 1; acked++) {
-                    struct vu_session_limits l =
-                        limits(acked ? VU_BIT(VU_PF_REPLY_ACK) : 0);
+                    struct vu_session_limits l = limits(acked ? VU_BIT(VU_PF_REPLY_ACK) : 0);
                     bool want;
                     build_valid(&m, d, need ? VU_FLAG_NEED_REPLY : 0);
                     switch (d->reply) {
@@ -1151,8 +1149,8 @@ struct reply_case {
     const char *what;
     enum vu_channel ch;
     struct vu_pending pending;
-    uint32_t request;          /* of the reply */
-    uint32_t flags;            /* the reply's header flags, as they are on the wire */
+    uint32_t request; /* of the reply */
+    uint32_t flags;   /* the reply's header flags, as they are on the wire */
     enum shape shape;
     uint64_t a, b, c;
     unsigned nfds;
@@ -1160,13 +1158,22 @@ struct reply_case {
 };
 
 #define RF (VU_VERSION | VU_FLAG_REPLY)
-#define EXPLICIT(r) { .request = (r), .kind = VU_PENDING_EXPLICIT }
-#define ACKED(r) { .request = (r), .kind = VU_PENDING_ACK }
-#define CONFIG_ASKED(n) \
-    { .request = VU_REQ_GET_CONFIG, .kind = VU_PENDING_EXPLICIT, .config_size = (n) }
+/* clang-format off: a braced initializer, not a block */
+#define EXPLICIT(r)                                                                                \
+    {                                                                                              \
+        .request = (r), .kind = VU_PENDING_EXPLICIT                                                \
+    }
+#define ACKED(r)                                                                                   \
+    {                                                                                              \
+        .request = (r), .kind = VU_PENDING_ACK                                                     \
+    }
+/* clang-format on */
+#define CONFIG_ASKED(n)                                                                            \
+    {                                                                                              \
+        .request = VU_REQ_GET_CONFIG, .kind = VU_PENDING_EXPLICIT, .config_size = (n)              \
+    }
 
-static void run_reply_cases_at(const char *file, int line, const struct reply_case *cases,
-                               size_t n)
+static void run_reply_cases_at(const char *file, int line, const struct reply_case *cases, size_t n)
 {
     struct vu_msg m;
 
@@ -1182,8 +1189,8 @@ static void run_reply_cases_at(const char *file, int line, const struct reply_ca
         rc = vu_validate_reply(&c->pending, c->ch, &m, &err);
         last_error = err;
         if (rc != c->want) {
-            fprintf(stderr, "%s:%d: reply case \"%s\": got %d (%s), want %d\n", file, line,
-                    c->what, rc, err.text, c->want);
+            fprintf(stderr, "%s:%d: reply case \"%s\": got %d (%s), want %d\n", file, line, c->what,
+                    rc, err.text, c->want);
             vu_msg_close_fds(&m);
             _fail(file, line);
         }
@@ -1231,20 +1238,14 @@ static void replies(void **state)
         { "an ack pending for any request", FE, ACKED(1), 1, RF, P_U64, 0, 0, 0, 0, 0 },
         /* GET_CONFIG: as asked, or size 0 */
         { "GET_CONFIG, size 0", FE, CONFIG_ASKED(6), 24, RF, P_NONE, 0, 0, 0, 0, 0 },
-        { "GET_CONFIG, as asked", FE, CONFIG_ASKED(6), 24, RF, P_CONFIG, 4, 6, 0, 0,
-          0 },
-        { "GET_CONFIG, 2 more", FE, CONFIG_ASKED(6), 24, RF, P_CONFIG, 4, 8, 0, 0,
+        { "GET_CONFIG, as asked", FE, CONFIG_ASKED(6), 24, RF, P_CONFIG, 4, 6, 0, 0, 0 },
+        { "GET_CONFIG, 2 more", FE, CONFIG_ASKED(6), 24, RF, P_CONFIG, 4, 8, 0, 0, -EBADMSG },
+        { "GET_CONFIG, 1 less", FE, CONFIG_ASKED(6), 24, RF, P_CONFIG, 4, 5, 0, 0, -EBADMSG },
+        { "GET_CONFIG, 0 config bytes", FE, CONFIG_ASKED(6), 24, RF, P_CONFIG, 4, 0, 0, 0,
           -EBADMSG },
-        { "GET_CONFIG, 1 less", FE, CONFIG_ASKED(6), 24, RF, P_CONFIG, 4, 5, 0, 0,
-          -EBADMSG },
-        { "GET_CONFIG, 0 config bytes", FE, CONFIG_ASKED(6), 24, RF, P_CONFIG, 4, 0,
-          0, 0, -EBADMSG },
-        { "GET_CONFIG, 256 asked", FE, CONFIG_ASKED(256), 24, RF, P_CONFIG, 0, 256,
-          0, 0, 0 },
-        { "GET_CONFIG, half a header", FE, CONFIG_ASKED(6), 24, RF, P_SIZE, 6, 0, 0,
-          0, -EBADMSG },
-        { "GET_CONFIG, an fd", FE, CONFIG_ASKED(6), 24, RF, P_CONFIG, 4, 6, 0, 1,
-          -EBADF },
+        { "GET_CONFIG, 256 asked", FE, CONFIG_ASKED(256), 24, RF, P_CONFIG, 0, 256, 0, 0, 0 },
+        { "GET_CONFIG, half a header", FE, CONFIG_ASKED(6), 24, RF, P_SIZE, 6, 0, 0, 0, -EBADMSG },
+        { "GET_CONFIG, an fd", FE, CONFIG_ASKED(6), 24, RF, P_CONFIG, 4, 6, 0, 1, -EBADF },
         /* GET_INFLIGHT_FD: exactly one fd */
         { "GET_INFLIGHT_FD, one fd", FE, EXPLICIT(31), 31, RF, P_SIZE, 24, 0, 0, 1, 0 },
         { "GET_INFLIGHT_FD, no fd", FE, EXPLICIT(31), 31, RF, P_SIZE, 24, 0, 0, 0, -EBADF },
@@ -1374,18 +1375,40 @@ static void vdpa_user_empty_failure_replies(void **state)
     }
     if (wrong)
         fail_msg("%d requests: a vdpa-user rejection (size-0 reply) is taken for a protocol "
-                 "error", wrong);
+                 "error",
+                 wrong);
 }
 
 /* ---- fd kinds ----------------------------------------------------------------- */
 
-static int make_eventfd(void) { return eventfd(0, EFD_CLOEXEC); }
-static int make_memfd(void) { return memfd_create("validate-kind", MFD_CLOEXEC); }
-static int make_file(void) { return open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600); }
-static int make_chardev(void) { return open("/dev/null", O_RDWR | O_CLOEXEC); }
-static int make_directory(void) { return open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC); }
-static int make_timerfd(void) { return timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC); }
-static int make_epoll(void) { return epoll_create1(EPOLL_CLOEXEC); }
+static int make_eventfd(void)
+{
+    return eventfd(0, EFD_CLOEXEC);
+}
+static int make_memfd(void)
+{
+    return memfd_create("validate-kind", MFD_CLOEXEC);
+}
+static int make_file(void)
+{
+    return open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+}
+static int make_chardev(void)
+{
+    return open("/dev/null", O_RDWR | O_CLOEXEC);
+}
+static int make_directory(void)
+{
+    return open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+static int make_timerfd(void)
+{
+    return timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+}
+static int make_epoll(void)
+{
+    return epoll_create1(EPOLL_CLOEXEC);
+}
 
 static int make_pipe(void)
 {
@@ -1534,11 +1557,16 @@ static void fd_kinds_every_reply_row(void **state)
             for (size_t k = 0; k < ARRAY_SIZE(fd_makers); k++) {
                 bool fits = maker_fits(&fd_makers[k], d->reply_fd_kind);
                 struct reply_case c = {
-                    .what = what, .ch = (enum vu_channel)ch,
+                    .what = what,
+                    .ch = (enum vu_channel)ch,
                     .pending = { .request = d->request, .kind = VU_PENDING_EXPLICIT },
-                    .request = d->request, .flags = RF, .shape = P_SIZE,
-                    .a = d->reply_size.rule == VU_SIZE_RANGE ? d->reply_size.max : d->reply_size.min,
-                    .nfds = 1, .want = fits ? 0 : -EBADFD,
+                    .request = d->request,
+                    .flags = RF,
+                    .shape = P_SIZE,
+                    .a = d->reply_size.rule == VU_SIZE_RANGE ? d->reply_size.max
+                                                             : d->reply_size.min,
+                    .nfds = 1,
+                    .want = fits ? 0 : -EBADFD,
                 };
                 snprintf(what, sizeof(what), "%s reply with a %s", d->name, fd_makers[k].name);
                 forced.slot = 0;

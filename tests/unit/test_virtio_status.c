@@ -17,18 +17,21 @@
 
 #include "virtio/virtio_status.h"
 
-#define ACK   VIRTIO_STATUS_BASE_ACKED
-#define DRV   VIRTIO_STATUS_BASE_DRIVER
-#define FOK   VIRTIO_STATUS_BASE_FEATURES_OK
-#define DOK   VIRTIO_STATUS_BASE_DRIVER_OK
-#define NR    VIRTIO_STATUS_DEVICE_NEEDS_RESET
-#define FAIL  VIRTIO_STATUS_FAILED
-#define SUSP_BIT VIRTIO_STATUS_SUSPEND /* VIRTIO 1.4 only, with VIRTIO_F_SUSPEND */
-#define BIT5  (1u << 5)                 /* undefined in every VIRTIO revision */
+#define ACK        VIRTIO_STATUS_BASE_ACKED
+#define DRV        VIRTIO_STATUS_BASE_DRIVER
+#define FOK        VIRTIO_STATUS_BASE_FEATURES_OK
+#define DOK        VIRTIO_STATUS_BASE_DRIVER_OK
+#define NR         VIRTIO_STATUS_DEVICE_NEEDS_RESET
+#define FAIL       VIRTIO_STATUS_FAILED
+#define SUSP_BIT   VIRTIO_STATUS_SUSPEND /* VIRTIO 1.4 only, with VIRTIO_F_SUSPEND */
+#define BIT5       (1u << 5)             /* undefined in every VIRTIO revision */
 #define WIRE_BIT8  (UINT64_C(1) << 8)
 #define WIRE_BIT63 (UINT64_C(1) << 63)
 
-enum { NO = 0, YES = 1 };
+enum {
+    NO = 0,
+    YES = 1
+};
 
 struct row {
     const char *name;
@@ -36,9 +39,9 @@ struct row {
     uint64_t written;
     bool suspended, features_ok;
     enum virtio_status_action action;
-    uint8_t status;   /* expected status afterwards */
+    uint8_t status; /* expected status afterwards */
     int err;
-    unsigned rule;    /* expected row of virtio_status.h's table */
+    unsigned rule; /* expected row of virtio_status.h's table */
 };
 
 #define R_REFUSE VIRTIO_STATUS_ACT_REFUSE
@@ -61,8 +64,8 @@ static const struct row rows[] = {
      * (the back-end answered -EBUSY before, the shim -EINVAL) */
     { "undefined bit while FAILED", FOK | FAIL, FOK | FAIL | SUSP_BIT, NO, YES, R_REFUSE,
       FOK | FAIL, -EINVAL, 0 },
-    { "undefined bit while NEEDS_RESET", DOK | NR, DOK | BIT5, NO, YES, R_REFUSE, DOK | NR,
-      -EINVAL, 0 },
+    { "undefined bit while NEEDS_RESET", DOK | NR, DOK | BIT5, NO, YES, R_REFUSE, DOK | NR, -EINVAL,
+      0 },
     { "undefined bit while suspended", DOK, DOK | SUSP_BIT, YES, YES, R_REFUSE, DOK, -EINVAL, 0 },
     /* 1: reset from every state, overlay or not */
     { "reset in status 0", 0, 0, NO, YES, R_RESET, 0, 0, 1 },
@@ -164,7 +167,7 @@ static void check_invariants(uint8_t cur, unsigned w, bool susp, bool feat,
     assert_true(o->err == 0 || o->action == VIRTIO_STATUS_ACT_REFUSE);
     assert_int_equal(o->status & (uint8_t)~VIRTIO_STATUS_DEFINED, 0);
     if (w & (unsigned)(SUSP_BIT | BIT5)) {
-        assert_int_equal(o->err, -EINVAL);        /* malformed, whatever the state */
+        assert_int_equal(o->err, -EINVAL); /* malformed, whatever the state */
         return;
     }
     if (v == 0) {
@@ -172,9 +175,9 @@ static void check_invariants(uint8_t cur, unsigned w, bool susp, bool feat,
         return;
     }
     if (o->action == VIRTIO_STATUS_ACT_REFUSE || o->action == VIRTIO_STATUS_ACT_FEATURES_REFUSED)
-        assert_int_equal(o->status, cur);         /* nothing changes */
+        assert_int_equal(o->status, cur); /* nothing changes */
     else
-        assert_int_equal(o->status & cur, cur);   /* no bit cleared, 0x40 kept */
+        assert_int_equal(o->status & cur, cur); /* no bit cleared, 0x40 kept */
     if (o->action == VIRTIO_STATUS_ACT_RECORD || o->action == VIRTIO_STATUS_ACT_START ||
         o->action == VIRTIO_STATUS_ACT_FEATURES_ACCEPT ||
         o->action == VIRTIO_STATUS_ACT_FEATURES_REFUSED)
@@ -212,12 +215,15 @@ static void test_exhaustive(void **state)
 
 static void test_needs_reset(void **state)
 {
-    static const struct { uint8_t cur, next; bool changes; } t[] = {
-        { 0, 0, false },                       /* nothing to fail in status 0 */
+    static const struct {
+        uint8_t cur, next;
+        bool changes;
+    } t[] = {
+        { 0, 0, false }, /* nothing to fail in status 0 */
         { ACK, ACK | NR, true },
         { FOK, FOK | NR, true },
         { DOK, DOK | NR, true },
-        { DOK | NR, DOK | NR, false },         /* set once, until reset */
+        { DOK | NR, DOK | NR, false }, /* set once, until reset */
         { FOK | FAIL, FOK | FAIL | NR, true },
     };
     (void)state;
@@ -232,21 +238,23 @@ static void test_needs_reset(void **state)
  * legacy back-end, the back-end refused it). */
 static void test_vring_base(void **state)
 {
-    const uint64_t split = UINT64_C(1) << VIRTIO_F_VERSION_1 |
-                           UINT64_C(1) << VIRTIO_F_EVENT_IDX;
+    const uint64_t split = UINT64_C(1) << VIRTIO_F_VERSION_1 | UINT64_C(1) << VIRTIO_F_EVENT_IDX;
     const uint64_t packed = split | UINT64_C(1) << VIRTIO_F_RING_PACKED;
-    static const struct { bool packed; uint32_t num; int err; } t[] = {
+    static const struct {
+        bool packed;
+        uint32_t num;
+        int err;
+    } t[] = {
         { false, 0, 0 },
         { false, VIRTIO_SPLIT_INDEX_MAX, 0 },
         { false, VIRTIO_SPLIT_INDEX_MAX + 1, -EINVAL },
         { false, UINT32_MAX, -EINVAL },
-        { true, VIRTIO_SPLIT_INDEX_MAX + 1, 0 },    /* used index 1 in bits 16-30 */
-        { true, UINT32_MAX, 0 },                    /* both wrap counters set */
+        { true, VIRTIO_SPLIT_INDEX_MAX + 1, 0 }, /* used index 1 in bits 16-30 */
+        { true, UINT32_MAX, 0 },                 /* both wrap counters set */
     };
     (void)state;
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
-        assert_int_equal(virtio_vring_base_check(t[i].packed ? packed : split, t[i].num),
-                         t[i].err);
+        assert_int_equal(virtio_vring_base_check(t[i].packed ? packed : split, t[i].num), t[i].err);
 }
 
 int main(void)

@@ -84,8 +84,7 @@ static void encode_decode(const struct vu_msg *in, uint8_t *wire, struct vu_msg 
 
 /* Runs get_payload on `m` with its hdr.size changed to each of `sizes`
  * (which must all differ from `size`): every one is -EBADMSG. */
-static void payload_rejects_sizes(struct vu_msg *m, size_t size, const uint32_t *sizes,
-                                  size_t n)
+static void payload_rejects_sizes(struct vu_msg *m, size_t size, const uint32_t *sizes, size_t n)
 {
     uint8_t buf[VU_MAX_PAYLOAD];
     uint32_t saved = m->hdr.size;
@@ -194,8 +193,9 @@ static void u64_round_trip(void **state)
 
 static void vring_state_round_trip(void **state)
 {
-    const struct vu_vring_state values[] = { { 0, 0 }, { 1, 256 }, { 255, 32768 },
-                                             { UINT32_MAX, UINT32_MAX - 1 } };
+    const struct vu_vring_state values[] = {
+        { 0, 0 }, { 1, 256 }, { 255, 32768 }, { UINT32_MAX, UINT32_MAX - 1 }
+    };
     const uint32_t wrong[] = { 0, 4, 7, 9, 16 };
     uint8_t wire[VU_HDR_SIZE + VU_MAX_PAYLOAD];
     struct vu_msg in, out;
@@ -365,8 +365,12 @@ static void log_round_trip(void **state)
 
 static void iotlb_round_trip(void **state)
 {
-    struct vu_iotlb t = { .iova = 0xfee00000, .size = 0x1000, .uaddr = 0x7f1234560000ull,
-                          .perm = 3, .type = 2 }, b;
+    struct vu_iotlb t = { .iova = 0xfee00000,
+                          .size = 0x1000,
+                          .uaddr = 0x7f1234560000ull,
+                          .perm = 3,
+                          .type = 2 },
+                    b;
     uint8_t wire[VU_HDR_SIZE + VU_MAX_PAYLOAD];
     const uint8_t *p = wire + VU_HDR_SIZE;
 
@@ -462,8 +466,12 @@ static void vring_area_round_trip(void **state)
 
 static void inflight_round_trip(void **state)
 {
-    struct vu_inflight f = { .mmap_size = 0x21000, .mmap_offset = 0x40, .num_queues = 4,
-                             .queue_size = 256, .padding = 0 }, b;
+    struct vu_inflight f = { .mmap_size = 0x21000,
+                             .mmap_offset = 0x40,
+                             .num_queues = 4,
+                             .queue_size = 256,
+                             .padding = 0 },
+                       b;
     uint8_t wire[VU_HDR_SIZE + VU_MAX_PAYLOAD];
     const uint8_t *p = wire + VU_HDR_SIZE;
 
@@ -676,31 +684,69 @@ struct named {
 };
 
 static const struct named frontend_names[] = {
-    { 1, "GET_FEATURES" }, { 2, "SET_FEATURES" }, { 3, "SET_OWNER" }, { 4, "RESET_OWNER" },
-    { 5, "SET_MEM_TABLE" }, { 6, "SET_LOG_BASE" }, { 7, "SET_LOG_FD" },
-    { 8, "SET_VRING_NUM" }, { 9, "SET_VRING_ADDR" }, { 10, "SET_VRING_BASE" },
-    { 11, "GET_VRING_BASE" }, { 12, "SET_VRING_KICK" }, { 13, "SET_VRING_CALL" },
-    { 14, "SET_VRING_ERR" }, { 15, "GET_PROTOCOL_FEATURES" }, { 16, "SET_PROTOCOL_FEATURES" },
-    { 17, "GET_QUEUE_NUM" }, { 18, "SET_VRING_ENABLE" }, { 19, "SEND_RARP" },
-    { 20, "NET_SET_MTU" }, { 21, "SET_BACKEND_REQ_FD" }, { 22, "IOTLB_MSG" },
-    { 23, "SET_VRING_ENDIAN" }, { 24, "GET_CONFIG" }, { 25, "SET_CONFIG" },
-    { 26, "CREATE_CRYPTO_SESSION" }, { 27, "CLOSE_CRYPTO_SESSION" }, { 28, "POSTCOPY_ADVISE" },
-    { 29, "POSTCOPY_LISTEN" }, { 30, "POSTCOPY_END" }, { 31, "GET_INFLIGHT_FD" },
-    { 32, "SET_INFLIGHT_FD" }, { 33, "GPU_SET_SOCKET" }, { 34, "RESET_DEVICE" },
-    { 35, "VRING_KICK" }, { 36, "GET_MAX_MEM_SLOTS" }, { 37, "ADD_MEM_REG" },
-    { 38, "REM_MEM_REG" }, { 39, "SET_STATUS" }, { 40, "GET_STATUS" },
-    { 41, "GET_SHARED_OBJECT" }, { 42, "SET_DEVICE_STATE_FD" }, { 43, "CHECK_DEVICE_STATE" },
+    { 1, "GET_FEATURES" },
+    { 2, "SET_FEATURES" },
+    { 3, "SET_OWNER" },
+    { 4, "RESET_OWNER" },
+    { 5, "SET_MEM_TABLE" },
+    { 6, "SET_LOG_BASE" },
+    { 7, "SET_LOG_FD" },
+    { 8, "SET_VRING_NUM" },
+    { 9, "SET_VRING_ADDR" },
+    { 10, "SET_VRING_BASE" },
+    { 11, "GET_VRING_BASE" },
+    { 12, "SET_VRING_KICK" },
+    { 13, "SET_VRING_CALL" },
+    { 14, "SET_VRING_ERR" },
+    { 15, "GET_PROTOCOL_FEATURES" },
+    { 16, "SET_PROTOCOL_FEATURES" },
+    { 17, "GET_QUEUE_NUM" },
+    { 18, "SET_VRING_ENABLE" },
+    { 19, "SEND_RARP" },
+    { 20, "NET_SET_MTU" },
+    { 21, "SET_BACKEND_REQ_FD" },
+    { 22, "IOTLB_MSG" },
+    { 23, "SET_VRING_ENDIAN" },
+    { 24, "GET_CONFIG" },
+    { 25, "SET_CONFIG" },
+    { 26, "CREATE_CRYPTO_SESSION" },
+    { 27, "CLOSE_CRYPTO_SESSION" },
+    { 28, "POSTCOPY_ADVISE" },
+    { 29, "POSTCOPY_LISTEN" },
+    { 30, "POSTCOPY_END" },
+    { 31, "GET_INFLIGHT_FD" },
+    { 32, "SET_INFLIGHT_FD" },
+    { 33, "GPU_SET_SOCKET" },
+    { 34, "RESET_DEVICE" },
+    { 35, "VRING_KICK" },
+    { 36, "GET_MAX_MEM_SLOTS" },
+    { 37, "ADD_MEM_REG" },
+    { 38, "REM_MEM_REG" },
+    { 39, "SET_STATUS" },
+    { 40, "GET_STATUS" },
+    { 41, "GET_SHARED_OBJECT" },
+    { 42, "SET_DEVICE_STATE_FD" },
+    { 43, "CHECK_DEVICE_STATE" },
     /* vdpa-user v1 (docs/vdpa-user.md 1.3 and 3.2): 0x100 + the ioctl number */
-    { 0x170, "VDPA_GET_DEVICE_ID" }, { 0x176, "VDPA_GET_VRING_NUM" },
-    { 0x177, "VDPA_SET_CONFIG_CALL" }, { 0x178, "VDPA_GET_IOVA_RANGE" },
-    { 0x179, "VDPA_GET_CONFIG_SIZE" }, { 0x17D, "VDPA_SUSPEND" }, { 0x17E, "VDPA_RESUME" },
+    { 0x170, "VDPA_GET_DEVICE_ID" },
+    { 0x176, "VDPA_GET_VRING_NUM" },
+    { 0x177, "VDPA_SET_CONFIG_CALL" },
+    { 0x178, "VDPA_GET_IOVA_RANGE" },
+    { 0x179, "VDPA_GET_CONFIG_SIZE" },
+    { 0x17D, "VDPA_SUSPEND" },
+    { 0x17E, "VDPA_RESUME" },
     { 0x180, "VDPA_GET_VQS_COUNT" },
 };
 
 static const struct named backend_names[] = {
-    { 1, "IOTLB_MSG" }, { 2, "CONFIG_CHANGE_MSG" }, { 3, "VRING_HOST_NOTIFIER_MSG" },
-    { 4, "VRING_CALL" }, { 5, "VRING_ERR" }, { 6, "SHARED_OBJECT_ADD" },
-    { 7, "SHARED_OBJECT_REMOVE" }, { 8, "SHARED_OBJECT_LOOKUP" },
+    { 1, "IOTLB_MSG" },
+    { 2, "CONFIG_CHANGE_MSG" },
+    { 3, "VRING_HOST_NOTIFIER_MSG" },
+    { 4, "VRING_CALL" },
+    { 5, "VRING_ERR" },
+    { 6, "SHARED_OBJECT_ADD" },
+    { 7, "SHARED_OBJECT_REMOVE" },
+    { 8, "SHARED_OBJECT_LOOKUP" },
 };
 
 static void check_size_spec(const struct vu_size_spec *s, const char *name)
@@ -773,8 +819,8 @@ static void check_names(enum vu_channel ch, const struct named *names, size_t n)
 
 static void table_complete(void **state)
 {
-    const uint32_t front_absent[] = { 0, 44, 45, 0xff, 0x100, 0x16F, 0x171, 0x175, 0x17A,
-                                      0x17B, 0x17C, 0x17F, 0x181, 0x182, UINT32_MAX };
+    const uint32_t front_absent[] = { 0,     44,    45,    0xff,  0x100, 0x16F, 0x171,     0x175,
+                                      0x17A, 0x17B, 0x17C, 0x17F, 0x181, 0x182, UINT32_MAX };
     const uint32_t back_absent[] = { 0, 9, 10, 0x170, UINT32_MAX };
 
     (void)state;
@@ -826,10 +872,26 @@ static void table_vdpa_rows(void **state)
 static void protocol_feature_names(void **state)
 {
     static const char *const expected[VU_PF_COUNT_KNOWN] = {
-        "MQ", "LOG_SHMFD", "RARP", "REPLY_ACK", "NET_MTU", "BACKEND_REQ", "CROSS_ENDIAN",
-        "CRYPTO_SESSION", "PAGEFAULT", "CONFIG", "BACKEND_SEND_FD", "HOST_NOTIFIER",
-        "INFLIGHT_SHMFD", "RESET_DEVICE", "INBAND_NOTIFICATIONS", "CONFIGURE_MEM_SLOTS",
-        "STATUS", "XEN_MMAP", "SHARED_OBJECT", "DEVICE_STATE",
+        "MQ",
+        "LOG_SHMFD",
+        "RARP",
+        "REPLY_ACK",
+        "NET_MTU",
+        "BACKEND_REQ",
+        "CROSS_ENDIAN",
+        "CRYPTO_SESSION",
+        "PAGEFAULT",
+        "CONFIG",
+        "BACKEND_SEND_FD",
+        "HOST_NOTIFIER",
+        "INFLIGHT_SHMFD",
+        "RESET_DEVICE",
+        "INBAND_NOTIFICATIONS",
+        "CONFIGURE_MEM_SLOTS",
+        "STATUS",
+        "XEN_MMAP",
+        "SHARED_OBJECT",
+        "DEVICE_STATE",
     };
 
     (void)state;

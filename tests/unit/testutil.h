@@ -11,11 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define assert_contains(hay, needle)                                                   \
-    do {                                                                               \
-        const char *hay_ = (hay), *needle_ = (needle);                                 \
-        if (!strstr(hay_, needle_))                                                    \
-            fail_msg("\"%s\" does not contain \"%s\"", hay_, needle_);                 \
+#define assert_contains(hay, needle)                                                               \
+    do {                                                                                           \
+        const char *hay_ = (hay), *needle_ = (needle);                                             \
+        if (!strstr(hay_, needle_))                                                                \
+            fail_msg("\"%s\" does not contain \"%s\"", hay_, needle_);                             \
     } while (0)
 
 /* The factor by which time bounds stretch: VS_TEST_TIME_SCALE (run-unit.sh
