@@ -26,7 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* what the shim acts on must be what the spec allows */
     if (r.ack != VIRTIO_NET_OK && r.ack != VIRTIO_NET_ERR)
         abort();
-    if (r.action == VS_CTRL_SET_PAIRS && (r.ack != VIRTIO_NET_OK || r.pairs < 1 || r.pairs > max_pairs))
+    if (r.action == VS_CTRL_SET_PAIRS &&
+        (r.ack != VIRTIO_NET_OK || r.pairs < 1 || r.pairs > max_pairs))
         abort();
     if (r.action != VS_CTRL_DONE && r.ack != VIRTIO_NET_OK)
         abort();

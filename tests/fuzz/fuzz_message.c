@@ -34,7 +34,9 @@ static int null_fd = -1;
 
 /* One fd of each kind, made once; messages carry duplicates. /dev/null first
  * (kind 0), as before kinds were chosen. */
-enum { KIND_COUNT = 5 };
+enum {
+    KIND_COUNT = 5
+};
 static int kind_fds[KIND_COUNT] = { -1, -1, -1, -1, -1 };
 
 static void make_kind_fds(void)

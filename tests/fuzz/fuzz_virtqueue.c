@@ -13,7 +13,7 @@
 
 #include "virtio/virtqueue.h"
 
-#define MEM_SIZE 65536u
+#define MEM_SIZE  65536u
 #define GUEST_UVA 0x7f0000000000ull
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -34,8 +34,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(mem_bytes, 0, sizeof(mem_bytes));
     memcpy(mem_bytes, data + 4, size - 4 < MEM_SIZE ? size - 4 : MEM_SIZE);
     guest_mem_init(&mem);
-    mem.regions[0] = (struct guest_mem_region){ .gpa = 0, .uva = GUEST_UVA, .size = MEM_SIZE,
-                                                .host = mem_bytes };
+    mem.regions[0] = (struct guest_mem_region){
+        .gpa = 0, .uva = GUEST_UVA, .size = MEM_SIZE, .host = mem_bytes
+    };
     mem.nregions = 1;
     avail = GUEST_UVA + 16u * num;
     used = (avail + 6 + 2u * num + 3) & ~3ull;
