@@ -13,8 +13,8 @@ static const struct vs_device_model *const models[] = { &vs_model_net, &vs_model
 /* Any other type: the back-end's own config space, its own features. */
 static const struct vs_device_model generic = {
     .type = "generic",
-    .hidden_features = VU_BIT(33) /* ACCESS_PLATFORM: no IOTLB in down mode */ |
-                       VU_BIT(40) /* RING_RESET */,
+    .hidden_features = VU_BIT(VIRTIO_F_ACCESS_PLATFORM) /* no IOTLB in down mode */ |
+                       VU_BIT(VIRTIO_F_RING_RESET),
 };
 
 const struct vs_device_model *vs_model_find(const char *type)

@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fd_util.h"
 #include "trace.h"
 #include "validate.h"
 
@@ -64,8 +65,11 @@ static void fill(struct vu_msg *m, const uint8_t *data, size_t size, unsigned nf
     for (unsigned i = 0; i < VU_MAX_FDS; i++)
         m->fds[i] = -1;
     m->nfds = 0;
-    for (unsigned i = 0; i < nfds; i++)
-        vu_msg_add_fd(m, fcntl(kind_fd, F_DUPFD_CLOEXEC, 3));
+    for (unsigned i = 0; i < nfds; i++) {
+        int copy = fd_dup_cloexec(kind_fd);
+        if (copy >= 0)
+            vu_msg_add_fd(m, copy);
+    }
     (void)size;
 }
 

@@ -111,6 +111,7 @@
 
 #include "../unit/fdcount.h"
 #include "cli.h"
+#include "fd_util.h"
 #include "log.h"
 #include "msg_table.h"
 #include "relay.h"
@@ -261,23 +262,16 @@ static int fz_proc_fd = -1;
 static uv_loop_t fz_loop;
 static bool fz_loop_open;
 
-static void fz_close(int *fd)
-{
-    if (*fd >= 0)
-        close(*fd);
-    *fd = -1;
-}
-
 static void fz_cleanup_dir(void)
 {
     char path[128];
 
-    fz_close(&fz_be_listen);
-    fz_close(&fz_fe_listen);
-    fz_close(&fz_dir_fd);
-    fz_close(&fz_opath_fd);
-    fz_close(&fz_null_fd);
-    fz_close(&fz_proc_fd);
+    fd_close(&fz_be_listen);
+    fd_close(&fz_fe_listen);
+    fd_close(&fz_dir_fd);
+    fd_close(&fz_opath_fd);
+    fd_close(&fz_null_fd);
+    fd_close(&fz_proc_fd);
     if (fz_loop_open && uv_loop_close(&fz_loop) == 0)
         fz_loop_open = false;
     snprintf(path, sizeof(path), "%s/be.sock", fz_dir);
@@ -362,16 +356,12 @@ static uint64_t fz_le64(const uint8_t *p)
     return v;
 }
 
+/* A copy for an fd slot: -1 (not -errno) when it cannot be made. */
 static int fz_dup(int fd)
 {
-    return fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 3);
-}
+    int copy = fd_dup_cloexec(fd);
 
-/* *slot takes fd (closing what it had). */
-static void fz_replace(int *slot, int fd)
-{
-    fz_close(slot);
-    *slot = fd;
+    return copy < 0 ? -1 : copy;
 }
 
 /* Keeps the other end of what the input sent until the session ends (so a
@@ -495,7 +485,7 @@ static void fz_op_flip(struct fz_session *s, uint8_t what, uint8_t ring)
 
 static void fz_close_side(struct fz_session *s, int side)
 {
-    fz_close(&s->sock[side]);
+    fd_close(&s->sock[side]);
     vu_rx_clear(&s->rx[side]);
     vu_rx_init(&s->rx[side]);
     if (side == FZ_BE)
@@ -511,7 +501,7 @@ static void fz_close_if_same(int *slot, const struct stat *st)
     struct stat o;
 
     if (*slot >= 0 && fstat(*slot, &o) == 0 && o.st_dev == st->st_dev && o.st_ino == st->st_ino)
-        fz_close(slot);
+        fd_close(slot);
 }
 
 /* Op 10: a peer exits. Its main socket closes, and with it every copy of
@@ -576,7 +566,7 @@ static int fz_socketpair(struct fz_session *s, bool channel)
         fz_close_side(s, FZ_FE_CHAN);
         s->sock[FZ_FE_CHAN] = pair[0];
         vu_set_nonblocking(pair[0], true);
-        fz_replace(&s->chan_shim_end, fz_dup(pair[1]));
+        fd_replace(&s->chan_shim_end, fz_dup(pair[1]));
     } else {
         fz_keep(s, pair[0]);
     }
@@ -621,7 +611,7 @@ static int fz_small_file(bool memfd)
                    : open(fz_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 
     if (fd >= 0 && ftruncate(fd, FZ_SMALL_FILE) < 0)
-        fz_close(&fd);
+        fd_close(&fd);
     return fd;
 }
 
@@ -631,7 +621,7 @@ static int fz_eventfd(bool full)
     int fd = eventfd(0, EFD_CLOEXEC);
 
     if (fd >= 0 && full && fz_io(fd, &v, sizeof(v), true) < 0)
-        fz_close(&fd);
+        fd_close(&fd);
     return fd;
 }
 
@@ -707,7 +697,7 @@ static void fz_backend_got(struct fz_session *s, struct vu_msg *m)
     const struct vu_msg_desc *d = vu_msg_desc_lookup(VU_CHAN_FRONTEND, m->hdr.request);
 
     if (m->nfds)
-        fz_replace(&s->be_got, fz_dup(m->fds[0]));
+        fd_replace(&s->be_got, fz_dup(m->fds[0]));
     switch (m->hdr.request) {
     case VU_REQ_SET_BACKEND_REQ_FD:
         if (m->nfds) {
@@ -719,7 +709,7 @@ static void fz_backend_got(struct fz_session *s, struct vu_msg *m)
         break;
     case VU_REQ_VDPA_SET_CONFIG_CALL:
         if (m->nfds) {
-            fz_replace(&s->config_call, m->fds[0]);
+            fd_replace(&s->config_call, m->fds[0]);
             m->fds[0] = -1;
         }
         break;
@@ -899,13 +889,13 @@ static size_t fz_op_message(struct fz_session *s, int side, const uint8_t *p, si
     if (!made)
         nfds = 0;
     if (nfds) {
-        fz_replace(&s->last_sent, fz_dup(fds[0]));
+        fd_replace(&s->last_sent, fz_dup(fds[0]));
         if (side == FZ_FE && len >= VU_HDR_SIZE + 8 &&
             (hdr.request == VU_REQ_SET_VRING_KICK || hdr.request == VU_REQ_SET_VRING_CALL)) {
             unsigned ring = p[1 + sel + VU_HDR_SIZE];
             if (ring >= s->rings)
                 s->rings = ring + 1;
-            fz_replace(hdr.request == VU_REQ_SET_VRING_KICK ? &s->kick[ring] : &s->call[ring],
+            fd_replace(hdr.request == VU_REQ_SET_VRING_KICK ? &s->kick[ring] : &s->call[ring],
                        fz_dup(fds[0]));
         }
     }
@@ -1119,7 +1109,7 @@ static int fz_setup(struct fz_session *s, const uint8_t *h)
     s->loop = &fz_loop;
     s->relay = vs_relay_new(s->loop, &s->cfg, NULL);
     if (!s->relay) {
-        fz_close(&s->cfg.frontend_fd);
+        fd_close(&s->cfg.frontend_fd);
         s->cfg.frontend_fd_given = false;
         return -ENOMEM;
     }
@@ -1154,17 +1144,17 @@ static void fz_close_all(struct fz_session *s)
     for (int i = 0; i < FZ_SIDES; i++)
         fz_close_side(s, i);
     for (unsigned i = 0; i < s->rings; i++) {
-        fz_close(&s->kick[i]);
-        fz_close(&s->call[i]);
+        fd_close(&s->kick[i]);
+        fd_close(&s->call[i]);
     }
     s->rings = 0;
-    fz_close(&s->config_call);
-    fz_close(&s->last_sent);
-    fz_close(&s->chan_shim_end);
-    fz_close(&s->be_got);
+    fd_close(&s->config_call);
+    fd_close(&s->last_sent);
+    fd_close(&s->chan_shim_end);
+    fd_close(&s->be_got);
     while (s->nextra)
         close(s->extra[--s->nextra]);
-    fz_close(&s->guest);
+    fd_close(&s->guest);
 }
 
 /* Closes every peer, destroys the relay, runs the loop until it is empty.
@@ -1197,7 +1187,7 @@ static int fz_teardown(struct fz_session *s, struct fz_outcome *out)
             rc = -1;
         }
     } else if (s->cfg.frontend_fd_given) {
-        fz_close(&s->cfg.frontend_fd);
+        fd_close(&s->cfg.frontend_fd);
     }
     fz_refuse_pending(fz_be_listen);
     fz_refuse_pending(fz_fe_listen);
