@@ -11,7 +11,8 @@
 # medians is what the change costs per bring-up, measured under one load.
 # Prints one line per case and ends with "compare: ok" or "compare: slower",
 # slower meaning this tree's median is more than BENCH_COMPARE_TOLERANCE
-# percent (default 10) above COMMIT's.
+# percent (default 10) above COMMIT's. Everything runs on CPU BENCH_CP_CPU
+# (default: the last), so that both shims see the same core.
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -20,6 +21,9 @@ BUILD=${BUILD:-build}
 base=${1:?usage: $0 COMMIT}
 reps=${BENCH_REPS:-200}
 tolerance=${BENCH_COMPARE_TOLERANCE:-10}
+# every process of the run on one CPU, as make bench's control plane
+cpu=${BENCH_CP_CPU:-$(( $(nproc) - 1 ))}
+pin=(taskset -c "$cpu")
 new_shim=$root/$BUILD/vdpa-shim
 bringup=$root/$BUILD/bench/bringup
 for b in "$new_shim" "$bringup"; do
@@ -43,7 +47,7 @@ cleanup() {
 trap cleanup EXIT
 
 start_shim() { # BINARY TAG
-    "$1" --log-level warn --device "type=net,id=$2,frontend=$w/$2.sock,backend=$w/be.sock" \
+    "${pin[@]}" "$1" --log-level warn --device "type=net,id=$2,frontend=$w/$2.sock,backend=$w/be.sock" \
         >"$w/$2.log" 2>&1 &
     pids+=($!)
     for _ in $(seq 100); do [[ -S $w/$2.sock ]] && return 0; sleep 0.05; done
@@ -53,7 +57,7 @@ start_shim() { # BINARY TAG
 start_shim "$old_shim" base
 start_shim "$new_shim" tree
 
-out=$("$bringup" --scripted-backend "$w/be.sock" \
+out=$("${pin[@]}" "$bringup" --scripted-backend "$w/be.sock" \
     --case "net-1qp,net,2,$w/base.sock,$w/tree.sock" \
     --case "net-8qp,net,16,$w/base.sock,$w/tree.sock" \
     --reps "$reps" --warmup 5 --settle-ms 10 --floor 50 2>"$w/bringup.err") ||
@@ -61,7 +65,7 @@ out=$("$bringup" --scripted-backend "$w/be.sock" \
 
 kv() { sed -n "s/.*\\b$2=\\([^ ]*\\).*/\\1/p" <<< "$1" | head -n 1; }
 verdict=ok
-echo "compare: $reps bring-ups per case and shim, alternating; base $(git rev-parse --short "$base"), tree $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- shim lib || echo '+changes')"
+echo "compare: $reps bring-ups per case and shim, alternating, on CPU $cpu; base $(git rev-parse --short "$base"), tree $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- shim lib || echo '+changes')"
 printf '%-8s %12s %12s %8s\n' case "base_us" "tree_us" "change"
 while read -r line; do
     name=$(kv "$line" name) b=$(kv "$line" direct_us) t=$(kv "$line" shim_us)
