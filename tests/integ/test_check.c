@@ -131,6 +131,39 @@ static void blk_conversation_checked(void **state)
 #undef s
 }
 
+/* QEMU's vhost-user-blk reads the config space once, when the device is
+ * created: a reconnection (reconnect=, a restarted shim) sends no
+ * GET_CONFIG. A session whose rings resume past 0 does not owe it (found by
+ * tests/e2e/test_guest_blk_restart_*.sh, which check= failed before). */
+static void blk_resumed_session_owes_no_get_config(void **state)
+{
+    struct scripted *sp = &session;
+    char extra[128];
+    struct vu_msg m;
+    int kick;
+
+    (void)state;
+    snprintf(extra, sizeof(extra), "check=%s", matrix_path);
+    assert_int_equal(scripted_start(sp, "blk", extra), 0);
+    assert_int_equal(scripted_connect(sp), 0);
+    roundtrip(sp, VU_REQ_GET_FEATURES, FEATURES);
+    assert_int_equal(send_state_req(sp->fe, VU_REQ_SET_VRING_BASE, 0, 0, 37), 0);
+    assert_int_equal(expect_msg(sp->be, VU_REQ_SET_VRING_BASE, &m), 0);
+    kick = eventfd(0, EFD_CLOEXEC);
+    assert_true(kick >= 0);
+    assert_int_equal(send_u64_req(sp->fe, VU_REQ_SET_VRING_KICK, 0, 0, kick), 0);
+    close(kick);
+    assert_int_equal(expect_msg(sp->be, VU_REQ_SET_VRING_KICK, &m), 0);
+    vu_msg_close_fds(&m);
+    close(sp->fe);
+    sp->fe = -1;
+    assert_true(closed_within(sp->be, SCRIPT_TIMEOUT_MS));
+    for (int i = 0; i < 100 && !log_has(sp, "session ended"); i++)
+        usleep(10000);
+    assert_true(log_has(sp, "session ended"));
+    assert_false(log_has(sp, "without sending GET_CONFIG"));
+}
+
 /* A matrix of another type is refused at start-up, naming file and types. */
 static void wrong_matrix_refused_at_start(void **state)
 {
@@ -189,6 +222,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(blk_conversation_checked, stop_session),
+        cmocka_unit_test_teardown(blk_resumed_session_owes_no_get_config, stop_session),
         cmocka_unit_test(wrong_matrix_refused_at_start),
     };
     return cmocka_run_group_tests(tests, write_matrix, remove_matrix);
