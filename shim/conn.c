@@ -10,23 +10,6 @@
 
 static void update_events(struct vs_conn *c);
 
-/* Connections whose poll could not be (re)started: nothing would ever close
- * them, so one shared timer closes them on the loop's next turn (never under
- * the caller, like vs_conn_fail). */
-static uv_timer_t *reap_timer;
-static struct vs_conn *reap_list;
-static unsigned conns_open; /* the timer is released with the last connection */
-
-static void reap_forget(struct vs_conn *c)
-{
-    for (struct vs_conn **p = &reap_list; *p; p = &(*p)->reap_next)
-        if (*p == c) {
-            *p = c->reap_next;
-            c->reap_next = NULL;
-            return;
-        }
-}
-
 static void free_timer(uv_handle_t *h)
 {
     free(h);
@@ -43,10 +26,10 @@ void vs_conn_close(struct vs_conn *c, int reason)
         return;
     c->closing = true;
     vs_own_sock_remove(&c->own);
-    reap_forget(c);
-    if (--conns_open == 0 && reap_timer) {
-        uv_close((uv_handle_t *)reap_timer, free_timer);
-        reap_timer = NULL;
+    if (c->reap) {
+        /* closed here, so that its callback never sees c after this */
+        uv_close((uv_handle_t *)c->reap, free_timer);
+        c->reap = NULL;
     }
     if (uv_poll_stop(&c->poll) < 0)
         vs_debug("%s: stopping the poll failed", c->label); /* it is closed below anyway */
@@ -133,16 +116,14 @@ static void on_poll(uv_poll_t *h, int status, int events)
 
 static void reap_cb(uv_timer_t *t)
 {
-    (void)t;
-    while (reap_list) {
-        struct vs_conn *c = reap_list;
-        reap_list = c->reap_next;
-        c->reap_next = NULL;
-        vs_conn_close(c, c->send_error ? c->send_error : -EIO);
-    }
+    struct vs_conn *c = t->data;
+
+    vs_conn_close(c, c->send_error ? c->send_error : -EIO);
 }
 
-/* The poll of c failed (rc): close it from the loop. */
+/* The poll of c failed (rc): nothing would ever close c, so a timer of its
+ * own (on c's loop, made on the first failure) closes it on the loop's next
+ * turn (never under the caller, like vs_conn_fail). */
 static void reap_later(struct vs_conn *c, int rc)
 {
     vs_err("%s: cannot watch the connection: %s; closing it", c->label, uv_strerror(rc));
@@ -150,19 +131,19 @@ static void reap_later(struct vs_conn *c, int rc)
         c->send_error = rc;
         shutdown(c->fd, SHUT_RDWR);
     }
-    if (c->reap_next || reap_list == c)
-        return;
-    if (!reap_timer) {
-        reap_timer = malloc(sizeof(*reap_timer));
-        if (reap_timer && uv_timer_init(c->poll.loop, reap_timer) < 0) {
-            free(reap_timer);
-            reap_timer = NULL;
+    if (!c->reap) {
+        uv_timer_t *t = malloc(sizeof(*t));
+        if (t && uv_timer_init(c->poll.loop, t) < 0) {
+            free(t);
+            t = NULL;
         }
+        if (t)
+            t->data = c;
+        c->reap = t; /* an initialised timer, or NULL */
     }
-    c->reap_next = reap_list;
-    reap_list = c;
-    if (!reap_timer || uv_timer_start(reap_timer, reap_cb, 0, 0) < 0)
-        vs_err("%s: cannot schedule the close; it closes when the session ends", c->label);
+    if (c->reap && uv_timer_start(c->reap, reap_cb, 0, 0) == 0)
+        return;
+    vs_err("%s: cannot schedule the close; it closes when the session ends", c->label);
 }
 
 static void update_events(struct vs_conn *c)
@@ -192,7 +173,6 @@ struct vs_conn *vs_conn_new(uv_loop_t *loop, int fd, const char *label, vs_conn_
         close(fd);
         return NULL;
     }
-    conns_open++;
     c->poll.data = c;
     c->fd = fd;
     c->label = label;

@@ -42,11 +42,12 @@ struct vs_conn {
     vs_conn_close_cb on_close;
     void (*on_partial)(struct vs_conn *conn); /* optional: part of a message was read */
     void *owner;
-    const char *label;         /* "front-end", "back-end", ... for logs */
-    enum vu_channel channel;   /* whose request names the logs use: VU_CHAN_FRONTEND unless
-                                 * the owner sets VU_CHAN_BACKEND (a back-end channel) */
-    struct vs_own_sock own;    /* registered: a peer holds the other end */
-    struct vs_conn *reap_next; /* on the list of connections closed by the loop */
+    const char *label;       /* "front-end", "back-end", ... for logs */
+    enum vu_channel channel; /* whose request names the logs use: VU_CHAN_FRONTEND unless
+                              * the owner sets VU_CHAN_BACKEND (a back-end channel) */
+    struct vs_own_sock own;  /* registered: a peer holds the other end */
+    uv_timer_t *reap;        /* closes the connection from its loop after its poll
+                              * failed (reap_later); NULL until then */
 };
 
 /* Takes fd (made non-blocking). NULL on failure, with fd closed. */

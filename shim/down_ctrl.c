@@ -64,15 +64,12 @@ void down_peer_fd_failed(struct vs_relay *r, const char *role, int rc)
     if (!dn || dn->peer_failed)
         return;
     dn->peer_failed = true;
-    vs_err("%s: the front-end's %s %s; the front-end misbehaves: ending its session", r->cfg.id,
-           role,
-           rc == -EAGAIN   ? "is saturated (its counter is full)"
-           : rc == -EINVAL ? "is not an eventfd"
-                           : strerror(-rc));
     down_ctrl_stop(dn);
-    /* Not now: the caller may be in the middle of a sequence. The loop's next
-     * poll of the failed connection ends the session (relay.c). */
-    vs_conn_fail(r->fe ? r->fe : r->be, -EPROTO);
+    /* Not now: the caller may be in the middle of a sequence. */
+    vs_session_fail(r, -EPROTO, "the front-end's %s %s; the front-end misbehaves", role,
+                    rc == -EAGAIN   ? "is saturated (its counter is full)"
+                    : rc == -EINVAL ? "is not an eventfd"
+                                    : strerror(-rc));
 }
 
 /* The queue cannot go on: DEVICE_NEEDS_RESET, and it is stopped even if the

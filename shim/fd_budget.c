@@ -34,6 +34,13 @@ void vs_fd_budget_configure(uint64_t nofile, size_t ndevices)
     session_cap = share > UINT32_MAX ? UINT32_MAX : (unsigned)share;
 }
 
+uint64_t vs_fd_budget_wanted(size_t ndevices)
+{
+    /* vs_fd_budget_configure's share reaches the floor from this limit on */
+    return VS_FD_RESERVE + (uint64_t)ndevices * VS_FDS_PER_DEVICE_IDLE +
+           (uint64_t)(ndevices ? ndevices : 1) * VS_FD_SESSION_FLOOR;
+}
+
 unsigned vs_fd_budget_session_cap(void)
 {
     return session_cap;

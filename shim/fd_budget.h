@@ -51,6 +51,10 @@ struct vs_fd_budget {
 /* The open-file limit (RLIM_INFINITY: unbounded) and the number of devices
  * (listening sockets are taken off too). */
 void vs_fd_budget_configure(uint64_t nofile, size_t ndevices);
+/* The open-file limit under which ndevices sessions cannot all have
+ * VS_FD_SESSION_FLOOR fds besides the reserve and the devices' listening
+ * sockets: below it, the shim warns that the limit is low. */
+uint64_t vs_fd_budget_wanted(size_t ndevices);
 /* The per-session cap and the total sessions may hold, for the log. */
 unsigned vs_fd_budget_session_cap(void);
 uint64_t vs_fd_budget_total(void);

@@ -220,14 +220,12 @@ static const struct vs_device_config *find_config(const struct vs_options *o, co
     return NULL;
 }
 
-/* A device with a live session holds about ten fds (sockets, the back-end
- * channel, the memory and ring fds kept for a back-end restart); the usual
- * soft limit of 1024 would stop the shim at about a hundred devices, so it
- * takes the hard limit, as systemd's LimitNOFILE= intends. A session may
- * hold more (many rings): fd_budget.c gives each its share of the limit and
- * refuses requests past it. */
-#define FDS_PER_DEVICE 10
-
+/* A device with a live session holds its sockets, the back-end channel and
+ * the memory and ring fds kept for a back-end restart; many devices (or
+ * rings) soon pass the usual soft limit of 1024, so the shim takes the hard
+ * limit, as systemd's LimitNOFILE= intends. fd_budget.c gives each session
+ * its share of the limit and refuses requests past it; below the limit that
+ * leaves every session its floor (vs_fd_budget_wanted) the limit is low. */
 static void raise_fd_limit(size_t ndevices)
 {
     struct rlimit rl;
@@ -247,10 +245,11 @@ static void raise_fd_limit(size_t ndevices)
     if (rl.rlim_cur != RLIM_INFINITY)
         vs_debug("open-file limit %llu: each session may hold up to %u fds",
                  (unsigned long long)rl.rlim_cur, vs_fd_budget_session_cap());
-    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < ndevices * FDS_PER_DEVICE + 64)
-        vs_warn("the open-file limit (%llu) is low for %zu devices (about %d fds each with a "
-                "session); raise it (ulimit -n, or LimitNOFILE= in the unit)",
-                (unsigned long long)rl.rlim_cur, ndevices, FDS_PER_DEVICE);
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < vs_fd_budget_wanted(ndevices))
+        vs_warn("the open-file limit (%llu) is low for %zu devices: each session's share would "
+                "be under %u fds (%llu wanted); raise it (ulimit -n, or LimitNOFILE= in the unit)",
+                (unsigned long long)rl.rlim_cur, ndevices, VS_FD_SESSION_FLOOR,
+                (unsigned long long)vs_fd_budget_wanted(ndevices));
 }
 
 static void reload(struct shim *s)

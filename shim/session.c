@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -398,4 +399,25 @@ unsigned vs_session_drop_owed(struct vs_relay *r, vs_owed_fn *each, void *ctx)
     }
     vs_owed_reset(&taken);
     return n;
+}
+
+/* ---- a fault found outside a peer's message -------------------------------- */
+
+#define VS_FAIL_TEXT_MAX 256 /* the cause in words, as logged */
+
+void vs_session_fail(struct vs_relay *r, int rc, const char *fmt, ...)
+{
+    struct vs_conn *c = r->fe ? r->fe : r->be;
+    char text[VS_FAIL_TEXT_MAX];
+    va_list ap;
+
+    if (!c || c->closing || c->send_error)
+        return; /* no session, or it is ending already (its cause was logged) */
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    vs_err("%s: %s; ending the session", r->cfg.id, text);
+    /* vs_conn_fail shuts the socket down: the loop's next poll of it
+     * closes the connection, and the relay ends the session then */
+    vs_conn_fail(c, rc);
 }

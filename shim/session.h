@@ -281,4 +281,18 @@ void vs_check_refusal(struct vs_relay *r, uint32_t request);
  * never sent. */
 void vs_check_session_end(struct vs_relay *r);
 
+/* ---- session.c: a fault found outside a peer's message ------------------- */
+
+/* The session cannot go on because of a fault found outside a peer's
+ * message (an eventfd, a libuv handle or a queue the shim watches
+ * misbehaves): logged once as an error ("ID: TEXT; ending the session")
+ * and the session ends on the loop's next turn, never under the caller,
+ * whose state stays valid. The front-end's connection is failed with rc
+ * (-errno, the reason it closes with; the back-end's when there is no
+ * front-end): losing the front-end ends the session in every mode, where a
+ * lost back-end may be kept or replaced (mode.h). A session whose
+ * connection has already failed is ending: not logged again. */
+void vs_session_fail(struct vs_relay *r, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #endif

@@ -15,6 +15,7 @@
 
 #include "fd_util.h"
 #include "log.h"
+#include "regfile.h"
 #include "trace.h"
 
 struct vs_trace {
@@ -51,22 +52,12 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
 }
 
-static const char *kind_name(mode_t mode)
+/* Anything but a regular file at the trace path, said once in words. */
+static void warn_kind(const struct vs_trace *t, const struct stat *st)
 {
-    switch (mode & S_IFMT) {
-    case S_IFDIR:
-        return "a directory";
-    case S_IFIFO:
-        return "a FIFO";
-    case S_IFSOCK:
-        return "a socket";
-    case S_IFCHR:
-        return "a character device";
-    case S_IFBLK:
-        return "a block device";
-    default:
-        return "not a regular file";
-    }
+    vs_warn("trace %s: %s, not a regular file; give a file's path, or --trace=- for standard "
+            "output",
+            t->path, vs_file_kind(st));
 }
 
 /* Why open(2) refused t->path, said once in words (the caller logs the
@@ -80,42 +71,29 @@ static void explain_open_error(const struct vs_trace *t, int err)
                 "appending would reach a file it was not given): give the file's own path",
                 t->path);
     else if (err == ENXIO && lstat(t->path, &st) == 0 && !S_ISREG(st.st_mode))
-        vs_warn("trace %s is %s, not a regular file; give a file's path, or --trace=- for "
-                "standard output",
-                t->path, kind_name(st.st_mode));
+        warn_kind(t, &st);
 }
 
 /* The fd of a regular file at path, created (mode 0600) if missing, opened
  * for appending: never through a symbolic link (O_NOFOLLOW), never blocking
- * (O_NONBLOCK until fstat shows a regular file), never truncated. excl:
- * only a file this call creates (rotation). -errno after logging why. */
+ * (vs_open_regular_flags: O_NONBLOCK until fstat shows a regular file),
+ * never truncated. excl: only a file this call creates (rotation). -errno
+ * after logging why. */
 static int open_trace_fd(struct vs_trace *t, bool excl, uint64_t *size)
 {
-    int flags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY;
-    struct stat st;
-    int fd, rc;
+    int flags = O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | (excl ? O_EXCL : 0);
+    struct stat st = { 0 }; /* st_mode stays 0 unless the file was opened */
+    int fd = vs_open_regular_flags(t->path, flags, TRACE_MODE, &st);
 
-    fd = open(t->path, flags | (excl ? O_EXCL : 0), TRACE_MODE);
-    if (fd < 0) {
-        rc = -errno;
-        explain_open_error(t, -rc);
-        return rc;
-    }
-    if (fstat(fd, &st) < 0) {
-        rc = -errno;
-    } else if (!S_ISREG(st.st_mode)) {
-        vs_warn("trace %s is %s, not a regular file; give a file's path, or --trace=- for "
-                "standard output",
-                t->path, kind_name(st.st_mode));
-        rc = -EINVAL;
-    } else if ((rc = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, rc & ~O_NONBLOCK) < 0) {
-        rc = -errno; /* (O_NONBLOCK means nothing to a regular file; off all the same) */
-    } else {
+    if (fd >= 0) {
         *size = (uint64_t)st.st_size;
         return fd;
     }
-    close(fd);
-    return rc;
+    if ((fd == -EINVAL || fd == -EISDIR) && (st.st_mode & S_IFMT))
+        warn_kind(t, &st); /* opened, and not a regular file */
+    else
+        explain_open_error(t, -fd);
+    return fd;
 }
 
 static int open_file(struct vs_trace *t)

@@ -62,15 +62,13 @@ static void config_event_start(struct vs_relay *r)
         vs_conn_pause(r->fe, true);
 }
 
-/* The back-end misbehaves with the config-call eventfd: logged once, and the
- * session ends on the loop's next poll of the back-end (never now: the
- * caller's state stays valid). */
+/* The back-end misbehaves with the config-call eventfd: no more wake-ups,
+ * and the session ends from the loop (vs_session_fail). */
 static void config_call_failed(struct vs_relay *r, const char *what)
 {
     if (r->up->config_poll_open)
         (void)uv_poll_stop(&r->up->config_poll); /* always 0; no more wake-ups */
-    vs_err("%s: the back-end's config-call eventfd: %s; ending the session", r->cfg.id, what);
-    vs_conn_fail(r->be ? r->be : r->fe, -EPROTO);
+    vs_session_fail(r, -EPROTO, "the back-end's config-call eventfd: %s", what);
 }
 
 static void on_config_gap(uv_timer_t *h)

@@ -112,12 +112,11 @@ static uint16_t enabled_pairs(const struct vs_up *up)
     return n;
 }
 
-/* The control queue failed: the session ends on the loop's next poll of
- * the back-end (never now: the caller's state stays valid). */
+/* The control queue failed: the session ends from the loop (never now: the
+ * caller's state stays valid). */
 static void ctrl_failed(struct vs_relay *r, const char *what)
 {
-    vs_err("%s: the back-end's control queue: %s; ending the session", r->cfg.id, what);
-    vs_conn_fail(r->be ? r->be : r->fe, -EPROTO);
+    vs_session_fail(r, -EPROTO, "the back-end's control queue: %s", what);
 }
 
 /* After a start or an enable while running. The front-end's ack waits for

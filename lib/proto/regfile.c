@@ -26,7 +26,12 @@ const char *vs_file_kind(const struct stat *st)
 
 int vs_open_regular(const char *path, struct stat *st)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    return vs_open_regular_flags(path, O_RDONLY, 0, st);
+}
+
+int vs_open_regular_flags(const char *path, int open_flags, mode_t mode, struct stat *st)
+{
+    int fd = open(path, open_flags | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, mode);
     int flags, rc;
 
     if (fd < 0)

@@ -795,8 +795,10 @@ static void mq_expect_ctrl_ring(struct up_test *t, struct mq_ctrl *q)
     assert_int_equal(m.payload.state.num, 1);
 }
 
-/* The back-end serves one command: it must be VQ_PAIRS_SET(pairs). */
-static void mq_serve_pairs_set(struct mq_ctrl *q, uint16_t used_idx, uint16_t pairs)
+/* The back-end serves one command: it must be VQ_PAIRS_SET(pairs); it
+ * answers with ack (VIRTIO_NET_OK or VIRTIO_NET_ERR). */
+static void mq_serve_pairs_set_ack(struct mq_ctrl *q, uint16_t used_idx, uint16_t pairs,
+                                   uint8_t ack)
 {
     struct pollfd pfd = { .fd = q->kick, .events = POLLIN };
     struct vq_avail *avail = (struct vq_avail *)(void *)mq_uva(q, q->addr.avail_user_addr);
@@ -820,7 +822,7 @@ static void mq_serve_pairs_set(struct mq_ctrl *q, uint16_t used_idx, uint16_t pa
     uint16_t ack_desc = le16toh(desc[head].next);
     assert_true(ack_desc < q->num);
     assert_true(le16toh(desc[ack_desc].flags) & VQ_DESC_F_WRITE);
-    *mq_gpa(q, le64toh(desc[ack_desc].addr), 1) = VIRTIO_NET_OK;
+    *mq_gpa(q, le64toh(desc[ack_desc].addr), 1) = ack;
     used->ring[used_idx % q->num].id = htole32(head);
     used->ring[used_idx % q->num].len = htole32(1);
     __atomic_store_n(&used->idx, htole16((uint16_t)(used_idx + 1)), __ATOMIC_RELEASE);
@@ -828,15 +830,15 @@ static void mq_serve_pairs_set(struct mq_ctrl *q, uint16_t used_idx, uint16_t pa
     assert_int_equal(write(q->call, &count, sizeof(count)), (ssize_t)sizeof(count));
 }
 
-/* QEMU with queues=4 + mq=on acks MQ without CTRL_VQ and turns pairs on
- * with SET_VRING_ENABLE; the vdpa-user back-end requires CTRL_VQ with MQ
- * and runs one pair until VQ_PAIRS_SET on its own control queue. */
-static void up_mq_drives_backend_ctrl_queue(void **state)
+static void mq_serve_pairs_set(struct mq_ctrl *q, uint16_t used_idx, uint16_t pairs)
 {
-    struct up_test *t = *state;
-    int memfd = memfd_with("guest");
-    int kick[4], call[4];
-    struct mq_ctrl q = { .kick = -1, .call = -1 };
+    mq_serve_pairs_set_ack(q, used_idx, pairs, VIRTIO_NET_OK);
+}
+
+/* The MQ device set up and running with pair 0 (rings 0 and 1 enabled),
+ * the shim's control ring on the back-end. */
+static void mq_running(struct up_test *t, int memfd, struct mq_ctrl *q, int kick[4], int call[4])
+{
     struct vu_msg m;
 
     t->be_features = FEATURES | VU_BIT(VIRTIO_NET_F_CTRL_VQ) | VU_BIT(VIRTIO_NET_F_MQ);
@@ -851,7 +853,7 @@ static void up_mq_drives_backend_ctrl_queue(void **state)
     be_answer(t, VU_REQ_GET_STATUS, 0x0b);
     fe_expect_ack(t, VU_REQ_SET_FEATURES, 0);
 
-    mq_mem_table(t, memfd, &q);
+    mq_mem_table(t, memfd, q);
     for (uint32_t i = 0; i < 4; i++) {
         kick[i] = eventfd(0, EFD_CLOEXEC);
         call[i] = eventfd(0, EFD_CLOEXEC);
@@ -862,13 +864,27 @@ static void up_mq_drives_backend_ctrl_queue(void **state)
     assert_int_equal(send_state_req(t->s.fe, VU_REQ_SET_VRING_ENABLE, NEED, 0, 1), 0);
     for (uint32_t i = 0; i < 4; i++)
         be_expect_ring(t, i, 0, i == 0, false);
-    mq_expect_ctrl_ring(t, &q);
+    mq_expect_ctrl_ring(t, q);
     be_status(t, 0x0f);
     be_answer(t, VU_REQ_GET_STATUS, 0x0f);
     fe_expect_ack(t, VU_REQ_SET_VRING_ENABLE, 0);
     assert_int_equal(send_state_req(t->s.fe, VU_REQ_SET_VRING_ENABLE, NEED, 1, 1), 0);
     be_ack(t, VU_REQ_SET_VRING_ENABLE, &m);
     fe_expect_ack(t, VU_REQ_SET_VRING_ENABLE, 0);
+}
+
+/* QEMU with queues=4 + mq=on acks MQ without CTRL_VQ and turns pairs on
+ * with SET_VRING_ENABLE; the vdpa-user back-end requires CTRL_VQ with MQ
+ * and runs one pair until VQ_PAIRS_SET on its own control queue. */
+static void up_mq_drives_backend_ctrl_queue(void **state)
+{
+    struct up_test *t = *state;
+    int memfd = memfd_with("guest");
+    int kick[4], call[4];
+    struct mq_ctrl q = { .kick = -1, .call = -1 };
+    struct vu_msg m;
+
+    mq_running(t, memfd, &q, kick, call);
 
     /* Pair 1 on: VQ_PAIRS_SET 2, and the front-end's ack waits for the
      * back-end's answer on the control queue. */
@@ -892,6 +908,52 @@ static void up_mq_drives_backend_ctrl_queue(void **state)
     }
     struct pollfd pfd = { .fd = q.kick, .events = POLLIN };
     assert_int_equal(poll(&pfd, 1, 100), 0); /* nothing more was posted */
+
+    munmap(q.mem, q.region.memory_size);
+    close(q.kick);
+    close(q.call);
+    for (uint32_t i = 0; i < 4; i++) {
+        close(kick[i]);
+        close(call[i]);
+    }
+    close(memfd);
+}
+
+/* Whether the shim's log (so far) contains needle. */
+static bool shim_log_has(const struct up_test *t, const char *needle)
+{
+    char buf[1 << 16];
+    FILE *f = fopen(t->s.log_path, "re");
+    size_t n;
+
+    if (!f)
+        return false;
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return strstr(buf, needle) != NULL;
+}
+
+/* The back-end answers VQ_PAIRS_SET with VIRTIO_NET_ERR: the front-end's
+ * ack says EIO, the session ends (both peers disconnected, one error line
+ * naming the control queue). */
+static void up_mq_pairs_set_refused_ends_session(void **state)
+{
+    struct up_test *t = *state;
+    int memfd = memfd_with("guest");
+    int kick[4], call[4];
+    struct mq_ctrl q = { .kick = -1, .call = -1 };
+    struct vu_msg m;
+
+    mq_running(t, memfd, &q, kick, call);
+    assert_int_equal(send_state_req(t->s.fe, VU_REQ_SET_VRING_ENABLE, NEED, 2, 1), 0);
+    be_ack(t, VU_REQ_SET_VRING_ENABLE, &m);
+    mq_serve_pairs_set_ack(&q, 0, 2, VIRTIO_NET_ERR);
+    fe_expect_ack(t, VU_REQ_SET_VRING_ENABLE, EIO);
+    assert_true(closed_within(t->s.fe, SCRIPT_TIMEOUT_MS));
+    assert_true(closed_within(t->s.be, SCRIPT_TIMEOUT_MS));
+    assert_true(
+        shim_log_has(t, "the back-end's control queue: VQ_PAIRS_SET failed; ending the session"));
 
     munmap(q.mem, q.region.memory_size);
     close(q.kick);
@@ -933,6 +995,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(up_provisioning, up_setup_provision, up_teardown),
         cmocka_unit_test_setup_teardown(up_config_call_storm, up_setup, up_teardown),
         cmocka_unit_test_setup_teardown(up_mq_drives_backend_ctrl_queue, up_setup, up_teardown),
+        cmocka_unit_test_setup_teardown(up_mq_pairs_set_refused_ends_session, up_setup,
+                                        up_teardown),
         cmocka_unit_test_setup_teardown(up_mq_without_backend_ctrl_refused, up_setup, up_teardown),
     };
 
