@@ -28,7 +28,7 @@ uint64_t vs_offer_protocol_features(const struct vs_relay *r, uint64_t backend_p
         return VU_BIT(VU_PF_VDPA) | vs_mode_up.offer(r, backend_pf);
     /* A legacy back-end: its own bits for a legacy front-end, plus what
      * down-conversion adds (MQ and STATUS a legacy front-end may ack are
-     * answered by the shim in pass-through: answer_shim_offered). */
+     * answered by the shim in pass-through: pass.c, answer_shim_offered). */
     return vs_mode_pass.offer(r, backend_pf) | vs_mode_down.offer(r, backend_pf);
 }
 
