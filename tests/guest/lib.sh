@@ -737,3 +737,54 @@ guest_blk_shim_restart() {
     ! grep -q 'check: the front-end started the device without sending GET_CONFIG' "$w/shim.log" ||
         fail "shim bug: check= flags QEMU's reconnection: QEMU 7.2 reads a vhost-user-blk config once, at realize (vhost_user_blk_realize), and its reconnect path (vhost_user_blk_connect: vhost_dev_init, vhost_user_blk_start) sends no GET_CONFIG, but shim/check.c (vs_check_session_end) requires compat-matrix/blk.tsv's 'spec:legacy-frontend GET_CONFIG required' in every session that starts the device: $(grep -m1 ': check: ' "$w/shim.log")"
 }
+
+# guest_net_migration W SRC-SOCK DST-SOCK ROUNDS MAC: the net-l2 scenario
+# with ROUNDS rounds of 50 frames on a source QEMU (vhost-user netdev on
+# SRC-SOCK) live-migrated to a destination QEMU (-incoming, DST-SOCK) once a
+# round came back intact; the guest must run on on the destination (no new
+# boot there) and finish there with at least 3 intact rounds. With
+# GUEST_MIGRATE_EXPECT=refused the migrate command must instead be refused
+# (a QEMU migration blocker, in GUEST_MIGRATE_ERROR): the destination QEMU
+# is quit, the guest finishes on the source and no round may lose a frame.
+# The source QEMU is left (postmigrate, or done) for the caller to quit.
+# Sets GUEST_MIG_SRC_ROUNDS, GUEST_MIG_DST_OK, GUEST_MIG_LOST.
+guest_net_migration() {
+    local w=$1 rounds=$4 mac=$5 port params dev out fin=dst
+    port=$(guest_free_port)
+    params="frames=50 size=256 timeout_ms=1500 rounds=$rounds round_delay_ms=300"
+    dev="virtio-net-pci,netdev=n0,id=net0,mac=$mac$(guest_vhost_pci_opts)"
+    guest_boot "$w" src net-l2 "$params" -chardev "socket,id=c0,path=$2" \
+        -netdev vhost-user,id=n0,chardev=c0 -device "$dev"
+    guest_boot "$w" dst net-l2 "$params" -chardev "socket,id=c0,path=$3" \
+        -netdev vhost-user,id=n0,chardev=c0 -device "$dev" -incoming "tcp:127.0.0.1:$port"
+    wait_for 90 _guest_net_round_ok "$w" src 2 || guest_fail "$w" src "no intact round on the source"
+    echo "guest: $(guest_round_count "$w" src) rounds on the source; migrating to port $port"
+    if [[ ${GUEST_MIGRATE_EXPECT:-completed} == refused ]]; then
+        ! guest_migrate "$w" src dst "$port" 90 >"$w/migrate.out" || guest_fail "$w" src "the migration was not refused: $(cat "$w/migrate.out")"
+        [[ -n $GUEST_MIGRATE_ERROR ]] || guest_fail "$w" src "the migration failed, but not at the migrate command: $(cat "$w/migrate.out")"
+        echo "QEMU refused the migration before it started: $GUEST_MIGRATE_ERROR"
+        [[ $(guest_qmp_status "$w" src) == running ]] || guest_fail "$w" src "the source is $(guest_qmp_status "$w" src) after the refusal"
+        guest_quit "$w" dst || guest_fail "$w" dst "the destination QEMU did not quit"
+        fin=src
+    else
+        guest_migrate "$w" src dst "$port" 90 >"$w/migrate.out" || guest_fail "$w" src "$(cat "$w/migrate.out")"
+        cut -c 1-160 "$w/migrate.out"
+    fi
+    out=$(guest_wait "$w" "$fin" 150) || guest_fail "$w" "$fin" "$out"
+    echo "$out"
+    GUEST_MIG_SRC_ROUNDS=$(guest_round_count "$w" src)
+    echo "rounds (1 = every frame back): source $(guest_results_all "$w" src ok | tr '\n' ' '), destination $(guest_results_all "$w" dst ok 2>/dev/null | tr '\n' ' ')"
+    [[ $(guest_result "$w" "$fin" status) == pass ]] || guest_fail "$w" "$fin" "guest: $(guest_result "$w" "$fin" reason)"
+    GUEST_MIG_LOST=$(guest_results_all "$w" src ok | grep -c '^0$' || true) GUEST_MIG_DST_OK=0
+    if [[ $fin == dst ]]; then
+        ! tr -d '\r' < "$w/dst.console" | grep -q '^RESULT boot ' ||
+            guest_fail "$w" dst "the guest booted again on the destination instead of running on"
+        GUEST_MIG_DST_OK=$(guest_results_all "$w" dst ok | grep -c '^1$' || true)
+        GUEST_MIG_LOST=$((GUEST_MIG_LOST + $(guest_results_all "$w" dst ok | grep -c '^0$' || true)))
+        (( GUEST_MIG_DST_OK >= 3 )) || guest_fail "$w" dst "only $GUEST_MIG_DST_OK intact rounds on the destination"
+    else
+        (( $(guest_round_count "$w" src) == rounds && GUEST_MIG_LOST == 0 )) ||
+            guest_fail "$w" src "$(guest_round_count "$w" src) of $rounds rounds, $GUEST_MIG_LOST lost frames, without a migration"
+    fi
+}
+_guest_net_round_ok() { tr -d '\r' < "$1/$2.console" 2>/dev/null | grep -q "^RESULT round=$3 ok=1"; }
