@@ -1,4 +1,13 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * The relay: one device (relay.h). Listening and connecting with back-off,
+ * the peers' user checks, the front-end's requests before the mode is
+ * decided, the mode decision (one table of mode.h, chosen once), a back-end
+ * reply to the front-end or to the mode, and what a lost peer means. The
+ * session's primitives are the session core's (session.h). The relay and
+ * offer.c (the offer every mode can honour) are the only files that name a
+ * mode.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -18,6 +27,9 @@
 #define VS_VDPA_COMPANIONS (VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_STATUS))
 
 static void end_session(struct vs_relay *r, const char *why);
+static void try_connect_backend(struct vs_relay *r);
+static void try_connect_frontend(struct vs_relay *r);
+static void fe_timer_cb(uv_timer_t *t);
 
 /* A new session: the core's state reset, pass-through until decided. */
 static void reset_session(struct vs_relay *r)
@@ -26,9 +38,6 @@ static void reset_session(struct vs_relay *r)
     r->ops = &vs_mode_pass;
     r->mode_decided = false;
 }
-static void try_connect_backend(struct vs_relay *r);
-static void try_connect_frontend(struct vs_relay *r);
-static void fe_timer_cb(uv_timer_t *t);
 
 /* A request that goes on as it is, the way the session's mode passes such
  * requests on (pass-through journals them). */
