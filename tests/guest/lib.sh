@@ -788,3 +788,7 @@ guest_net_migration() {
     fi
 }
 _guest_net_round_ok() { tr -d '\r' < "$1/$2.console" 2>/dev/null | grep -q "^RESULT round=$3 ok=1"; }
+
+# guest_vu_probe SOCK: a back-end on SOCK accepts a new connection and answers
+# GET_FEATURES within 5 s (tests/guest/vu_probe.py); the reason on stdout if not.
+guest_vu_probe() { python3 "$E2E_ROOT/tests/guest/vu_probe.py" "$1"; }
