@@ -31,7 +31,7 @@ flags=(-std=c11 -D_GNU_SOURCE -g -O2 -fsanitize=fuzzer,address,undefined
 # fuzz_session runs the whole relay: every shim module but main.c, and libuv.
 shim_lib=$(ls shim/*.c lib/proto/*.c lib/base/*.c | grep -v '^shim/main\.c$' | tr '\n' ' ')
 declare -A sources=(
-    [fuzz_message]="lib/proto/wire.c lib/proto/msg_table.c lib/proto/validate.c $(ls shim/trace.c shim/trace_decode.c 2>/dev/null | tr '\n' ' ')lib/proto/log.c lib/base/peer_fd.c"
+    [fuzz_message]="lib/proto/wire.c lib/proto/msg_table.c lib/proto/validate.c lib/proto/regfile.c $(ls shim/trace.c shim/trace_decode.c 2>/dev/null | tr '\n' ' ')lib/proto/log.c lib/base/peer_fd.c"
     [fuzz_ctrl_net]="shim/ctrl_net.c"
     [fuzz_virtqueue]="lib/virtio/virtqueue.c lib/virtio/guest_mem.c lib/base/peer_fd.c"
     [fuzz_session]="$shim_lib $(ls lib/virtio/*.c | tr '\n' ' ')"
