@@ -116,14 +116,25 @@ static const struct vs_device_model *model_for(const struct vs_relay *r, uint64_
     return NULL;
 }
 
+/* Why a vdpa-user front-end cannot be served over this back-end, or NULL.
+ * A back-end without REPLY_ACK is served: each step's ack comes from a
+ * GET_FEATURES barrier (vs_send_internal), as QEMU drives such back-ends. */
+static const char *vs_down_unoffered(const struct vs_relay *r, uint64_t backend_pf)
+{
+    if (!model_for(r, backend_pf))
+        return "the shim has no device model for this type, and the back-end offers no "
+               "F_CONFIG to read the config space from";
+    return NULL;
+}
+
 static uint64_t vs_down_offer(const struct vs_relay *r, uint64_t backend_pf)
 {
-    /* The shim's own steps need REPLY_ACK to learn each one's outcome. */
-    if (!vu_has_bit(backend_pf, VU_PF_REPLY_ACK) || !model_for(r, backend_pf))
+    if (vs_down_unoffered(r, backend_pf))
         return 0;
-    /* spec 2.2.2: F_VDPA comes with MQ, REPLY_ACK and STATUS, and implies
-     * CONFIG, which is not shown: a legacy VMM reads this offer too, and
-     * QEMU warns about CONFIG for devices whose config it keeps itself. */
+    /* spec 2.2.2: F_VDPA comes with MQ, REPLY_ACK and STATUS (the shim's
+     * own, whatever the back-end has), and implies CONFIG, which is not
+     * shown: a legacy VMM reads this offer too, and QEMU warns about CONFIG
+     * for devices whose config it keeps itself. */
     return VU_BIT(VU_PF_VDPA) | VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_STATUS) |
            (backend_pf & (VU_BIT(VU_PF_LOG_SHMFD) | VU_BIT(VU_PF_RARP)));
 }
@@ -136,6 +147,9 @@ static void model_input_init(struct vs_model_input *in, const struct vs_device_c
     in->duplex = cfg->duplex;
     in->tag = cfg->tag;
     in->capacity = cfg->capacity;
+    memcpy(in->key, cfg->model_key, sizeof(in->key));
+    in->keys_set = cfg->model_keys_set;
+    in->events = 0;
     in->link_up = true;
     in->mtu = cfg->mtu;
     if (cfg->has_mac) {
@@ -238,15 +252,15 @@ static const char *cannot_present(struct vs_relay *r, uint64_t backend_features,
                                   size_t len)
 {
     const char *missing = vs_model_missing(r->down->model, &r->down->in);
+    const char *key = vs_model_missing_key(r->down->model, &r->down->in);
 
     if (missing) {
         snprintf(buf, len,
                  "cannot present a %s device: the back-end has no config "
-                 "space and no device key gives '%s'%s",
+                 "space and no device key gives '%s' (%s%s%s)",
                  r->cfg.type->name, missing,
-                 strcmp(missing, "tag") == 0        ? " (add tag=)"
-                 : strcmp(missing, "capacity") == 0 ? " (add capacity=)"
-                                                    : "");
+                 key ? "add " : "only the back-end's config space has it", key ? key : "",
+                 key ? "=" : "");
         return buf;
     }
     if (!vu_has_bit(backend_features, VIRTIO_F_VERSION_1))
@@ -493,6 +507,7 @@ const struct vs_mode_ops vs_mode_down = {
     .name = "down-conversion",
     .holds_while_owed = true,
     .offer = vs_down_offer,
+    .unoffered = vs_down_unoffered,
     .begin = vs_down_begin,
     .frontend_request = down_frontend_request,
     .internal_reply = vs_down_internal_reply,

@@ -42,6 +42,10 @@ struct vs_mode_ops {
     /* The protocol features the mode can serve a front-end, given the
      * back-end's offer (offer.c makes the one offer from these). */
     uint64_t (*offer)(const struct vs_relay *r, uint64_t backend_pf);
+    /* Why offer is empty for this back-end, for the log (a static text), or
+     * NULL. A NULL pointer: the mode never says (offer.c logs it once per
+     * session, so that a chain that cannot translate says why). */
+    const char *(*unoffered)(const struct vs_relay *r, uint64_t backend_pf);
     /* Starts the mode: the front-end's SET_PROTOCOL_FEATURES (the mode then
      * answers it). 0, or -errno: the session ends. NULL: nothing to start. */
     int (*begin)(struct vs_relay *r, const struct vu_msg *set_pf);

@@ -20,16 +20,39 @@
 #include "log.h"
 #include "offer.h"
 
-uint64_t vs_offer_protocol_features(const struct vs_relay *r, uint64_t backend_pf)
+/* A legacy back-end over which down-conversion offers nothing: said once
+ * per session, so that a chain that cannot translate says why. */
+static void explain_no_vdpa(struct vs_relay *r, uint64_t backend_pf)
 {
+    const char *why;
+
+    if (r->offer_explained)
+        return;
+    r->offer_explained = true;
+    why = vs_mode_down.unoffered ? vs_mode_down.unoffered(r, backend_pf) : NULL;
+    vs_log(vs_refusal_quiet(r) ? VS_LOG_DEBUG : VS_LOG_INFO,
+           "%s: F_VDPA not offered over this legacy back-end: %s; a vdpa-user front-end "
+           "cannot use this %s device (a vhost-user one is relayed in pass-through)",
+           r->cfg.id, why ? why : "down-conversion cannot serve it", r->cfg.type->name);
+}
+
+uint64_t vs_offer_protocol_features(struct vs_relay *r, uint64_t backend_pf)
+{
+    uint64_t down;
+
     /* Up-conversion serves exactly vs_up_offer; a vdpa-user front-end
      * (pass-through) gets the part of it the back-end has (vs_offer_vdpa_allowed). */
     if (vu_has_bit(backend_pf, VU_PF_VDPA))
         return VU_BIT(VU_PF_VDPA) | vs_mode_up.offer(r, backend_pf);
     /* A legacy back-end: its own bits for a legacy front-end, plus what
-     * down-conversion adds (MQ and STATUS a legacy front-end may ack are
-     * answered by the shim in pass-through: pass.c, answer_shim_offered). */
-    return vs_mode_pass.offer(r, backend_pf) | vs_mode_down.offer(r, backend_pf);
+     * down-conversion adds. MQ and STATUS a legacy front-end may ack are
+     * answered by the shim in pass-through (pass.c, answer_shim_offered);
+     * REPLY_ACK the back-end lacks is emulated in every mode by a
+     * GET_FEATURES barrier (session.c, vs_forward_to_backend). */
+    down = vs_mode_down.offer(r, backend_pf);
+    if (!vu_has_bit(down, VU_PF_VDPA))
+        explain_no_vdpa(r, backend_pf);
+    return vs_mode_pass.offer(r, backend_pf) | down;
 }
 
 /* The bits a front-end that acks F_VDPA may ack with it: CONFIG, which

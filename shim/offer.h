@@ -12,8 +12,9 @@
 /* ---- offer.c: what the front-end is offered -------------------------------- */
 
 /* The GET_PROTOCOL_FEATURES reply for a back-end offer: every bit works in
- * every mode a front-end that acks it can reach. */
-uint64_t vs_offer_protocol_features(const struct vs_relay *r, uint64_t backend_pf);
+ * every mode a front-end that acks it can reach. Over a legacy back-end
+ * where F_VDPA cannot be offered, logs why (once per session). */
+uint64_t vs_offer_protocol_features(struct vs_relay *r, uint64_t backend_pf);
 /* A front-end's F_VDPA ack with bits shown for legacy front-ends only:
  * -EINVAL with the reason in text; 0 when acceptable (or no F_VDPA). */
 int vs_offer_check_vdpa_ack(const struct vs_relay *r, uint64_t v, char *text, size_t len);

@@ -127,6 +127,10 @@ static int set_protocol_features(struct vs_relay *r, struct vu_msg *m, struct vu
      * hid it (a revision-1 back-end wants it acked with F_VDPA). */
     m->payload.u64 = vu_pf_in_effect(v) & r->backend_pf;
     r->be_limits.protocol_features = m->payload.u64;
+    /* a chain that cannot translate says so (offer.c says why, where it knows) */
+    vs_log(vs_refusal_quiet(r) ? VS_LOG_DEBUG : VS_LOG_INFO, "%s: %s: relaying in pass-through",
+           r->cfg.id,
+           vu_has_bit(v, VU_PF_VDPA) ? "vdpa-user on both sides" : "back-end offers no F_VDPA");
     return 1; /* forward */
 }
 
@@ -190,6 +194,9 @@ static bool undecided_request(struct vs_relay *r, const struct vu_msg_desc *d, s
         return false;
     default:
         /* No protocol-feature negotiation: plain relay from here on. */
+        vs_log(vs_refusal_quiet(r) ? VS_LOG_DEBUG : VS_LOG_INFO,
+               "%s: the front-end negotiates no protocol features: relaying in pass-through",
+               r->cfg.id);
         r->mode_decided = true;
         flush_deferred_owner(r);
         return false;
@@ -274,6 +281,7 @@ static void handle_be_msg(struct vs_conn *c, struct vu_msg *m)
     struct vs_owed o;
     char note[128];
     const char *what;
+    bool emulated;
     int rc;
 
     if (vs_owed_pop(&r->main_pending, &o)) {
@@ -291,18 +299,21 @@ static void handle_be_msg(struct vs_conn *c, struct vu_msg *m)
     }
     if (!vs_session_admit_fds(r, c, VU_CHAN_FRONTEND, NULL, m))
         return;
+    emulated = vs_session_emulated_ack(r, &o, m); /* a barrier's reply: an ack now */
     /* the front-end's own requests: the shim's probing (a config size the
      * back-end may not know) is not the back-end's conformance */
     if (o.origin == VS_FROM_FRONTEND &&
         (m->hdr.size == 0 || (o.p.kind != VU_PENDING_EXPLICIT && m->payload.u64 != 0)))
         vs_check_refusal(r, o.p.request);
     if (o.origin == VS_FROM_SHIM) {
-        vs_trace_dir(r, "be->shim", VU_CHAN_FRONTEND, m, NULL);
+        if (!emulated)
+            vs_trace_dir(r, "be->shim", VU_CHAN_FRONTEND, m, NULL);
         r->ops->internal_reply(r, &o, m);
     } else {
-        what = o.p.kind == VU_PENDING_EXPLICIT ? note_backend_reply(r, m, note, sizeof(note))
-                                               : NULL;
-        vs_trace_dir(r, "be->fe", VU_CHAN_FRONTEND, m, what);
+        what = emulated                          ? "the emulated ack"
+               : o.p.kind == VU_PENDING_EXPLICIT ? note_backend_reply(r, m, note, sizeof(note))
+                                                 : NULL;
+        vs_trace_dir(r, emulated ? "shim->fe" : "be->fe", VU_CHAN_FRONTEND, m, what);
         r->stats.forwarded++;
         vs_conn_send(r->fe, m);
     }

@@ -20,6 +20,8 @@
 #include "log.h"
 #include "session.h"
 
+#define VS_NOTE_MAX 160 /* a trace note the session core composes */
+
 int vs_owed_push(struct vs_owed_fifo *f, const struct vs_owed *o)
 {
     bool peer = o->origin != VS_FROM_SHIM;
@@ -73,6 +75,7 @@ void vs_session_reset(struct vs_relay *r)
     r->pf_settled = false;
     r->features_dropped = 0;
     r->features_dropped_logged = false;
+    r->offer_explained = false;
     r->pass_status = 0;
     vs_owed_reset(&r->main_pending);
     vs_owed_reset(&r->chan_pending);
@@ -249,11 +252,82 @@ bool vs_session_admit_fds(struct vs_relay *r, struct vs_conn *from, enum vu_chan
 
 /* ---- the main socket --------------------------------------------------------- */
 
+/* The entry of a GET_FEATURES barrier standing for `request`'s ack. */
+static void barrier_entry(struct vs_owed *o, uint32_t request)
+{
+    o->p = (struct vu_pending){ .request = VU_REQ_GET_FEATURES, .kind = VU_PENDING_EXPLICIT };
+    o->acks = request;
+}
+
+/* A barrier's entry shown as the entry of the request it acks. */
+static void barrier_as_ack(struct vs_owed *o)
+{
+    o->p = (struct vu_pending){ .request = o->acks, .kind = VU_PENDING_ACK };
+    o->acks = VU_REQ_NONE;
+}
+
+/* REPLY_ACK emulated (QEMU's enforce_reply): GET_FEATURES has a reply in
+ * every state and no effect, and a back-end answers it only after the
+ * requests before it. Its entry is pushed by the caller. */
+static int send_barrier(struct vs_relay *r, uint32_t request)
+{
+    struct vu_msg b;
+    char note[VS_NOTE_MAX];
+    int rc;
+
+    vu_msg_init(&b, VU_REQ_GET_FEATURES, 0);
+    snprintf(note, sizeof(note), "barrier for %s (the back-end has no REPLY_ACK)",
+             vu_request_name(VU_CHAN_FRONTEND, request));
+    vs_trace_dir(r, "shim->be", VU_CHAN_FRONTEND, &b, note);
+    rc = vs_conn_send(r->be, &b);
+    vs_watch_update(r); /* a reply is owed from now */
+    return rc;
+}
+
+bool vs_session_emulated_ack(struct vs_relay *r, struct vs_owed *o, struct vu_msg *m)
+{
+    char note[VS_NOTE_MAX];
+
+    if (o->acks == VU_REQ_NONE)
+        return false;
+    snprintf(note, sizeof(note),
+             "barrier reply: %s acked (emulated by a GET_FEATURES barrier; a failure "
+             "cannot be told)",
+             vu_request_name(VU_CHAN_FRONTEND, o->acks));
+    vs_trace_dir(r, "be->shim", VU_CHAN_FRONTEND, m, note);
+    vu_msg_close_fds(m);
+    vu_msg_init(m, o->acks, VU_FLAG_REPLY);
+    vu_msg_set_u64(m, 0);
+    barrier_as_ack(o);
+    return true;
+}
+
+/* The shim's own SET_OWNER and SET_PROTOCOL_FEATURES are sent as QEMU sends
+ * them: never waited for (hw/virtio/vhost-user.c, vhost_user_set_owner and
+ * vhost_user_set_protocol_features), so no barrier follows them. */
+static bool sent_unawaited(uint32_t request)
+{
+    return request == VU_REQ_SET_OWNER || request == VU_REQ_SET_PROTOCOL_FEATURES;
+}
+
+/* Pushes o on the main socket's FIFO; past the bounds the session ends
+ * when the loop next looks, not under the caller. */
+static int push_internal(struct vs_relay *r, const struct vs_owed *o)
+{
+    if (vs_owed_push(&r->main_pending, o) == 0)
+        return 0;
+    vs_err("%s: the back-end owes more than %d replies; ending the session", r->cfg.id,
+           VS_MAX_OWED);
+    vs_conn_fail(r->be, -ENOBUFS);
+    return -ENOBUFS;
+}
+
 int vs_send_internal(struct vs_relay *r, struct vu_msg *m, uint16_t action, uint32_t arg,
                      const char *note)
 {
     const struct vu_msg_desc *d = vu_msg_desc_lookup(VU_CHAN_FRONTEND, m->hdr.request);
     struct vs_owed o = { .origin = VS_FROM_SHIM, .action = action, .arg = arg };
+    bool barrier;
     int rc;
 
     if (!r->be || !d) {
@@ -264,22 +338,27 @@ int vs_send_internal(struct vs_relay *r, struct vu_msg *m, uint16_t action, uint
      * payload replies (GET_CONFIG), which QEMU never asks that way. */
     if (d->reply == VU_REPLY_ACK)
         m->hdr.flags |= VU_FLAG_NEED_REPLY;
+    barrier = false;
     if (!vu_request_expects_reply(&r->be_limits, d, m, &o.p)) {
-        /* Without REPLY_ACK a plain request has no answer: count it done. */
+        /* Without REPLY_ACK: a barrier stands for the ack, or (a plain
+         * request, or one QEMU never waits for) it is counted done. */
         m->hdr.flags &= ~VU_FLAG_NEED_REPLY;
-        vs_trace_dir(r, "shim->be", VU_CHAN_FRONTEND, m, note);
-        return vs_conn_send(r->be, m);
+        barrier = d->reply == VU_REPLY_ACK && !sent_unawaited(m->hdr.request);
+        if (!barrier) {
+            vs_trace_dir(r, "shim->be", VU_CHAN_FRONTEND, m, note);
+            return vs_conn_send(r->be, m);
+        }
+        barrier_entry(&o, m->hdr.request);
     }
-    if (vs_owed_push(&r->main_pending, &o)) {
-        /* the session ends when the loop next looks, not under the caller */
+    rc = push_internal(r, &o);
+    if (rc) {
         vu_msg_close_fds(m);
-        vs_err("%s: the back-end owes more than %d replies; ending the session", r->cfg.id,
-               VS_MAX_OWED);
-        vs_conn_fail(r->be, -ENOBUFS);
-        return -ENOBUFS;
+        return rc;
     }
     vs_trace_dir(r, "shim->be", VU_CHAN_FRONTEND, m, note);
     rc = vs_conn_send(r->be, m);
+    if (barrier && rc == 0)
+        return send_barrier(r, o.acks);
     vs_watch_update(r); /* a reply is owed from now */
     return rc;
 }
@@ -347,9 +426,18 @@ void vs_forward_to_backend(struct vs_relay *r, const struct vu_msg_desc *d, stru
 {
     struct vs_owed o = { .origin = VS_FROM_FRONTEND };
     struct vu_hdr hdr = m->hdr;
+    bool owed, barrier;
 
     vs_session_need_reply(&r->fe_limits, d, m);
-    if (vu_request_expects_reply(&r->fe_limits, d, m, &o.p) && vs_owed_push(&r->main_pending, &o)) {
+    owed = vu_request_expects_reply(&r->fe_limits, d, m, &o.p);
+    /* an ack the shim offered (REPLY_ACK) and the back-end cannot give */
+    barrier = owed && d->reply == VU_REPLY_ACK &&
+              !vu_has_bit(r->be_limits.protocol_features, VU_PF_REPLY_ACK);
+    if (barrier) {
+        m->hdr.flags &= ~VU_FLAG_NEED_REPLY;
+        barrier_entry(&o, hdr.request);
+    }
+    if (owed && vs_owed_push(&r->main_pending, &o)) {
         vu_msg_close_fds(m);
         vs_session_reject(r, r->fe, VU_CHAN_FRONTEND, &hdr, NULL, -ENOBUFS,
                           "too many replies outstanding");
@@ -357,7 +445,8 @@ void vs_forward_to_backend(struct vs_relay *r, const struct vu_msg_desc *d, stru
     }
     vs_trace_dir(r, "fe->be", VU_CHAN_FRONTEND, m, note);
     r->stats.forwarded++;
-    vs_conn_send(r->be, m);
+    if (vs_conn_send(r->be, m) == 0 && barrier)
+        send_barrier(r, hdr.request);
 }
 
 /* Part of a message arrived: a wait for the rest begins (reply-timeout=). */
@@ -394,6 +483,8 @@ unsigned vs_session_drop_owed(struct vs_relay *r, vs_owed_fn *each, void *ctx)
     memset(&r->main_pending, 0, sizeof(r->main_pending));
     while (vs_owed_pop(&taken, &o) == 0) {
         n++;
+        if (o.acks != VU_REQ_NONE)
+            barrier_as_ack(&o);
         if (each)
             each(r, &o, ctx);
     }

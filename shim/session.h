@@ -46,6 +46,9 @@ struct vs_owed {
     enum vs_origin origin;
     uint16_t action; /* translation-specific continuation */
     uint64_t arg;    /* the continuation's argument, or the answer's value */
+    /* A GET_FEATURES barrier standing for the ack of this request (REPLY_ACK
+     * emulated for a back-end that lacks it), or 0 (VU_REQ_NONE). */
+    uint32_t acks;
 };
 
 /* Grows as needed (a session usually owes a handful); released at session end. */
@@ -112,6 +115,7 @@ struct vs_relay {
     uint64_t features_dropped;          /* feature bits the offer lost to a VIRTIO
                                          dependency (offer.c) */
     bool features_dropped_logged;       /* ... said once per session */
+    bool offer_explained;               /* why F_VDPA is not offered: said once (offer.c) */
     struct vs_owed_fifo main_pending;   /* replies owed on the main socket */
     struct vs_owed_fifo chan_pending;   /* replies owed on the back-end channel */
     struct vs_up *up;                   /* up-conversion only */
@@ -147,7 +151,19 @@ void vs_trace_dir(struct vs_relay *r, const char *dir, enum vu_channel ch, const
                   const char *note);
 /* Sends a request the shim itself makes to the back-end, with NEED_REPLY so
  * that its outcome is known; the reply comes to the mode's internal_reply
- * with `action` and `arg`. Takes m's fds. 0 or -errno (session ended). */
+ * with `action` and `arg`. Takes m's fds. 0 or -errno (session ended).
+ *
+ * A back-end without REPLY_ACK (rust-vmm's vhost-device-rng and -i2c offer
+ * MQ only) gets the request without NEED_REPLY, followed by a GET_FEATURES
+ * "barrier" (QEMU's enforce_reply): every back-end answers it, and only
+ * after the requests before it, so its reply comes to internal_reply as a
+ * success ack (0) of the request, with the same action and arg. A failure
+ * cannot be learnt this way: a legacy back-end that cannot carry out a
+ * request without REPLY_ACK has no way to say so (it ignores it, or
+ * disconnects, which ends or moves the session as any loss does).
+ * SET_OWNER and SET_PROTOCOL_FEATURES are the exception: QEMU never waits
+ * for them, and before SET_PROTOCOL_FEATURES nothing is negotiated; without
+ * REPLY_ACK they are sent alone and counted done (no continuation). */
 int vs_send_internal(struct vs_relay *r, struct vu_msg *m, uint16_t action, uint32_t arg,
                      const char *note);
 /* The shim's own requests with a u64, no payload, or a vring state. */
@@ -173,7 +189,11 @@ void vs_reply_frontend_ack(struct vs_relay *r, uint32_t request, uint64_t value)
 /* Sends the shim's queued answers that have come to the head of f. */
 void vs_session_flush_answers(struct vs_relay *r, struct vs_conn *to, struct vs_owed_fifo *f,
                               enum vu_channel ch);
-/* Forwards a validated front-end request to the back-end (reply forwarded). */
+/* Forwards a validated front-end request to the back-end (reply forwarded).
+ * A front-end that negotiated REPLY_ACK with the shim and asks for an ack
+ * the back-end cannot give (it lacks REPLY_ACK: the shim offered the bit on
+ * its own account, offer.c) gets it through a GET_FEATURES barrier, as for
+ * vs_send_internal: a success ack (0), in order. */
 void vs_forward_to_backend(struct vs_relay *r, const struct vu_msg_desc *d, struct vu_msg *m,
                            const char *note);
 /* Ends the session (r->end_session): both peers disconnected. */
@@ -187,6 +207,12 @@ void vs_session_reject(struct vs_relay *r, struct vs_conn *from, enum vu_channel
 /* The same for a front-end request on the main socket. */
 void vs_refuse_frontend(struct vs_relay *r, const struct vu_hdr *hdr, const struct vu_msg_desc *d,
                         int rc, const char *text);
+/* A GET_FEATURES barrier's reply (validated) that stands for an ack
+ * (vs_owed.acks): traced as it came, then m becomes a success ack (u64 0) of
+ * that request and o its entry (p.request, ack kind, acks 0), so the mode or
+ * the front-end sees the ack REPLY_ACK would have given. False (nothing
+ * changed) for any other reply. */
+bool vs_session_emulated_ack(struct vs_relay *r, struct vs_owed *o, struct vu_msg *m);
 /* NEED_REPLY cleared where REPLY_ACK was not negotiated (no reply comes). */
 void vs_session_need_reply(const struct vu_session_limits *lim, const struct vu_msg_desc *d,
                            struct vu_msg *m);
@@ -209,8 +235,9 @@ typedef void vs_owed_fn(struct vs_relay *r, const struct vs_owed *o, void *ctx);
  * once (r->main_pending is empty before the first call, so what `each`
  * sends or answers is queued anew), then `each` (may be NULL) is called
  * with ctx for every entry in order, whatever its origin: a forwarded
- * request's, a shim step's or a queued shim answer. Returns how many were
- * taken. */
+ * request's, a shim step's or a queued shim answer (a GET_FEATURES barrier
+ * standing for an ack is shown as that request's entry). Returns how many
+ * were taken. */
 unsigned vs_session_drop_owed(struct vs_relay *r, vs_owed_fn *each, void *ctx);
 
 /* ---- features.c: the features offered ------------------------------------ */

@@ -238,6 +238,12 @@ static void read_config(struct vs_relay *r, enum up_config_read why, const char 
 {
     struct vu_msg get;
 
+    if (r->up->config_size == 0) {
+        /* rng, i2c, scmi: no config space, and a GET_CONFIG of 0 bytes is
+         * refused; GET_STATUS ends the sequence in its place */
+        vs_send_none(r, VU_REQ_GET_STATUS, UP_STEP_CACHE_CONFIG, why, "no config space to read");
+        return;
+    }
     vu_msg_init(&get, VU_REQ_GET_CONFIG, 0);
     vu_msg_set_config(&get, 0, r->up->config_size, 0, NULL);
     vs_send_internal(r, &get, UP_STEP_CACHE_CONFIG, why, note);

@@ -353,6 +353,17 @@ static void h_forward(struct vs_relay *r, struct up_req *q)
     vs_forward_to_backend(r, q->d, q->m, NULL);
 }
 
+/* GPU_SET_SOCKET: QEMU's end of the vhost-user-gpu socket, over which the
+ * back-end and QEMU speak the display protocol peer to peer. vdpa-user
+ * forbids only the legacy requests that overlap a vDPA ioctl
+ * (docs/vdpa-user.md 4) and this one overlaps none: handed on as it is (the
+ * fd's kind, a socket, was checked at the boundary). */
+static void h_gpu_set_socket(struct vs_relay *r, struct up_req *q)
+{
+    q->m->hdr.flags |= q->ack_fe ? VU_FLAG_NEED_REPLY : 0;
+    vs_forward_to_backend(r, q->d, q->m, "handed on: no vDPA ioctl overlaps it");
+}
+
 static up_request_fn *handler_of(uint32_t request)
 {
     switch (request) {
@@ -383,6 +394,8 @@ static up_request_fn *handler_of(uint32_t request)
         return h_set_status;
     case VU_REQ_GET_STATUS:
         return h_get_status;
+    case VU_REQ_GPU_SET_SOCKET:
+        return h_gpu_set_socket;
     default:
         return h_forward;
     }
