@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,16 +176,37 @@ static int apply_capacity(struct vs_device_config *dev, const char *v, char *err
     return 0;
 }
 
+/* A device model's key (lib/proto/model_keys.c): decimal, in its range. */
+static int apply_model_key(struct vs_device_config *dev, unsigned k, const char *v, char *err,
+                           size_t errlen)
+{
+    const struct vs_model_key_desc *d = vs_model_key_desc(k);
+    unsigned long long n;
+    char *end;
+
+    errno = 0;
+    n = strtoull(v, &end, 10);
+    if (!isdigit((unsigned char)*v) || *end || errno || n < d->min || n > d->max)
+        return errorf(err, errlen, "%s=%s: expected %" PRIu64 "..%" PRIu64 " (%s)", d->name, v,
+                      d->min, d->max, d->type);
+    dev->model_key[k] = n;
+    dev->model_keys_set |= UINT32_C(1) << k;
+    return 0;
+}
+
 /* A key not in device_keys: the error names the known ones. */
 static int unknown_key(const char *key, char *err, size_t errlen)
 {
     size_t used = 0;
-    char known[512];
+    char known[768];
 
     known[0] = '\0';
     for (size_t i = 0; i < sizeof(device_keys) / sizeof(device_keys[0]); i++)
         used += (size_t)snprintf(known + used, used < sizeof(known) ? sizeof(known) - used : 0,
                                  "%s%s", i ? ", " : "", device_keys[i].key);
+    for (unsigned k = 0; k < VS_MODEL_KEYS; k++)
+        used += (size_t)snprintf(known + used, used < sizeof(known) ? sizeof(known) - used : 0,
+                                 ", %s", vs_model_key_desc(k)->name);
     return errorf(err, errlen, "unknown device key '%s'; known keys: %s", key, known);
 }
 
@@ -254,6 +276,8 @@ static int apply_key(struct vs_device_config *dev, const char *key, const char *
         return parse_path(v, dev->check, err, errlen, key);
     } else if (strcmp(key, "capacity") == 0) {
         return apply_capacity(dev, v, err, errlen);
+    } else if (vs_model_key_find(key) >= 0) {
+        return apply_model_key(dev, (unsigned)vs_model_key_find(key), v, err, errlen);
     } else {
         return unknown_key(key, err, errlen);
     }
@@ -272,18 +296,24 @@ void vs_device_begin(struct vs_device_config *dev, size_t index, struct vs_devic
     dev->reply_timeout_ms = VS_REPLY_TIMEOUT_DEFAULT_MS;
 }
 
-_Static_assert(sizeof(device_keys) / sizeof(device_keys[0]) <= VS_DEVICE_KEYS_MAX,
-               "raise VS_DEVICE_KEYS_MAX");
+#define NDEVICE_KEYS (sizeof(device_keys) / sizeof(device_keys[0]))
+_Static_assert(NDEVICE_KEYS + VS_MODEL_KEYS <= VS_DEVICE_KEYS_MAX, "raise VS_DEVICE_KEYS_MAX");
+
+/* A key's number (device_keys, then the model keys), or -1. */
+static int key_index(const char *key)
+{
+    for (size_t k = 0; k < NDEVICE_KEYS; k++)
+        if (strcmp(device_keys[k].key, key) == 0)
+            return (int)k;
+    return vs_model_key_find(key) >= 0 ? (int)NDEVICE_KEYS + vs_model_key_find(key) : -1;
+}
 
 int vs_device_set(struct vs_device_config *dev, struct vs_device_seen *seen, const char *key,
                   const char *value, char *err, size_t errlen)
 {
-    size_t k;
+    int k = key_index(key);
 
-    for (k = 0; k < sizeof(device_keys) / sizeof(device_keys[0]); k++)
-        if (strcmp(device_keys[k].key, key) == 0)
-            break;
-    if (k < sizeof(device_keys) / sizeof(device_keys[0])) {
+    if (k >= 0) {
         if (seen->key[k])
             return errorf(err, errlen, "key '%s' given twice", key);
         seen->key[k] = 1;
@@ -293,10 +323,24 @@ int vs_device_set(struct vs_device_config *dev, struct vs_device_seen *seen, con
 
 bool vs_device_key_known(const char *key)
 {
-    for (size_t k = 0; k < sizeof(device_keys) / sizeof(device_keys[0]); k++)
-        if (strcmp(device_keys[k].key, key) == 0)
-            return true;
-    return false;
+    return key_index(key) >= 0;
+}
+
+/* The model keys given apply to the device's type; cols= and rows= come
+ * together (VIRTIO_CONSOLE_F_SIZE shows both). */
+static int model_keys_check(const struct vs_device_config *dev, char *err, size_t errlen)
+{
+    const uint32_t size_keys = UINT32_C(1) << VS_KEY_COLS | UINT32_C(1) << VS_KEY_ROWS;
+
+    for (unsigned k = 0; k < VS_MODEL_KEYS; k++) {
+        const struct vs_model_key_desc *d = vs_model_key_desc(k);
+        if ((dev->model_keys_set & (UINT32_C(1) << k)) && strcmp(dev->type->name, d->type) != 0)
+            return errorf(err, errlen, "device %s: %s= applies to type=%s only", dev->id, d->name,
+                          d->type);
+    }
+    if ((dev->model_keys_set & size_keys) && (dev->model_keys_set & size_keys) != size_keys)
+        return errorf(err, errlen, "device %s: cols= and rows= go together", dev->id);
+    return 0;
 }
 
 int vs_device_finish(const struct vs_device_config *dev, char *err, size_t errlen)
@@ -325,7 +369,7 @@ int vs_device_finish(const struct vs_device_config *dev, char *err, size_t errle
         return errorf(err, errlen, "device %s: capacity= applies to type=blk only", dev->id);
     if (dev->has_mac && (dev->mac[0] & 1))
         return errorf(err, errlen, "device %s: mac is a multicast address", dev->id);
-    return 0;
+    return model_keys_check(dev, err, errlen);
 }
 
 int vs_device_parse(const char *spec, size_t index, struct vs_device_config *dev, char *err,
@@ -673,8 +717,12 @@ void vs_cli_usage(FILE *out)
             "plane runs peer to peer.\n"
             "\n"
             "Device keys (a literal ',' in a value is written ',,'):\n");
-    for (size_t i = 0; i < sizeof(device_keys) / sizeof(device_keys[0]); i++)
+    for (size_t i = 0; i < NDEVICE_KEYS; i++)
         fprintf(out, "  %-15s %s\n", device_keys[i].key, device_keys[i].help);
+    fprintf(out, "Device keys for down-conversion over a back-end without a config space\n"
+                 "(its own values win where it has one):\n");
+    for (unsigned k = 0; k < VS_MODEL_KEYS; k++)
+        fprintf(out, "  %-15s %s\n", vs_model_key_desc(k)->name, vs_model_key_desc(k)->help);
     fprintf(
         out,
         "\nDevice types: %s\n"

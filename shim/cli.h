@@ -16,6 +16,7 @@
 #include <sys/un.h>
 
 #include "device_types.h"
+#include "devmodel.h"
 #include "log.h"
 #include "trace.h"
 
@@ -37,15 +38,20 @@ struct vs_device_config {
     unsigned socket_mode;           /* permissions of sockets we create */
     bool has_mac;
     uint8_t mac[6];
-    uint16_t mtu;            /* 0: not set */
-    uint16_t queue_pairs;    /* net; 0: not set */
-    uint16_t num_queues;     /* other types; 0: not set */
-    uint16_t queue_size;     /* 0: not set */
-    bool speed_set;          /* net speed=/duplex= (down-conversion config) */
-    uint32_t speed;          /* Mbit/s */
-    uint8_t duplex;          /* 0 half, 1 full */
-    char tag[37];            /* fs: mount tag, up to 36 bytes */
-    uint64_t capacity;       /* blk: bytes, when the back-end has no config */
+    uint16_t mtu;         /* 0: not set */
+    uint16_t queue_pairs; /* net; 0: not set */
+    uint16_t num_queues;  /* other types; 0: not set */
+    uint16_t queue_size;  /* 0: not set */
+    bool speed_set;       /* net speed=/duplex= (down-conversion config) */
+    uint32_t speed;       /* Mbit/s */
+    uint8_t duplex;       /* 0 half, 1 full */
+    char tag[37];         /* fs: mount tag, up to 36 bytes */
+    uint64_t capacity;    /* blk: bytes, when the back-end has no config */
+    /* guest-cid=, ngpio=, cols=, rows=, ports=, streams=, jacks=, chmaps=,
+     * scanouts=, max-target=, max-lun= (lib/proto/model_keys.c): the
+     * device model's values for a back-end without a config space */
+    uint64_t model_key[VS_MODEL_KEYS];
+    uint32_t model_keys_set; /* bit k: model_key[k] given */
     char check[VS_PATH_MAX]; /* compat-matrix file or directory, "" = none */
     bool peer_uid_set;       /* peer-uid=: both peers must run as this user */
     uint32_t peer_uid;

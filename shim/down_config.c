@@ -3,9 +3,12 @@
  * Down-conversion's config space: rendered by the device model (devmodel.h)
  * from the device keys and, where the back-end has one (F_CONFIG), the
  * back-end's config space, read live; provisioning (mac, mtu) before
- * FEATURES_OK; driver writes passed on to the back-end. Config changes reach
- * the front-end through its config-call eventfd: the back-end's
- * CONFIG_CHANGE_MSG on the channel the shim keeps, and DEVICE_NEEDS_RESET.
+ * FEATURES_OK; driver writes passed on to the back-end (whole, for input's
+ * select/subsel) or served by the shim (gpu events_clear clears events_read,
+ * scsi sense_size/cdb_size keep their value). Config changes reach the
+ * front-end through its config-call eventfd: the back-end's
+ * CONFIG_CHANGE_MSG on the channel the shim keeps (for gpu also an event in
+ * events_read), and DEVICE_NEEDS_RESET.
  */
 #include <endian.h>
 #include <errno.h>
@@ -92,8 +95,11 @@ static void on_backend_channel_msg(struct vs_conn *c, struct vu_msg *m)
     }
     vs_trace_dir(r, "be->shim", VU_CHAN_BACKEND, m, NULL);
     vu_msg_close_fds(m);
-    if (req == VU_BREQ_CONFIG_CHANGE_MSG && r->down)
+    if (req == VU_BREQ_CONFIG_CHANGE_MSG && r->down) {
+        /* gpu: the change is an event the driver reads in events_read */
+        r->down->in.events |= r->down->model->change_events;
         config_changed(r, "the back-end's CONFIG_CHANGE_MSG");
+    }
     if (need_reply) {
         struct vu_msg ack;
         vu_msg_init(&ack, req, VU_FLAG_REPLY);
@@ -127,8 +133,7 @@ bool down_backend_config_used(const struct vs_relay *r)
     const struct vs_down *dn = r->down;
 
     return vu_has_bit(r->be_limits.protocol_features, VU_PF_CONFIG) &&
-           r->cfg.type->config_size > 0 &&
-           (dn->model->nfields == 0 || dn->model->fields[0].from_backend);
+           r->cfg.type->config_size > 0 && vs_model_reads_backend(dn->model);
 }
 
 static void read_config(struct vs_relay *r, const struct vu_msg *req)
@@ -208,21 +213,61 @@ static int provision(struct vs_down *dn, const struct vs_relay *r, struct down_r
     return DOWN_ACK;
 }
 
+/* A driver write passed on to the back-end; a model that wants the whole
+ * structure (input) gets it at offset 0 with the write applied, as QEMU
+ * sends it. */
+static int write_backend(struct vs_relay *r, struct down_req *q)
+{
+    struct vs_down *dn = r->down;
+    const struct vu_config *c = &q->m->payload.config;
+    struct vu_msg whole;
+
+    if (!down_backend_config_used(r) || dn->backend_lost) {
+        q->why = "a write for the back-end's config space, which it does not have";
+        return -EINVAL;
+    }
+    if (!dn->model->backend_write_whole) {
+        vs_send_internal(r, q->m, DOWN_STEP_CHECK, 0, "driver write");
+    } else if (c->offset + c->size > dn->in.backend_config_size) {
+        q->why = "a write past the back-end's config space";
+        return -EINVAL;
+    } else {
+        /* the copy is refreshed by every read; the write is kept for the next one */
+        memcpy(dn->backend_config + c->offset, c->data, c->size);
+        vu_msg_init(&whole, VU_REQ_SET_CONFIG, 0);
+        vu_msg_set_config(&whole, 0, dn->in.backend_config_size, 0, dn->backend_config);
+        vs_send_internal(r, &whole, DOWN_STEP_CHECK, 0, "driver write, whole structure");
+    }
+    down_barrier(r, DOWN_STEP_ANSWER, q->ack);
+    return DOWN_ANSWERED;
+}
+
+/* A driver write (flags=0) after FEATURES_OK (from ACKNOWLEDGE for console
+ * emerg_wr): to the back-end, or served by the shim (gpu events_clear,
+ * scsi sense_size/cdb_size). */
 int down_h_set_config(struct vs_relay *r, struct down_req *q)
 {
     struct vs_down *dn = r->down;
     const struct vu_config *c = &q->m->payload.config;
+    enum vs_field_write kind;
+    bool early;
 
     if (c->flags == VU_CONFIG_F_MIGRATION)
         return provision(dn, r, q);
-    if (c->flags != 0 || !(dn->status & VIRTIO_STATUS_FEATURES_OK) || dn->suspended ||
-        (dn->status & VIRTIO_STATUS_OVERLAY) ||
-        !vs_model_range_writable(dn->model, c->offset, c->size, dn->features) ||
-        !down_backend_config_used(r) || dn->backend_lost) {
+    kind = vs_model_write_kind(dn->model, c->offset, c->size, dn->features, dn->offered);
+    early = vs_model_range_early(dn->model, c->offset, c->size);
+    if (c->flags != 0 || kind == VS_WRITE_NONE ||
+        (!early && (!(dn->status & VIRTIO_STATUS_FEATURES_OK) || dn->suspended ||
+                    (dn->status & VIRTIO_STATUS_OVERLAY))) ||
+        (early && !(dn->status & VIRTIO_STATUS_ACKNOWLEDGE))) {
         q->why = "no driver-writable field there";
         return -EINVAL;
     }
-    vs_send_internal(r, q->m, DOWN_STEP_CHECK, 0, "driver write");
-    down_barrier(r, DOWN_STEP_ANSWER, q->ack);
-    return DOWN_ANSWERED;
+    if (kind == VS_WRITE_BACKEND)
+        return write_backend(r, q);
+    if (vs_model_apply_write(dn->model, &dn->in, dn->offered, c->offset, c->size, c->data) < 0) {
+        q->why = "a write that would change a value this device cannot change";
+        return -EINVAL;
+    }
+    return DOWN_ACK;
 }

@@ -35,6 +35,7 @@ static void reset_device(struct vs_relay *r, const struct vu_msg *req, uint32_t 
     dn->suspended = dn->config_pending = false;
     dn->driver_features = dn->features = 0;
     dn->curr_pairs = 1;
+    dn->in.events = 0; /* gpu events_read: the shim's own register */
     if (dn->backend_lost) {
         if (ack)
             down_reply_u64(r, req, 0, "reset");

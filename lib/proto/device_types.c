@@ -14,6 +14,7 @@ static const struct vs_device_type types[] = {
     { "gpu", 16, 16, 2, false },   { "input", 18, 136, 2, false },
     { "vsock", 19, 8, 3, false },                              /* rx, tx, event */
     { "sound", 25, 12, 4, false }, { "fs", 26, 40, 2, false }, /* hiprio, request */
+    { "scmi", 32, 0, 2, false }, /* cmdq, eventq (with VIRTIO_SCMI_F_P2A_CHANNELS) */
     { "i2c", 34, 0, 1, false },    { "gpio", 41, 8, 2, false },
 };
 

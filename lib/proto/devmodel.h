@@ -3,9 +3,10 @@
  * Device models for down-conversion: what the shim must add to a legacy
  * vhost-user back-end so that a vdpa-user front-end sees the whole VIRTIO
  * device (docs/vdpa-user.md section 6). One file per device type
- * (model_net.c, model_blk.c, model_fs.c), each a declarative description of
- * its config space plus its feature rules; model.c renders them. Pure: no
- * I/O, no session state.
+ * (model_net.c, model_blk.c, model_fs.c, model_console.c, ...), each a
+ * declarative description of its config space plus its feature rules;
+ * model.c renders them, model_keys.c lists the device keys they read. Pure:
+ * no I/O, no session state.
  */
 #ifndef VDPA_SHIM_DEVMODEL_H
 #define VDPA_SHIM_DEVMODEL_H
@@ -29,6 +30,46 @@ enum vs_field_source {
     VS_SRC_REQUEST_QUEUES, /* virtqueues minus the first (fs: hiprio) */
     VS_SRC_TAG,            /* tag= key, NUL-padded */
     VS_SRC_CAPACITY,       /* capacity= key, in 512-byte sectors */
+    VS_SRC_KEY,            /* the device key numbered .value (enum vs_model_key) */
+    VS_SRC_DATA_QUEUES,    /* virtqueues minus the .value fixed ones (scsi: request queues) */
+    VS_SRC_EVENTS,         /* the events the shim holds for the driver (gpu events_read) */
+};
+
+/* What a driver's write (SET_CONFIG flags=0) to a field does. */
+enum vs_field_write {
+    VS_WRITE_NONE,    /* read-only: refused */
+    VS_WRITE_BACKEND, /* passed on to the back-end (blk writeback, input select/subsel,
+                         console emerg_wr) */
+    VS_WRITE_CLEARS,  /* write-1-to-clear of the shim's events (gpu events_clear) */
+    VS_WRITE_SAME,    /* accepted when it writes the value the field reads, refused
+                         otherwise: the device cannot change it (scsi sense_size and
+                         cdb_size over vhost, as QEMU's vhost-scsi-common) */
+};
+
+/* The device keys the models read besides mac=, mtu=, speed=, tag= and
+ * capacity= (model_keys.c: names, types, ranges). */
+enum vs_model_key {
+    VS_KEY_GUEST_CID,  /* vsock guest-cid= */
+    VS_KEY_NGPIO,      /* gpio ngpio= */
+    VS_KEY_COLS,       /* console cols= */
+    VS_KEY_ROWS,       /* console rows= */
+    VS_KEY_PORTS,      /* console ports= (max_nr_ports) */
+    VS_KEY_STREAMS,    /* sound streams= */
+    VS_KEY_JACKS,      /* sound jacks= */
+    VS_KEY_CHMAPS,     /* sound chmaps= */
+    VS_KEY_SCANOUTS,   /* gpu scanouts= */
+    VS_KEY_MAX_TARGET, /* scsi max-target= */
+    VS_KEY_MAX_LUN,    /* scsi max-lun= */
+    VS_MODEL_KEYS
+};
+
+struct vs_model_key_desc {
+    const char *name; /* as written: "guest-cid" */
+    const char *type; /* the device type it applies to */
+    uint64_t min, max;
+    bool has_default; /* known when not given: dflt */
+    uint64_t dflt;
+    const char *help; /* for --help */
 };
 
 struct vs_config_field {
@@ -39,9 +80,12 @@ struct vs_config_field {
     uint32_t value;              /* VS_SRC_CONST */
     bool from_backend;           /* read from the back-end's GET_CONFIG when it has F_CONFIG */
     bool provisionable;          /* SET_CONFIG flags=1 (before FEATURES_OK) */
-    bool driver_writable;        /* SET_CONFIG flags=0 with the gate negotiated */
-    bool shim_offers;            /* the shim offers the gate when it knows the value,
-                                  whether or not the back-end does (net mtu=) */
+    enum vs_field_write write;   /* SET_CONFIG flags=0 with the gate negotiated */
+    bool write_early;            /* writable with the gate offered, in any status
+                                    from ACKNOWLEDGE (console emerg_wr, spec 5.3.5) */
+    bool shim_offers;            /* the shim offers the gate when it synthesizes the
+                                    value, whether or not the back-end does (net mtu=,
+                                    console cols=/rows=) */
 };
 
 /* A VIRTIO feature dependency: `bit` requires at least one of `any_of`. */
@@ -67,6 +111,13 @@ struct vs_device_model {
     unsigned nrules;
     /* Whether the shim handles a control queue (net with CTRL_VQ). */
     bool has_ctrl_queue;
+    /* Events a config change of the back-end raises (gpu: VIRTIO_GPU_EVENT_DISPLAY
+     * in events_read). */
+    uint32_t change_events;
+    /* A write passed on to the back-end carries the whole config space at
+     * offset 0, as QEMU sends it (vhost-user-input: vhost-device-input reads
+     * select and subsel from bytes 0 and 1 whatever the offset). */
+    bool backend_write_whole;
 };
 
 /* What a rendering reads. */
@@ -83,7 +134,16 @@ struct vs_model_input {
     bool link_up;
     const uint8_t *backend_config; /* NULL when the back-end has no F_CONFIG */
     uint32_t backend_config_size;
+    uint64_t key[VS_MODEL_KEYS]; /* the model keys' values (enum vs_model_key) */
+    uint32_t keys_set;           /* bit k: key k given */
+    uint32_t events;             /* gpu events_read: events pending for the driver */
 };
+
+/* The model keys (model_keys.c). NULL / -1 when unknown. */
+const struct vs_model_key_desc *vs_model_key_desc(unsigned key);
+int vs_model_key_find(const char *name);
+/* A key's value: given, or its default; false when neither. */
+bool vs_model_key_value(const struct vs_model_input *in, unsigned key, uint64_t *value);
 
 /* The model of a device type, or NULL when the shim cannot down-convert it
  * without the back-end's config space. */
@@ -117,12 +177,30 @@ bool vs_model_range_provisionable(const struct vs_device_model *m, uint32_t offs
                                   uint64_t offered);
 bool vs_model_range_writable(const struct vs_device_model *m, uint32_t offset, uint32_t size,
                              uint64_t negotiated);
+/* What a driver write of [offset, offset+size) does: the one write kind of
+ * every field it touches, each with its gate negotiated (offered, for a
+ * write_early field); VS_WRITE_NONE when any byte is not writable or the
+ * kinds differ. */
+enum vs_field_write vs_model_write_kind(const struct vs_device_model *m, uint32_t offset,
+                                        uint32_t size, uint64_t negotiated, uint64_t offered);
+/* Whether every field [offset, offset+size) touches is write_early. */
+bool vs_model_range_early(const struct vs_device_model *m, uint32_t offset, uint32_t size);
+/* A write the shim serves itself (VS_WRITE_CLEARS, VS_WRITE_SAME), applied
+ * to the input. 0, or -EINVAL when it would change a value the device
+ * cannot change (nothing is applied then). */
+int vs_model_apply_write(const struct vs_device_model *m, struct vs_model_input *in,
+                         uint64_t offered, uint32_t offset, uint32_t size, const uint8_t *data);
+/* Whether any field comes from the back-end's config space when it has one. */
+bool vs_model_reads_backend(const struct vs_device_model *m);
 /* The field at an offset, for logs; NULL when none. */
 const struct vs_config_field *vs_model_field_at(const struct vs_device_model *m, uint32_t offset);
 
 /* The first always-present field the shim can neither read from the
  * back-end nor synthesize (e.g. fs `tag` without tag=), or NULL. */
 const char *vs_model_missing(const struct vs_device_model *m, const struct vs_model_input *in);
+/* The device key that would give it ("tag", "guest-cid"), or NULL when only
+ * the back-end's config space can (input). */
+const char *vs_model_missing_key(const struct vs_device_model *m, const struct vs_model_input *in);
 
 /* Virtqueues the front-end sees (VDPA_GET_VQS_COUNT). */
 uint32_t vs_model_vqs_count(const struct vs_device_model *m, uint32_t backend_queues);

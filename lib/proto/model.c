@@ -1,16 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /* Rendering of the declarative device models (devmodel.h). */
 #include <endian.h>
+#include <errno.h>
 #include <string.h>
 
 #include "devmodel.h"
 
-extern const struct vs_device_model vs_model_net, vs_model_blk, vs_model_fs;
+extern const struct vs_device_model vs_model_net, vs_model_blk, vs_model_fs, vs_model_console,
+    vs_model_rng, vs_model_scsi, vs_model_gpu, vs_model_input, vs_model_vsock, vs_model_sound,
+    vs_model_i2c, vs_model_gpio, vs_model_scmi;
 
-static const struct vs_device_model *const models[] = { &vs_model_net, &vs_model_blk,
-                                                        &vs_model_fs };
+/* Every type of device_types.c has a model. */
+static const struct vs_device_model *const models[] = {
+    &vs_model_net,  &vs_model_blk,  &vs_model_fs,    &vs_model_console, &vs_model_rng,
+    &vs_model_scsi, &vs_model_gpu,  &vs_model_input, &vs_model_vsock,   &vs_model_sound,
+    &vs_model_i2c,  &vs_model_gpio, &vs_model_scmi,
+};
 
-/* Any other type: the back-end's own config space, its own features. */
+/* A type without a model (none of device_types.c today): the back-end's own
+ * config space, its own features. */
 static const struct vs_device_model generic = {
     .type = "generic",
     .hidden_features = VU_BIT(VIRTIO_F_ACCESS_PLATFORM) /* no IOTLB in down mode */ |
@@ -89,6 +97,16 @@ static bool synthesize(const struct vs_config_field *f, const struct vs_model_in
             return false;
         v = in->capacity / 512;
         break;
+    case VS_SRC_KEY:
+        if (!vs_model_key_value(in, f->value, &v))
+            return false;
+        break;
+    case VS_SRC_DATA_QUEUES:
+        v = in->backend_queues > f->value ? in->backend_queues - f->value : 1;
+        break;
+    case VS_SRC_EVENTS:
+        v = in->events;
+        break;
     }
     v = htole64(v); /* VIRTIO config space is little-endian */
     memcpy(out, &v, f->size < 8 ? f->size : 8);
@@ -112,11 +130,14 @@ uint64_t vs_model_offer(const struct vs_device_model *m, const struct vs_model_i
         const struct vs_config_field *f = &m->fields[i];
         if (f->gate < 0)
             continue;
-        if (!field_known(f, in))
-            offer &= ~VU_BIT(f->gate);
-        else if (f->shim_offers)
-            offer |= VU_BIT(f->gate);
+        if (f->shim_offers && !backend_has_field(f, in) && field_known(f, in))
+            offer |= VU_BIT(f->gate); /* a value the back-end's config space does not give */
     }
+    /* a field whose value is unknown hides its gate, which a gate shared by
+     * several fields (console F_SIZE: cols and rows) needs all of them known */
+    for (unsigned i = 0; i < m->nfields; i++)
+        if (m->fields[i].gate >= 0 && !field_known(&m->fields[i], in))
+            offer &= ~VU_BIT(m->fields[i].gate);
     return offer;
 }
 
@@ -180,7 +201,7 @@ static bool range_covered(const struct vs_device_model *m, uint32_t offset, uint
 {
     for (uint32_t byte = offset; byte < offset + size; byte++) {
         const struct vs_config_field *f = vs_model_field_at(m, byte);
-        bool ok = f && (provision ? f->provisionable : f->driver_writable) &&
+        bool ok = f && (provision ? f->provisionable : f->write != VS_WRITE_NONE) &&
                   (f->gate < 0 || vu_has_bit(features, f->gate));
         if (!ok)
             return false;
@@ -215,10 +236,94 @@ uint32_t vs_model_vqs_count(const struct vs_device_model *m, uint32_t backend_qu
     return backend_queues + (m->has_ctrl_queue ? 1 : 0);
 }
 
-const char *vs_model_missing(const struct vs_device_model *m, const struct vs_model_input *in)
+/* The always-present field the shim can neither read nor synthesize. */
+static const struct vs_config_field *missing_field(const struct vs_device_model *m,
+                                                   const struct vs_model_input *in)
 {
     for (unsigned i = 0; i < m->nfields; i++)
         if (m->fields[i].gate < 0 && !field_known(&m->fields[i], in))
-            return m->fields[i].name;
+            return &m->fields[i];
     return NULL;
+}
+
+const char *vs_model_missing(const struct vs_device_model *m, const struct vs_model_input *in)
+{
+    const struct vs_config_field *f = missing_field(m, in);
+
+    return f ? f->name : NULL;
+}
+
+enum vs_field_write vs_model_write_kind(const struct vs_device_model *m, uint32_t offset,
+                                        uint32_t size, uint64_t negotiated, uint64_t offered)
+{
+    enum vs_field_write kind = VS_WRITE_NONE;
+
+    for (uint32_t byte = offset; byte < offset + size; byte++) {
+        const struct vs_config_field *f = vs_model_field_at(m, byte);
+        uint64_t gates = f && f->write_early ? offered : negotiated;
+        if (!f || f->write == VS_WRITE_NONE || (f->gate >= 0 && !vu_has_bit(gates, f->gate)) ||
+            (kind != VS_WRITE_NONE && f->write != kind))
+            return VS_WRITE_NONE;
+        kind = f->write;
+    }
+    return kind;
+}
+
+bool vs_model_range_early(const struct vs_device_model *m, uint32_t offset, uint32_t size)
+{
+    for (uint32_t byte = offset; byte < offset + size; byte++) {
+        const struct vs_config_field *f = vs_model_field_at(m, byte);
+        if (!f || !f->write_early)
+            return false;
+    }
+    return size > 0;
+}
+
+int vs_model_apply_write(const struct vs_device_model *m, struct vs_model_input *in,
+                         uint64_t offered, uint32_t offset, uint32_t size, const uint8_t *data)
+{
+    uint8_t now[VU_MAX_CONFIG_SIZE];
+    uint32_t clear = 0;
+
+    if (offset > VU_MAX_CONFIG_SIZE || size > VU_MAX_CONFIG_SIZE - offset)
+        return -EINVAL;
+    vs_model_render(m, in, offered, now, sizeof(now));
+    for (uint32_t i = 0; i < size; i++) {
+        const struct vs_config_field *f = vs_model_field_at(m, offset + i);
+        if (!f)
+            return -EINVAL;
+        if (f->write == VS_WRITE_SAME && data[i] != now[offset + i])
+            return -EINVAL;
+        /* events_clear: each 1 clears that bit of events_read (VIRTIO 1.2 5.7.4) */
+        if (f->write == VS_WRITE_CLEARS && offset + i - f->offset < sizeof(clear))
+            clear |= (uint32_t)data[i] << (8 * (offset + i - f->offset));
+    }
+    in->events &= ~clear;
+    return 0;
+}
+
+bool vs_model_reads_backend(const struct vs_device_model *m)
+{
+    for (unsigned i = 0; i < m->nfields; i++)
+        if (m->fields[i].from_backend)
+            return true;
+    return m->nfields == 0; /* generic: everything is the back-end's */
+}
+
+const char *vs_model_missing_key(const struct vs_device_model *m, const struct vs_model_input *in)
+{
+    const struct vs_config_field *f = missing_field(m, in);
+
+    if (!f)
+        return NULL;
+    switch (f->source) {
+    case VS_SRC_TAG:
+        return "tag";
+    case VS_SRC_CAPACITY:
+        return "capacity";
+    case VS_SRC_KEY:
+        return vs_model_key_desc(f->value) ? vs_model_key_desc(f->value)->name : NULL;
+    default:
+        return NULL;
+    }
 }

@@ -32,7 +32,7 @@ static const struct vs_config_field blk_fields[] = {
     B("min_io_size", 26, 2, VIRTIO_BLK_F_TOPOLOGY),
     B("opt_io_size", 28, 4, VIRTIO_BLK_F_TOPOLOGY),
     { "writeback", 32, 1, VIRTIO_BLK_F_CONFIG_WCE, VS_SRC_ZERO, .from_backend = true,
-      .driver_writable = true },
+      .write = VS_WRITE_BACKEND },
     { "num_queues", 34, 2, VIRTIO_BLK_F_MQ, VS_SRC_NUM_QUEUES, .from_backend = true },
     B("max_discard_sectors", 36, 4, BLK_F_DISCARD),
     B("max_discard_seg", 40, 4, BLK_F_DISCARD),

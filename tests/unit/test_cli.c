@@ -40,8 +40,9 @@ static const struct {
     const char *name;
     uint32_t virtio_id;
 } all_types[] = {
-    { "net", 1 },    { "blk", 2 },    { "console", 3 }, { "rng", 4 }, { "scsi", 8 }, { "gpu", 16 },
-    { "input", 18 }, { "vsock", 19 }, { "sound", 25 },  { "fs", 26 }, { "i2c", 34 }, { "gpio", 41 },
+    { "net", 1 },   { "blk", 2 },    { "console", 3 }, { "rng", 4 },    { "scsi", 8 },
+    { "gpu", 16 },  { "input", 18 }, { "vsock", 19 },  { "sound", 25 }, { "fs", 26 },
+    { "scmi", 32 }, { "i2c", 34 },   { "gpio", 41 },
 };
 #define NTYPES (sizeof(all_types) / sizeof(all_types[0]))
 
@@ -686,7 +687,7 @@ static void device_types_table(void **state)
         assert_contains(names, all_types[i].name);
     }
     assert_string_equal(names, "net, blk, console, rng, scsi, gpu, input, vsock, sound, fs, "
-                               "i2c, gpio");
+                               "scmi, i2c, gpio");
     /* the list is stable from call to call */
     assert_ptr_equal(vs_device_type_names(), names);
     assert_string_equal(vs_device_type_names(), names);
