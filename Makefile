@@ -249,11 +249,29 @@ check-install: $(BUILD)/vdpa-shim
 # $(GUEST_DIR), cached by the package versions and the guest's sources. The
 # tests/e2e/test_guest_*.sh tests build it themselves (same cache) and skip
 # loudly where the packages cannot be downloaded. docs/guests.md.
-GUEST_DIR ?= $(BUILD)/guest
+# make guest GUEST_FLAVOUR=full: the Debian 12 generic kernel with virtio-gpu,
+# i2c-dev and the gpio-virtio and i2c-virtio drivers built out of tree, in
+# $(BUILD)/guest-full.
+GUEST_FLAVOUR ?= cloud
+GUEST_DIR ?= $(BUILD)/guest$(if $(filter-out cloud,$(GUEST_FLAVOUR)),-$(GUEST_FLAVOUR))
 .PHONY: guest
 guest:
-	@GUEST_CC=$(CC) tests/guest/build.sh $(GUEST_DIR)
+	@GUEST_CC=$(CC) GUEST_FLAVOUR=$(GUEST_FLAVOUR) tests/guest/build.sh $(GUEST_DIR)
 # ---- end of the test guest ----------------------------------------------------
+
+# ---- rust-vmm back-ends (issue 17) --------------------------------------------
+# make peers: the rust-vmm vhost-device-* back-ends the per-type live tests run,
+# built by ../shared/rust-vmm-peers/build.sh (when that directory is there) into
+# a cache outside the clone, PEERS_ROOT (its trixie root, default
+# /var/cache/vdpa-shim/peers/trixie-rust) and PEERS_OUT (default
+# PEERS_ROOT/out); not built again while the binaries are there and the sources'
+# checksums are unchanged. Called by make deps. docs/peers.md.
+PEERS_ROOT ?=
+PEERS_OUT ?=
+.PHONY: peers
+peers:
+	@PEERS_ROOT="$(PEERS_ROOT)" PEERS_OUT="$(PEERS_OUT)" tests/build-rustvmm-peers.sh
+# ---- end of the rust-vmm back-ends --------------------------------------------
 
 clean:
 	rm -rf build build-san build-clang build-fuzz

@@ -1,27 +1,55 @@
 #!/usr/bin/env bash
 # build.sh OUT - builds the test guest into OUT (make guest: $(BUILD)/guest)
-# from Debian packages only:
-#   OUT/vmlinuz      the Debian 12 cloud kernel (linux-image-*-cloud-amd64,
-#                    downloaded with apt-get download and unpacked with
-#                    dpkg-deb -x: never installed on this host)
-#   OUT/initrd.img   busybox-static, the virtio modules that kernel builds as
-#                    modules (with their dependencies, in load order), the
-#                    static helpers of tests/guest/*.c and tests/guest/init
+# from Debian packages only, in one of two flavours (GUEST_FLAVOUR):
+#   cloud (default)  the Debian 12 cloud kernel (linux-image-cloud-amd64):
+#                    virtio net, blk, fs, console, rng, scsi, vsock, input
+#   full             the Debian 12 generic kernel (linux-image-amd64): the
+#                    cloud flavour's drivers plus virtio-gpu (DRM) and
+#                    i2c-dev, and gpio-virtio and i2c-virtio, which that
+#                    kernel lacks, built out of tree from linux-source-X.Y
+#                    against linux-headers-<abi> of the very same version
+#                    (make -C headers M=dir modules, with the host's gcc)
+# Every package is downloaded with apt-get download and unpacked with
+# dpkg-deb -x: nothing is installed on this host.
+#   OUT/vmlinuz      the kernel
+#   OUT/initrd.img   busybox-static, the modules of the flavour's drivers
+#                    (with their dependencies, in load order), the static
+#                    helpers of tests/guest/*.c, tests/guest/init and the
+#                    scenarios of tests/guest/scenarios
 #   OUT/stamp        what the build is keyed by: package versions and a hash
 #                    of the guest's sources; an unchanged key is not rebuilt
+#   OUT/oot/         (full) the drivers built out of tree, cached by the
+#                    kernel's version and their recipe (OUT/oot/stamp)
 # Exit 0 built or up to date, 77 the packages cannot be downloaded here (the
 # reason is in OUT/unavailable and on stdout), 1 any other failure.
-# Environment: GUEST_KERNEL_PKG (default linux-image-cloud-amd64, a
-# metapackage whose Depends names the real image), GUEST_CC (default cc).
+# Environment: GUEST_FLAVOUR (cloud or full), GUEST_KERNEL_PKG (default
+# linux-image-cloud-amd64 or linux-image-amd64, a metapackage whose Depends
+# names the real image), GUEST_CC (default cc; the static helpers),
+# GUEST_KMOD_CC (default gcc-12 where installed, else gcc: the out-of-tree
+# drivers, with the compiler the kernel was built with).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 out=${1:?usage: build.sh OUT}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
-meta=${GUEST_KERNEL_PKG:-linux-image-cloud-amd64}
+# The unpacked packages never outlive the build, even a failed one (the
+# Makefile includes every *.d file under the build directory).
+trap 'rm -rf "$out/pkg" "$out/kbuild"' EXIT
+flavour=${GUEST_FLAVOUR:-cloud}
 cc=${GUEST_CC:-cc}
 # The drivers the scenarios use; their dependencies come from modules.dep.
-modules=(virtio_pci virtio_net virtio_blk virtiofs virtio_console virtio_rng)
+modules=(virtio_pci virtio_net virtio_blk virtiofs virtio_console virtio_rng
+         virtio_scsi sd_mod vmw_vsock_virtio_transport virtio_input evdev)
+# Per flavour: the metapackage, more drivers, and the source files (in
+# linux-source-X.Y) of drivers the kernel lacks, built out of tree.
+oot_sources=()
+case $flavour in
+    cloud) meta=${GUEST_KERNEL_PKG:-linux-image-cloud-amd64};;
+    full)  meta=${GUEST_KERNEL_PKG:-linux-image-amd64}
+           modules+=(virtio_gpu i2c_dev gpio_virtio i2c_virtio)
+           oot_sources=(drivers/gpio/gpio-virtio.c drivers/i2c/busses/i2c-virtio.c);;
+    *)     echo "guest: unknown GUEST_FLAVOUR=$flavour (cloud or full)" >&2; exit 1;;
+esac
 
 say() { echo "guest: $*"; }
 unavailable() {
@@ -40,6 +68,40 @@ kernel_pkg() {
     echo "$dep"
 }
 
+# build_oot: the drivers of oot_sources built as modules into OUT/oot from
+# linux-source against the headers of the kernel's ABI (all unpacked in
+# OUT/kbuild, removed afterwards); each module's vermagic must name krel.
+build_oot() {
+    local kb=$out/kbuild p f m names=() t0=$SECONDS
+    rm -rf "$kb" "$out/oot"
+    mkdir -p "$kb/m" "$kb/src" "$out/oot"
+    for p in "${oot_pkgs[@]}"; do dpkg-deb -x "$(deb_of "$p" "$kver")" "$kb"; done
+    local hdr=$kb/usr/src/linux-headers-$krel
+    # The headers' Makefile includes the common part by its installed path.
+    sed -i "s|^include /usr/src/|include $kb/usr/src/|" "$hdr/Makefile"
+    say "extracting ${oot_sources[*]} from linux-source-$series"
+    tar -xJf "$kb/usr/src/linux-source-$series.tar.xz" -C "$kb/src" --strip-components=1 \
+        "${oot_sources[@]/#/linux-source-$series/}"
+    for f in "${oot_sources[@]}"; do
+        cp "$kb/src/$f" "$kb/m/"
+        m=$(basename "$f" .c); names+=("$m.o")
+    done
+    echo "obj-m := ${names[*]}" > "$kb/m/Kbuild"
+    say "building ${names[*]/%.o/.ko} against linux-headers-$krel with $kcc"
+    if ! make -C "$hdr" M="$kb/m" CC="$kcc" modules >"$out/oot.log" 2>&1; then
+        echo "guest: make modules failed (OUT/oot.log):" >&2; tail -n 15 "$out/oot.log" >&2; exit 1
+    fi
+    for m in "${names[@]}"; do
+        m=${m%.o}.ko
+        grep -aq "vermagic=$krel " "$kb/m/$m" ||
+            { echo "guest: $m was not built for $krel: $(grep -ao 'vermagic=[^ ]*' "$kb/m/$m")" >&2; exit 1; }
+        cp "$kb/m/$m" "$out/oot/"
+    done
+    rm -rf "$kb"
+    echo "$oot_key" > "$out/oot/stamp"
+    say "built $(cd "$out/oot" && echo *.ko) in $((SECONDS - t0)) s"
+}
+
 # A fresh machine may have no package lists yet: fetch them once (as root).
 if ! kernel_pkg >/dev/null && (( EUID == 0 )); then
     say "apt-cache knows no $meta: apt-get update"
@@ -49,29 +111,55 @@ kpkg=$(kernel_pkg) || unavailable "apt-cache knows no $meta, even after apt-get 
 kver=$(candidate "$kpkg"); bver=$(candidate busybox-static)
 [[ -n $kver && $kver != "(none)" && -n $bver && $bver != "(none)" ]] ||
     unavailable "no candidate version for $kpkg or busybox-static (apt-get update needed?)"
-src_hash=$(cat "$here/build.sh" "$here/init" "$here"/*.c | sha256sum | cut -c1-16)
+src_hash=$(cat "$here/build.sh" "$here/init" "$here"/*.c "$here"/scenarios/*.sh | sha256sum | cut -c1-16)
 key="$kpkg=$kver busybox-static=$bver sources=$src_hash"
+
+# Out-of-tree drivers (full): the headers, kbuild and source packages of the
+# kernel's own version and ABI (linux-image-6.1.0-57-amd64 6.1.192-3 goes
+# with linux-headers-6.1.0-57-amd64 6.1.192-3, linux-headers-6.1.0-57-common,
+# linux-kbuild-6.1 and linux-source-6.1 of that version).
+krel=${kpkg#linux-image-}
+oot_pkgs=() oot_ok=1
+if (( ${#oot_sources[@]} )); then
+    abi=${krel%-*} series=$(cut -d. -f1,2 <<< "$krel")
+    oot_pkgs=("linux-headers-$krel" "linux-headers-$abi-common" "linux-kbuild-$series" "linux-source-$series")
+    kcc=${GUEST_KMOD_CC:-$(command -v gcc-12 || echo gcc)}
+    oot_key="$kpkg=$kver cc=$("$kcc" -dumpfullversion) recipe=$( (declare -f build_oot; echo "${oot_sources[*]}") |
+        sha256sum | cut -c1-16)"
+    [[ -f $out/oot/stamp && $(cat "$out/oot/stamp") == "$oot_key" ]] || oot_ok=0
+    key+=" oot=linux-source-$series=$kver"
+fi
 if [[ -f $out/stamp && $(cat "$out/stamp") == "$key" && -f $out/vmlinuz && -f $out/initrd.img ]]; then
     say "up to date ($key)"
     exit 0
 fi
 rm -f "$out/stamp" "$out/unavailable"
 
-say "downloading $kpkg $kver and busybox-static $bver (apt-get download)"
+get=("$kpkg=$kver" "busybox-static=$bver")
+(( oot_ok )) || for p in "${oot_pkgs[@]}"; do get+=("$p=$kver"); done
+say "downloading ${get[*]} (apt-get download)"
+rm -rf "$out/debs"
 mkdir -p "$out/debs"
-if ! (cd "$out/debs" && apt-get download -q "$kpkg=$kver" "busybox-static=$bver") \
-        >"$out/download.log" 2>&1; then
-    unavailable "apt-get download $kpkg busybox-static failed: $(grep -E '^(E|Err):' "$out/download.log" | head -n 2 | tr '\n' ' ')"
+t0=$SECONDS
+if ! (cd "$out/debs" && apt-get download -q "${get[@]}") >"$out/download.log" 2>&1; then
+    unavailable "apt-get download ${get[*]} failed: $(grep -E '^(E|Err):' "$out/download.log" | head -n 2 | tr '\n' ' ')"
 fi
+say "downloaded $(du -sm "$out/debs" | cut -f1) MiB in $((SECONDS - t0)) s"
+deb_of() { echo "$out/debs/${1}_${2//:/%3a}_"*.deb; }   # NAME VERSION: the .deb (amd64 or all)
 
 say "unpacking with dpkg-deb -x (nothing is installed on this host)"
 rm -rf "$out/pkg" "$out/root"
 mkdir -p "$out/pkg" "$out/root"/{bin,dev,proc,sys,tmp,mnt,lib/modules}
-dpkg-deb -x "$out/debs/${kpkg}_${kver//:/%3a}_amd64.deb" "$out/pkg"
-dpkg-deb -x "$out/debs/busybox-static_${bver//:/%3a}_amd64.deb" "$out/pkg"
-kdir=$(echo "$out"/pkg/lib/modules/*)
-krel=$(basename "$kdir")
+dpkg-deb -x "$(deb_of "$kpkg" "$kver")" "$out/pkg"
+dpkg-deb -x "$(deb_of busybox-static "$bver")" "$out/pkg"
+kdir=$out/pkg/lib/modules/$krel
+[[ -d $kdir ]] || { echo "guest: $kpkg has no lib/modules/$krel" >&2; exit 1; }
 cp "$out/pkg/boot/vmlinuz-$krel" "$out/vmlinuz"
+if (( ${#oot_sources[@]} )); then
+    if (( oot_ok )); then say "out-of-tree drivers up to date ($oot_key)"; else build_oot; fi
+    mkdir -p "$kdir/extra"
+    cp "$out"/oot/*.ko "$kdir/extra/"
+fi
 # The package has no modules.dep (depmod runs at install): busybox makes it.
 "$out/pkg/bin/busybox" depmod -b "$out/pkg" "$krel"
 
@@ -107,6 +195,8 @@ for a in $("$out/root/bin/busybox" --list); do
 done
 ln -s bin "$out/root/sbin"
 install -m 0755 "$here/init" "$out/root/init"
+mkdir -p "$out/root/lib/scenarios"
+cp "$here"/scenarios/*.sh "$out/root/lib/scenarios/"
 for c in "$here"/*.c; do
     say "compiling $(basename "$c") (static)"
     "$cc" -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -static -o "$out/root/bin/$(basename "$c" .c)" "$c"
@@ -114,6 +204,6 @@ done
 (cd "$out/root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) | gzip -1 > "$out/initrd.img"
 # The packages are not needed any more (and the Makefile includes
 # every *.d file under the build directory: the kernel package has some).
-rm -rf "$out/pkg" "$out/debs"
+rm -rf "$out/pkg" "$out/debs" "$out/kbuild"
 echo "$key" > "$out/stamp"
 say "built $out/vmlinuz and $out/initrd.img ($(du -k "$out/initrd.img" | cut -f1) KiB)"

@@ -3,9 +3,11 @@
 # QEMU with a list of devices and a scenario, and read its results. Sourced
 # by tests/e2e/test_guest_*.sh after tests/e2e/lib/common.sh.
 #
-#   guest_prepare                      build (cached) and pick KVM or TCG;
+#   guest_prepare [FLAVOUR]            build (cached) and pick KVM or TCG;
 #                                      skips the test (exit 77) with the reason
-#                                      when the guest cannot be built or booted
+#                                      when the guest cannot be built or booted.
+#                                      FLAVOUR (or GUEST_FLAVOUR): cloud (the
+#                                      default) or full (docs/guests.md)
 #   guest_boot W NAME SCENARIO "K=V ..." QEMU-ARGS...
 #                                      QEMU in the background; console in
 #                                      W/NAME.console, QMP on W/NAME.qmp
@@ -36,25 +38,39 @@
 # (10 s) for the KVM probe. GUEST_ACCEL=kvm|tcg forces the accelerator.
 # GUEST_KEEP=1: tests keep their work directory (console, QEMU log, trace).
 
+# GUEST_FLAVOUR: cloud or full (tests/guest/build.sh). GUEST_DIR: where the
+# guest is built; by default $BUILD/guest for cloud, $BUILD/guest-FLAVOUR else.
+GUEST_FLAVOUR=${GUEST_FLAVOUR:-cloud}
+_GUEST_DIR_GIVEN=${GUEST_DIR:+1}
 GUEST_DIR=${GUEST_DIR:-$E2E_ROOT/${BUILD:-build}/guest}
 GUEST_ACCEL=${GUEST_ACCEL:-}
 GUEST_MEM_MB=${GUEST_MEM_MB:-256}
 declare -gA _GUEST_PID=()
 
-# guest_prepare: builds the guest (cached) and chooses the accelerator.
+# guest_dir_of FLAVOUR: the default build directory of a flavour.
+guest_dir_of() {
+    local d=$E2E_ROOT/${BUILD:-build}/guest
+    [[ $1 == cloud ]] && echo "$d" || echo "$d-$1"
+}
+
+# guest_prepare [FLAVOUR]: builds the guest of FLAVOUR (default
+# GUEST_FLAVOUR; cached) and chooses the accelerator.
 guest_prepare() {
     local rc=0
+    GUEST_FLAVOUR=${1:-$GUEST_FLAVOUR}
+    [[ -n $_GUEST_DIR_GIVEN ]] || GUEST_DIR=$(guest_dir_of "$GUEST_FLAVOUR")
     command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 is not installed"
-    "$E2E_ROOT/tests/guest/build.sh" "$GUEST_DIR" >"$GUEST_DIR.build.log" 2>&1 || rc=$?
+    mkdir -p "$(dirname "$GUEST_DIR")"
+    GUEST_FLAVOUR=$GUEST_FLAVOUR "$E2E_ROOT/tests/guest/build.sh" "$GUEST_DIR" >"$GUEST_DIR.build.log" 2>&1 || rc=$?
     if (( rc == 77 )); then
-        skip "the test guest cannot be built: $(cat "$GUEST_DIR/unavailable")"
+        skip "the test guest ($GUEST_FLAVOUR) cannot be built: $(cat "$GUEST_DIR/unavailable")"
     elif (( rc != 0 )); then
         fail "make guest failed: $(tail -n 5 "$GUEST_DIR.build.log")"
     fi
     [[ -n $GUEST_ACCEL ]] || _guest_pick_accel
     [[ $GUEST_ACCEL == kvm || $GUEST_ACCEL == tcg ]] ||
         skip "neither KVM nor TCG boots the test guest here: $GUEST_ACCEL"
-    echo "guest: $(cat "$GUEST_DIR/stamp"), accel=$GUEST_ACCEL"
+    echo "guest ($GUEST_FLAVOUR): $(cat "$GUEST_DIR/stamp"), accel=$GUEST_ACCEL"
 }
 
 # _guest_pick_accel: sets GUEST_ACCEL to kvm if /dev/kvm boots the probe
