@@ -12,10 +12,14 @@
  *   net.c     virtio-net: features, config space, TX/RX (loopback or UDP),
  *             control queue
  *   blk.c     virtio-blk: features, config space, requests on a disk file
+ *   input.c   virtio-input: the select/subsel config space, injected key
+ *             events on the event queue, the status queue consumed
+ *   rng.c     virtio-rng: the request queue filled with random bytes
  *   log.c     leveled logging to stderr
  *
  * A new device type is one more `struct device_type` (see net.c and blk.c)
- * and a line in main.c; device.c and rings.c do not change.
+ * and a line in main.c; device.c and rings.c do not change (device.c calls
+ * the type's write_config for driver writes of its config space).
  */
 #ifndef VDPA_BACKEND_H
 #define VDPA_BACKEND_H
@@ -33,6 +37,10 @@
 #define BK_MAX_RINGS      64u   /* net: 31 queue pairs + control queue */
 #define BK_MAX_QUEUE_SIZE 1024u /* so that any chain fits VQ_MAX_IOV */
 #define BK_MAX_PACKET     (65536u + 14u)
+#define BK_INPUT_MAX_KEYS 32u /* --inject-keys */
+/* A key's press, SYN_REPORT, release, SYN_REPORT (input.c). */
+#define BK_INPUT_EVENTS_PER_KEY 4u
+#define BK_INPUT_MAX_EVENTS     (BK_INPUT_MAX_KEYS * BK_INPUT_EVENTS_PER_KEY)
 
 /* ---- Logging: the shim's logger (lib/proto/log.h), prefixed "vdpa-backend". */
 
@@ -45,7 +53,7 @@ enum net_mode {
 struct options {
     const char *socket_path;
     bool connect;     /* --connect: we connect, the front-end listens */
-    const char *type; /* "net" or "blk" */
+    const char *type; /* "net", "blk", "input" or "rng" */
     const char *disk;
     bool read_only;
     enum net_mode net_mode;
@@ -56,6 +64,13 @@ struct options {
     unsigned queue_size;  /* VDPA_GET_VRING_NUM */
     bool once;
     const char *stats_path;
+    /* input: ID_NAME and ID_SERIAL, the key codes injected (in order) once
+     * the driver is ready, and the period of the repetition (0: once). */
+    const char *input_name;
+    const char *input_serial;
+    uint16_t inject_keys[BK_INPUT_MAX_KEYS];
+    unsigned n_inject_keys;
+    unsigned inject_every_ms;
 };
 
 /* ---- Counters (--stats) --------------------------------------------------------- */
@@ -70,6 +85,8 @@ struct stats {
     uint64_t blk_reads, blk_writes, blk_flushes, blk_get_ids;
     uint64_t blk_read_bytes, blk_written_bytes;
     uint64_t blk_errors, blk_unsupported;
+    uint64_t rng_requests, rng_bytes;
+    uint64_t input_events, input_sequences, input_sequences_skipped, input_status_events;
 };
 
 /* ---- One virtqueue's state as the front-end configured it ------------------------ */
@@ -111,6 +128,10 @@ struct device_type {
     /* SET_CONFIG flags=1 (provisioning) of [offset, offset + size): 0 or a
      * positive errno. NULL = provisioning not supported. */
     int (*provision)(struct backend *b, uint32_t offset, uint32_t size, const uint8_t *data);
+    /* SET_CONFIG flags=0 (a driver write) of [offset, offset + size) in a
+     * state that allows it: 0 or a positive errno, all or nothing. NULL =
+     * no driver-writable byte (every write is rejected). */
+    int (*write_config)(struct backend *b, uint32_t offset, uint32_t size, const uint8_t *data);
     /* Processes ring `index` (kicked, or just started). Returns 1 when work
      * is left (budget used up), 0 when idle, or a negative enum vq_error /
      * -EPROTO when the ring is broken (the caller sets DEVICE_NEEDS_RESET). */
@@ -127,6 +148,8 @@ struct device_type {
 
 extern const struct device_type net_device_type;
 extern const struct device_type blk_device_type;
+extern const struct device_type input_device_type;
+extern const struct device_type rng_device_type;
 
 struct net_state {
     int udp_fd;     /* -1 in loopback mode */
@@ -140,6 +163,20 @@ struct blk_state {
     int fd;
     uint64_t capacity; /* sectors */
     char id[VIRTIO_BLK_ID_BYTES];
+};
+
+/* One virtio_input_event (VIRTIO 1.2 5.8.6), in host order until written. */
+struct input_ev {
+    uint16_t type, code;
+    uint32_t value;
+};
+
+struct input_state {
+    uint8_t select, subsel; /* driver-written (5.8.4); 0 after a reset */
+    int timer_fd;           /* --inject-every-ms, -1 without */
+    bool armed;             /* the first sequence was queued (after DRIVER_OK) */
+    struct input_ev pending[BK_INPUT_MAX_EVENTS]; /* events not delivered yet */
+    unsigned head, count;                         /* pending[head .. head + count) */
 };
 
 /* ---- The back-end ----------------------------------------------------------------- */
@@ -172,8 +209,14 @@ struct backend {
     union {
         struct net_state net;
         struct blk_state blk;
+        struct input_state input;
     } dev;
 };
+
+/* ---- input.c ------------------------------------------------------------------------- */
+/* --inject-keys LIST: comma-separated letters a-z or key codes (1..KEY_MAX),
+ * at most `max`: 0, -EINVAL or -E2BIG. */
+int input_parse_keys(const char *list, uint16_t *keys, unsigned max, unsigned *n);
 
 /* ---- device.c ------------------------------------------------------------------------ */
 /* Offered VIRTIO features (GET_FEATURES), including transport bit 30. */

@@ -383,10 +383,13 @@ static int h_set_config(struct backend *b, struct vu_msg *msg, struct vu_msg *re
     }
     if (!(b->status & ST_FEAT_OK) || (b->status & ST_OVERLAY) || b->suspended)
         return EBUSY;
-    /* A driver write. Neither device type here offers a driver-writable
-     * field (virtio-blk writeback needs CONFIG_WCE, which we do not offer),
-     * so every byte is read-only and the write is rejected as a whole. */
-    return EINVAL;
+    /* A driver write, all or nothing: the type says which bytes a driver
+     * may write (virtio-input's select and subsel). net and blk have none
+     * (virtio-blk writeback needs CONFIG_WCE, which we do not offer), so
+     * there every write is rejected as a whole. */
+    if (!b->type->write_config || c->size == 0)
+        return EINVAL;
+    return b->type->write_config(b, c->offset, c->size, c->data);
 }
 
 static int h_set_vring_enable(struct backend *b, struct vu_msg *msg, struct vu_msg *reply)

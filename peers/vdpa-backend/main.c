@@ -25,20 +25,28 @@ static void usage(FILE *out)
 {
     fprintf(
         out,
-        "usage: vdpa-backend --socket PATH [--listen | --connect] --type net|blk\n"
+        "usage: vdpa-backend --socket PATH [--listen | --connect] --type net|blk|input|rng\n"
         "                    [--disk FILE] [--read-only]\n"
         "                    [--net-mode loopback|udp] [--udp-bind IP:PORT --udp-peer IP:PORT]\n"
         "                    [--mac XX:XX:XX:XX:XX:XX] [--mtu N] [--queue-pairs N]\n"
+        "                    [--input-name NAME] [--input-serial TEXT]\n"
+        "                    [--inject-keys LIST [--inject-every-ms N]]\n"
         "                    [--queue-size N] [--once] [--stats FILE]\n"
         "                    [--log-level error|warn|info|debug] [--help]\n"
         "A vdpa-user (VHOST_USER_PROTOCOL_F_VDPA) back-end; it refuses plain vhost-user.\n"
         "  --listen        listen on PATH for front-ends, one at a time (default)\n"
         "  --connect       connect to a front-end listening on PATH; exit when it goes\n"
-        "  --type          net: virtio-net; blk: virtio-blk on --disk FILE\n"
+        "  --type          net: virtio-net; blk: virtio-blk on --disk FILE;\n"
+        "                  input: a virtio-input keyboard; rng: virtio-rng\n"
         "  --read-only     blk: offer VIRTIO_BLK_F_RO and refuse writes\n"
         "  --net-mode      loopback (default): transmitted packets come back on the\n"
         "                  receive queue of the same pair; udp: to/from UDP sockets\n"
         "  --queue-pairs   net: queue pairs (MQ and a control queue if > 1); blk: queues\n"
+        "  --input-name    input: the device's name (ID_NAME)\n"
+        "  --input-serial  input: its serial (ID_SERIAL)\n"
+        "  --inject-keys   input: keys pressed and released once the driver is ready,\n"
+        "                  a comma-separated list of letters a-z or key codes\n"
+        "  --inject-every-ms  input: the key sequence again every N ms\n"
         "  --queue-size    largest ring size, a power of two <= %u (default 256)\n"
         "  --once          exit after the first front-end disconnects\n"
         "  --stats FILE    write counters on exit and on SIGUSR1; SIGHUP re-reads the\n"
@@ -105,8 +113,45 @@ enum {
     O_ONCE,
     O_STATS,
     O_LOG,
+    O_INPUT_NAME,
+    O_INPUT_SERIAL,
+    O_INJECT_KEYS,
+    O_INJECT_EVERY,
     O_HELP
 };
+
+#define INJECT_EVERY_MAX_MS 3600000u /* an hour */
+
+/* The options of --type input (set_option's helper): 0, or -1 after saying
+ * what is wrong. */
+static int set_input_option(struct options *o, int c, const char *arg)
+{
+    switch (c) {
+    case O_INPUT_NAME:
+        o->input_name = arg;
+        break;
+    case O_INPUT_SERIAL:
+        o->input_serial = arg;
+        break;
+    case O_INJECT_KEYS:
+        if (input_parse_keys(arg, o->inject_keys, BK_INPUT_MAX_KEYS, &o->n_inject_keys))
+            return fprintf(stderr,
+                           "vdpa-backend: --inject-keys wants up to %u letters a-z or key "
+                           "codes, comma-separated\n",
+                           BK_INPUT_MAX_KEYS),
+                   -1;
+        break;
+    case O_INJECT_EVERY:
+        if (parse_uint(arg, 1, INJECT_EVERY_MAX_MS, &o->inject_every_ms))
+            return fprintf(stderr, "vdpa-backend: --inject-every-ms is 1..%u\n",
+                           INJECT_EVERY_MAX_MS),
+                   -1;
+        break;
+    default:
+        return -1;
+    }
+    return 0;
+}
 
 /* One option c with its argument arg (getopt_long's optarg) into o: 0, or
  * -1 after saying what is wrong. */
@@ -185,7 +230,7 @@ static int set_option(struct options *o, int c, const char *arg)
         usage(stdout);
         exit(0);
     default:
-        return -1;
+        return set_input_option(o, c, arg);
     }
     return 0;
 }
@@ -210,6 +255,10 @@ static int parse_options(int argc, char **argv, struct options *o)
         { "once", no_argument, NULL, O_ONCE },
         { "stats", required_argument, NULL, O_STATS },
         { "log-level", required_argument, NULL, O_LOG },
+        { "input-name", required_argument, NULL, O_INPUT_NAME },
+        { "input-serial", required_argument, NULL, O_INPUT_SERIAL },
+        { "inject-keys", required_argument, NULL, O_INJECT_KEYS },
+        { "inject-every-ms", required_argument, NULL, O_INJECT_EVERY },
         { "help", no_argument, NULL, O_HELP },
         { NULL, 0, NULL, 0 },
     };
@@ -265,6 +314,14 @@ static void write_stats(const struct backend *b)
         STAT(net_tx_bytes);
         STAT(net_tx_dropped);
         STAT(net_ctrl_commands);
+    } else if (b->type == &rng_device_type) {
+        STAT(rng_requests);
+        STAT(rng_bytes);
+    } else if (b->type == &input_device_type) {
+        STAT(input_events);
+        STAT(input_sequences);
+        STAT(input_sequences_skipped);
+        STAT(input_status_events);
     } else {
         STAT(blk_reads);
         STAT(blk_read_bytes);
@@ -505,6 +562,18 @@ static int open_socket(struct backend *b, int *listen_fd)
     return 0;
 }
 
+/* The device types this back-end serves, by --type name. */
+static const struct device_type *find_type(const char *name)
+{
+    static const struct device_type *const types[] = { &net_device_type, &blk_device_type,
+                                                       &input_device_type, &rng_device_type };
+
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+        if (strcmp(types[i]->name, name) == 0)
+            return types[i];
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
     struct backend *b = calloc(1, sizeof(*b));
@@ -518,12 +587,9 @@ int main(int argc, char **argv)
         free(b);
         return 2;
     }
-    if (strcmp(b->opt.type, "net") == 0) {
-        b->type = &net_device_type;
-    } else if (strcmp(b->opt.type, "blk") == 0) {
-        b->type = &blk_device_type;
-    } else {
-        fprintf(stderr, "vdpa-backend: --type is net or blk\n");
+    b->type = find_type(b->opt.type);
+    if (!b->type) {
+        fprintf(stderr, "vdpa-backend: --type is net, blk, input or rng\n");
         free(b);
         return 2;
     }
