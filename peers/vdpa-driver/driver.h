@@ -10,6 +10,14 @@
  *   net.c      virtio-net: queue pairs, control queue, loopback traffic
  *   blk.c      virtio-blk traffic: write, read back, flush, GET_ID
  *   fs.c       virtio-fs: the mount tag, one FUSE_INIT
+ *   console.c  virtio-console: bytes out on port 0, bytes back in
+ *   rng.c      virtio-rng: random bytes read from the request queue
+ *   gpio.c     virtio-gpio: line names, direction, value set and read back
+ *   i2c.c      virtio-i2c: one read transfer
+ *   scmi.c     virtio-scmi: BASE protocol version and attributes
+ *   scsi.c     virtio-scsi: TEST UNIT READY, INQUIRY, READ CAPACITY, READ(10)
+ *   vsock.c    virtio-vsock: a stream connection to the host, bytes both ways
+ *   queue.c    what they share: a buffer in guest memory, one request
  *
  * Single-threaded and synchronous: every request waits for its reply, and
  * traffic waits for used buffers by polling the call eventfds.
@@ -40,9 +48,9 @@
 /* ---- Command line ------------------------------------------------------------- */
 struct options {
     const char *socket_path;
-    const char *type;        /* "net", "blk" or "fs" */
+    const char *type;        /* "net", "blk", "fs", "console", ... (types[] in main.c) */
     uint32_t device_id;      /* VIRTIO_ID_*, from --type */
-    unsigned count;          /* net: frames to send */
+    unsigned count;          /* net: frames to send; rng: bytes to read */
     unsigned queue_pairs;    /* net: queue pairs to use (default 1) */
     bool ctrl;               /* net: use the control queue (implied by pairs > 1) */
     uint64_t pattern_sector; /* blk: where the 4 KiB pattern goes */
@@ -50,7 +58,12 @@ struct options {
     unsigned queue_size;     /* 0: min(256, VDPA_GET_VRING_NUM) */
     bool expect_mac;
     uint8_t mac[6];
-    const char *expect_tag; /* fs: NULL or the mount tag required */
+    const char *expect_tag;  /* fs: NULL or the mount tag required */
+    const char *send_text;   /* console, vsock: bytes to send */
+    const char *expect_text; /* console, vsock: bytes expected back (NULL: send_text) */
+    unsigned vsock_port;     /* vsock: the host port connected to */
+    unsigned gpio_line;      /* gpio: the line set and read back */
+    unsigned i2c_addr;       /* i2c: the 7-bit target address read */
 };
 
 /* ---- One session with a device -------------------------------------------------- */
@@ -105,11 +118,20 @@ struct drv_type {
     int (*run)(struct driver *d);
 };
 
-extern const struct drv_type drv_type_net, drv_type_blk, drv_type_fs;
+extern const struct drv_type drv_type_net, drv_type_blk, drv_type_fs, drv_type_console,
+    drv_type_rng, drv_type_gpio, drv_type_i2c, drv_type_scmi, drv_type_scsi, drv_type_vsock;
 
 /* Adds ring `index` to the rings to set up; -1 (logged) when it is not a
  * ring the device has. */
 int drv_use_ring(struct driver *d, unsigned index);
+
+/* ---- queue.c: traffic helpers ------------------------------------------------------ */
+/* Zeroed guest memory; NULL (logged) when the arena is full. */
+void *drv_alloc(struct driver *d, uint64_t size, uint64_t align);
+/* Puts one chain b[0..n) on ring `ring`, kicks, and waits for that chain to
+ * be used: 0 with *used_len, or -1 after logging `what` and the reason. */
+int drv_exchange(struct driver *d, unsigned ring, const struct vq_buf *b, unsigned n,
+                 uint32_t *used_len, const char *what);
 
 /* ---- session.c: requests ---------------------------------------------------------- */
 /* Each returns 0, or -1 after logging what went wrong. */

@@ -7,7 +7,10 @@
  *   connect -> negotiate (docs/vdpa-user.md section 8, steps 1-15)
  *   -> decode the config space, choose the rings -> start (steps 16-31)
  *   -> traffic (net: control queue commands, loopback frames over every
- *      queue pair; blk: write, read back, flush, GET_ID; fs: FUSE_INIT)
+ *      queue pair; blk: write, read back, flush, GET_ID; fs: FUSE_INIT;
+ *      console: bytes both ways; rng: random bytes; gpio: a line set and
+ *      read back; i2c: one read; scmi: BASE protocol queries; scsi: INQUIRY
+ *      and a READ(10) of a known pattern)
  *   -> suspend, read ring bases, resume -> reset -> close
  *
  * Exit status: 0 when every step succeeded and the data matched, 1 on any
@@ -22,30 +25,46 @@
 
 #include "vdpa-driver/driver.h"
 
+#define DEFAULT_SEND       "hello from vdpa-driver"
+#define DEFAULT_I2C_ADDR   0x20u
+#define I2C_ADDR_MAX       0x7fu /* 7-bit addressing */
+#define GPIO_LINE_MAX      0xffffu
+#define DEFAULT_VSOCK_PORT 1234u
+
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: vdpa-driver --socket PATH --type net|blk|fs [--count N] [--queue-pairs N]\n"
+            "usage: vdpa-driver --socket PATH --type TYPE [--count N] [--queue-pairs N]\n"
             "                   [--ctrl] [--pattern-sector S] [--mem-mb M] [--queue-size Q]\n"
             "                   [--expect-mac XX:XX:XX:XX:XX:XX] [--expect-tag TAG]\n"
+            "                   [--send TEXT] [--expect TEXT] [--gpio-line L] [--i2c-addr A]\n"
+            "                   [--vsock-port P]\n"
             "                   [--log-level error|warn|info|debug] [--help]\n"
             "A vdpa-user (VHOST_USER_PROTOCOL_F_VDPA) front-end: brings the device up, runs\n"
             "traffic through it, suspends, resumes and resets it.\n"
-            "  --type            the device type expected (checked with VDPA_GET_DEVICE_ID)\n"
+            "  --type            the device type expected (checked with VDPA_GET_DEVICE_ID):\n"
+            "                    net, blk, fs, console, rng, gpio, i2c, scmi, scsi or vsock\n"
             "  --count N         net: frames to send (default 1000); the back-end must loop\n"
-            "                    them back (on any receive queue)\n"
+            "                    them back (on any receive queue); rng: bytes to read\n"
             "  --queue-pairs N   net: queue pairs to use, 1..%u (default 1); above 1 needs\n"
             "                    VIRTIO_NET_F_MQ and the control queue; frames are sent\n"
             "                    round-robin over the transmit queues\n"
             "  --ctrl            net: use the control queue even with one queue pair\n"
-            "  --pattern-sector  blk: where to write and read back 4 KiB (default 8)\n"
+            "  --pattern-sector  blk: where to write and read back 4 KiB (default 8); scsi:\n"
+            "                    the block whose 4 KiB must hold the pattern\n"
             "  --mem-mb M        guest memory in MiB (default 16)\n"
             "  --queue-size Q    ring size, a power of two (default: 256 or the device's\n"
             "                    maximum if smaller)\n"
             "  --expect-mac      net: fail unless the config space has this MAC\n"
             "  --expect-tag TAG  fs: fail unless the config space has this mount tag\n"
+            "  --send TEXT       console, vsock: UTF-8 bytes to send (default \"%s\")\n"
+            "  --expect TEXT     console, vsock: bytes the host side must send back (default:\n"
+            "                    TEXT)\n"
+            "  --vsock-port P    vsock: the host (CID 2) port to connect to (default 1234)\n"
+            "  --gpio-line L     gpio: the line set as output, written and read back (0)\n"
+            "  --i2c-addr A      i2c: the 7-bit target address of the read transfer (0x20)\n"
             "  --log-level       debug logs every request and reply\n",
-            DRV_MAX_PAIRS);
+            DRV_MAX_PAIRS, DEFAULT_SEND);
 }
 
 static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -61,7 +80,10 @@ static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
     return 0;
 }
 
-static const struct drv_type *const types[] = { &drv_type_net, &drv_type_blk, &drv_type_fs };
+static const struct drv_type *const types[] = {
+    &drv_type_net,  &drv_type_blk, &drv_type_fs,   &drv_type_console, &drv_type_rng,
+    &drv_type_gpio, &drv_type_i2c, &drv_type_scmi, &drv_type_scsi,    &drv_type_vsock,
+};
 
 enum {
     O_SOCKET = 256,
@@ -74,9 +96,51 @@ enum {
     O_QS,
     O_MAC,
     O_TAG,
+    O_SEND,
+    O_EXPECT,
+    O_GPIO_LINE,
+    O_I2C_ADDR,
+    O_VSOCK_PORT,
     O_LOG,
     O_HELP
 };
+
+/* The options of the newer device types (set_option's default case). */
+static int set_type_option(struct options *o, int c, const char *arg)
+{
+    uint64_t v;
+
+    switch (c) {
+    case O_SEND:
+        if (!*arg)
+            return fprintf(stderr, "vdpa-driver: --send needs at least one byte\n"), -1;
+        o->send_text = arg;
+        break;
+    case O_EXPECT:
+        if (!*arg)
+            return fprintf(stderr, "vdpa-driver: --expect needs at least one byte\n"), -1;
+        o->expect_text = arg;
+        break;
+    case O_GPIO_LINE:
+        if (parse_u64(arg, 0, GPIO_LINE_MAX, &v))
+            return fprintf(stderr, "vdpa-driver: --gpio-line is 0..%u\n", GPIO_LINE_MAX), -1;
+        o->gpio_line = (unsigned)v;
+        break;
+    case O_I2C_ADDR:
+        if (parse_u64(arg, 0, I2C_ADDR_MAX, &v))
+            return fprintf(stderr, "vdpa-driver: --i2c-addr is 0..0x%x\n", I2C_ADDR_MAX), -1;
+        o->i2c_addr = (unsigned)v;
+        break;
+    case O_VSOCK_PORT:
+        if (parse_u64(arg, 0, UINT32_MAX, &v))
+            return fprintf(stderr, "vdpa-driver: --vsock-port is 0..%u\n", UINT32_MAX), -1;
+        o->vsock_port = (unsigned)v;
+        break;
+    default:
+        return -1;
+    }
+    return 0;
+}
 
 /* One option c with its argument arg (getopt_long's optarg) into o: 0, or
  * -1 after saying what is wrong. */
@@ -145,7 +209,7 @@ static int set_option(struct options *o, int c, const char *arg)
         usage(stdout);
         exit(0);
     default:
-        return -1;
+        return set_type_option(o, c, arg);
     }
     return 0;
 }
@@ -159,7 +223,7 @@ static int check_options(struct options *o, const struct drv_type **type)
         if (strcmp(o->type, types[i]->name) == 0)
             *type = types[i];
     if (!*type)
-        return fprintf(stderr, "vdpa-driver: --type is net, blk or fs\n"), -1;
+        return fprintf(stderr, "vdpa-driver: unknown --type '%s'\n", o->type), -1;
     o->device_id = (*type)->device_id;
     if (o->device_id != VIRTIO_ID_NET && (o->queue_pairs != 1 || o->ctrl || o->expect_mac))
         return fprintf(stderr, "vdpa-driver: --queue-pairs, --ctrl and --expect-mac are for "
@@ -167,6 +231,12 @@ static int check_options(struct options *o, const struct drv_type **type)
                -1;
     if (o->device_id != VIRTIO_ID_FS && o->expect_tag)
         return fprintf(stderr, "vdpa-driver: --expect-tag is for --type fs\n"), -1;
+    if (*type != &drv_type_console && *type != &drv_type_vsock && (o->send_text || o->expect_text))
+        return fprintf(stderr, "vdpa-driver: --send and --expect are for --type console and "
+                               "vsock\n"),
+               -1;
+    if (!o->send_text)
+        o->send_text = DEFAULT_SEND;
     return 0;
 }
 
@@ -183,6 +253,11 @@ static int parse_options(int argc, char **argv, struct options *o, const struct 
         { "queue-size", required_argument, NULL, O_QS },
         { "expect-mac", required_argument, NULL, O_MAC },
         { "expect-tag", required_argument, NULL, O_TAG },
+        { "send", required_argument, NULL, O_SEND },
+        { "expect", required_argument, NULL, O_EXPECT },
+        { "gpio-line", required_argument, NULL, O_GPIO_LINE },
+        { "i2c-addr", required_argument, NULL, O_I2C_ADDR },
+        { "vsock-port", required_argument, NULL, O_VSOCK_PORT },
         { "log-level", required_argument, NULL, O_LOG },
         { "help", no_argument, NULL, O_HELP },
         { NULL, 0, NULL, 0 },
@@ -195,6 +270,8 @@ static int parse_options(int argc, char **argv, struct options *o, const struct 
     o->queue_pairs = 1;
     o->pattern_sector = 8;
     o->mem_mb = 16;
+    o->i2c_addr = DEFAULT_I2C_ADDR;
+    o->vsock_port = DEFAULT_VSOCK_PORT;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1)
         if (set_option(o, c, optarg))
             return -1;

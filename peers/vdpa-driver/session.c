@@ -222,10 +222,27 @@ static int new_eventfd(void)
 
 static const char *device_name(uint64_t id)
 {
-    return id == VIRTIO_ID_NET   ? "net"
-           : id == VIRTIO_ID_BLK ? "blk"
-           : id == VIRTIO_ID_FS  ? "fs"
-                                 : "unknown";
+    /* VIRTIO 1.2, 5 "Device Types" */
+    static const struct {
+        uint64_t id;
+        const char *name;
+    } names[] = {
+        { VIRTIO_ID_NET, "net" },
+        { VIRTIO_ID_BLK, "blk" },
+        { 3, "console" },
+        { 4, "rng" },
+        { 8, "scsi" },
+        { 19, "vsock" },
+        { VIRTIO_ID_FS, "fs" },
+        { 32, "scmi" },
+        { 34, "i2c" },
+        { 41, "gpio" },
+    };
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (names[i].id == id)
+            return names[i].name;
+    return "unknown";
 }
 
 /* Steps 1-4: features, protocol features, ownership. */
@@ -295,7 +312,8 @@ static int query_device(struct driver *d)
            (unsigned long long)d->config_size, (unsigned long long)d->iova.first,
            (unsigned long long)d->iova.last);
 
-    if (d->config_size == 0 || d->config_size > VU_MAX_CONFIG_SIZE) {
+    /* 0 is a device type without config space (rng, i2c, scmi). */
+    if (d->config_size > VU_MAX_CONFIG_SIZE) {
         vs_err("config size %llu is out of range", (unsigned long long)d->config_size);
         return -1;
     }
@@ -336,7 +354,7 @@ static int init_device(struct driver *d, uint64_t device_features)
     if (drv_set_status(d, 0) || drv_set_status(d, ack_driver))
         return -1;
     /* One read of the whole space: an atomic snapshot (3.3). */
-    if (drv_get_config(d, 0, cfg_size, d->config))
+    if (cfg_size && drv_get_config(d, 0, cfg_size, d->config))
         return -1;
 
     if (!vu_has_bit(d->offered_features, VIRTIO_F_VERSION_1)) {
