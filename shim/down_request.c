@@ -11,6 +11,7 @@
  *   SET_VRING_*, GET_VRING_BASE               -> down_rings.c
  *   GET_CONFIG, SET_CONFIG, VDPA_SET_CONFIG_CALL -> down_config.c
  *   SET_MEM_TABLE, SET_OWNER, logging, RARP   -> the back-end, then a barrier
+ *   GPU_SET_SOCKET                            -> the back-end, as it is
  */
 #include <errno.h>
 #include <stdio.h>
@@ -134,6 +135,20 @@ static int h_forward(struct vs_relay *r, struct down_req *q)
     return DOWN_ANSWERED;
 }
 
+/* GPU_SET_SOCKET: the front-end's end of the vhost-user-gpu socket, over
+ * which the back-end and the VMM speak the display protocol peer to peer.
+ * vdpa-user forbids only the legacy requests that overlap a vDPA ioctl
+ * (docs/vdpa-user.md 4) and this one overlaps none, so a vdpa-user front-end
+ * may send it: handed on as it is (the fd's kind, a socket, was checked at
+ * the boundary); the back-end's reply, where one was asked for, is the
+ * answer. */
+static int h_gpu_set_socket(struct vs_relay *r, struct down_req *q)
+{
+    q->m->hdr.flags |= q->ack ? VU_FLAG_NEED_REPLY : 0;
+    vs_forward_to_backend(r, q->d, q->m, "handed on: no vDPA ioctl overlaps it");
+    return DOWN_ANSWERED;
+}
+
 /* ---- dispatch ------------------------------------------------------------------- */
 
 static down_handler *handler_of(uint32_t request)
@@ -189,6 +204,8 @@ static down_handler *handler_of(uint32_t request)
         return down_h_suspend;
     case VU_REQ_VDPA_RESUME:
         return down_h_resume;
+    case VU_REQ_GPU_SET_SOCKET:
+        return h_gpu_set_socket;
     default:
         return NULL; /* not available in down-conversion */
     }
@@ -203,6 +220,7 @@ static bool needs_backend(uint32_t req)
     case VU_REQ_SET_LOG_FD:
     case VU_REQ_SEND_RARP:
     case VU_REQ_SET_OWNER:
+    case VU_REQ_GPU_SET_SOCKET:
         return true;
     default:
         return false;
