@@ -6,20 +6,32 @@
                                    from OUTDIR/<type>.<column>.tsv (columns not
                                    measured this time are kept from the committed file)
     matrix.py render               rewrite docs/compat-matrix.md from the files
+                                   and compat-matrix/live.tsv
+    matrix.py check-live PROBE     exit 1, saying why, unless live.tsv fills every
+                                   (type, mode) cell of every type `PROBE --help`
+                                   lists and every test it names exists in tests/e2e
 
 Run from the repository root (make matrix does). The record format and order
 are compat-matrix/README.md's.
 """
 import glob
 import os
+import re
 import subprocess
 import sys
 
+# The device types when the probe does not list them (build asks the probe).
 TYPES = ["net", "blk", "console", "rng", "scsi", "gpu", "input", "vsock", "sound", "fs",
          "i2c", "gpio"]
 SPEC_COLUMNS = ["spec:legacy-frontend", "spec:legacy-backend", "spec:vdpa-frontend",
                 "spec:vdpa-backend"]
 MATRIX_DIR = "compat-matrix"
+LIVE_FILE = os.path.join(MATRIX_DIR, "live.tsv")
+E2E_DIR = os.path.join("tests", "e2e")
+MEASURED_KINDS = ("msg", "offer", "order", "note")
+# live.tsv: the modes, in the order of the tables, with their headings
+MODES = [("pass-through", "pass-through"), ("up-conversion", "up-conversion"),
+         ("down-conversion", "down-conversion"), ("chain", "up+down chain")]
 
 
 def read_records(path):
@@ -34,7 +46,7 @@ def column_key(column):
 
 def sort_records(records, request_order):
     """README order: device, config by offset, msg by column/channel/request,
-    offer by column/what, order by column/n."""
+    offer by column/what, order by column/n, note by column/what."""
     def key(r):
         kind = r[0]
         if kind == "device":
@@ -48,12 +60,21 @@ def sort_records(records, request_order):
             return (3, column_key(r[1]), r[2])
         if kind == "order":
             return (4, column_key(r[1]), int(r[2]))
-        return (5, tuple(r))
+        if kind == "note":
+            return (5, column_key(r[1]), r[2])
+        return (6, tuple(r))
     return sorted(records, key=key)
 
 
+def probe_types(probe):
+    """The device types `PROBE --help` lists for --type."""
+    text = subprocess.run([probe, "--help"], capture_output=True, text=True).stdout
+    m = re.search(r"^\s+--type TYPE\s+(.*)$", text, re.MULTILINE)
+    return [s.strip() for s in m.group(1).split(",")] if m else TYPES
+
+
 def build(probe, outdir):
-    for t in TYPES:
+    for t in probe_types(probe):
         spec = subprocess.run([probe, "--spec", t], check=True, capture_output=True,
                               text=True).stdout
         header = [line for line in spec.splitlines() if line.startswith("#")]
@@ -66,13 +87,13 @@ def build(probe, outdir):
         measured = {}
         for path in sorted(glob.glob(os.path.join(outdir, f"{t}.*.tsv"))):
             for r in read_records(path):
-                if r[0] in ("msg", "offer", "order"):
+                if r[0] in MEASURED_KINDS:
                     measured.setdefault(r[1], []).append(r)
         target = os.path.join(MATRIX_DIR, f"{t}.tsv")
         kept = {}
         if os.path.exists(target):
             for r in read_records(target):
-                if r[0] in ("msg", "offer", "order") and r[1] not in SPEC_COLUMNS \
+                if r[0] in MEASURED_KINDS and r[1] not in SPEC_COLUMNS \
                         and r[1] not in measured:
                     # not measured this time (its peer did not start): kept
                     kept.setdefault(r[1], []).append(r)
@@ -91,67 +112,221 @@ ABBREV = {"required": "**req**", "optional": "opt", "never": "–", "forbidden":
           "sent": "sent", "answered": "answered", "refused": "refused",
           "disconnect": "disconnect"}
 
+VHOST_USER_PROTOCOL_F_REPLY_ACK = 3
+
+
+# ---- live.tsv ----------------------------------------------------------------------------
+
+def read_live(path=LIVE_FILE):
+    """The cells of live.tsv: {(type, mode): (test, reason)}, and the types in
+    file order; a malformed line raises ValueError naming it."""
+    cells, types = {}, []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip() or line.startswith("#"):
+                continue
+            r = line.rstrip("\n").split("\t")
+            if len(r) != 4:
+                raise ValueError(f"{path}:{n}: {len(r)} fields, not 4 (type, mode, test, reason)")
+            if (r[0], r[1]) in cells:
+                raise ValueError(f"{path}:{n}: a second line for {r[0]} {r[1]}")
+            cells[(r[0], r[1])] = (r[2], r[3])
+            if r[0] not in types:
+                types.append(r[0])
+    return cells, types
+
+
+def live_problems(cells, types):
+    """Why live.tsv does not fill every (type, mode) cell of `types` with an
+    existing test or a reason: a list of sentences, empty when it does."""
+    modes = [m for m, _ in MODES]
+    bad = []
+    for (t, mode), (test, reason) in sorted(cells.items()):
+        where = f"{LIVE_FILE}: {t} {mode}"
+        if mode not in modes:
+            bad.append(f"{where}: unknown mode (one of {', '.join(modes)})")
+        if test in ("n/a", "pending"):
+            if reason in ("", "-"):
+                bad.append(f"{where}: {test} without a reason")
+        elif not re.fullmatch(r"test_[\w.-]+\.sh", test):
+            bad.append(f"{where}: '{test}' is not n/a, pending or a tests/e2e/test_*.sh name")
+        elif not os.path.isfile(os.path.join(E2E_DIR, test)):
+            bad.append(f"{where}: {E2E_DIR}/{test} does not exist (mark the cell pending)")
+        elif reason != "-":
+            bad.append(f"{where}: a cell with a test has reason '-', not '{reason}'")
+    for t in types:
+        for mode in modes:
+            if (t, mode) not in cells:
+                bad.append(f"{LIVE_FILE}: no line for {t} {mode} (every cell: a test or a reason)")
+    return bad
+
+
+def live_cell(test):
+    return "n/a" if test == "n/a" else "pending" if test == "pending" else "**PASS**"
+
+
+def live_overview(cells, types):
+    out = ["## Live", "",
+           "Each device type in each mode of the shim, with real peers on either side: **PASS** "
+           "names the end-to-end test (tests/e2e) that proves it, n/a a cell that cannot "
+           "exist here, pending one that can but is not proven yet (the reasons are in each "
+           "type's section). Source: [compat-matrix/live.tsv](../compat-matrix/live.tsv).", "",
+           "| type | " + " | ".join(h for _, h in MODES) + " |",
+           "| --- |" + " --- |" * len(MODES)]
+    for t in types:
+        out.append(f"| [{t}](#{t}) | " + " | ".join(
+            live_cell(cells.get((t, m), ("", ""))[0]) for m, _ in MODES) + " |")
+    return out + [""]
+
+
+def live_table(cells, t):
+    out = [f"Live ({t}):", "", "| mode | result | test, or why not |", "| --- | --- | --- |"]
+    for m, heading in MODES:
+        test, reason = cells.get((t, m), ("", ""))
+        if test in ("n/a", "pending"):
+            what = reason
+        else:
+            what = f"[{test}](../{E2E_DIR}/{test})"
+        out.append(f"| {heading} | {live_cell(test)} | {what} |")
+    return out + [""]
+
+
+# ---- facts about the measured peers ------------------------------------------------------
+
+NOTE_TEXT = {
+    ("socket-name", "suffix-0"): "told to listen on PATH, it listens on **PATH0** (socket-name "
+                                 "suffix `0`)",
+    ("socket-name", "as-given"): "listens on the path it is given",
+    ("exits-on-disconnect", "yes"): "**exits when the front-end disconnects** (one front-end "
+                                    "per process: restart it for the next)",
+    ("exits-on-disconnect", "no"): "keeps serving after a front-end disconnects",
+    ("exits-on-unknown-request", "yes"): "**exits on a request it does not know** (measured "
+                                         "with `VDPA_GET_DEVICE_ID`)",
+    ("exits-on-unknown-request", "no"): "survives a request it does not know",
+    ("needs-kvm", "yes"): "**needs KVM**: refuses the device under TCG (\"vhost initialization "
+                          "failed: requires kvm\")",
+}
+
+
+def peer_facts(records):
+    """One line per measured column that has notes, or whose offered
+    protocol features lack REPLY_ACK."""
+    facts = {}
+    for r in records:
+        if r[0] == "note":
+            text = f"started as `{r[3]}`" if r[2] == "command" else \
+                NOTE_TEXT.get((r[2], r[3]), f"{r[2]}: {r[3]}")
+            facts.setdefault(r[1], []).append(text)
+        elif r[0] == "offer" and r[2] == "protocol-features":
+            if not int(r[3], 16) >> VHOST_USER_PROTOCOL_F_REPLY_ACK & 1:
+                facts.setdefault(r[1], []).append(
+                    f"**offers no REPLY_ACK** (protocol features `{r[3]}`): a front-end "
+                    "cannot have it acknowledge a request")
+    return [f"- `{c}`: " + "; ".join(f) + "." for c, f in facts.items()]
+
+
+# ---- docs/compat-matrix.md ---------------------------------------------------------------
+
+def render_requests(records):
+    columns, cells, rows = [], {}, []
+    for r in records:
+        if r[0] != "msg":
+            continue
+        if r[1] not in columns:
+            columns.append(r[1])
+        row = (r[2], r[3])
+        if row not in cells:
+            cells[row] = {}
+            rows.append(row)
+        cells[row][r[1]] = r[4]
+    out = ["| request | " + " | ".join(c.replace("spec:", "") for c in columns) + " |",
+           "| --- |" + " --- |" * len(columns)]
+    for row in rows:
+        name = row[1] if row[0] == "fe" else f"{row[1]} (back-end channel)"
+        out.append(f"| `{name}` | " + " | ".join(
+            ABBREV.get(cells[row].get(c, ""), cells[row].get(c, "")) for c in columns) + " |")
+    return out + [""]
+
+
+def render_type(t, records, live):
+    device = next(r for r in records if r[0] == "device")
+    out = [f"## {t}", "",
+           f"VIRTIO device ID {device[2]}, config space {device[3]} bytes, "
+           f"{device[4]} virtqueue(s) by default.", ""]
+    out += live_table(live, t)
+    config = [r for r in records if r[0] == "config"]
+    if config:
+        out += ["| offset | size | field | gating feature bit |", "| ---: | ---: | --- | --- |"]
+        out += [f"| {r[1]} | {r[2]} | `{r[3]}` | {r[4]} |" for r in config]
+        out.append("")
+    out += render_requests(records)
+    offers = [r for r in records if r[0] == "offer"]
+    if offers:
+        out += ["What the measured back-ends offer:", ""]
+        out += [f"- `{r[1]}`: {r[2]} = `{r[3]}`" for r in offers]
+        out.append("")
+    facts = peer_facts(records)
+    if facts:
+        out += ["Facts about the measured peers a user would trip over:", ""] + facts + [""]
+    orders = {}
+    for r in records:
+        if r[0] == "order":
+            orders.setdefault(r[1], []).append(r[3])
+    for column, seq in orders.items():
+        out += [f"Order in which `{column}` first sent each request: " +
+                ", ".join(f"`{s}`" for s in seq) + ".", ""]
+    return out
+
 
 def render():
+    matrices = {}
+    for path in glob.glob(os.path.join(MATRIX_DIR, "*.tsv")):
+        records = read_records(path)
+        device = [r for r in records if r[0] == "device"]
+        if device:
+            matrices[device[0][1]] = (int(device[0][2]), records)
+    types = sorted(matrices, key=lambda t: matrices[t][0])  # by VIRTIO device ID
+    live, live_types = read_live()
+    live_types = types + [t for t in live_types if t not in matrices]
     out = ["# Compatibility matrix",
            "",
            "Generated by `make matrix` from [compat-matrix/](../compat-matrix/) (format: "
-           "[README](../compat-matrix/README.md)). For each device type: its config space, "
+           "[README](../compat-matrix/README.md)). For each device type: whether it works live "
+           "in each mode (the Live table), its config space, "
            "then every vhost-user and vdpa-user request with what each protocol role must, may "
            "or never does (columns `spec:`, derived from the message-descriptor table and the "
            "vdpa-user spec), and what each real implementation measured on this machine did "
            "(`sent` by a front-end; `answered`, `refused` or `disconnect` by a back-end probed "
-           "with it). A blank measured cell means the probe did not see or try it.",
+           "with it), with the facts about those peers a user would trip over. A blank "
+           "measured cell means the probe did not see or try it.",
            "",
            "Legend: **req** required, opt optional (gated by a feature or a choice), – never "
            "used by this role and type, **forbidden** under vdpa-user.",
            ""]
-    for t in TYPES:
-        path = os.path.join(MATRIX_DIR, f"{t}.tsv")
-        if not os.path.exists(path):
-            continue
-        records = read_records(path)
-        device = next(r for r in records if r[0] == "device")
-        out += [f"## {t}", "",
-                f"VIRTIO device ID {device[2]}, config space {device[3]} bytes, "
-                f"{device[4]} virtqueue(s) by default.", ""]
-        config = [r for r in records if r[0] == "config"]
-        if config:
-            out += ["| offset | size | field | gating feature bit |", "| ---: | ---: | --- | --- |"]
-            out += [f"| {r[1]} | {r[2]} | `{r[3]}` | {r[4]} |" for r in config]
-            out.append("")
-        columns, cells, rows = [], {}, []
-        for r in records:
-            if r[0] != "msg":
-                continue
-            if r[1] not in columns:
-                columns.append(r[1])
-            row = (r[2], r[3])
-            if row not in cells:
-                cells[row] = {}
-                rows.append(row)
-            cells[row][r[1]] = r[4]
-        out.append("| request | " + " | ".join(c.replace("spec:", "") for c in columns) + " |")
-        out.append("| --- |" + " --- |" * len(columns))
-        for row in rows:
-            name = row[1] if row[0] == "fe" else f"{row[1]} (back-end channel)"
-            out.append(f"| `{name}` | " + " | ".join(
-                ABBREV.get(cells[row].get(c, ""), cells[row].get(c, "")) for c in columns) + " |")
-        out.append("")
-        offers = [r for r in records if r[0] == "offer"]
-        if offers:
-            out += ["What the measured back-ends offer:", ""]
-            out += [f"- `{r[1]}`: {r[2]} = `{r[3]}`" for r in offers]
-            out.append("")
-        orders = {}
-        for r in records:
-            if r[0] == "order":
-                orders.setdefault(r[1], []).append(r[3])
-        for column, seq in orders.items():
-            out += [f"Order in which `{column}` first sent each request: " +
-                    ", ".join(f"`{s}`" for s in seq) + ".", ""]
+    out += live_overview(live, live_types)
+    for t in types:
+        out += render_type(t, matrices[t][1], live)
+    for t in live_types[len(types):]:
+        out += [f"## {t}", "", f"Not a device type of the shim yet (no compat-matrix/{t}.tsv).",
+                ""] + live_table(live, t)
     with open(os.path.join("docs", "compat-matrix.md"), "w", encoding="utf-8") as f:
         f.write("\n".join(out))
+
+
+def check_live(probe):
+    types = probe_types(probe)
+    try:
+        cells, _ = read_live()
+    except (OSError, ValueError) as e:
+        print(e)
+        return 1
+    bad = live_problems(cells, types)
+    for b in bad:
+        print(b)
+    if not bad:
+        print(f"{LIVE_FILE}: {len(types)} types x {len(MODES)} modes filled; "
+              f"{sum(1 for v in cells.values() if live_cell(v[0]) == '**PASS**')} tests named, all exist")
+    return 1 if bad else 0
 
 
 def main(argv):
@@ -159,6 +334,8 @@ def main(argv):
         build(argv[2], argv[3])
     elif len(argv) == 2 and argv[1] == "render":
         render()
+    elif len(argv) == 3 and argv[1] == "check-live":
+        return check_live(argv[2])
     else:
         sys.stderr.write(__doc__)
         return 2

@@ -82,12 +82,22 @@ static bool note(struct pass *p, uint32_t request, enum outcome o)
     return fe_is_open(&p->c);
 }
 
-/* A fresh connection with the pass's handshake (unrecorded). */
+/* A fresh connection with the pass's handshake (unrecorded). A back-end
+ * that exits after a request and is restarted (tests/matrix/probe-rustvmm.sh)
+ * may still accept into its dying listener: a failed handshake is tried
+ * again, PROBE_RECONNECT_TRIES times in all. */
 static bool reconnect(struct pass *p)
 {
-    if (fe_open(&p->c))
-        return false;
-    return (p->vdpa ? fe_handshake_vdpa(&p->c, NULL) : fe_handshake_legacy(&p->c, NULL)) == 0;
+    for (int i = 0; i < PROBE_RECONNECT_TRIES; i++) {
+        if (i)
+            usleep(PROBE_RECONNECT_PAUSE_MS * 1000);
+        if (fe_open(&p->c))
+            return false;
+        if ((p->vdpa ? fe_handshake_vdpa(&p->c, NULL) : fe_handshake_legacy(&p->c, NULL)) == 0)
+            return true;
+        fe_close(&p->c);
+    }
+    return false;
 }
 
 static bool ensure(struct pass *p)

@@ -35,6 +35,8 @@
 /* Connecting again to a peer that is not listening (yet) is retried this long. */
 #define PROBE_CONNECT_RETRY_MS      2000
 #define PROBE_CONNECT_RETRY_STEP_MS 20
+#define PROBE_RECONNECT_TRIES       3   /* handshakes on a fresh connection */
+#define PROBE_RECONNECT_PAUSE_MS    200 /* between them */
 #define PROBE_IDLE_MS_DEFAULT       3000
 #define PROBE_ACCEPT_MS_DEFAULT     30000
 

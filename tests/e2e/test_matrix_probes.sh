@@ -2,7 +2,7 @@
 # The committed compatibility matrix agrees with the real peers: every peer
 # that starts here is measured by tests/matrix/probe-all.sh (vdpa-probe), and
 # for each measured column, compat-matrix/<type>.tsv must hold exactly the
-# same msg/offer/order records of that column. A disagreement fails with the
+# same msg/offer/order/note records of that column. A disagreement fails with the
 # difference ("- <committed>" / "+ <measured>"); `make matrix` rewrites the
 # files from the probes. Skips (77) only when no peer at all could be probed.
 #
@@ -17,9 +17,9 @@ matrix_dir=${MATRIX_DIR:-$E2E_ROOT/compat-matrix}
 w=$(mktemp -d "${TMPDIR:-/tmp}/vdpa-matrix.XXXXXX")
 trap 'rm -rf "$w"' EXIT
 
-# column_records FILE COLUMN: the msg/offer/order records of COLUMN, sorted.
+# column_records FILE COLUMN: the msg/offer/order/note records of COLUMN, sorted.
 column_records() {
-    awk -F '\t' -v col="$2" '($1 == "msg" || $1 == "offer" || $1 == "order") && $2 == col' "$1" |
+    awk -F '\t' -v col="$2" '($1 == "msg" || $1 == "offer" || $1 == "order" || $1 == "note") && $2 == col' "$1" |
         LC_ALL=C sort
 }
 

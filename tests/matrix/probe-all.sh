@@ -3,9 +3,14 @@
 # machine, measures it with vdpa-probe and writes OUTDIR/<type>.<column>.tsv
 # (the msg/offer/order records of compat-matrix/README.md).
 #
-#   back-ends (vdpa-probe --connect):  vdpa-backend (net, blk), DPDK net_vhost,
-#                                      qemu-storage-daemon, virtiofsd
-#   front-ends (vdpa-probe --listen):  DPDK virtio-user, QEMU (blk, fs, net)
+#   back-ends (vdpa-probe --connect):  vdpa-backend (every type it serves),
+#                                      DPDK net_vhost, qemu-storage-daemon,
+#                                      virtiofsd, and in probe-rustvmm.sh
+#                                      rust-vmm vhost-device-{rng,vsock,scsi,
+#                                      gpio,i2c,sound,console,scmi} and QEMU's
+#                                      vhost-user-gpu
+#   front-ends (vdpa-probe --listen):  DPDK virtio-user, QEMU (blk, fs, net,
+#                                      rng, vsock, scsi, gpio, i2c, input, gpu)
 #
 # Column names carry the program's major.minor version, read from the
 # program (or its package). A peer that cannot start is reported on stderr as
@@ -20,11 +25,15 @@
 #    start) and then waits for ever for the first sector, which the probe
 #    never serves; once the debug console shows "Booting from Hard Disk",
 #    SIGTERM makes QEMU stop the device and close the connection.
-#  - QEMU fs and net: -S, no guest: the requests of device realize, then
-#    silence (the probe ends after --idle-ms).
+#  - QEMU fs, net, rng, vsock, scsi, gpio, i2c, input and gpu: -S, no guest:
+#    the requests of device realize, then silence (the probe ends after
+#    --idle-ms). input and gpu need KVM (QEMU 7.2 refuses them under TCG:
+#    "vhost initialization failed: requires kvm"), which is measured and
+#    recorded as a `needs-kvm` note of the column.
 #
 # Environment: BUILD (build directory, default build), PROBE_ONLY (run only
-# the peers whose name contains this text), DPDK_* (see tests/e2e/lib/dpdk.sh).
+# the peers whose name contains this text), DPDK_* (see tests/e2e/lib/dpdk.sh),
+# RUSTVMM_OUT, RUSTVMM_COMMIT, VHOST_USER_GPU (see probe-rustvmm.sh).
 set -uo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -39,6 +48,8 @@ probe=$build/vdpa-probe
 . "$root/tests/e2e/lib/common.sh"
 # shellcheck source=tests/e2e/lib/dpdk.sh
 . "$root/tests/e2e/lib/dpdk.sh"
+# shellcheck source=tests/matrix/probe-rustvmm.sh
+. "$root/tests/matrix/probe-rustvmm.sh"
 
 w=$(mktemp -d "${TMPDIR:-/tmp}/probe-all.XXXXXX")
 DPDK_WORKDIR=$w/dpdk
@@ -50,10 +61,11 @@ pids=()            # background processes this script started
 
 # shellcheck disable=SC2317  # invoked by the trap
 cleanup() {
-    local pid
-    rm -f "$w/vfs.run"
+    local pid f
+    rm -f "$w/vfs.run" "$w"/*.run
     for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
     [[ -f $w/vfs.pid ]] && kill -KILL "$(cat "$w/vfs.pid")" 2>/dev/null
+    for f in "$w"/*.peerpid; do [[ -f $f ]] && kill -KILL "$(cat "$f")" 2>/dev/null; done
     dpdk_stop_all
     wait 2>/dev/null
     rm -rf "$w"
@@ -114,8 +126,9 @@ probe_listen_finish() {
 
 [[ -x $probe ]] || { echo "probe-all: $probe is missing (run make first)" >&2; exit 2; }
 
-# ---- the reference back-end ---------------------------------------------------------------
-for type in net blk; do
+# ---- the reference back-end: every type its --help names ----------------------------------
+vb_types=$("$build/vdpa-backend" --help 2>&1 | grep -oE -- '--type [a-z|]+' | head -n 1 | cut -d' ' -f2 | tr '|' ' ')
+for type in $vb_types; do
     wanted "vdpa-backend-$type" || continue
     args=(--socket "$w/vb-$type.sock" --type "$type")
     if [[ $type == blk ]]; then truncate -s 64M "$w/vb.img"; args+=(--disk "$w/vb.img"); fi
@@ -245,16 +258,39 @@ qemu_realize() {
               -device vhost-user-fs-pci,chardev=c0,tag=share0) ;;
     net) dev=(-chardev "socket,id=c0,path=$w/qemu-$type.sock"
               -netdev vhost-user,id=n0,chardev=c0 -device virtio-net-pci,netdev=n0) ;;
+    *)   dev=(-chardev "socket,id=c0,path=$w/qemu-$type.sock"
+              -device "vhost-user-$type-pci,chardev=c0") ;;
     esac
+    if [[ $type == input || $type == gpu ]] && [[ $(qemu_accel) != kvm ]]; then
+        peer_skip "qemu-$type" "QEMU's vhost-user-$type-pci needs KVM (\"requires kvm\" under TCG) and /dev/kvm is not usable"
+        return 1
+    fi
     probe_listen_start "qemu-$type" "$type" "$column" "$w/qemu-$type.sock" 3000
     # shellcheck disable=SC2046
     qemu-system-x86_64 $(qemu_args "$(qemu_accel)") -S "${dev[@]}" >"$w/qemu-$type.log" 2>&1 &
     qpid=$!; pids+=("$qpid")
-    probe_listen_finish "qemu-$type" "$type" "$column"
+    probe_listen_finish "qemu-$type" "$type" "$column" || { stop_pid "$qpid"; return 1; }
     stop_pid "$qpid"
+    if [[ $type == input || $type == gpu ]]; then
+        qemu_needs_kvm "$type" && printf 'note\t%s\tneeds-kvm\tyes\tprobe\n' "$column" >>"$out/$type.$column.tsv"
+    fi
+    return 0
 }
 
-if wanted qemu-blk || wanted qemu-fs || wanted qemu-net; then
+# qemu_needs_kvm TYPE: true when QEMU refuses the device under TCG (it says
+# so at realize, before it connects: a listening chardev nobody joins).
+qemu_needs_kvm() {
+    # shellcheck disable=SC2046
+    timeout 20 qemu-system-x86_64 $(qemu_args tcg) -S \
+        -chardev "socket,id=c0,path=$w/nk-$1.sock,server=on,wait=off" \
+        -device "vhost-user-$1-pci,chardev=c0" >"$w/nk-$1.log" 2>&1
+    grep -q 'requires kvm' "$w/nk-$1.log"
+}
+
+qemu_realize_types="fs net rng vsock scsi gpio i2c input gpu"
+qemu_wanted=0
+for type in blk $qemu_realize_types; do wanted "qemu-$type" && qemu_wanted=1; done
+if (( qemu_wanted )); then
     if ! command -v qemu-system-x86_64 >/dev/null; then
         peer_skip "qemu-system-x86_64" "not installed"
     else
@@ -263,11 +299,16 @@ if wanted qemu-blk || wanted qemu-fs || wanted qemu-net; then
             peer_skip "qemu-system-x86_64" "cannot tell its version"
         else
             wanted qemu-blk && qemu_blk "qemu-$ver:frontend"
-            wanted qemu-fs && qemu_realize fs "qemu-$ver:frontend"
-            wanted qemu-net && qemu_realize net "qemu-$ver:frontend"
+            for type in $qemu_realize_types; do
+                wanted "qemu-$type" && qemu_realize "$type" "qemu-$ver:frontend"
+            done
         fi
     fi
 fi
+
+# ---- back-ends started as one command line (probe-rustvmm.sh) -------------------------------
+rv_probe_all
+rv_probe_qemu_gpu
 
 echo "probe-all: ${#measured[@]} columns measured${measured[*]:+ (${measured[*]})}, ${#skipped[@]} peers skipped${skipped[*]:+ (${skipped[*]})}"
 exit 0
