@@ -273,6 +273,20 @@ peers:
 	@PEERS_ROOT="$(PEERS_ROOT)" PEERS_OUT="$(PEERS_OUT)" tests/build-rustvmm-peers.sh
 # ---- end of the rust-vmm back-ends --------------------------------------------
 
+# ---- Debian root environments (issue 18) ---------------------------------------
+# make peer-roots: a Debian root per release of PEER_ROOTS_RELEASES (default
+# trixie: QEMU 10.0, its vhost-user-gpu back-end, qemu-storage-daemon), made
+# once with debootstrap + apt-get (tests/peers/roots.list) in PEER_ROOTS_DIR
+# (default /var/cache/vdpa-shim/peers/RELEASE, outside the clone) and reused
+# while its package list is unchanged; tests/peers/run runs a program in one.
+# Called by make deps. docs/peers.md, "Debian root environments".
+PEER_ROOTS_RELEASES ?= trixie
+PEER_ROOTS_DIR ?=
+.PHONY: peer-roots
+peer-roots:
+	@PEER_ROOTS_DIR="$(PEER_ROOTS_DIR)" tests/peers/build-root.sh $(PEER_ROOTS_RELEASES)
+# ---- end of the Debian root environments ------------------------------------------
+
 clean:
 	rm -rf build build-san build-clang build-fuzz
 

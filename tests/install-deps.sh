@@ -20,6 +20,8 @@
 #          Debian 13 root; docs/peers.md). Then `make peers` itself, where the
 #          shared directory is there; a failed peer build is reported loudly
 #          but does not fail deps (the tests needing those peers skip).
+#          Then `make peer-roots`: the Debian 13 root (QEMU 10.0) made with
+#          debootstrap (docs/peers.md, "Debian root environments"); same rule.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 packages=(gcc clang clang-format clang-tools libclang-rt-dev make pkg-config libuv1-dev libcmocka-dev
@@ -42,4 +44,7 @@ else
 fi
 if ! "${MAKE:-make}" -C "$repo" --no-print-directory peers; then
     echo "deps: WARNING: make peers FAILED (above): the tests that need a rust-vmm back-end will skip"
+fi
+if ! "${MAKE:-make}" -C "$repo" --no-print-directory peer-roots; then
+    echo "deps: WARNING: make peer-roots FAILED (above): the tests that need a Debian root (QEMU 10.0) will skip"
 fi

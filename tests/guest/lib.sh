@@ -46,6 +46,7 @@ GUEST_DIR=${GUEST_DIR:-$E2E_ROOT/${BUILD:-build}/guest}
 GUEST_ACCEL=${GUEST_ACCEL:-}
 GUEST_MEM_MB=${GUEST_MEM_MB:-256}
 declare -gA _GUEST_PID=()
+. "$E2E_ROOT/tests/guest/lib_roots.sh"  # GUEST_QEMU_RELEASE: QEMU from a Debian root
 
 # guest_dir_of FLAVOUR: the default build directory of a flavour.
 guest_dir_of() {
@@ -113,8 +114,8 @@ guest_boot() {
     # after=reboot|wait: the machine must survive a reset (no -no-reboot).
     local reboot=(-no-reboot)
     [[ " $params" == *" after=reboot"* || " $params" == *" after=wait"* ]] && reboot=()
-    rm -f "$w/$name.console" "$w/$name.qmp"
-    qemu-system-x86_64 -machine "q35,accel=$GUEST_ACCEL" "${cpu[@]}" -nodefaults -display none \
+    rm -f "$w/$name.console" "$w/$name.qmp"; guest_qemu_cmd "$w"
+    "${GUEST_QEMU_CMD[@]}" -machine "q35,accel=$GUEST_ACCEL" "${cpu[@]}" -nodefaults -display none \
         -m "$GUEST_MEM_MB" -object "memory-backend-memfd,id=mem,size=${GUEST_MEM_MB}M,share=on" \
         -numa node,memdev=mem ${reboot[@]+"${reboot[@]}"} \
         -kernel "$GUEST_DIR/vmlinuz" -initrd "$GUEST_DIR/initrd.img" -append "$append" \
