@@ -103,6 +103,8 @@ while kill -0 "$pid" 2>/dev/null; do
 done
 rc=0
 wait "$pid" || rc=$?
+# build.sh mounts proc in its root and leaves it there: unmount what it mounted.
+if grep -q " $root/proc " /proc/mounts; then umount "$root/proc" || say "could not unmount $root/proc"; fi
 grep -E '^[a-z0-9-]+ (OK|FAILED)' "$log" | sed -n "$((shown + 1)),\$p" | sed 's/^/peers:   /'
 if (( rc != 0 )) || [[ -n $(missing) ]]; then
     say "FAILED after $((SECONDS - t0))s (build.sh exit $rc; missing: $(missing)); last lines of $log:"
