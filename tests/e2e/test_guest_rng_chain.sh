@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# A Linux guest's virtio-rng driver through the up+down chain:
+# QEMU -> vdpa-shim #1 (up) -> vdpa-shim #2 (down) -> vhost-device-rng
+# (vhost-user-rng-pci; rust-vmm back-end, /work/shared/rust-vmm-peers).
+# The guest's hw_random core must pick the virtio device; 64 KiB read from
+# /dev/hwrng must look random (types_guest_rng, tests/guest/scenarios/rng.sh).
+# Shim #1 must up-convert and shim #2 down-convert (their traces say so);
+# a chain that falls back to pass-through fails.
+# Every shim runs with check=compat-matrix: a `: check: ` line in a log fails.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$here/lib/common.sh"
+. "$here/../guest/lib.sh"
+. "$here/../guest/lib_types.sh"
+w=$(mktemp -d /tmp/vdpa-shim-guest-rng-chain.XXXXXX)
+trap 'types_cleanup "$w"' EXIT
+
+guest_prepare
+types_rng_be "$w"
+types_shims "$w" rng chain
+types_guest_rng "$w" g
+types_end "$w" chain
+echo "PASS: guest virtio-rng -> QEMU ($GUEST_ACCEL) -> shim (up) -> shim (down) -> vhost-device-rng: 64 KiB from /dev/hwrng, random-looking"
