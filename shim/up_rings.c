@@ -201,7 +201,11 @@ static bool ready_to_start(const struct vs_relay *r)
     for (uint32_t i = 0; i < up->nrings; i++) {
         const struct vs_ring *g = &up->rings[i];
         bool on = g->enabled || (legacy_enable && ring_configured(g));
-        if (!on)
+        /* Enabled but never laid out: QEMU enables every ring after a start
+         * that set up only some (SeaBIOS drives virtio-scsi's request queue
+         * alone; QEMU's vhost skips a ring whose address is 0). Such a ring
+         * does not hold the start and is not sent. */
+        if (!on || !vs_ring_has_layout(g))
             continue;
         if (!ring_configured(g))
             return false;

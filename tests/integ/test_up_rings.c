@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Up-conversion: when a legacy front-end's rings make the device start. A
+ * legacy front-end never writes DRIVER_OK (QEMU 7.2 does not), so the
+ * shim starts the vdpa-user back-end once every enabled ring is complete.
+ */
+#include <sys/eventfd.h>
+
+#include "up_script.h"
+
+/* QEMU after SeaBIOS drove a virtio-scsi disk: only the request queue was
+ * laid out (QEMU's vhost skips a ring whose address is 0), yet every ring
+ * is enabled. The rings never laid out must not hold the start: the device
+ * starts with the one ring that is complete. */
+static void up_enabled_ring_never_laid_out(void **state)
+{
+    struct up_test *t = *state;
+    int memfd = memfd_with("guest");
+    int kick = eventfd(0, EFD_CLOEXEC), call = eventfd(0, EFD_CLOEXEC);
+
+    assert_true(memfd >= 0 && kick >= 0 && call >= 0);
+    negotiate(t, 1, 2);
+    set_features(t, 0, 0x0b);
+    set_mem_table(t, memfd);
+    configure_ring(t, 1, kick, call);
+    assert_true(quiet_for(t->s.be, 200)); /* nothing runs before an enable */
+
+    /* Ring 0 enabled, never laid out: nothing to start yet. */
+    assert_int_equal(send_state_req(t->s.fe, VU_REQ_SET_VRING_ENABLE, NEED, 0, 1), 0);
+    fe_expect_ack(t, VU_REQ_SET_VRING_ENABLE, 0);
+    assert_true(quiet_for(t->s.be, 200));
+
+    /* Ring 1 enabled and complete: the device starts with ring 1 alone. */
+    assert_int_equal(send_state_req(t->s.fe, VU_REQ_SET_VRING_ENABLE, NEED, 1, 1), 0);
+    be_expect_ring(t, 1, 0, true, false);
+    be_status(t, 0x0f);
+    be_answer(t, VU_REQ_GET_STATUS, 0x0f);
+    fe_expect_ack(t, VU_REQ_SET_VRING_ENABLE, 0);
+    assert_true(quiet_for(t->s.be, 200)); /* ring 0 is not sent */
+    close(memfd);
+    close(kick);
+    close(call);
+}
+
+/* A ring laid out but still without its kick does hold the start: the
+ * front-end is in the middle of setting it up. */
+static void up_enabled_ring_half_set_up_waits(void **state)
+{
+    struct up_test *t = *state;
+    int memfd = memfd_with("guest");
+    int kick[2] = { eventfd(0, EFD_CLOEXEC), eventfd(0, EFD_CLOEXEC) };
+    int call[2] = { eventfd(0, EFD_CLOEXEC), eventfd(0, EFD_CLOEXEC) };
+    struct vu_vring_addr addr = { .index = 0, .desc_user_addr = 0x7f0000001000 };
+    struct vu_msg m;
+
+    negotiate(t, 1, 2);
+    set_features(t, 0, 0x0b);
+    set_mem_table(t, memfd);
+    configure_ring(t, 1, kick[1], call[1]);
+    assert_int_equal(send_state_req(t->s.fe, VU_REQ_SET_VRING_NUM, 0, 0, 256), 0);
+    assert_int_equal(send_state_req(t->s.fe, VU_REQ_SET_VRING_BASE, 0, 0, 0), 0);
+    vu_msg_init(&m, VU_REQ_SET_VRING_ADDR, 0);
+    vu_msg_set_addr(&m, &addr);
+    assert_int_equal(vu_send_blocking(t->s.fe, &m), 0);
+    assert_int_equal(send_state_req(t->s.fe, VU_REQ_SET_VRING_ENABLE, NEED, 0, 1), 0);
+    fe_expect_ack(t, VU_REQ_SET_VRING_ENABLE, 0);
+    assert_int_equal(send_state_req(t->s.fe, VU_REQ_SET_VRING_ENABLE, NEED, 1, 1), 0);
+    fe_expect_ack(t, VU_REQ_SET_VRING_ENABLE, 0);
+    assert_true(quiet_for(t->s.be, 200)); /* ring 0 has no kick yet: no start */
+    close(memfd);
+    for (int i = 0; i < 2; i++) {
+        close(kick[i]);
+        close(call[i]);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(up_enabled_ring_never_laid_out, up_setup, up_teardown),
+        cmocka_unit_test_setup_teardown(up_enabled_ring_half_set_up_waits, up_setup, up_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
