@@ -43,7 +43,6 @@
 #include "down_int.h"
 #include "log.h"
 
-#define DOWN_DEFAULT_QUEUE_SIZE 1024u /* QEMU's and libvhost-user's limit */
 /* DPDK 22.11 reports its library's maximum queue count, not the queues it
  * polls: more than this many is worth a warning. */
 #define DOWN_SUSPICIOUS_QUEUES 16u
@@ -178,7 +177,7 @@ static int vs_down_begin(struct vs_relay *r, const struct vu_msg *set_pf)
     dn->config_call_fd = -1;
     dn->curr_pairs = 1;
     model_input_init(&dn->in, &r->cfg);
-    dn->queue_size_max = r->cfg.queue_size ? r->cfg.queue_size : DOWN_DEFAULT_QUEUE_SIZE;
+    dn->queue_size_max = r->cfg.queue_size ? r->cfg.queue_size : r->cfg.type->ring_size_max;
     guest_mem_init(&dn->mem);
     dn->begin_ack = (set_pf->hdr.flags & VU_FLAG_NEED_REPLY) != 0;
     vs_trace_dir(r, "fe->shim", VU_CHAN_FRONTEND, set_pf, "down-conversion begins");

@@ -12,7 +12,13 @@ struct vs_device_type {
     uint32_t config_size;    /* bytes of device config space VIRTIO defines */
     uint32_t default_queues; /* virtqueues with the default device keys */
     bool queue_num_is_pairs; /* GET_QUEUE_NUM counts queue pairs (net) */
+    uint16_t ring_size_max;  /* the largest ring the known back-ends take: what
+                                down-conversion shows (VDPA_GET_VRING_NUM)
+                                unless queue-size= is given */
 };
+
+/* QEMU's and libvhost-user's limit (VIRTQUEUE_MAX_SIZE). */
+#define VS_RING_SIZE_MAX_DEFAULT 1024u
 
 /* NULL when the name is unknown. */
 const struct vs_device_type *vs_device_type_find(const char *name);

@@ -18,10 +18,9 @@ down_backend_start "$be_bin" --socket-path "$w/be.sock" -b network -p "$port"
 # The back-end appends 0 to the socket name (one socket per guest).
 wait_for 10 test -S "$w/be.sock0" || skip "vhost-device-console did not start: $(tail -n 3 "$w/be.log")"
 
-# queue-size=: vhost-device-console's rings hold at most 128 entries (its
-# -q default) and it exits on a larger SET_VRING_NUM; vhost-user has no
-# request to learn that, so the shim is told.
-down_shim_start "type=console,id=con0,backend=$w/be.sock0,queue-size=128"
+# No queue-size=: the shim shows console's ring limit (128, lib/proto/device_types.c),
+# which vhost-device-console needs (it fails a larger SET_VRING_NUM).
+down_shim_start "type=console,id=con0,backend=$w/be.sock0"
 
 # The console's host side: connect, read what the driver sends, answer in
 # upper case. The text carries this run's pid so that nothing stale matches.

@@ -684,6 +684,9 @@ static void device_types_table(void **state)
                      (unsigned)all_types[i].virtio_id);
         assert_true(t->default_queues >= 1);
         assert_int_equal(t->queue_num_is_pairs, strcmp(t->name, "net") == 0);
+        /* a power of two, at most QEMU's limit */
+        assert_true(t->ring_size_max && !(t->ring_size_max & (t->ring_size_max - 1)));
+        assert_true(t->ring_size_max <= VS_RING_SIZE_MAX_DEFAULT);
         assert_contains(names, all_types[i].name);
     }
     assert_string_equal(names, "net, blk, console, rng, scsi, gpu, input, vsock, sound, fs, "
@@ -694,6 +697,12 @@ static void device_types_table(void **state)
 
     assert_int_equal(vs_device_type_find("net")->config_size, 24);
     assert_int_equal(vs_device_type_find("net")->default_queues, 2);
+    /* the rings rust-vmm's back-ends take at most (device_types.c) */
+    assert_int_equal(vs_device_type_find("console")->ring_size_max, 128);
+    assert_int_equal(vs_device_type_find("scsi")->ring_size_max, 128);
+    assert_int_equal(vs_device_type_find("gpio")->ring_size_max, 256);
+    assert_int_equal(vs_device_type_find("sound")->ring_size_max, 64);
+    assert_int_equal(vs_device_type_find("rng")->ring_size_max, VS_RING_SIZE_MAX_DEFAULT);
 
     assert_null(vs_device_type_find(""));
     assert_null(vs_device_type_find("NET"));
