@@ -7,13 +7,16 @@
  * events_read; num_scanouts is 1..16; CONTEXT_INIT (4) "Requires
  * VIRTIO_GPU_F_VIRGL".
  *
- * As QEMU's vhost-user-gpu does, the shim keeps events_read and
- * events_clear itself (a config change of the back-end raises
- * VIRTIO_GPU_EVENT_DISPLAY; a driver's events_clear clears it) and reads
- * num_scanouts and num_capsets from the back-end's GET_CONFIG when it has
- * F_CONFIG; otherwise scanouts= gives num_scanouts, and num_capsets, which
- * only a 3D back-end knows, reads 0 with VIRTIO_GPU_F_VIRGL hidden (Linux
- * reads capsets only with VIRGL).
+ * As QEMU's vhost-user-gpu-pci does (hw/display/vhost-user-gpu.c
+ * vhost_user_gpu_get_config), the shim is the VMM here: it keeps
+ * events_read and events_clear itself (a config change of the back-end
+ * raises VIRTIO_GPU_EVENT_DISPLAY; a driver's events_clear clears it) and
+ * num_scanouts is its own, scanouts= (default 1, QEMU's max_outputs):
+ * QEMU's vhost-user-gpu back-end reports 0 there, which Linux's virtio_gpu
+ * refuses ("num_scanouts is zero"). num_capsets comes from the back-end's
+ * GET_CONFIG when it has F_CONFIG; otherwise, as only a 3D back-end knows
+ * it, it reads 0 with VIRTIO_GPU_F_VIRGL hidden (Linux reads capsets only
+ * with VIRGL).
  */
 #include "devmodel.h"
 #include "virtio.h"
@@ -25,7 +28,7 @@
 static const struct vs_config_field gpu_fields[] = {
     { "events_read", 0, 4, -1, VS_SRC_EVENTS },
     { "events_clear", 4, 4, -1, VS_SRC_CONST, 0, .write = VS_WRITE_CLEARS },
-    { "num_scanouts", 8, 4, -1, VS_SRC_KEY, VS_KEY_SCANOUTS, .from_backend = true },
+    { "num_scanouts", 8, 4, -1, VS_SRC_KEY, VS_KEY_SCANOUTS },
     { "num_capsets", 12, 4, GPU_F_VIRGL, VS_SRC_ZERO, .from_backend = true },
 };
 

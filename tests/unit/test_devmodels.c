@@ -311,8 +311,10 @@ static void gpu_events(void **state)
     uint64_t offer;
 
     (void)state;
-    assert_string_equal(vs_model_missing(m, &in), "num_scanouts");
-    assert_string_equal(vs_model_missing_key(m, &in), "scanouts");
+    /* scanouts= defaults to 1, as QEMU's max_outputs */
+    assert_null(vs_model_missing(m, &in));
+    vs_model_render(m, &in, V1, cfg, sizeof(cfg));
+    assert_int_equal(le32_at(cfg + 8), 1);
     set_key(&in, VS_KEY_SCANOUTS, 2);
     assert_null(vs_model_missing(m, &in));
     /* num_capsets is the back-end's: VIRGL hidden, CONTEXT_INIT with it */
@@ -344,8 +346,10 @@ static void gpu_from_backend(void **state)
 {
     const struct vs_device_model *m = model("gpu");
     struct vs_model_input in = input_with(2);
-    /* vhost-device-gpu: its own events_read is not what the driver sees */
-    uint8_t be[16] = { 9, 0, 0, 0, 0, 0, 0, 0, 16, 0, 0, 0, 2, 0, 0, 0 }, cfg[16];
+    /* A back-end's own events_read is not what the driver sees, nor its
+     * num_scanouts (QEMU's vhost-user-gpu says 0): scanouts= is, as QEMU's
+     * vhost-user-gpu-pci's max_outputs is. */
+    uint8_t be[16] = { 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0 }, cfg[16];
     uint64_t offer;
 
     (void)state;
@@ -355,8 +359,11 @@ static void gpu_from_backend(void **state)
     assert_int_equal(offer, V1 | B(0) | B(4));
     vs_model_render(m, &in, offer, cfg, sizeof(cfg));
     assert_int_equal(le32_at(cfg), 0);
-    assert_int_equal(le32_at(cfg + 8), 16);
+    assert_int_equal(le32_at(cfg + 8), 1); /* the default, not the back-end's 0 */
     assert_int_equal(le32_at(cfg + 12), 2);
+    set_key(&in, VS_KEY_SCANOUTS, 16);
+    vs_model_render(m, &in, offer, cfg, sizeof(cfg));
+    assert_int_equal(le32_at(cfg + 8), 16);
 }
 
 /* ---- scsi: QEMU's values, sense/cdb sizes that keep their value ---------------------- */
