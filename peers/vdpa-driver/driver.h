@@ -17,6 +17,8 @@
  *   scmi.c     virtio-scmi: BASE protocol version and attributes
  *   scsi.c     virtio-scsi: TEST UNIT READY, INQUIRY, READ CAPACITY, READ(10)
  *   vsock.c    virtio-vsock: a stream connection to the host, bytes both ways
+ *   sound.c    virtio-sound: every stream, map and jack described, silence played
+ *   gpu.c      virtio-gpu: the display socket served, a 2D resource shown
  *   queue.c    what they share: a buffer in guest memory, one request
  *
  * Single-threaded and synchronous: every request waits for its reply, and
@@ -119,7 +121,8 @@ struct drv_type {
 };
 
 extern const struct drv_type drv_type_net, drv_type_blk, drv_type_fs, drv_type_console,
-    drv_type_rng, drv_type_gpio, drv_type_i2c, drv_type_scmi, drv_type_scsi, drv_type_vsock;
+    drv_type_rng, drv_type_gpio, drv_type_i2c, drv_type_scmi, drv_type_scsi, drv_type_vsock,
+    drv_type_sound, drv_type_gpu;
 
 /* Adds ring `index` to the rings to set up; -1 (logged) when it is not a
  * ring the device has. */

@@ -10,7 +10,8 @@
  *      queue pair; blk: write, read back, flush, GET_ID; fs: FUSE_INIT;
  *      console: bytes both ways; rng: random bytes; gpio: a line set and
  *      read back; i2c: one read; scmi: BASE protocol queries; scsi: INQUIRY
- *      and a READ(10) of a known pattern)
+ *      and a READ(10) of a known pattern; sound: stream info, silence
+ *      played; gpu: display info, a 2D resource flushed to the display socket)
  *   -> suspend, read ring bases, resume -> reset -> close
  *
  * Exit status: 0 when every step succeeded and the data matched, 1 on any
@@ -43,7 +44,8 @@ static void usage(FILE *out)
             "A vdpa-user (VHOST_USER_PROTOCOL_F_VDPA) front-end: brings the device up, runs\n"
             "traffic through it, suspends, resumes and resets it.\n"
             "  --type            the device type expected (checked with VDPA_GET_DEVICE_ID):\n"
-            "                    net, blk, fs, console, rng, gpio, i2c, scmi, scsi or vsock\n"
+            "                    net, blk, fs, console, rng, gpio, i2c, scmi, scsi, vsock,\n"
+            "                    sound or gpu\n"
             "  --count N         net: frames to send (default 1000); the back-end must loop\n"
             "                    them back (on any receive queue); rng: bytes to read\n"
             "  --queue-pairs N   net: queue pairs to use, 1..%u (default 1); above 1 needs\n"
@@ -81,8 +83,9 @@ static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 }
 
 static const struct drv_type *const types[] = {
-    &drv_type_net,  &drv_type_blk, &drv_type_fs,   &drv_type_console, &drv_type_rng,
-    &drv_type_gpio, &drv_type_i2c, &drv_type_scmi, &drv_type_scsi,    &drv_type_vsock,
+    &drv_type_net,  &drv_type_blk,   &drv_type_fs,    &drv_type_console,
+    &drv_type_rng,  &drv_type_gpio,  &drv_type_i2c,   &drv_type_scmi,
+    &drv_type_scsi, &drv_type_vsock, &drv_type_sound, &drv_type_gpu,
 };
 
 enum {
