@@ -38,6 +38,14 @@ const struct vs_device_type *vs_device_type_find(const char *name)
     return NULL;
 }
 
+const struct vs_device_type *vs_device_type_by_id(uint32_t virtio_id)
+{
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+        if (types[i].virtio_id == virtio_id)
+            return &types[i];
+    return NULL;
+}
+
 const char *vs_device_type_names(void)
 {
     static char list[160];

@@ -22,6 +22,8 @@ struct vs_device_type {
 
 /* NULL when the name is unknown. */
 const struct vs_device_type *vs_device_type_find(const char *name);
+/* The type with this VIRTIO device ID; NULL when the shim does not know it. */
+const struct vs_device_type *vs_device_type_by_id(uint32_t virtio_id);
 /* Comma-separated list of names, for error messages and --help. */
 const char *vs_device_type_names(void);
 

@@ -19,6 +19,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "device_types.h"
 #include "fd_util.h"
 #include "msg_table.h"
 #include "transport.h"
@@ -222,27 +223,9 @@ static int new_eventfd(void)
 
 static const char *device_name(uint64_t id)
 {
-    /* VIRTIO 1.2, 5 "Device Types" */
-    static const struct {
-        uint64_t id;
-        const char *name;
-    } names[] = {
-        { VIRTIO_ID_NET, "net" },
-        { VIRTIO_ID_BLK, "blk" },
-        { 3, "console" },
-        { 4, "rng" },
-        { 8, "scsi" },
-        { 19, "vsock" },
-        { VIRTIO_ID_FS, "fs" },
-        { 32, "scmi" },
-        { 34, "i2c" },
-        { 41, "gpio" },
-    };
+    const struct vs_device_type *t = id <= UINT32_MAX ? vs_device_type_by_id((uint32_t)id) : NULL;
 
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (names[i].id == id)
-            return names[i].name;
-    return "unknown";
+    return t ? t->name : "unknown";
 }
 
 /* Steps 1-4: features, protocol features, ownership. */

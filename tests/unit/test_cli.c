@@ -688,7 +688,10 @@ static void device_types_table(void **state)
         assert_true(t->ring_size_max && !(t->ring_size_max & (t->ring_size_max - 1)));
         assert_true(t->ring_size_max <= VS_RING_SIZE_MAX_DEFAULT);
         assert_contains(names, all_types[i].name);
+        assert_ptr_equal(vs_device_type_by_id(t->virtio_id), t);
     }
+    assert_null(vs_device_type_by_id(0));
+    assert_null(vs_device_type_by_id(5)); /* balloon: not a vhost-user type */
     assert_string_equal(names, "net, blk, console, rng, scsi, gpu, input, vsock, sound, fs, "
                                "scmi, i2c, gpio");
     /* the list is stable from call to call */
