@@ -406,6 +406,14 @@ void up_h_set_vring_enable(struct vs_relay *r, struct up_req *q)
         up_maybe_start(r, q->ack_fe, request);
         return;
     }
+    if (!ring_configured(q->ring)) {
+        /* QEMU 7.2's gpio enables its event queue, which it never set up:
+         * a vdpa-user device would start the ring at once (and fail it).
+         * The back-end never saw this ring; the enable stays noted. */
+        if (q->ack_fe)
+            vs_reply_frontend_u64(r, request, 0, "ring never set up: noted, not sent");
+        return;
+    }
     vs_send_internal(r, q->m, up->ctrl_on ? UP_STEP_SYNC_PAIRS : UP_STEP_ACK_FRONTEND,
                      q->ack_fe ? request : 0, NULL);
 }

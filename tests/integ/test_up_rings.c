@@ -74,11 +74,41 @@ static void up_enabled_ring_half_set_up_waits(void **state)
     }
 }
 
+/* QEMU 7.2's gpio: ring 0 set up and enabled (the device runs), then an
+ * enable of ring 1, which it never set up. The back-end must not see it: a
+ * vdpa-user device starts an enabled ring at once. */
+static void up_running_enable_of_ring_never_set_up(void **state)
+{
+    struct up_test *t = *state;
+    int memfd = memfd_with("guest");
+    int kick = eventfd(0, EFD_CLOEXEC), call = eventfd(0, EFD_CLOEXEC);
+
+    assert_true(memfd >= 0 && kick >= 0 && call >= 0);
+    negotiate(t, 1, 2);
+    set_features(t, 0, 0x0b);
+    set_mem_table(t, memfd);
+    configure_ring(t, 0, kick, call);
+    assert_int_equal(send_state_req(t->s.fe, VU_REQ_SET_VRING_ENABLE, NEED, 0, 1), 0);
+    be_expect_ring(t, 0, 0, true, false);
+    be_status(t, 0x0f);
+    be_answer(t, VU_REQ_GET_STATUS, 0x0f);
+    fe_expect_ack(t, VU_REQ_SET_VRING_ENABLE, 0);
+
+    assert_int_equal(send_state_req(t->s.fe, VU_REQ_SET_VRING_ENABLE, NEED, 1, 1), 0);
+    fe_expect_ack(t, VU_REQ_SET_VRING_ENABLE, 0);
+    assert_true(quiet_for(t->s.be, 200)); /* not forwarded */
+    close(memfd);
+    close(kick);
+    close(call);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(up_enabled_ring_never_laid_out, up_setup, up_teardown),
         cmocka_unit_test_setup_teardown(up_enabled_ring_half_set_up_waits, up_setup, up_teardown),
+        cmocka_unit_test_setup_teardown(up_running_enable_of_ring_never_set_up, up_setup,
+                                        up_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
