@@ -25,7 +25,7 @@ static void reset_device(struct vs_relay *r, const struct vu_msg *req, uint32_t 
 
     down_stop_rings(r);
     if (!dn->backend_lost && vu_has_bit(r->be_limits.protocol_features, VU_PF_RESET_DEVICE))
-        vs_send_u64(r, VU_REQ_RESET_DEVICE, 0, DOWN_STEP_CHECK, 0, NULL);
+        vs_send_none(r, VU_REQ_RESET_DEVICE, DOWN_STEP_CHECK, 0, NULL);
     /* spec 5.3: cleared, except fds, memory table and provisioned values */
     for (uint32_t i = 0; i < dn->nrings; i++) {
         vs_ring_reset(&dn->rings[i].st);

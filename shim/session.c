@@ -322,6 +322,24 @@ static int push_internal(struct vs_relay *r, const struct vs_owed *o)
     return -ENOBUFS;
 }
 
+/* The shim's own request checked as the back-end will check it: a payload
+ * size or fd count the message table does not allow is the shim's bug (a
+ * strict back-end, like the Rust virtiofsd, would drop the connection), so
+ * it is not sent; the session ends with the reason. */
+static bool own_request_well_formed(struct vs_relay *r, struct vu_msg *m)
+{
+    const struct vu_msg_desc *d;
+    struct vu_error err;
+    int rc = vu_validate_request(&r->be_limits, VU_CHAN_FRONTEND, m, &d, &err);
+
+    if (rc != -EBADMSG && rc != -EBADF)
+        return true;
+    vs_err("%s: internal error: the shim's own %s is malformed (%s); ending the session", r->cfg.id,
+           vu_request_name(VU_CHAN_FRONTEND, m->hdr.request), err.text);
+    vs_conn_fail(r->be, rc);
+    return false;
+}
+
 int vs_send_internal(struct vs_relay *r, struct vu_msg *m, uint16_t action, uint32_t arg,
                      const char *note)
 {
@@ -333,6 +351,10 @@ int vs_send_internal(struct vs_relay *r, struct vu_msg *m, uint16_t action, uint
     if (!r->be || !d) {
         vu_msg_close_fds(m);
         return -ENOTCONN;
+    }
+    if (!own_request_well_formed(r, m)) {
+        vu_msg_close_fds(m);
+        return -EPROTO;
     }
     /* Only where the answer is an ack: libvhost-user echoes the flag into
      * payload replies (GET_CONFIG), which QEMU never asks that way. */
