@@ -8,6 +8,14 @@
  * becomes CONFIG_CHANGE_MSG on the front-end's channel, or the end of the
  * session when the back-end reports DEVICE_NEEDS_RESET. mac= and mtu= are
  * written into it as provisioning (SET_CONFIG flags 1).
+ *
+ * A legacy front-end's driver write (SET_CONFIG flags 0) is narrowed with
+ * the device model to the bytes a driver may write in the back-end's status
+ * (QEMU's vhost-user-input sends the whole 136-byte structure for every
+ * select or subsel write, before SET_FEATURES); the other bytes must be
+ * what they read or what the front-end wrote there last, else the write is
+ * refused with the byte named. The config space is read again after each
+ * write the back-end took (input: select changes size and u).
  */
 #include <endian.h>
 #include <errno.h>
@@ -16,6 +24,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 
+#include "devmodel.h"
 #include "fd_util.h"
 #include "log.h"
 #include "up_int.h"
@@ -286,8 +295,10 @@ void up_step_cache_config(struct vs_relay *r, const struct vs_owed *o, const str
     }
     if (o->arg == UP_CONFIG_EVENT && up->config_event_busy)
         config_event_done(r);
-    if (o->arg == UP_CONFIG_SETUP)
+    if (o->arg == UP_CONFIG_SETUP) {
+        memcpy(up->fe_view, up->config, sizeof(up->fe_view)); /* nothing written yet */
         setup_done(r);
+    }
 }
 
 /* The back-end signalled a config change: its status first (a device that
@@ -329,4 +340,142 @@ void up_h_net_set_mtu(struct vs_relay *r, struct up_req *q)
             r->cfg.id, mtu, have, have);
     if (q->ack_fe)
         vs_reply_frontend_ack(r, VU_REQ_NET_SET_MTU, EINVAL);
+}
+
+/* ---- driver writes ------------------------------------------------------------- */
+
+/* The status the shim has put the back-end in. */
+static uint8_t backend_status(const struct vs_up *up)
+{
+    switch (up->state) {
+    case UP_NEGOTIATING:
+        return UP_ST_NEGOTIATING;
+    case UP_FEATURES_OK:
+        return UP_ST_FEATURES_OK;
+    case UP_RUNNING:
+    case UP_STOPPED: /* suspended: the back-end refuses driver writes itself */
+        break;
+    }
+    return UP_ST_DRIVER_OK;
+}
+
+/* A rebooted guest probes its input device again while the front-end has
+ * the rings stopped (after GET_VRING_BASE the back-end is suspended, and
+ * refuses driver writes). The next start resets the back-end and replays
+ * everything anyway (up_rings.c), so an early-writable write resets it
+ * now, back to negotiation, where it takes such writes; the front-end's
+ * next SET_FEATURES then goes to the back-end again. */
+static void reset_stopped(struct vs_relay *r, const struct vu_config *c,
+                          const struct vs_device_model *m)
+{
+    struct vs_up *up = r->up;
+    uint32_t off, size;
+
+    if (up->state != UP_STOPPED ||
+        vs_model_write_span(m, c->offset, c->size, UP_ST_NEGOTIATING, 0,
+                            r->be_limits.offered_features, &off, &size) < 0 ||
+        size == 0)
+        return;
+    up_set_status(r, UP_ST_RESET, "a driver write while stopped: reset");
+    up_set_status(r, UP_ST_NEGOTIATING, NULL);
+    up->state = UP_NEGOTIATING;
+    up->features_set = false;
+}
+
+static void forward_config(struct vs_relay *r, struct up_req *q, const char *note)
+{
+    q->m->hdr.flags |= q->ack_fe ? VU_FLAG_NEED_REPLY : 0;
+    vs_forward_to_backend(r, q->d, q->m, note);
+}
+
+/* A byte outside the writable span is dropped when it is what the field
+ * reads now or what the front-end wrote there last (QEMU's copy: its last
+ * read with the guest's writes applied). Otherwise the write would change
+ * a byte the device does not let a driver change: false, with the reason. */
+static bool check_dropped(const struct vs_relay *r, const struct vu_config *c, uint32_t span_off,
+                          uint32_t span_size, bool features_ok, char *why, size_t len)
+{
+    const struct vs_device_model *m = vs_model_find(r->cfg.type->name);
+    const struct vs_up *up = r->up;
+
+    for (uint32_t i = 0; i < c->size; i++) {
+        uint32_t byte = c->offset + i;
+        const struct vs_config_field *f = vs_model_field_at(m, byte);
+        if (byte >= span_off && byte < span_off + span_size)
+            continue;
+        if ((up->has_config && c->data[i] == up->config[byte]) || c->data[i] == up->fe_view[byte])
+            continue;
+        snprintf(why, len,
+                 "byte %u (%s) is %s and the write changes it (0x%02x, the field reads 0x%02x)",
+                 byte, f ? f->name : "no field",
+                 f && f->write != VS_WRITE_NONE && !features_ok ? "not writable before FEATURES_OK"
+                                                                : "not driver-writable",
+                 c->data[i], up->config[byte]);
+        return false;
+    }
+    return true;
+}
+
+/* SET_CONFIG from a legacy front-end. Provisioning (flags 1) and a type
+ * without a model pass through; a driver write goes to the back-end as the
+ * writable bytes alone, the front-end's ack after the back-end's. */
+void up_h_set_config(struct vs_relay *r, struct up_req *q)
+{
+    const struct vs_device_model *m = vs_model_find(r->cfg.type->name);
+    struct vs_up *up = r->up;
+    const struct vu_config *c = &q->m->payload.config;
+    uint32_t off = 0, size = 0;
+    struct vu_msg w;
+    char why[200], note[96];
+    uint8_t status;
+
+    if (c->flags != 0 || !m || m->nfields == 0) {
+        forward_config(r, q, NULL);
+        return;
+    }
+    reset_stopped(r, c, m);
+    status = backend_status(up);
+    if (vs_model_write_span(m, c->offset, c->size, status, up->features_set ? up->features : 0,
+                            r->be_limits.offered_features, &off, &size) < 0) {
+        vs_refuse_frontend(r, &q->hdr, q->d, -EINVAL,
+                           "the driver-writable bytes it covers are not one range");
+        return;
+    }
+    if (!check_dropped(r, c, off, size, status & VIRTIO_STATUS_FEATURES_OK, why, sizeof(why))) {
+        vs_refuse_frontend(r, &q->hdr, q->d, -EINVAL, why);
+        return;
+    }
+    memcpy(up->fe_view + c->offset, c->data, c->size);
+    if (size == 0) {
+        /* only bytes that keep their value: nothing for the device to do */
+        if (q->ack_fe)
+            vs_reply_frontend_u64(r, VU_REQ_SET_CONFIG, 0,
+                                  "no driver-writable byte: the rest reads as written");
+        return;
+    }
+    vu_msg_init(&w, VU_REQ_SET_CONFIG, 0);
+    vu_msg_set_config(&w, off, size, 0, c->data + (off - c->offset));
+    snprintf(note, sizeof(note), "the writable bytes [%u, %u) of [%u, %u)", off, off + size,
+             c->offset, c->offset + c->size);
+    vs_send_internal(r, &w, UP_STEP_CONFIG_WRITE, q->ack_fe ? VU_REQ_SET_CONFIG : 0, note);
+}
+
+/* The back-end's answer to a narrowed write: the front-end's ack follows a
+ * fresh read of the config space (a write can change other fields), so
+ * that what it compares the next write with is current. */
+void up_step_config_write(struct vs_relay *r, const struct vs_owed *o, const struct vu_msg *m)
+{
+    uint64_t v = m->payload.u64;
+
+    if (v != 0) {
+        vs_warn("%s: vdpa-user back-end %s refused the driver's config write (%" PRIu64
+                "); the front-end's SET_CONFIG fails (--trace shows it)",
+                r->cfg.id, r->cfg.backend, v);
+        if (o->arg)
+            vs_reply_frontend_ack(r, o->arg, v);
+        return;
+    }
+    read_config(r, UP_CONFIG_WRITE, "after a driver write");
+    if (o->arg)
+        vs_reply_frontend_ack(r, o->arg, 0); /* sent once that read is answered */
 }

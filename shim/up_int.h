@@ -41,12 +41,15 @@ enum up_step {
     UP_STEP_PROVISION,         /* SET_CONFIG flags=1 of a device key; arg: config offset */
     UP_STEP_SYNC_PAIRS,        /* an enable while running; then VQ_PAIRS_SET if the pairs
                                   changed; arg: the front-end request to ack, or 0 */
+    UP_STEP_CONFIG_WRITE,      /* a front-end's SET_CONFIG narrowed to its writable bytes;
+                                  arg: the front-end request to ack, or 0 */
 };
 
 /* Why the shim reads the back-end's config space (UP_STEP_CACHE_CONFIG's arg). */
 enum up_config_read {
     UP_CONFIG_SETUP = 1, /* the last step of the set-up */
     UP_CONFIG_EVENT,     /* the end of a config-call sequence */
+    UP_CONFIG_WRITE,     /* after a driver write (input: select changes size and u) */
 };
 
 /* The status values the shim writes to the back-end (0: a device reset). */
@@ -77,9 +80,13 @@ struct vs_up {
     int mem_fds[VU_MAX_MEM_REGIONS];
     bool has_mem;
     uint32_t device_id, nrings, config_size;
-    uint32_t vring_max; /* VDPA_GET_VRING_NUM (0 until known) */
-    uint8_t config[VU_MAX_CONFIG_SIZE];
+    uint32_t vring_max;                 /* VDPA_GET_VRING_NUM (0 until known) */
+    uint8_t config[VU_MAX_CONFIG_SIZE]; /* read again after every event and driver write */
     bool has_config;
+    /* The bytes the front-end last wrote (the set-up's read before that):
+     * QEMU writes back its whole copy of the config space, which is the last
+     * read with the guest's write applied (up_config.c, driver writes). */
+    uint8_t fe_view[VU_MAX_CONFIG_SIZE];
     struct vs_ring *rings; /* nrings of them, as the front-end set them */
     int config_call_fd;    /* eventfd the back-end signals */
     uv_poll_t config_poll;
@@ -173,10 +180,12 @@ void up_config_call_close(struct vs_up *up);
 void up_provision(struct vs_relay *r);
 
 up_request_fn up_h_net_set_mtu;
+up_request_fn up_h_set_config; /* a driver write narrowed to its writable bytes */
 
 up_step_fn up_step_config_size;
 up_step_fn up_step_cache_config;
 up_step_fn up_step_config_event;
 up_step_fn up_step_provision;
+up_step_fn up_step_config_write;
 
 #endif

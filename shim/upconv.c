@@ -16,6 +16,8 @@
  *   RESET_OWNER/RESET_DEVICE-> SET_STATUS(0)
  *   GET_QUEUE_NUM           -> answered from VDPA_GET_VQS_COUNT
  *   NET_SET_MTU             -> checked against the config space's mtu
+ *   SET_CONFIG (driver)     -> narrowed to the bytes the device model says a
+ *                              driver may write now (up_config.c)
  *   config-call eventfd     -> CONFIG_CHANGE_MSG on the front-end's channel
  *
  * Ring state and every fd needed to replay it (memory regions, kick, call,
@@ -345,8 +347,8 @@ static void h_get_queue_num(struct vs_relay *r, struct up_req *q)
               "from VDPA_GET_VQS_COUNT");
 }
 
-/* GET_FEATURES, SET_OWNER, GET/SET_CONFIG, SEND_RARP, logging: the same
- * meaning on both sides. */
+/* GET_FEATURES, SET_OWNER, GET_CONFIG, SET_CONFIG flags 1, SEND_RARP,
+ * logging: the same meaning on both sides. */
 static void h_forward(struct vs_relay *r, struct up_req *q)
 {
     q->m->hdr.flags |= q->ack_fe ? VU_FLAG_NEED_REPLY : 0;
@@ -396,6 +398,8 @@ static up_request_fn *handler_of(uint32_t request)
         return h_get_status;
     case VU_REQ_GPU_SET_SOCKET:
         return h_gpu_set_socket;
+    case VU_REQ_SET_CONFIG:
+        return up_h_set_config;
     default:
         return h_forward;
     }
@@ -552,6 +556,8 @@ static up_step_fn *step_of(uint16_t step)
         return up_step_provision;
     case UP_STEP_SYNC_PAIRS:
         return up_step_sync_pairs;
+    case UP_STEP_CONFIG_WRITE:
+        return up_step_config_write;
     }
     return NULL; /* the shim sends no other continuation */
 }

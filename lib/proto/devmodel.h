@@ -82,7 +82,8 @@ struct vs_config_field {
     bool provisionable;          /* SET_CONFIG flags=1 (before FEATURES_OK) */
     enum vs_field_write write;   /* SET_CONFIG flags=0 with the gate negotiated */
     bool write_early;            /* writable with the gate offered, in any status
-                                    from ACKNOWLEDGE (console emerg_wr, spec 5.3.5) */
+                                    from ACKNOWLEDGE (console emerg_wr, spec 5.3.5;
+                                    input select/subsel, read at probe) */
     bool shim_offers;            /* the shim offers the gate when it synthesizes the
                                     value, whether or not the back-end does (net mtu=,
                                     console cols=/rows=) */
@@ -190,6 +191,19 @@ bool vs_model_range_early(const struct vs_device_model *m, uint32_t offset, uint
  * cannot change (nothing is applied then). */
 int vs_model_apply_write(const struct vs_device_model *m, struct vs_model_input *in,
                          uint64_t offered, uint32_t offset, uint32_t size, const uint8_t *data);
+/* The part of a driver write (SET_CONFIG flags=0) of [offset, offset + size)
+ * that a device in VIRTIO status `status` takes: the bytes of fields a
+ * driver may write (write != VS_WRITE_NONE), with FEATURES_OK set and each
+ * gate negotiated (offered, for a write_early field); before FEATURES_OK,
+ * from ACKNOWLEDGE|DRIVER on, the write_early fields alone (input select and
+ * subsel, console emerg_wr: docs/vdpa-user.md SET_CONFIG); nothing with
+ * FAILED or DEVICE_NEEDS_RESET set. *span_off and *span_size: from the
+ * first such byte to the last (size 0 when there is none). 0, or -EINVAL
+ * when a byte that is not writable lies between two that are (one write
+ * cannot carry two ranges). Every byte is taken when the span is the range. */
+int vs_model_write_span(const struct vs_device_model *m, uint32_t offset, uint32_t size,
+                        uint8_t status, uint64_t negotiated, uint64_t offered, uint32_t *span_off,
+                        uint32_t *span_size);
 /* Whether any field comes from the back-end's config space when it has one. */
 bool vs_model_reads_backend(const struct vs_device_model *m);
 /* The field at an offset, for logs; NULL when none. */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "devmodel.h"
+#include "virtio.h"
 
 extern const struct vs_device_model vs_model_net, vs_model_blk, vs_model_fs, vs_model_console,
     vs_model_rng, vs_model_scsi, vs_model_gpu, vs_model_input, vs_model_vsock, vs_model_sound,
@@ -299,6 +300,46 @@ int vs_model_apply_write(const struct vs_device_model *m, struct vs_model_input 
             clear |= (uint32_t)data[i] << (8 * (offset + i - f->offset));
     }
     in->events &= ~clear;
+    return 0;
+}
+
+/* Whether a driver may write the byte at `offset` in status `status`. */
+static bool byte_writable(const struct vs_device_model *m, uint32_t offset, uint8_t status,
+                          uint64_t negotiated, uint64_t offered)
+{
+    const struct vs_config_field *f = vs_model_field_at(m, offset);
+    const uint8_t base = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER;
+    bool features_ok = status & VIRTIO_STATUS_FEATURES_OK;
+
+    if (!f || f->write == VS_WRITE_NONE || (status & base) != base ||
+        (status & (VIRTIO_STATUS_FAILED | VIRTIO_STATUS_DEVICE_NEEDS_RESET)))
+        return false;
+    if (!features_ok && !f->write_early)
+        return false;
+    return f->gate < 0 || vu_has_bit(f->write_early ? offered : negotiated, f->gate);
+}
+
+int vs_model_write_span(const struct vs_device_model *m, uint32_t offset, uint32_t size,
+                        uint8_t status, uint64_t negotiated, uint64_t offered, uint32_t *span_off,
+                        uint32_t *span_size)
+{
+    uint32_t first = 0, last = 0;
+    bool any = false, gap = false;
+
+    for (uint32_t byte = offset; byte < offset + size; byte++) {
+        if (!byte_writable(m, byte, status, negotiated, offered)) {
+            gap = any;
+            continue;
+        }
+        if (gap)
+            return -EINVAL; /* a second range after a read-only byte */
+        if (!any)
+            first = byte;
+        any = true;
+        last = byte;
+    }
+    *span_off = any ? first : offset;
+    *span_size = any ? last - first + 1 : 0;
     return 0;
 }
 

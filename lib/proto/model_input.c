@@ -11,13 +11,20 @@
  * (F_CONFIG; a back-end without it is refused at set-up), select/subsel
  * writes are passed on and every read is the back-end's, live. Writes carry
  * the whole structure at offset 0, as QEMU's vhost-user-input sends them.
+ * select and subsel are writable before FEATURES_OK (write_early): the
+ * guest's driver writes them at probe, and QEMU's vhost-user-input passes
+ * each write on at once (vhost_input_set_config) while its vhost device gets
+ * SET_FEATURES only when the guest sets DRIVER_OK, so the back-end sees them
+ * in status ACKNOWLEDGE|DRIVER.
  */
 #include "devmodel.h"
 #include "virtio.h"
 
 static const struct vs_config_field input_fields[] = {
-    { "select", 0, 1, -1, VS_SRC_ZERO, .from_backend = true, .write = VS_WRITE_BACKEND },
-    { "subsel", 1, 1, -1, VS_SRC_ZERO, .from_backend = true, .write = VS_WRITE_BACKEND },
+    { "select", 0, 1, -1, VS_SRC_ZERO, .from_backend = true, .write = VS_WRITE_BACKEND,
+      .write_early = true },
+    { "subsel", 1, 1, -1, VS_SRC_ZERO, .from_backend = true, .write = VS_WRITE_BACKEND,
+      .write_early = true },
     { "size", 2, 1, -1, VS_SRC_ZERO, .from_backend = true },
     { "reserved", 3, 5, -1, VS_SRC_CONST, 0 }, /* zero, whatever the back-end has */
     { "u", 8, 128, -1, VS_SRC_ZERO, .from_backend = true },

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "devmodel.h"
 #include "fd_util.h"
 #include "transport.h"
 #include "vdpa-backend/backend.h"
@@ -368,6 +369,40 @@ static int h_get_config(struct backend *b, struct vu_msg *msg, struct vu_msg *re
     return 0;
 }
 
+/* A driver write (SET_CONFIG flags 0), all or nothing: every byte must be
+ * one the device model (lib/proto, the shim's own) lets a driver write in
+ * this status. Once FEATURES_OK is set, the driver-writable fields with
+ * their gates negotiated (virtio-input's select and subsel; net and blk have
+ * none here: blk writeback needs CONFIG_WCE, which we do not offer); from
+ * ACKNOWLEDGE|DRIVER on, the early-writable ones alone (select and subsel,
+ * which QEMU's vhost-user-input passes on before SET_FEATURES;
+ * docs/vdpa-user.md SET_CONFIG). Anything else before FEATURES_OK is
+ * EBUSY, as every driver write was. */
+static int driver_write(struct backend *b, const struct vu_config *c)
+{
+    const struct vs_device_model *m = vs_model_find(b->type->name);
+    bool features_ok = b->status & ST_FEAT_OK;
+    uint32_t off = 0, size = 0, bad;
+    const struct vs_config_field *f;
+
+    if (!m || !b->type->write_config || c->size == 0)
+        return features_ok ? EINVAL : EBUSY;
+    if (vs_model_write_span(m, c->offset, c->size, b->status, b->features,
+                            device_offered_features(b), &off, &size) < 0) {
+        vs_info("config write of [%u, %u) refused: its writable bytes are not one range", c->offset,
+                c->offset + c->size);
+        return features_ok ? EINVAL : EBUSY;
+    }
+    if (off == c->offset && size == c->size)
+        return b->type->write_config(b, c->offset, c->size, c->data);
+    bad = size == 0 || off > c->offset ? c->offset : off + size; /* the first byte refused */
+    f = vs_model_field_at(m, bad);
+    vs_info("config write of [%u, %u) in status 0x%02x refused: byte %u (%s) is %s", c->offset,
+            c->offset + c->size, b->status, bad, f ? f->name : "no field",
+            features_ok ? "not driver-writable" : "not writable before FEATURES_OK");
+    return features_ok ? EINVAL : EBUSY;
+}
+
 static int h_set_config(struct backend *b, struct vu_msg *msg, struct vu_msg *reply)
 {
     const struct vu_config *c = &msg->payload.config;
@@ -381,15 +416,9 @@ static int h_set_config(struct backend *b, struct vu_msg *msg, struct vu_msg *re
             return b->type->provision ? EINVAL : EOPNOTSUPP;
         return b->type->provision(b, c->offset, c->size, c->data);
     }
-    if (!(b->status & ST_FEAT_OK) || (b->status & ST_OVERLAY) || b->suspended)
+    if ((b->status & ST_OVERLAY) || b->suspended)
         return EBUSY;
-    /* A driver write, all or nothing: the type says which bytes a driver
-     * may write (virtio-input's select and subsel). net and blk have none
-     * (virtio-blk writeback needs CONFIG_WCE, which we do not offer), so
-     * there every write is rejected as a whole. */
-    if (!b->type->write_config || c->size == 0)
-        return EINVAL;
-    return b->type->write_config(b, c->offset, c->size, c->data);
+    return driver_write(b, c);
 }
 
 static int h_set_vring_enable(struct backend *b, struct vu_msg *msg, struct vu_msg *reply)

@@ -466,11 +466,18 @@ static void test_input_config(void **state)
     assert_int_equal(get_u64(c, VU_REQ_VDPA_GET_DEVICE_ID), 18);
     assert_int_equal(get_u64(c, VU_REQ_VDPA_GET_VQS_COUNT), 2);
     assert_int_equal(get_u64(c, VU_REQ_VDPA_GET_CONFIG_SIZE), INPUT_CFG);
-    /* A driver write before FEATURES_OK is refused (docs/vdpa-user.md 5.4). */
-    assert_int_equal(set_config(c, 0, sizeof(sel), sel), EBUSY_ACK);
     assert_int_equal(get_config(c, INPUT_CFG, cfg), INPUT_CFG);
     assert_int_equal(cfg[0], 0);
     assert_int_equal(cfg[2], 0); /* UNSET: nothing selected */
+    /* Before FEATURES_OK a driver may write select and subsel alone (the
+     * early-writable fields, docs/vdpa-user.md SET_CONFIG): QEMU's
+     * vhost-user-input passes the guest's probe on before SET_FEATURES. */
+    assert_int_equal(set_config(c, 0, INPUT_CFG, cfg), EBUSY_ACK);
+    assert_int_equal(set_config(c, 2, 1, cfg), EBUSY_ACK);
+    assert_int_equal(set_config(c, 0, sizeof(sel), sel), 0);
+    assert_int_equal(get_config(c, INPUT_CFG, cfg), INPUT_CFG);
+    assert_int_equal(cfg[0], VIRTIO_INPUT_CFG_ID_NAME);
+    assert_int_equal(cfg[2], strlen(KEYBOARD));
     features_ok(c);
 
     assert_int_equal(select_read(c, VIRTIO_INPUT_CFG_ID_NAME, 0, cfg), strlen(KEYBOARD));
