@@ -7,7 +7,7 @@
 #      with real peers
 #   2. clang build of everything, warning-free (-Werror)
 #   3. unit, integration and end-to-end tests again with ASan+UBSan (the shim
-#      under test too)
+#      under test too; the per-type guest tests only in step 1, below)
 #   4. unit and integration tests under valgrind (leaks, fd leaks)
 #   5. every libFuzzer target for a short bounded time (make fuzz FUZZ_SECONDS=10;
 #      FUZZ_RECORD=0: not counted in tests/fuzz/executions.tsv)
@@ -50,7 +50,12 @@ step gcc make -j"$jobs" check
 step clang make -j"$jobs" CC=clang BUILD=build-clang all build-clang/libshim.a \
     $(ls tests/unit/test_*.c | sed 's|tests/unit/|build-clang/tests/|; s|\.c$||') \
     $(ls tests/integ/test_*.c | sed 's|tests/integ/|build-clang/tests/integ/|; s|\.c$||')
-step asan make -j"$jobs" check SAN=1
+# The per-type guest tests of issue 17 run in the gcc pass only (about 20
+# guests, ~7 minutes a pass under TCG, would take CI past its budget); under
+# ASan their shim paths run in the integration tests and in the non-guest
+# down-conversion tests over the same real back-ends (test_down_*).
+asan_exclude='^test_guest_(rng|vsock|scsi|gpio|i2c|gpu|sound|input|fs_rust|full_kernel|qemu10)'
+step asan env E2E_EXCLUDE="$asan_exclude" make -j"$jobs" check SAN=1
 step valgrind make -j"$jobs" check-valgrind
 step fuzz make fuzz FUZZ_SECONDS="${CI_FUZZ_SECONDS:-10}" FUZZ_RECORD=0
 
