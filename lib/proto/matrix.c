@@ -192,47 +192,6 @@ enum vs_mx_value vs_mx_spec_value(const struct vs_device_type *t, enum vs_mx_rol
 
 /* ---- config layouts --------------------------------------------------------------- */
 
-struct layout_field {
-    const char *type, *name;
-    uint16_t offset, size;
-    int gate;
-};
-
-/* VIRTIO 1.2 layouts of the types without a down-conversion model (those
- * come from shim/model_*.c). */
-static const struct layout_field layouts[] = {
-    { "console", "cols", 0, 2, 0 },
-    { "console", "rows", 2, 2, 0 },
-    { "console", "max_nr_ports", 4, 4, 1 },
-    { "console", "emerg_wr", 8, 4, 2 },
-    { "scsi", "num_queues", 0, 4, -1 },
-    { "scsi", "seg_max", 4, 4, -1 },
-    { "scsi", "max_sectors", 8, 4, -1 },
-    { "scsi", "cmd_per_lun", 12, 4, -1 },
-    { "scsi", "event_info_size", 16, 4, -1 },
-    { "scsi", "sense_size", 20, 4, -1 },
-    { "scsi", "cdb_size", 24, 4, -1 },
-    { "scsi", "max_channel", 28, 2, -1 },
-    { "scsi", "max_target", 30, 2, -1 },
-    { "scsi", "max_lun", 32, 4, -1 },
-    { "gpu", "events_read", 0, 4, -1 },
-    { "gpu", "events_clear", 4, 4, -1 },
-    { "gpu", "num_scanouts", 8, 4, -1 },
-    { "gpu", "num_capsets", 12, 4, 0 },
-    { "input", "select", 0, 1, -1 },
-    { "input", "subsel", 1, 1, -1 },
-    { "input", "size", 2, 1, -1 },
-    { "input", "reserved", 3, 5, -1 },
-    { "input", "u", 8, 128, -1 },
-    { "vsock", "guest_cid", 0, 8, -1 },
-    { "sound", "jacks", 0, 4, -1 },
-    { "sound", "streams", 4, 4, -1 },
-    { "sound", "chmaps", 8, 4, -1 },
-    { "gpio", "ngpio", 0, 2, -1 },
-    { "gpio", "padding", 2, 2, -1 },
-    { "gpio", "gpio_names_size", 4, 4, -1 },
-};
-
 static void write_gate(FILE *out, int gate)
 {
     if (gate < 0)
@@ -241,24 +200,16 @@ static void write_gate(FILE *out, int gate)
         fprintf(out, "%d", gate);
 }
 
+/* The config layout of a type: its device model (lib/proto/model_*.c; every
+ * type the shim accepts has one). */
 static void write_config(FILE *out, const struct vs_device_type *t)
 {
     const struct vs_device_model *m = vs_model_find(t->name);
 
-    if (m) {
-        for (unsigned i = 0; i < m->nfields; i++) {
-            fprintf(out, "config\t%u\t%u\t%s\t", m->fields[i].offset, m->fields[i].size,
-                    m->fields[i].name);
-            write_gate(out, m->fields[i].gate);
-            fputc('\n', out);
-        }
-        return;
-    }
-    for (size_t i = 0; i < sizeof(layouts) / sizeof(layouts[0]); i++) {
-        if (!is_type(t, layouts[i].type))
-            continue;
-        fprintf(out, "config\t%u\t%u\t%s\t", layouts[i].offset, layouts[i].size, layouts[i].name);
-        write_gate(out, layouts[i].gate);
+    for (unsigned i = 0; m && i < m->nfields; i++) {
+        fprintf(out, "config\t%u\t%u\t%s\t", m->fields[i].offset, m->fields[i].size,
+                m->fields[i].name);
+        write_gate(out, m->fields[i].gate);
         fputc('\n', out);
     }
 }
