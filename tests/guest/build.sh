@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # build.sh OUT - builds the test guest into OUT (make guest: $(BUILD)/guest)
-# from Debian packages only, in one of two flavours (GUEST_FLAVOUR):
+# from Debian packages only, in one of three flavours (GUEST_FLAVOUR):
 #   cloud (default)  the Debian 12 cloud kernel (linux-image-cloud-amd64):
 #                    virtio net, blk, fs, console, rng, scsi, vsock, input
 #   full             the Debian 12 generic kernel (linux-image-amd64): the
@@ -9,6 +9,13 @@
 #                    kernel lacks, built out of tree from linux-source-X.Y
 #                    against linux-headers-<abi> of the very same version
 #                    (make -C headers M=dir modules, with the host's gcc)
+#   trixie           the Debian 13 generic kernel (linux-image-amd64, 6.12)
+#                    and busybox-static of Debian 13, downloaded inside the
+#                    Debian 13 root (make peer-roots; tests/peers/run) with
+#                    package lists of their own in OUT/apt: the cloud
+#                    flavour's drivers plus virtio_snd (CONFIG_SND_VIRTIO,
+#                    which no Debian 12 kernel has) and virtio_gpu; its
+#                    modules are .ko.xz, unpacked (xz -d) into the initramfs
 # Every package is downloaded with apt-get download and unpacked with
 # dpkg-deb -x: nothing is installed on this host.
 #   OUT/vmlinuz      the kernel
@@ -22,11 +29,12 @@
 #                    kernel's version and their recipe (OUT/oot/stamp)
 # Exit 0 built or up to date, 77 the packages cannot be downloaded here (the
 # reason is in OUT/unavailable and on stdout), 1 any other failure.
-# Environment: GUEST_FLAVOUR (cloud or full), GUEST_KERNEL_PKG (default
+# Environment: GUEST_FLAVOUR (cloud, full or trixie), GUEST_KERNEL_PKG (default
 # linux-image-cloud-amd64 or linux-image-amd64, a metapackage whose Depends
 # names the real image), GUEST_CC (default cc; the static helpers),
 # GUEST_KMOD_CC (default gcc-12 where installed, else gcc: the out-of-tree
-# drivers, with the compiler the kernel was built with).
+# drivers, with the compiler the kernel was built with), GUEST_APT_MAX_AGE_S
+# (trixie: package lists older than this are fetched again; 86400).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 out=${1:?usage: build.sh OUT}
@@ -42,13 +50,15 @@ modules=(virtio_pci virtio_net virtio_blk virtiofs virtio_console virtio_rng
          virtio_scsi sd_mod vmw_vsock_virtio_transport virtio_input evdev)
 # Per flavour: the metapackage, more drivers, and the source files (in
 # linux-source-X.Y) of drivers the kernel lacks, built out of tree.
-oot_sources=()
+oot_sources=() root_rel=""
 case $flavour in
     cloud) meta=${GUEST_KERNEL_PKG:-linux-image-cloud-amd64};;
     full)  meta=${GUEST_KERNEL_PKG:-linux-image-amd64}
            modules+=(virtio_gpu i2c_dev gpio_virtio i2c_virtio)
            oot_sources=(drivers/gpio/gpio-virtio.c drivers/i2c/busses/i2c-virtio.c);;
-    *)     echo "guest: unknown GUEST_FLAVOUR=$flavour (cloud or full)" >&2; exit 1;;
+    trixie) meta=${GUEST_KERNEL_PKG:-linux-image-amd64} root_rel=trixie
+           modules+=(virtio_snd virtio_gpu);;
+    *)     echo "guest: unknown GUEST_FLAVOUR=$flavour (cloud, full or trixie)" >&2; exit 1;;
 esac
 
 say() { echo "guest: $*"; }
@@ -58,12 +68,27 @@ unavailable() {
     exit 77
 }
 
+# apt_in TOOL ARGS...: the host's apt-get/apt-cache; for a flavour of
+# another release (root_rel), the one of that release's root, run by
+# tests/peers/run with OUT bound and package lists and caches in OUT/apt (the
+# root's own stay empty and untouched).
+apt_in() { "$@"; }
+if [[ -n $root_rel ]]; then
+    # shellcheck source=../peers/lib.sh
+    . "$here/../peers/lib.sh"
+    why=$(peer_root_ready "$root_rel") || unavailable "$why"
+    mkdir -p "$out/apt/lists/partial" "$out/apt/cache/archives/partial"
+    apt_opts=(-o "Dir::State::Lists=$out/apt/lists" -o "Dir::Cache=$out/apt/cache"
+              -o Dir::Cache::srcpkgcache= -o Acquire::Languages=none -o APT::Sandbox::User=root)
+    apt_in() { local tool=$1; shift; PEER_BIND=$out "$here/../peers/run" "$root_rel" "$tool" "${apt_opts[@]}" "$@"; }
+fi
+
 # candidate PKG: the version apt would download.
-candidate() { apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ { print $2 }'; }
+candidate() { apt_in apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ { print $2 }'; }
 
 kernel_pkg() {
     local dep
-    dep=$(apt-cache depends "$meta" 2>/dev/null | awk '/Depends: linux-image-/ { print $2; exit }')
+    dep=$(apt_in apt-cache depends "$meta" 2>/dev/null | awk '/Depends: linux-image-/ { print $2; exit }')
     [[ -n $dep ]] || return 1
     echo "$dep"
 }
@@ -103,7 +128,15 @@ build_oot() {
 }
 
 # A fresh machine may have no package lists yet: fetch them once (as root).
-if ! kernel_pkg >/dev/null && (( EUID == 0 )); then
+# The root's lists (OUT/apt) are fetched when missing or older than a day.
+if [[ -n $root_rel ]]; then
+    lists=$(find "$out/apt/lists" -maxdepth 1 -name '*_Packages' -mmin -$(( ${GUEST_APT_MAX_AGE_S:-86400} / 60 )) | head -n 1)
+    if [[ -z $lists ]]; then
+        say "apt-get update in the Debian $root_rel root (lists in $out/apt)"
+        apt_in apt-get -q update >"$out/update.log" 2>&1 ||
+            unavailable "apt-get update in the Debian $root_rel root failed: $(grep -E '^(E|Err|W):' "$out/update.log" | head -n 2 | tr '\n' ' ')"
+    fi
+elif ! kernel_pkg >/dev/null && (( EUID == 0 )); then
     say "apt-cache knows no $meta: apt-get update"
     apt-get update -qq >"$out/update.log" 2>&1 || true
 fi
@@ -112,7 +145,7 @@ kver=$(candidate "$kpkg"); bver=$(candidate busybox-static)
 [[ -n $kver && $kver != "(none)" && -n $bver && $bver != "(none)" ]] ||
     unavailable "no candidate version for $kpkg or busybox-static (apt-get update needed?)"
 src_hash=$(cat "$here/build.sh" "$here/init" "$here"/*.c "$here"/scenarios/*.sh | sha256sum | cut -c1-16)
-key="$kpkg=$kver busybox-static=$bver sources=$src_hash"
+key="$kpkg=$kver busybox-static=$bver sources=$src_hash${root_rel:+ root=$root_rel}"
 
 # Out-of-tree drivers (full): the headers, kbuild and source packages of the
 # kernel's own version and ABI (linux-image-6.1.0-57-amd64 6.1.192-3 goes
@@ -141,7 +174,7 @@ say "downloading ${get[*]} (apt-get download)"
 rm -rf "$out/debs"
 mkdir -p "$out/debs"
 t0=$SECONDS
-if ! (cd "$out/debs" && apt-get download -q "${get[@]}") >"$out/download.log" 2>&1; then
+if ! (cd "$out/debs" && apt_in apt-get download -q "${get[@]}") >"$out/download.log" 2>&1; then
     unavailable "apt-get download ${get[*]} failed: $(grep -E '^(E|Err):' "$out/download.log" | head -n 2 | tr '\n' ' ')"
 fi
 say "downloaded $(du -sm "$out/debs" | cut -f1) MiB in $((SECONDS - t0)) s"
@@ -152,6 +185,11 @@ rm -rf "$out/pkg" "$out/root"
 mkdir -p "$out/pkg" "$out/root"/{bin,dev,proc,sys,tmp,mnt,lib/modules}
 dpkg-deb -x "$(deb_of "$kpkg" "$kver")" "$out/pkg"
 dpkg-deb -x "$(deb_of busybox-static "$bver")" "$out/pkg"
+# Debian 13's packages are merged-/usr (usr/lib/modules, usr/bin/busybox).
+if [[ ! -d $out/pkg/lib/modules/$krel && -d $out/pkg/usr/lib/modules/$krel ]]; then
+    mkdir -p "$out/pkg/lib"; mv "$out/pkg/usr/lib/modules" "$out/pkg/lib/modules"
+fi
+[[ -e $out/pkg/bin/busybox ]] || { mkdir -p "$out/pkg/bin"; ln -s ../usr/bin/busybox "$out/pkg/bin/busybox"; }
 kdir=$out/pkg/lib/modules/$krel
 [[ -d $kdir ]] || { echo "guest: $kpkg has no lib/modules/$krel" >&2; exit 1; }
 cp "$out/pkg/boot/vmlinuz-$krel" "$out/vmlinuz"
@@ -160,7 +198,8 @@ if (( ${#oot_sources[@]} )); then
     mkdir -p "$kdir/extra"
     cp "$out"/oot/*.ko "$kdir/extra/"
 fi
-# The package has no modules.dep (depmod runs at install): busybox makes it.
+# The package has no modules.dep (depmod runs at install): busybox makes it
+# (reading compressed modules too: 6.12's .ko.xz, about 25 s).
 "$out/pkg/bin/busybox" depmod -b "$out/pkg" "$krel"
 
 # Modules: each wanted one after its dependencies (modules.dep), once.
@@ -182,10 +221,15 @@ for m in "${modules[@]}"; do
     fi
     add_module "$p"
 done
+# Compressed modules (.ko.xz) are unpacked: init loads them with busybox's
+# insmod, which is not asked to read compressed ones.
 for p in "${order[@]}"; do
-    [[ $p == *.ko ]] || { echo "guest: $p is compressed; teach build.sh to unpack it" >&2; exit 1; }
-    cp "$kdir/$p" "$out/root/lib/modules/"
-    basename "$p" >> "$out/root/lib/modules/load-order"
+    case $p in
+        *.ko) cp "$kdir/$p" "$out/root/lib/modules/";;
+        *.ko.xz) xz -dc "$kdir/$p" > "$out/root/lib/modules/$(basename "$p" .xz)";;
+        *) echo "guest: $p is compressed in a form build.sh does not unpack" >&2; exit 1;;
+    esac
+    basename "${p%.xz}" >> "$out/root/lib/modules/load-order"
 done
 say "kernel $krel, modules: $(cd "$out/root/lib/modules" && tr '\n' ' ' < load-order)"
 

@@ -1,10 +1,19 @@
 # shellcheck shell=bash
 # lib_gpu.sh - the virtio-gpu guest tests: QEMU's own vhost-user-gpu
 # back-end (/usr/lib/qemu/vhost-user-gpu, package qemu-system-gui; 2D, no
-# --virgl) behind QEMU 7.2's vhost-user-gpu-pci, through the shim in
+# --virgl) behind QEMU's vhost-user-gpu-pci, through the shim in
 # pass-through or in the up+down chain. Sourced after tests/e2e/lib/common.sh
 # and tests/guest/lib.sh; the guest is the full flavour (virtio_gpu DRM).
+# QEMU is 10.0 from the Debian 13 root (GPU_QEMU_RELEASE, default trixie;
+# docs/guests.md, "QEMU 10.0 from the Debian 13 root"): QEMU 7.2 refuses
+# vhost-user-gpu-pci without KVM (below), and KVM does not boot the guest
+# here. The back-end is the root's vhost-user-gpu 10.0 too (GPU_BE_RELEASE,
+# default GPU_QEMU_RELEASE; empty: the host's 7.2): Debian ships the two
+# together (qemu-system-gui), and the display protocol they speak over the
+# socket GPU_SET_SOCKET hands on is between these two alone.
 #
+#   gpu_prepare               the root's QEMU (or a loud skip: make
+#                             peer-roots), TCG (GUEST_ACCEL), the full guest
 #   gpu_be W                  vhost-user-gpu listening on W/be.sock
 #   gpu_shims W pass|chain    shim #1 on W/fe.sock (trace W/trace.txt) and in a
 #                             chain shim #2 (guest_down_shim: W/mid.sock), each
@@ -36,17 +45,50 @@
 # scenario, drm_fb and the screendump check themselves.
 GPU_BE_BIN=${GPU_BE_BIN:-/usr/lib/qemu/vhost-user-gpu}
 GPU_SCANOUTS=${GPU_SCANOUTS:-2}
+GPU_QEMU_RELEASE=${GPU_QEMU_RELEASE-trixie}
+GPU_BE_RELEASE=${GPU_BE_RELEASE-$GPU_QEMU_RELEASE}
 GPU_BE_PID=""
+# GPU_QUEUE_RESET=off (default): the device gets queue_reset=off. QEMU 10.0's
+# vhost-user-gpu-pci (backends/vhost-user.c, vhost_user_backend_start) acks
+# to the back-end every feature the guest acked, transport bits QEMU itself
+# offered included: virtio-pci's queue_reset (VIRTIO_F_RING_RESET, bit 40,
+# on by default), which the back-end never offered. The shim refuses that
+# SET_FEATURES ("acks 0x10170000002, which includes 0x10000000000 the
+# back-end did not offer") and disconnects both sides; the guest then paints
+# a framebuffer nobody shows. GPU_QUEUE_RESET=on shows it.
+GPU_QUEUE_RESET=${GPU_QUEUE_RESET:-off}
+gpu_pci_opts() { [[ $GPU_QUEUE_RESET == on ]] || echo ",queue_reset=off"; }
+
+# gpu_prepare: QEMU from the root of GPU_QEMU_RELEASE (skips when the root is
+# not built), the accelerator (GUEST_ACCEL, default tcg: guest_prepare's
+# cached verdict is the host QEMU's) and the full guest.
+gpu_prepare() {
+    GUEST_ACCEL=${GUEST_ACCEL:-tcg}
+    [[ -z $GPU_QEMU_RELEASE ]] || guest_qemu_root_prepare "$GPU_QEMU_RELEASE"
+    guest_prepare full
+    echo "QEMU: $(guest_qemu_version)"
+}
 
 # gpu_be W: the back-end on W/be.sock (it accepts one connection, then
-# closes its listening socket); skips when it is not installed or does not
-# start.
+# closes its listening socket), from the root of GPU_BE_RELEASE (through
+# tests/peers/run, W bound: the pid is the back-end's) or the host's; skips
+# when it is not installed or does not start.
 gpu_be() {
-    [[ -x $GPU_BE_BIN ]] || skip "$GPU_BE_BIN is not installed (package qemu-system-gui)"
-    "$GPU_BE_BIN" -s "$1/be.sock" >"$1/be.log" 2>&1 &
+    local cmd=("$GPU_BE_BIN") where="the host"
+    if [[ -n $GPU_BE_RELEASE ]]; then
+        local why
+        why=$(peer_root_ready "$GPU_BE_RELEASE") || skip "$why"
+        [[ -x $(peer_root_dir "$GPU_BE_RELEASE")$GPU_BE_BIN ]] ||
+            skip "$GPU_BE_BIN is not in the Debian $GPU_BE_RELEASE root (package qemu-system-gui; make peer-roots)"
+        cmd=(env "PEER_BIND=$1" "$E2E_ROOT/tests/peers/run" "$GPU_BE_RELEASE" "$GPU_BE_BIN")
+        where="the Debian $GPU_BE_RELEASE root"
+    else
+        [[ -x $GPU_BE_BIN ]] || skip "$GPU_BE_BIN is not installed (package qemu-system-gui)"
+    fi
+    "${cmd[@]}" -s "$1/be.sock" >"$1/be.log" 2>&1 &
     GPU_BE_PID=$!
     wait_for 10 test -S "$1/be.sock" || skip "vhost-user-gpu did not start: $(tail -n 3 "$1/be.log")"
-    echo "back-end: $GPU_BE_BIN (pid $GPU_BE_PID) on $1/be.sock"
+    echo "back-end: $GPU_BE_BIN from $where (pid $GPU_BE_PID) on $1/be.sock"
 }
 
 # gpu_shims W MODE: MODE pass: one shim from W/fe.sock to W/be.sock; chain:
@@ -121,7 +163,7 @@ _gpu_screendump() {
 _gpu_skip_without_kvm() {
     local line
     line=$(grep -m1 'vhost initialization failed: requires kvm' "$1" 2>/dev/null) || return 0
-    skip "QEMU ($(qemu-system-x86_64 --version | head -n 1)) refuses vhost-user-gpu-pci under $GUEST_ACCEL: $line (backends/vhost-user.c needs KVM ioeventfds; guest_prepare chose $GUEST_ACCEL because KVM does not boot the test guest here)"
+    skip "QEMU ($(guest_qemu_version)) refuses vhost-user-gpu-pci under $GUEST_ACCEL: $line (backends/vhost-user.c needs KVM ioeventfds; guest_prepare chose $GUEST_ACCEL because KVM does not boot the test guest here)"
 }
 
 # gpu_guest W NAME: the scenario with after=wait (the machine stays up),
@@ -134,7 +176,7 @@ gpu_guest() {
     top=$(printf '%06x' $(( ((RANDOM << 9 ^ RANDOM) & 0x7f7f7f) | 0x202020 )))
     bottom=$(printf '%06x' $(( 0xffffff ^ 0x$top )))
     local dev=(-chardev "socket,id=c0,path=$w/fe.sock"
-               -device "vhost-user-gpu-pci,chardev=c0,max_outputs=$GPU_SCANOUTS$(guest_vhost_pci_opts)")
+               -device "vhost-user-gpu-pci,chardev=c0,max_outputs=$GPU_SCANOUTS$(guest_vhost_pci_opts)$(gpu_pci_opts)")
     [[ ${GPU_SELF_TEST:-0} != 1 ]] || dev=(-device "virtio-gpu-pci,max_outputs=$GPU_SCANOUTS")
     guest_boot "$w" "$name" gpu "scanouts=$GPU_SCANOUTS top=$top bottom=$bottom after=wait wait_s=60" "${dev[@]}"
     out=$(guest_wait_done "$w" "$name" 1) || { _gpu_skip_without_kvm "$w/$name.qemu.log"; guest_fail "$w" "$name" "$out"; }

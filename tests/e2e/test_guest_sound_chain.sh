@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# A Linux guest's virtio-sound through the up+down chain:
+# QEMU 10.0 from the Debian 13 root (vhost-user-snd-pci; TCG) -> vdpa-shim #1
+# (up) -> vdpa-shim #2 (down) -> rust-vmm's vhost-device-sound (--backend
+# null). The trixie guest (Debian 13's kernel, virtio_snd) must bind the
+# device and show an ALSA card whose playback and capture substreams are the
+# streams the back-end's config space announces (its GET_CONFIG reply in
+# shim #2's trace; sound_guest, tests/guest/lib_sound.sh). Shim #1 must
+# up-convert and shim #2 down-convert (their traces say so). Every shim runs
+# with check=compat-matrix: a `: check: ` line in a log fails.
+# Skips (77) when the root is not built (make peer-roots), the back-end is
+# not built (make peers) or the guest cannot be built.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$here/lib/common.sh"
+. "$here/../guest/lib.sh"
+. "$here/../guest/lib_sound.sh"
+w=$(mktemp -d /tmp/vdpa-shim-guest-sound-chain.XXXXXX)
+trap 'sound_cleanup "$w"' EXIT
+
+sound_prepare
+sound_be "$w"
+sound_shims "$w" chain
+sound_guest "$w" g
+sound_end "$w" chain
+echo "PASS: guest virtio-sound -> QEMU 10.0 ($GUEST_ACCEL) -> shim (up) -> shim (down) -> vhost-device-sound: the card and its $SOUND_PLAYBACK playback + $SOUND_CAPTURE capture streams"
