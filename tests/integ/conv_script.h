@@ -107,34 +107,45 @@ static inline void cs_fini(struct cs_peer *p)
 
 /* ---- the auto-responding back-end ---------------------------------------- */
 
+/* What an auto-responding back-end answers the requests that always get a
+ * value (any other gets an ack of 0). */
+struct cs_answers {
+    uint64_t features, pf;
+    uint64_t queue_num;   /* GET_QUEUE_NUM */
+    uint64_t device_id;   /* VDPA_GET_DEVICE_ID */
+    uint64_t vqs;         /* VDPA_GET_VQS_COUNT */
+    uint64_t config_size; /* VDPA_GET_CONFIG_SIZE */
+    uint8_t status;       /* GET_STATUS */
+};
+
 /* The reply's payload: what the request always gets, else an ack of 0. */
-static inline void cs_be_reply_payload(const struct cs_peer *p, const struct vu_msg *m,
-                                       struct vu_msg *r)
+static inline void cs_reply_payload(const struct cs_answers *a, const struct vu_msg *m,
+                                    struct vu_msg *r)
 {
     switch (m->hdr.request) {
     case VU_REQ_GET_FEATURES:
-        vu_msg_set_u64(r, p->be_features);
+        vu_msg_set_u64(r, a->features);
         return;
     case VU_REQ_GET_PROTOCOL_FEATURES:
-        vu_msg_set_u64(r, p->be_pf);
+        vu_msg_set_u64(r, a->pf);
         return;
     case VU_REQ_GET_QUEUE_NUM:
-        vu_msg_set_u64(r, p->be_pairs);
+        vu_msg_set_u64(r, a->queue_num);
         return;
     case VU_REQ_VDPA_GET_DEVICE_ID:
-        vu_msg_set_u64(r, CS_NET_DEVICE_ID);
+        vu_msg_set_u64(r, a->device_id);
         return;
     case VU_REQ_VDPA_GET_VQS_COUNT:
-        vu_msg_set_u64(r, CS_NET_VQS);
+        vu_msg_set_u64(r, a->vqs);
         return;
     case VU_REQ_VDPA_GET_VRING_NUM:
         vu_msg_set_u64(r, VU_VRING_NUM_MAX);
         return;
     case VU_REQ_VDPA_GET_CONFIG_SIZE:
-        vu_msg_set_u64(r, CS_NET_CONFIG_SIZE);
+        vu_msg_set_u64(r, a->config_size);
         return;
     case VU_REQ_GET_STATUS:
-        vu_msg_set_u64(r, p->be_status);
+        vu_msg_set_u64(r, a->status);
         return;
     case VU_REQ_GET_VRING_BASE:
         vu_msg_set_state(r, m->payload.state.index, 0);
@@ -148,6 +159,21 @@ static inline void cs_be_reply_payload(const struct cs_peer *p, const struct vu_
         vu_msg_set_u64(r, 0);
         return;
     }
+}
+
+/* The reply's payload from the net back-end's answers. */
+static inline void cs_be_reply_payload(const struct cs_peer *p, const struct vu_msg *m,
+                                       struct vu_msg *r)
+{
+    const struct cs_answers a = { .features = p->be_features,
+                                  .pf = p->be_pf,
+                                  .queue_num = p->be_pairs,
+                                  .device_id = CS_NET_DEVICE_ID,
+                                  .vqs = CS_NET_VQS,
+                                  .config_size = CS_NET_CONFIG_SIZE,
+                                  .status = p->be_status };
+
+    cs_reply_payload(&a, m, r);
 }
 
 /* Answers one message the shim sent the back-end (and takes its fds). */

@@ -26,6 +26,7 @@
 #include <sys/eventfd.h>
 #include <cmocka.h>
 
+#include "conv_script.h" /* cs_reply_payload */
 #include "scripted.h"
 #include "virtio.h"
 
@@ -80,43 +81,18 @@ static uint64_t now_ms(void)
 
 /* ---- the auto-responding back-end ---------------------------------------- */
 
+/* The reply's payload: what the request always gets, else an ack of 0. */
 static void be_reply_payload(const struct gt *t, const struct vu_msg *m, struct vu_msg *r)
 {
-    switch (m->hdr.request) {
-    case VU_REQ_GET_FEATURES:
-        vu_msg_set_u64(r, t->be_features);
-        return;
-    case VU_REQ_GET_PROTOCOL_FEATURES:
-        vu_msg_set_u64(r, t->be_pf);
-        return;
-    case VU_REQ_GET_QUEUE_NUM:
-    case VU_REQ_VDPA_GET_VQS_COUNT:
-        vu_msg_set_u64(r, GPU_RINGS);
-        return;
-    case VU_REQ_VDPA_GET_DEVICE_ID:
-        vu_msg_set_u64(r, GPU_DEVICE_ID);
-        return;
-    case VU_REQ_VDPA_GET_VRING_NUM:
-        vu_msg_set_u64(r, VU_VRING_NUM_MAX);
-        return;
-    case VU_REQ_VDPA_GET_CONFIG_SIZE:
-        vu_msg_set_u64(r, GPU_CONFIG_SIZE);
-        return;
-    case VU_REQ_GET_STATUS:
-        vu_msg_set_u64(r, t->be_status);
-        return;
-    case VU_REQ_GET_VRING_BASE:
-        vu_msg_set_state(r, m->payload.state.index, 0);
-        return;
-    case VU_REQ_GET_CONFIG: {
-        uint8_t zeros[VU_MAX_CONFIG_SIZE] = { 0 };
-        vu_msg_set_config(r, m->payload.config.offset, m->payload.config.size, 0, zeros);
-        return;
-    }
-    default:
-        vu_msg_set_u64(r, 0);
-        return;
-    }
+    const struct cs_answers a = { .features = t->be_features,
+                                  .pf = t->be_pf,
+                                  .queue_num = GPU_RINGS,
+                                  .device_id = GPU_DEVICE_ID,
+                                  .vqs = GPU_RINGS,
+                                  .config_size = GPU_CONFIG_SIZE,
+                                  .status = t->be_status };
+
+    cs_reply_payload(&a, m, r);
 }
 
 /* Answers one message the shim sent the back-end; keeps a GPU socket. */

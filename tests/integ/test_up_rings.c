@@ -8,6 +8,32 @@
 
 #include "up_script.h"
 
+/* The guest memory and one ring's eventfds of a test (each fd, or -1). */
+struct ring_fds {
+    int memfd, kick, call;
+};
+
+/* The legacy set-up up to ring `ring` laid out (not enabled): negotiation,
+ * features, memory table and the ring's layout with its eventfds. */
+static void set_up_ring(struct up_test *t, uint32_t ring, struct ring_fds *f)
+{
+    f->memfd = memfd_with("guest");
+    f->kick = eventfd(0, EFD_CLOEXEC);
+    f->call = eventfd(0, EFD_CLOEXEC);
+    assert_true(f->memfd >= 0 && f->kick >= 0 && f->call >= 0);
+    negotiate(t, 1, 2);
+    set_features(t, 0, 0x0b);
+    set_mem_table(t, f->memfd);
+    configure_ring(t, ring, f->kick, f->call);
+}
+
+static void close_ring_fds(struct ring_fds *f)
+{
+    fd_close(&f->memfd);
+    fd_close(&f->kick);
+    fd_close(&f->call);
+}
+
 /* QEMU after SeaBIOS drove a virtio-scsi disk: only the request queue was
  * laid out (QEMU's vhost skips a ring whose address is 0), yet every ring
  * is enabled. The rings never laid out must not hold the start: the device
@@ -15,14 +41,9 @@
 static void up_enabled_ring_never_laid_out(void **state)
 {
     struct up_test *t = *state;
-    int memfd = memfd_with("guest");
-    int kick = eventfd(0, EFD_CLOEXEC), call = eventfd(0, EFD_CLOEXEC);
+    struct ring_fds f;
 
-    assert_true(memfd >= 0 && kick >= 0 && call >= 0);
-    negotiate(t, 1, 2);
-    set_features(t, 0, 0x0b);
-    set_mem_table(t, memfd);
-    configure_ring(t, 1, kick, call);
+    set_up_ring(t, 1, &f);
     assert_true(quiet_for(t->s.be, 200)); /* nothing runs before an enable */
 
     /* Ring 0 enabled, never laid out: nothing to start yet. */
@@ -37,9 +58,7 @@ static void up_enabled_ring_never_laid_out(void **state)
     be_answer(t, VU_REQ_GET_STATUS, 0x0f);
     fe_expect_ack(t, VU_REQ_SET_VRING_ENABLE, 0);
     assert_true(quiet_for(t->s.be, 200)); /* ring 0 is not sent */
-    close(memfd);
-    close(kick);
-    close(call);
+    close_ring_fds(&f);
 }
 
 /* A ring laid out but still without its kick does hold the start: the
@@ -47,16 +66,11 @@ static void up_enabled_ring_never_laid_out(void **state)
 static void up_enabled_ring_half_set_up_waits(void **state)
 {
     struct up_test *t = *state;
-    int memfd = memfd_with("guest");
-    int kick[2] = { eventfd(0, EFD_CLOEXEC), eventfd(0, EFD_CLOEXEC) };
-    int call[2] = { eventfd(0, EFD_CLOEXEC), eventfd(0, EFD_CLOEXEC) };
     struct vu_vring_addr addr = { .index = 0, .desc_user_addr = 0x7f0000001000 };
+    struct ring_fds f;
     struct vu_msg m;
 
-    negotiate(t, 1, 2);
-    set_features(t, 0, 0x0b);
-    set_mem_table(t, memfd);
-    configure_ring(t, 1, kick[1], call[1]);
+    set_up_ring(t, 1, &f);
     assert_int_equal(send_state_req(t->s.fe, VU_REQ_SET_VRING_NUM, 0, 0, 256), 0);
     assert_int_equal(send_state_req(t->s.fe, VU_REQ_SET_VRING_BASE, 0, 0, 0), 0);
     vu_msg_init(&m, VU_REQ_SET_VRING_ADDR, 0);
@@ -67,11 +81,7 @@ static void up_enabled_ring_half_set_up_waits(void **state)
     assert_int_equal(send_state_req(t->s.fe, VU_REQ_SET_VRING_ENABLE, NEED, 1, 1), 0);
     fe_expect_ack(t, VU_REQ_SET_VRING_ENABLE, 0);
     assert_true(quiet_for(t->s.be, 200)); /* ring 0 has no kick yet: no start */
-    close(memfd);
-    for (int i = 0; i < 2; i++) {
-        close(kick[i]);
-        close(call[i]);
-    }
+    close_ring_fds(&f);
 }
 
 /* QEMU 7.2's gpio: ring 0 set up and enabled (the device runs), then an
@@ -80,14 +90,9 @@ static void up_enabled_ring_half_set_up_waits(void **state)
 static void up_running_enable_of_ring_never_set_up(void **state)
 {
     struct up_test *t = *state;
-    int memfd = memfd_with("guest");
-    int kick = eventfd(0, EFD_CLOEXEC), call = eventfd(0, EFD_CLOEXEC);
+    struct ring_fds f;
 
-    assert_true(memfd >= 0 && kick >= 0 && call >= 0);
-    negotiate(t, 1, 2);
-    set_features(t, 0, 0x0b);
-    set_mem_table(t, memfd);
-    configure_ring(t, 0, kick, call);
+    set_up_ring(t, 0, &f);
     assert_int_equal(send_state_req(t->s.fe, VU_REQ_SET_VRING_ENABLE, NEED, 0, 1), 0);
     be_expect_ring(t, 0, 0, true, false);
     be_status(t, 0x0f);
@@ -97,9 +102,7 @@ static void up_running_enable_of_ring_never_set_up(void **state)
     assert_int_equal(send_state_req(t->s.fe, VU_REQ_SET_VRING_ENABLE, NEED, 1, 1), 0);
     fe_expect_ack(t, VU_REQ_SET_VRING_ENABLE, 0);
     assert_true(quiet_for(t->s.be, 200)); /* not forwarded */
-    close(memfd);
-    close(kick);
-    close(call);
+    close_ring_fds(&f);
 }
 
 int main(void)

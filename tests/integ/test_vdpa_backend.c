@@ -9,90 +9,29 @@
  * no sanitizer report.
  */
 #include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
-#include <setjmp.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
-#include <cmocka.h>
 
 #include "fdcount.h"
 
-#include "msg_table.h"
-#include "transport.h"
-#include "virtio/virtqueue.h"
+#include "backend_script.h"
 
-#define TIMEOUT_MS 3000
-#define NEED       VU_FLAG_NEED_REPLY
-#define MAX_RINGS  8
-#define RING_SIZE  64
 #define ARENA_SIZE (8u << 20)
-#define ARENA_GPA  0x40000000ull /* not 0 and not the local address: catches gpa/uva mix-ups */
-
-#define PF_VDPA_SET                                                                                \
-    (VU_BIT(VU_PF_VDPA) | VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_CONFIG) |      \
-     VU_BIT(VU_PF_STATUS))
 
 /* ---- The back-end process ---------------------------------------------------- */
-
-struct ctx {
-    char dir[64], sock_path[128], log_path[128], stats_path[128], disk_path[128];
-    pid_t pid;
-    int fd; /* front-end connection */
-    struct dma_arena mem;
-    bool mem_ok;
-    unsigned nrings;
-    struct vq_driver vq[MAX_RINGS];
-    int kick[MAX_RINGS], call[MAX_RINGS], err[MAX_RINGS];
-    int config_call;
-    uint64_t features; /* negotiated */
-};
-
-static const char *build_dir(void)
-{
-    const char *b = getenv("BUILD");
-    return b && *b ? b : "build";
-}
-
-static void dump_log(const struct ctx *c)
-{
-    char cmd[256];
-
-    snprintf(cmd, sizeof(cmd), "echo '--- vdpa-backend log:'; tail -n 60 %s", c->log_path);
-    if (system(cmd) < 0)
-        perror("system");
-}
 
 /* Starts the back-end with "--socket S --type TYPE" plus space-separated
  * extra arguments; {disk} and {stats} are replaced by the test's paths. */
 static void start_backend(struct ctx *c, const char *type, const char *extra)
 {
-    char args[512], *argv[40], *save = NULL, prog[256];
-    int argc = 0;
+    char args[512], *argv[BACKEND_ARGS - BACKEND_FIXED], *save = NULL;
+    unsigned argc = 0;
 
-    snprintf(prog, sizeof(prog), "%s/vdpa-backend", build_dir());
-    argv[argc++] = prog;
-    argv[argc++] = "--socket";
-    argv[argc++] = c->sock_path;
-    argv[argc++] = "--type";
-    argv[argc++] = (char *)type;
-    argv[argc++] = "--log-level";
-    argv[argc++] = "debug";
     snprintf(args, sizeof(args), "%s", extra ? extra : "");
-    for (char *t = strtok_r(args, " ", &save); t && argc < 38; t = strtok_r(NULL, " ", &save)) {
+    for (char *t = strtok_r(args, " ", &save); t && argc < BACKEND_ARGS - BACKEND_FIXED - 1;
+         t = strtok_r(NULL, " ", &save)) {
         if (strcmp(t, "{disk}") == 0)
             t = c->disk_path;
         else if (strcmp(t, "{stats}") == 0)
@@ -100,214 +39,15 @@ static void start_backend(struct ctx *c, const char *type, const char *extra)
         argv[argc++] = t;
     }
     argv[argc] = NULL;
-
-    c->pid = fork();
-    assert_true(c->pid >= 0);
-    if (c->pid == 0) {
-        int log = open(c->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-        if (log >= 0)
-            dup2(log, 2);
-        execv(prog, argv);
-        _exit(127);
-    }
-    for (int i = 0; i < 500; i++) {
-        struct stat st;
-        if (stat(c->sock_path, &st) == 0)
-            return;
-        if (waitpid(c->pid, NULL, WNOHANG) == c->pid) {
-            c->pid = 0;
-            dump_log(c);
-            fail_msg("vdpa-backend exited at start-up");
-        }
-        usleep(10000);
-    }
-    dump_log(c);
-    fail_msg("vdpa-backend did not create its socket");
-}
-
-static void connect_fe(struct ctx *c)
-{
-    /* The socket file appears at bind(), a moment before listen(). */
-    for (int i = 0; i < TIMEOUT_MS / 10; i++) {
-        c->fd = vu_connect_unix(c->sock_path);
-        if (c->fd != -ECONNREFUSED)
-            break;
-        usleep(10000);
-    }
-    if (c->fd < 0)
-        fail_msg("cannot connect to the back-end: %s", strerror(-c->fd));
-}
-
-static void close_fds(int *fds, unsigned n)
-{
-    for (unsigned i = 0; i < n; i++) {
-        if (fds[i] >= 0)
-            close(fds[i]);
-        fds[i] = -1;
-    }
-}
-
-static void end_session(struct ctx *c)
-{
-    if (c->fd >= 0)
-        close(c->fd);
-    c->fd = -1;
-    close_fds(c->kick, MAX_RINGS);
-    close_fds(c->call, MAX_RINGS);
-    close_fds(c->err, MAX_RINGS);
-    close_fds(&c->config_call, 1);
-    for (unsigned i = 0; i < MAX_RINGS; i++)
-        vq_driver_destroy(&c->vq[i]);
-    if (c->mem_ok)
-        dma_arena_destroy(&c->mem);
-    c->mem_ok = false;
-}
-
-/* Sanitizer reports in the back-end's log fail the test. */
-static bool log_has_sanitizer_report(const struct ctx *c)
-{
-    char cmd[256];
-    snprintf(cmd, sizeof(cmd), "grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' %s",
-             c->log_path);
-    return system(cmd) == 0;
-}
-
-/* Stops the back-end with SIGTERM and checks a clean exit. */
-static void stop_backend(struct ctx *c)
-{
-    int status = 0;
-
-    end_session(c);
-    if (c->pid > 0) {
-        kill(c->pid, SIGTERM);
-        assert_int_equal(waitpid(c->pid, &status, 0), c->pid);
-        c->pid = 0;
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || log_has_sanitizer_report(c)) {
-            dump_log(c);
-            fail_msg("vdpa-backend did not exit cleanly (status 0x%x)", status);
-        }
-    }
+    spawn_backend(c, type, argv);
 }
 
 static int setup(void **state)
 {
-    struct ctx *c = calloc(1, sizeof(*c));
-
-    if (!c)
-        return -1;
-    c->fd = -1;
-    c->config_call = -1;
-    for (unsigned i = 0; i < MAX_RINGS; i++)
-        c->kick[i] = c->call[i] = c->err[i] = -1;
-    snprintf(c->dir, sizeof(c->dir), "/tmp/vdpa-backend-test.XXXXXX");
-    if (!mkdtemp(c->dir))
-        return -1;
-    snprintf(c->sock_path, sizeof(c->sock_path), "%s/be.sock", c->dir);
-    snprintf(c->log_path, sizeof(c->log_path), "%s/backend.log", c->dir);
-    snprintf(c->stats_path, sizeof(c->stats_path), "%s/stats.txt", c->dir);
-    snprintf(c->disk_path, sizeof(c->disk_path), "%s/disk.img", c->dir);
-    *state = c;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct ctx *c = *state;
-    char cmd[128];
-
-    end_session(c);
-    if (c->pid > 0) {
-        kill(c->pid, SIGKILL);
-        waitpid(c->pid, NULL, 0);
-    }
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", c->dir);
-    if (system(cmd) < 0)
-        perror("system");
-    free(c);
-    return 0;
+    return backend_setup(state, "vdpa-backend-test", ARENA_SIZE);
 }
 
 /* ---- Messages ------------------------------------------------------------------ */
-
-static void send_msg(struct ctx *c, struct vu_msg *m)
-{
-    assert_int_equal(vu_send_blocking(c->fd, m), 0);
-}
-
-static void recv_reply(struct ctx *c, uint32_t req, struct vu_msg *m)
-{
-    int rc = vu_recv_blocking(c->fd, m, TIMEOUT_MS);
-
-    if (rc) {
-        dump_log(c);
-        fail_msg("no reply to %s: %s", vu_request_name(VU_CHAN_FRONTEND, req), strerror(-rc));
-    }
-    assert_int_equal(m->hdr.request, req);
-    assert_int_equal(m->hdr.flags, VU_VERSION | VU_FLAG_REPLY);
-    assert_int_equal(m->nfds, 0);
-}
-
-/* A request with a u64 reply of its own. */
-static uint64_t get_u64(struct ctx *c, uint32_t req)
-{
-    struct vu_msg m;
-
-    vu_msg_init(&m, req, 0);
-    send_msg(c, &m);
-    recv_reply(c, req, &m);
-    assert_int_equal(m.hdr.size, 8);
-    return m.payload.u64;
-}
-
-/* Sends with NEED_REPLY and returns the ack value. */
-static uint64_t ack_msg(struct ctx *c, struct vu_msg *m)
-{
-    uint32_t req = m->hdr.request;
-
-    m->hdr.flags |= NEED;
-    send_msg(c, m);
-    recv_reply(c, req, m);
-    assert_int_equal(m->hdr.size, 8);
-    return m->payload.u64;
-}
-
-static uint64_t ack_u64(struct ctx *c, uint32_t req, uint64_t v, int passfd)
-{
-    struct vu_msg m;
-
-    vu_msg_init(&m, req, 0);
-    vu_msg_set_u64(&m, v);
-    if (passfd >= 0)
-        vu_msg_add_fd(&m, fcntl(passfd, F_DUPFD_CLOEXEC, 3));
-    return ack_msg(c, &m);
-}
-
-static uint64_t ack_empty(struct ctx *c, uint32_t req)
-{
-    struct vu_msg m;
-
-    vu_msg_init(&m, req, 0);
-    return ack_msg(c, &m);
-}
-
-static uint64_t ack_state(struct ctx *c, uint32_t req, uint32_t index, uint32_t num)
-{
-    struct vu_msg m;
-
-    vu_msg_init(&m, req, 0);
-    vu_msg_set_state(&m, index, num);
-    return ack_msg(c, &m);
-}
-
-static uint64_t set_status(struct ctx *c, uint64_t v)
-{
-    return ack_u64(c, VU_REQ_SET_STATUS, v, -1);
-}
-
-static uint64_t get_status(struct ctx *c)
-{
-    return get_u64(c, VU_REQ_GET_STATUS);
-}
 
 static uint32_t get_vring_base(struct ctx *c, uint32_t index)
 {
@@ -320,35 +60,6 @@ static uint32_t get_vring_base(struct ctx *c, uint32_t index)
     assert_int_equal(m.hdr.size, 8);
     assert_int_equal(m.payload.state.index, index);
     return m.payload.state.num;
-}
-
-/* GET_CONFIG; returns the reply's payload size (0 = rejected). */
-static uint32_t get_config(struct ctx *c, uint32_t offset, uint32_t size, uint8_t *out)
-{
-    struct vu_msg m;
-
-    vu_msg_init(&m, VU_REQ_GET_CONFIG, 0);
-    vu_msg_set_config(&m, offset, size, 0, NULL);
-    send_msg(c, &m);
-    recv_reply(c, VU_REQ_GET_CONFIG, &m);
-    if (m.hdr.size == 0)
-        return 0;
-    assert_int_equal(m.hdr.size, VU_CONFIG_HDR_SIZE + size);
-    assert_int_equal(m.payload.config.offset, offset);
-    assert_int_equal(m.payload.config.size, size);
-    assert_int_equal(m.payload.config.flags, 0);
-    memcpy(out, m.payload.config.data, size);
-    return m.hdr.size;
-}
-
-static uint64_t set_config(struct ctx *c, uint32_t offset, uint32_t size, uint32_t flags,
-                           const void *data)
-{
-    struct vu_msg m;
-
-    vu_msg_init(&m, VU_REQ_SET_CONFIG, 0);
-    vu_msg_set_config(&m, offset, size, flags, data);
-    return ack_msg(c, &m);
 }
 
 /* True when the back-end closes the connection within the time-out. */
@@ -409,49 +120,13 @@ static void features_ok(struct ctx *c, uint64_t features)
     c->features = features;
 }
 
-static void send_mem_table(struct ctx *c)
-{
-    struct vu_mem_region r;
-    struct vu_msg m;
-
-    if (!c->mem_ok) {
-        assert_int_equal(dma_arena_create(&c->mem, ARENA_SIZE, ARENA_GPA), 0);
-        c->mem_ok = true;
-    }
-    r = dma_region(&c->mem);
-    vu_msg_init(&m, VU_REQ_SET_MEM_TABLE, 0);
-    vu_msg_set_mem_table(&m, &r, 1);
-    vu_msg_add_fd(&m, fcntl(c->mem.fd, F_DUPFD_CLOEXEC, 3));
-    assert_int_equal(ack_msg(c, &m), 0);
-}
-
-static int new_eventfd(void)
-{
-    int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    assert_true(fd >= 0);
-    return fd;
-}
-
 /* Fresh driver rings (in new arena memory), sent with NUM/ADDR/BASE; the
  * eventfds are created on first use and re-sent. */
 static void setup_rings(struct ctx *c, unsigned nrings, unsigned size)
 {
     c->nrings = nrings;
     for (unsigned i = 0; i < nrings; i++) {
-        struct vu_vring_addr a = { 0 };
-        struct vu_msg m;
-
-        vq_driver_destroy(&c->vq[i]);
-        assert_int_equal(vq_driver_init(&c->vq[i], &c->mem, size), 0);
-        assert_int_equal(ack_state(c, VU_REQ_SET_VRING_NUM, i, size), 0);
-        a.index = i;
-        a.desc_user_addr = vq_driver_desc_uva(&c->vq[i]);
-        a.avail_user_addr = vq_driver_avail_uva(&c->vq[i]);
-        a.used_user_addr = vq_driver_used_uva(&c->vq[i]);
-        vu_msg_init(&m, VU_REQ_SET_VRING_ADDR, 0);
-        vu_msg_set_addr(&m, &a);
-        assert_int_equal(ack_msg(c, &m), 0);
-        assert_int_equal(ack_state(c, VU_REQ_SET_VRING_BASE, i, 0), 0);
+        lay_out_ring(c, i, size);
         if (c->kick[i] < 0) {
             c->kick[i] = new_eventfd();
             c->call[i] = new_eventfd();
@@ -701,17 +376,7 @@ static void test_bringup_example(void **state)
     assert_int_equal(ack_u64(c, VU_REQ_SET_FEATURES, features, -1), 0);
     assert_int_equal(set_status(c, 0x0B), 0);
     for (unsigned i = 0; i < 2; i++) {
-        struct vu_vring_addr a = { .index = i };
-        vq_driver_destroy(&c->vq[i]);
-        assert_int_equal(vq_driver_init(&c->vq[i], &c->mem, 256), 0);
-        assert_int_equal(ack_state(c, VU_REQ_SET_VRING_NUM, i, 256), 0);
-        a.desc_user_addr = vq_driver_desc_uva(&c->vq[i]);
-        a.avail_user_addr = vq_driver_avail_uva(&c->vq[i]);
-        a.used_user_addr = vq_driver_used_uva(&c->vq[i]);
-        vu_msg_init(&m, VU_REQ_SET_VRING_ADDR, 0);
-        vu_msg_set_addr(&m, &a);
-        assert_int_equal(ack_msg(c, &m), 0);
-        assert_int_equal(ack_state(c, VU_REQ_SET_VRING_BASE, i, 0), 0);
+        lay_out_ring(c, i, 256);
         assert_int_equal(ack_state(c, VU_REQ_SET_VRING_ENABLE, i, 1), 0);
     }
     driver_ok(c);
@@ -1694,23 +1359,23 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_driver_ignores_rewritten_descriptors),
-        cmocka_unit_test_setup_teardown(test_bringup_example, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_status_machine, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_config_net, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_config_blk, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_forbidden_legacy, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_non_vdpa_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rejections, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_blk_io, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_blk_read_only, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_net_loopback, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_net_udp, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_suspend_resume, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_descriptors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_config_change, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_no_fd_leak, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_backend_req_fd, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_connect_mode, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bringup_example, setup, backend_teardown),
+        cmocka_unit_test_setup_teardown(test_status_machine, setup, backend_teardown),
+        cmocka_unit_test_setup_teardown(test_config_net, setup, backend_teardown),
+        cmocka_unit_test_setup_teardown(test_config_blk, setup, backend_teardown),
+        cmocka_unit_test_setup_teardown(test_forbidden_legacy, setup, backend_teardown),
+        cmocka_unit_test_setup_teardown(test_non_vdpa_refused, setup, backend_teardown),
+        cmocka_unit_test_setup_teardown(test_rejections, setup, backend_teardown),
+        cmocka_unit_test_setup_teardown(test_blk_io, setup, backend_teardown),
+        cmocka_unit_test_setup_teardown(test_blk_read_only, setup, backend_teardown),
+        cmocka_unit_test_setup_teardown(test_net_loopback, setup, backend_teardown),
+        cmocka_unit_test_setup_teardown(test_net_udp, setup, backend_teardown),
+        cmocka_unit_test_setup_teardown(test_suspend_resume, setup, backend_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_descriptors, setup, backend_teardown),
+        cmocka_unit_test_setup_teardown(test_config_change, setup, backend_teardown),
+        cmocka_unit_test_setup_teardown(test_no_fd_leak, setup, backend_teardown),
+        cmocka_unit_test_setup_teardown(test_backend_req_fd, setup, backend_teardown),
+        cmocka_unit_test_setup_teardown(test_connect_mode, setup, backend_teardown),
     };
 
     signal(SIGPIPE, SIG_IGN);

@@ -2,128 +2,49 @@
 /*
  * The reference vdpa-user back-end's virtio-input and virtio-rng devices
  * (peers/vdpa-backend/input.c, rng.c), driven by a scripted vdpa-user
- * front-end as in test_vdpa_backend.c (whose helpers this file repeats in
- * the short form these tests need): the real program ($BUILD/vdpa-backend)
- * on a temporary socket, memfd guest memory, rings driven with the driver
- * side of lib/virtio.
+ * front-end with the helpers of test_vdpa_backend.c (backend_script.h): the
+ * real program ($BUILD/vdpa-backend) on a temporary socket, memfd guest
+ * memory, rings driven with the driver side of lib/virtio.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <linux/input-event-codes.h>
 #include <linux/virtio_input.h>
-#include <poll.h>
-#include <setjmp.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/eventfd.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
-#include <cmocka.h>
 
-#include "msg_table.h"
-#include "transport.h"
-#include "virtio/virtqueue.h"
+#include "backend_script.h"
 
-#define TIMEOUT_MS 3000
-#define NEED       VU_FLAG_NEED_REPLY
-#define MAX_RINGS  2
-#define RING_SIZE  64
 #define ARENA_SIZE (4u << 20)
-#define ARENA_GPA  0x40000000ull
 #define FEATURES   VU_BIT(VIRTIO_F_VERSION_1)
 #define ST_ACK_DRV 0x03
 #define ST_FEAT_OK 0x0B
 #define ST_DRV_OK  0x0F
-#define INPUT_CFG  136 /* sizeof(struct virtio_input_config) */
-#define INPUT_U    8   /* offsetof(struct virtio_input_config, u) */
-#define EVENT_SIZE 8   /* sizeof(struct virtio_input_event) */
+#define INPUT_CFG  136                              /* sizeof(struct virtio_input_config) */
+#define INPUT_U    8                                /* offsetof(struct virtio_input_config, u) */
+#define CFG_REPLY  (VU_CONFIG_HDR_SIZE + INPUT_CFG) /* get_config's size of all of it */
+#define EVENT_SIZE 8                                /* sizeof(struct virtio_input_event) */
 #define KEYBOARD   "integ keyboard"
 #define SERIAL     "SN-42"
 #define RNG_BIG    4096u
 #define RNG_SMALL  16u
 #define EBUSY_ACK  16
 #define EINVAL_ACK 22
-#define PF_VDPA_SET                                                                                \
-    (VU_BIT(VU_PF_VDPA) | VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_REPLY_ACK) | VU_BIT(VU_PF_CONFIG) |      \
-     VU_BIT(VU_PF_STATUS))
-
-struct ctx {
-    char dir[64], sock_path[128], log_path[128], stats_path[128];
-    pid_t pid;
-    int fd;
-    struct dma_arena mem;
-    bool mem_ok;
-    unsigned nrings;
-    struct vq_driver vq[MAX_RINGS];
-    int kick[MAX_RINGS], call[MAX_RINGS];
-};
+#define MAX_EXTRA  16 /* start_backend's arguments after the type */
 
 /* ---- the back-end process ------------------------------------------------------ */
 
-static const char *build_dir(void)
-{
-    const char *b = getenv("BUILD");
-    return b && *b ? b : "build";
-}
-
-static void dump_log(const struct ctx *c)
-{
-    char cmd[256];
-
-    snprintf(cmd, sizeof(cmd), "echo '--- vdpa-backend log:'; tail -n 40 %s", c->log_path);
-    if (system(cmd) < 0)
-        perror("system");
-}
-
-/* Starts the back-end: --type TYPE --stats S, then the NULL-terminated args. */
+/* Starts the back-end: --type TYPE --stats S, then the NULL-terminated
+ * args; connects to it. */
 static void start_backend(struct ctx *c, const char *type, ...)
 {
-    char prog[256];
-    char *argv[24] = { prog,      "--socket",    c->sock_path,  "--type", (char *)type,
-                       "--stats", c->stats_path, "--log-level", "debug" };
-    unsigned argc = 9;
+    char *extra[MAX_EXTRA + 3] = { "--stats", c->stats_path };
+    unsigned n = 2;
     va_list ap;
 
-    snprintf(prog, sizeof(prog), "%s/vdpa-backend", build_dir());
     va_start(ap, type);
-    for (char *a = va_arg(ap, char *); a && argc < 23; a = va_arg(ap, char *))
-        argv[argc++] = a;
+    for (char *a = va_arg(ap, char *); a && n < MAX_EXTRA + 2; a = va_arg(ap, char *))
+        extra[n++] = a;
     va_end(ap);
-    argv[argc] = NULL;
-    c->pid = fork();
-    assert_true(c->pid >= 0);
-    if (c->pid == 0) {
-        int log = open(c->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-        if (log >= 0)
-            dup2(log, 2);
-        execv(prog, argv);
-        _exit(127);
-    }
-    for (int i = 0; i < TIMEOUT_MS / 10; i++) {
-        struct stat st;
-        if (stat(c->sock_path, &st) == 0)
-            break;
-        if (waitpid(c->pid, NULL, WNOHANG) == c->pid) {
-            c->pid = 0;
-            dump_log(c);
-            fail_msg("vdpa-backend exited at start-up");
-        }
-        usleep(10000);
-    }
-    for (int i = 0; i < TIMEOUT_MS / 10; i++) {
-        c->fd = vu_connect_unix(c->sock_path);
-        if (c->fd >= 0)
-            return;
-        usleep(10000);
-    }
-    dump_log(c);
-    fail_msg("cannot connect to the back-end");
+    extra[n] = NULL;
+    spawn_backend(c, type, extra);
+    connect_fe(c);
 }
 
 /* The exit status of `vdpa-backend ARGS` that must refuse its options. */
@@ -148,39 +69,6 @@ static int run_refused(const char *type, const char *opt, const char *value)
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-static void end_session(struct ctx *c)
-{
-    if (c->fd >= 0)
-        close(c->fd);
-    c->fd = -1;
-    for (unsigned i = 0; i < MAX_RINGS; i++) {
-        if (c->kick[i] >= 0)
-            close(c->kick[i]);
-        if (c->call[i] >= 0)
-            close(c->call[i]);
-        c->kick[i] = c->call[i] = -1;
-        vq_driver_destroy(&c->vq[i]);
-    }
-    if (c->mem_ok)
-        dma_arena_destroy(&c->mem);
-    c->mem_ok = false;
-}
-
-/* SIGTERM: a clean exit, which writes the statistics. */
-static void stop_backend(struct ctx *c)
-{
-    int status = 0;
-
-    end_session(c);
-    kill(c->pid, SIGTERM);
-    assert_int_equal(waitpid(c->pid, &status, 0), c->pid);
-    c->pid = 0;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        dump_log(c);
-        fail_msg("vdpa-backend did not exit cleanly (status 0x%x)", status);
-    }
-}
-
 /* A counter from the statistics file (after stop_backend). */
 static unsigned long long stat_of(const struct ctx *c, const char *name)
 {
@@ -200,120 +88,7 @@ static unsigned long long stat_of(const struct ctx *c, const char *name)
 
 static int setup(void **state)
 {
-    struct ctx *c = calloc(1, sizeof(*c));
-
-    if (!c)
-        return -1;
-    c->fd = -1;
-    for (unsigned i = 0; i < MAX_RINGS; i++)
-        c->kick[i] = c->call[i] = -1;
-    snprintf(c->dir, sizeof(c->dir), "/tmp/vdpa-backend-types.XXXXXX");
-    if (!mkdtemp(c->dir))
-        return -1;
-    snprintf(c->sock_path, sizeof(c->sock_path), "%s/be.sock", c->dir);
-    snprintf(c->log_path, sizeof(c->log_path), "%s/backend.log", c->dir);
-    snprintf(c->stats_path, sizeof(c->stats_path), "%s/stats.txt", c->dir);
-    *state = c;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct ctx *c = *state;
-    char cmd[128];
-
-    end_session(c);
-    if (c->pid > 0) {
-        kill(c->pid, SIGKILL);
-        waitpid(c->pid, NULL, 0);
-    }
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", c->dir);
-    if (system(cmd) < 0)
-        perror("system");
-    free(c);
-    return 0;
-}
-
-/* ---- messages -------------------------------------------------------------------- */
-
-static void recv_reply(struct ctx *c, uint32_t req, struct vu_msg *m)
-{
-    int rc = vu_recv_blocking(c->fd, m, TIMEOUT_MS);
-
-    if (rc) {
-        dump_log(c);
-        fail_msg("no reply to %s: %s", vu_request_name(VU_CHAN_FRONTEND, req), strerror(-rc));
-    }
-    assert_int_equal(m->hdr.request, req);
-    assert_int_equal(m->nfds, 0);
-}
-
-static uint64_t get_u64(struct ctx *c, uint32_t req)
-{
-    struct vu_msg m;
-
-    vu_msg_init(&m, req, 0);
-    assert_int_equal(vu_send_blocking(c->fd, &m), 0);
-    recv_reply(c, req, &m);
-    assert_int_equal(m.hdr.size, 8);
-    return m.payload.u64;
-}
-
-static uint64_t ack_msg(struct ctx *c, struct vu_msg *m)
-{
-    uint32_t req = m->hdr.request;
-
-    m->hdr.flags |= NEED;
-    assert_int_equal(vu_send_blocking(c->fd, m), 0);
-    recv_reply(c, req, m);
-    assert_int_equal(m->hdr.size, 8);
-    return m->payload.u64;
-}
-
-static uint64_t ack_u64(struct ctx *c, uint32_t req, uint64_t v, int passfd)
-{
-    struct vu_msg m;
-
-    vu_msg_init(&m, req, 0);
-    vu_msg_set_u64(&m, v);
-    if (passfd >= 0)
-        vu_msg_add_fd(&m, fcntl(passfd, F_DUPFD_CLOEXEC, 3));
-    return ack_msg(c, &m);
-}
-
-static uint64_t ack_state(struct ctx *c, uint32_t req, uint32_t index, uint32_t num)
-{
-    struct vu_msg m;
-
-    vu_msg_init(&m, req, 0);
-    vu_msg_set_state(&m, index, num);
-    return ack_msg(c, &m);
-}
-
-/* GET_CONFIG of the whole space; returns the payload's config size (0:
- * the empty reply of a rejection). */
-static uint32_t get_config(struct ctx *c, uint32_t size, uint8_t *out)
-{
-    struct vu_msg m;
-
-    vu_msg_init(&m, VU_REQ_GET_CONFIG, 0);
-    vu_msg_set_config(&m, 0, size, 0, NULL);
-    assert_int_equal(vu_send_blocking(c->fd, &m), 0);
-    recv_reply(c, VU_REQ_GET_CONFIG, &m);
-    if (m.hdr.size == 0)
-        return 0;
-    assert_int_equal(m.payload.config.size, size);
-    memcpy(out, m.payload.config.data, size);
-    return size;
-}
-
-static uint64_t set_config(struct ctx *c, uint32_t offset, uint32_t size, const void *data)
-{
-    struct vu_msg m;
-
-    vu_msg_init(&m, VU_REQ_SET_CONFIG, 0);
-    vu_msg_set_config(&m, offset, size, 0, data);
-    return ack_msg(c, &m);
+    return backend_setup(state, "vdpa-backend-types", ARENA_SIZE);
 }
 
 /* ---- bring-up ------------------------------------------------------------------------ */
@@ -329,51 +104,32 @@ static void negotiate(struct ctx *c)
     assert_int_equal(ack_msg(c, &m), 0);
     vu_msg_init(&m, VU_REQ_SET_OWNER, 0);
     assert_int_equal(ack_msg(c, &m), 0);
-    assert_int_equal(ack_u64(c, VU_REQ_SET_STATUS, 0, -1), 0);
-    assert_int_equal(ack_u64(c, VU_REQ_SET_STATUS, ST_ACK_DRV, -1), 0);
+    assert_int_equal(set_status(c, 0), 0);
+    assert_int_equal(set_status(c, ST_ACK_DRV), 0);
 }
 
 static void features_ok(struct ctx *c)
 {
     assert_int_equal(ack_u64(c, VU_REQ_SET_FEATURES, FEATURES, -1), 0);
-    assert_int_equal(ack_u64(c, VU_REQ_SET_STATUS, ST_FEAT_OK, -1), 0);
-    assert_int_equal(get_u64(c, VU_REQ_GET_STATUS), ST_FEAT_OK);
+    assert_int_equal(set_status(c, ST_FEAT_OK), 0);
+    assert_int_equal(get_status(c), ST_FEAT_OK);
 }
 
 /* Memory, `nrings` rings enabled, DRIVER_OK. */
 static void start_rings(struct ctx *c, unsigned nrings)
 {
-    struct vu_mem_region region;
-    struct vu_msg m;
-
-    assert_int_equal(dma_arena_create(&c->mem, ARENA_SIZE, ARENA_GPA), 0);
-    c->mem_ok = true;
-    region = dma_region(&c->mem);
-    vu_msg_init(&m, VU_REQ_SET_MEM_TABLE, 0);
-    vu_msg_set_mem_table(&m, &region, 1);
-    vu_msg_add_fd(&m, fcntl(c->mem.fd, F_DUPFD_CLOEXEC, 3));
-    assert_int_equal(ack_msg(c, &m), 0);
+    send_mem_table(c);
     c->nrings = nrings;
     for (unsigned i = 0; i < nrings; i++) {
-        struct vu_vring_addr a = { .index = i };
-        assert_int_equal(vq_driver_init(&c->vq[i], &c->mem, RING_SIZE), 0);
-        assert_int_equal(ack_state(c, VU_REQ_SET_VRING_NUM, i, RING_SIZE), 0);
-        a.desc_user_addr = vq_driver_desc_uva(&c->vq[i]);
-        a.avail_user_addr = vq_driver_avail_uva(&c->vq[i]);
-        a.used_user_addr = vq_driver_used_uva(&c->vq[i]);
-        vu_msg_init(&m, VU_REQ_SET_VRING_ADDR, 0);
-        vu_msg_set_addr(&m, &a);
-        assert_int_equal(ack_msg(c, &m), 0);
-        assert_int_equal(ack_state(c, VU_REQ_SET_VRING_BASE, i, 0), 0);
-        c->kick[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        c->call[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        assert_true(c->kick[i] >= 0 && c->call[i] >= 0);
+        lay_out_ring(c, i, RING_SIZE);
+        c->kick[i] = new_eventfd();
+        c->call[i] = new_eventfd();
         assert_int_equal(ack_u64(c, VU_REQ_SET_VRING_KICK, i, c->kick[i]), 0);
         assert_int_equal(ack_u64(c, VU_REQ_SET_VRING_CALL, i, c->call[i]), 0);
         assert_int_equal(ack_state(c, VU_REQ_SET_VRING_ENABLE, i, 1), 0);
     }
-    assert_int_equal(ack_u64(c, VU_REQ_SET_STATUS, ST_DRV_OK, -1), 0);
-    assert_int_equal(get_u64(c, VU_REQ_GET_STATUS), ST_DRV_OK);
+    assert_int_equal(set_status(c, ST_DRV_OK), 0);
+    assert_int_equal(get_status(c), ST_DRV_OK);
 }
 
 static void bring_up(struct ctx *c, unsigned nrings)
@@ -439,8 +195,8 @@ static uint8_t select_read(struct ctx *c, uint8_t select, uint8_t subsel, uint8_
 {
     uint8_t sel[2] = { select, subsel };
 
-    assert_int_equal(set_config(c, 0, sizeof(sel), sel), 0);
-    assert_int_equal(get_config(c, INPUT_CFG, cfg), INPUT_CFG);
+    assert_int_equal(set_config(c, 0, sizeof(sel), 0, sel), 0);
+    assert_int_equal(get_config(c, 0, INPUT_CFG, cfg), CFG_REPLY);
     assert_int_equal(cfg[0], select);
     assert_int_equal(cfg[1], subsel);
     return cfg[2];
@@ -466,16 +222,16 @@ static void test_input_config(void **state)
     assert_int_equal(get_u64(c, VU_REQ_VDPA_GET_DEVICE_ID), 18);
     assert_int_equal(get_u64(c, VU_REQ_VDPA_GET_VQS_COUNT), 2);
     assert_int_equal(get_u64(c, VU_REQ_VDPA_GET_CONFIG_SIZE), INPUT_CFG);
-    assert_int_equal(get_config(c, INPUT_CFG, cfg), INPUT_CFG);
+    assert_int_equal(get_config(c, 0, INPUT_CFG, cfg), CFG_REPLY);
     assert_int_equal(cfg[0], 0);
     assert_int_equal(cfg[2], 0); /* UNSET: nothing selected */
     /* Before FEATURES_OK a driver may write select and subsel alone (the
      * early-writable fields, docs/vdpa-user.md SET_CONFIG): QEMU's
      * vhost-user-input passes the guest's probe on before SET_FEATURES. */
-    assert_int_equal(set_config(c, 0, INPUT_CFG, cfg), EBUSY_ACK);
-    assert_int_equal(set_config(c, 2, 1, cfg), EBUSY_ACK);
-    assert_int_equal(set_config(c, 0, sizeof(sel), sel), 0);
-    assert_int_equal(get_config(c, INPUT_CFG, cfg), INPUT_CFG);
+    assert_int_equal(set_config(c, 0, INPUT_CFG, 0, cfg), EBUSY_ACK);
+    assert_int_equal(set_config(c, 2, 1, 0, cfg), EBUSY_ACK);
+    assert_int_equal(set_config(c, 0, sizeof(sel), 0, sel), 0);
+    assert_int_equal(get_config(c, 0, INPUT_CFG, cfg), CFG_REPLY);
     assert_int_equal(cfg[0], VIRTIO_INPUT_CFG_ID_NAME);
     assert_int_equal(cfg[2], strlen(KEYBOARD));
     features_ok(c);
@@ -501,24 +257,24 @@ static void test_input_config(void **state)
     /* Writes that touch a read-only byte are refused as a whole. */
     memset(cfg, 0, sizeof(cfg));
     cfg[0] = VIRTIO_INPUT_CFG_ID_SERIAL;
-    assert_int_equal(set_config(c, 0, INPUT_CFG, cfg), EINVAL_ACK);
-    assert_int_equal(set_config(c, 2, 1, cfg), EINVAL_ACK);
-    assert_int_equal(get_config(c, INPUT_CFG, cfg), INPUT_CFG);
+    assert_int_equal(set_config(c, 0, INPUT_CFG, 0, cfg), EINVAL_ACK);
+    assert_int_equal(set_config(c, 2, 1, 0, cfg), EINVAL_ACK);
+    assert_int_equal(get_config(c, 0, INPUT_CFG, cfg), CFG_REPLY);
     assert_int_equal(cfg[0], VIRTIO_INPUT_CFG_PROP_BITS); /* unchanged */
     /* One byte at a time, as a driver's 8-bit writes. */
     sel[0] = VIRTIO_INPUT_CFG_ID_SERIAL;
-    assert_int_equal(set_config(c, 0, 1, sel), 0);
-    assert_int_equal(get_config(c, INPUT_CFG, cfg), INPUT_CFG);
+    assert_int_equal(set_config(c, 0, 1, 0, sel), 0);
+    assert_int_equal(get_config(c, 0, INPUT_CFG, cfg), CFG_REPLY);
     assert_int_equal(cfg[2], strlen(SERIAL));
     sel[1] = 1;
-    assert_int_equal(set_config(c, 1, 1, sel + 1), 0);
-    assert_int_equal(get_config(c, INPUT_CFG, cfg), INPUT_CFG);
+    assert_int_equal(set_config(c, 1, 1, 0, sel + 1), 0);
+    assert_int_equal(get_config(c, 0, INPUT_CFG, cfg), CFG_REPLY);
     assert_int_equal(cfg[1], 1);
     assert_int_equal(cfg[2], 0); /* (ID_SERIAL, 1) is nothing */
     /* A reset puts select and subsel back to 0. */
     assert_int_equal(ack_u64(c, VU_REQ_SET_STATUS, 0, -1), 0);
     assert_int_equal(ack_u64(c, VU_REQ_SET_STATUS, ST_ACK_DRV, -1), 0);
-    assert_int_equal(get_config(c, INPUT_CFG, cfg), INPUT_CFG);
+    assert_int_equal(get_config(c, 0, INPUT_CFG, cfg), CFG_REPLY);
     assert_int_equal(cfg[0] | cfg[1] | cfg[2], 0);
     stop_backend(c);
 }
@@ -662,12 +418,12 @@ static void test_rng(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_input_config, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_input_events, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_input_repeat, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_input_short_buffer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_input_config, setup, backend_teardown),
+        cmocka_unit_test_setup_teardown(test_input_events, setup, backend_teardown),
+        cmocka_unit_test_setup_teardown(test_input_repeat, setup, backend_teardown),
+        cmocka_unit_test_setup_teardown(test_input_short_buffer, setup, backend_teardown),
         cmocka_unit_test(test_input_options_refused),
-        cmocka_unit_test_setup_teardown(test_rng, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rng, setup, backend_teardown),
     };
 
     signal(SIGPIPE, SIG_IGN);
