@@ -150,7 +150,8 @@ static int vsock_recv(struct driver *d, struct vsock_state *s, char *out, size_t
             vs_err("vsock: received more than the %zu bytes expected", room);
             return -1;
         }
-        memcpy(out + *got, p + HDR_LEN, len);
+        if (len) /* a caller expecting no data passes out NULL, room 0 */
+            memcpy(out + *got, p + HDR_LEN, len);
         *got += len;
         s->fwd_cnt += len;
     }
