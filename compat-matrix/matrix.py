@@ -205,6 +205,10 @@ NOTE_TEXT = {
     ("exits-on-unknown-request", "no"): "survives a request it does not know",
     ("needs-kvm", "yes"): "**needs KVM**: refuses the device under TCG (\"vhost initialization "
                           "failed: requires kvm\")",
+    ("needs-kvm", "no"): "starts the device under TCG",
+    ("aborts-on-disconnect", "yes"): "**aborts (SIGABRT) when its back-end disconnects** "
+                                     "(memory_region_del_eventfd assertion)",
+    ("aborts-on-disconnect", "no"): "survives its back-end disconnecting",
 }
 
 

@@ -59,8 +59,8 @@ static uint64_t type_features(const struct vs_device_type *t)
 
 /* The protocol features a back-end of the type has a use for: config space
  * only where the VMM reads it from the back-end (QEMU 7.2's blk, gpio, gpu,
- * input and vsock front-ends refuse a back-end without it), in-flight
- * tracking only for blk. */
+ * input and vsock front-ends and QEMU 10.0's sound front-end refuse a
+ * back-end without it), in-flight tracking only for blk. */
 static uint64_t type_protocol_features(const struct vs_device_type *t)
 {
     uint64_t pf = VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_LOG_SHMFD) | VU_BIT(VU_PF_REPLY_ACK) |
@@ -69,7 +69,8 @@ static uint64_t type_protocol_features(const struct vs_device_type *t)
 
     if (is_type(t, "blk"))
         pf |= VU_BIT(VU_PF_CONFIG) | VU_BIT(VU_PF_INFLIGHT_SHMFD);
-    else if (is_type(t, "gpio") || is_type(t, "gpu") || is_type(t, "input") || is_type(t, "vsock"))
+    else if (is_type(t, "gpio") || is_type(t, "gpu") || is_type(t, "input") ||
+             is_type(t, "sound") || is_type(t, "vsock"))
         pf |= VU_BIT(VU_PF_CONFIG);
     return pf;
 }

@@ -11,6 +11,8 @@
 #                                      vhost-user-gpu
 #   front-ends (vdpa-probe --listen):  DPDK virtio-user, QEMU (blk, fs, net,
 #                                      rng, vsock, scsi, gpio, i2c, input, gpu)
+#                                      and in probe-qemu-root.sh the QEMU 10.0
+#                                      of the Debian 13 root (sound, input, gpu)
 #
 # Column names carry the program's major.minor version, read from the
 # program (or its package). A peer that cannot start is reported on stderr as
@@ -30,10 +32,13 @@
 #    --idle-ms). input and gpu need KVM (QEMU 7.2 refuses them under TCG:
 #    "vhost initialization failed: requires kvm"), which is measured and
 #    recorded as a `needs-kvm` note of the column.
+#  - QEMU 10.0 (probe-qemu-root.sh): the same, through tests/peers/run, under
+#    TCG, which its input and gpu front-ends accept.
 #
 # Environment: BUILD (build directory, default build), PROBE_ONLY (run only
 # the peers whose name contains this text), DPDK_* (see tests/e2e/lib/dpdk.sh),
-# RUSTVMM_OUT, RUSTVMM_COMMIT, VHOST_USER_GPU (see probe-rustvmm.sh).
+# RUSTVMM_OUT, RUSTVMM_COMMIT, VHOST_USER_GPU (see probe-rustvmm.sh), QR_RELEASE
+# (see probe-qemu-root.sh).
 set -uo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -50,6 +55,8 @@ probe=$build/vdpa-probe
 . "$root/tests/e2e/lib/dpdk.sh"
 # shellcheck source=tests/matrix/probe-rustvmm.sh
 . "$root/tests/matrix/probe-rustvmm.sh"
+# shellcheck source=tests/matrix/probe-qemu-root.sh
+. "$root/tests/matrix/probe-qemu-root.sh"
 
 w=$(mktemp -d "${TMPDIR:-/tmp}/probe-all.XXXXXX")
 DPDK_WORKDIR=$w/dpdk
@@ -305,6 +312,9 @@ if (( qemu_wanted )); then
         fi
     fi
 fi
+
+# ---- the QEMU of a Debian root as front-end (probe-qemu-root.sh) ------------------------------
+qr_probe_all
 
 # ---- back-ends started as one command line (probe-rustvmm.sh) -------------------------------
 rv_probe_all
