@@ -189,11 +189,20 @@ void up_step_sync_pairs(struct vs_relay *r, const struct vs_owed *o, const struc
 
 /* Rings run when the front-end has enabled at least one ring and every
  * enabled ring is complete; without F_PROTOCOL_FEATURES a ring counts as
- * enabled once configured (the legacy "start on kick"). */
-static bool ready_to_start(const struct vs_relay *r)
+ * enabled once configured (the legacy "start on kick").
+ *
+ * QEMU enables rings twice over: early, before it lays them out (virtio-net
+ * does at every link change), and at the end of its start, after every ring
+ * it starts is laid out. A ring enabled then but never laid out is one its
+ * vhost skipped (address 0: SeaBIOS drives only virtio-scsi's request
+ * queue), so when the request at hand is a SET_VRING_ENABLE such a ring
+ * does not hold the start (and is not sent). Anywhere else it does: the
+ * early enables come before the layouts they wait for. */
+static bool ready_to_start(const struct vs_relay *r, uint32_t request)
 {
     const struct vs_up *up = r->up;
     bool legacy_enable = !vu_has_bit(r->fe_limits.offered_features, VU_F_PROTOCOL_FEATURES);
+    bool at_enable = request == VU_REQ_SET_VRING_ENABLE;
     unsigned enabled = 0;
 
     if ((up->state != UP_FEATURES_OK && up->state != UP_STOPPED) || !up->has_mem || !up->rings)
@@ -201,11 +210,7 @@ static bool ready_to_start(const struct vs_relay *r)
     for (uint32_t i = 0; i < up->nrings; i++) {
         const struct vs_ring *g = &up->rings[i];
         bool on = g->enabled || (legacy_enable && ring_configured(g));
-        /* Enabled but never laid out: QEMU enables every ring after a start
-         * that set up only some (SeaBIOS drives virtio-scsi's request queue
-         * alone; QEMU's vhost skips a ring whose address is 0). Such a ring
-         * does not hold the start and is not sent. */
-        if (!on || !vs_ring_has_layout(g))
+        if (!on || (at_enable && !vs_ring_has_layout(g)))
             continue;
         if (!ring_configured(g))
             return false;
@@ -330,7 +335,7 @@ void up_step_check_driver_ok(struct vs_relay *r, const struct vs_owed *o, const 
 
 void up_maybe_start(struct vs_relay *r, bool ack_fe, uint32_t request)
 {
-    if (ready_to_start(r))
+    if (ready_to_start(r, request))
         start_device(r, ack_fe ? request : 0);
     else if (ack_fe)
         vs_reply_frontend_ack(r, request, 0);
@@ -339,7 +344,7 @@ void up_maybe_start(struct vs_relay *r, bool ack_fe, uint32_t request)
 void up_forward_then_maybe_start(struct vs_relay *r, struct vu_msg *m, bool ack_fe)
 {
     uint32_t request = m->hdr.request;
-    bool start = ready_to_start(r);
+    bool start = ready_to_start(r, request);
 
     vs_send_internal(r, m, start ? UP_STEP_CHECK_ACK : UP_STEP_ACK_FRONTEND,
                      !start && ack_fe ? request : 0, NULL);

@@ -105,6 +105,51 @@ static void up_running_enable_of_ring_never_set_up(void **state)
     close_ring_fds(&f);
 }
 
+/* QEMU's virtio-net enables its rings early, at a link change, before it
+ * lays them out: then a ring enabled and not yet laid out holds the start
+ * until it is complete, and the device starts with both rings. */
+static void up_early_enable_waits_for_layout(void **state)
+{
+    struct up_test *t = *state;
+    struct ring_fds f;
+    int kick = eventfd(0, EFD_CLOEXEC), call = eventfd(0, EFD_CLOEXEC);
+
+    assert_true(kick >= 0 && call >= 0);
+    f.memfd = memfd_with("guest");
+    assert_true(f.memfd >= 0);
+    negotiate(t, 1, 2);
+    set_features(t, 0, 0x0b);
+    set_mem_table(t, f.memfd);
+    for (uint32_t i = 0; i < 2; i++) {
+        assert_int_equal(send_state_req(t->s.fe, VU_REQ_SET_VRING_ENABLE, NEED, i, 1), 0);
+        fe_expect_ack(t, VU_REQ_SET_VRING_ENABLE, 0);
+    }
+    f.kick = eventfd(0, EFD_CLOEXEC);
+    f.call = eventfd(0, EFD_CLOEXEC);
+    assert_true(f.kick >= 0 && f.call >= 0);
+    configure_ring(t, 0, f.kick, f.call);
+    assert_true(quiet_for(t->s.be, 200)); /* ring 1 is enabled and not complete */
+    /* ring 1's layout, then its kick: complete, the device starts */
+    struct vu_vring_addr addr = { .index = 1, .desc_user_addr = 0x7f0000002000 };
+    struct vu_msg m;
+    assert_int_equal(send_state_req(t->s.fe, VU_REQ_SET_VRING_NUM, 0, 1, 256), 0);
+    assert_int_equal(send_state_req(t->s.fe, VU_REQ_SET_VRING_BASE, 0, 1, 0), 0);
+    vu_msg_init(&m, VU_REQ_SET_VRING_ADDR, 0);
+    vu_msg_set_addr(&m, &addr);
+    assert_int_equal(vu_send_blocking(t->s.fe, &m), 0);
+    assert_true(quiet_for(t->s.be, 200)); /* no kick yet */
+    assert_int_equal(send_u64_req(t->s.fe, VU_REQ_SET_VRING_KICK, 0, 1, kick), 0);
+    be_ack(t, VU_REQ_SET_VRING_KICK, &m);
+    vu_msg_close_fds(&m);
+    be_expect_ring(t, 0, 0, true, false);
+    be_expect_ring(t, 1, 0, true, false);
+    be_status(t, 0x0f);
+    be_answer(t, VU_REQ_GET_STATUS, 0x0f);
+    close_ring_fds(&f);
+    close(kick);
+    close(call);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -112,6 +157,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(up_enabled_ring_half_set_up_waits, up_setup, up_teardown),
         cmocka_unit_test_setup_teardown(up_running_enable_of_ring_never_set_up, up_setup,
                                         up_teardown),
+        cmocka_unit_test_setup_teardown(up_early_enable_waits_for_layout, up_setup, up_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
