@@ -180,6 +180,12 @@ uint32_t down_data_rings(const struct vs_down *dn);
 bool down_is_ctrl_ring(const struct vs_down *dn, uint32_t i);
 /* Starts every ring that should run (DRIVER_OK, RESUME); a failure fails the sequence. */
 void down_start_rings(struct vs_relay *r);
+/* Signals the kick eventfd of every ring the back-end runs, once its start
+ * is acknowledged: a notification the driver made while the back-end was
+ * still setting the ring up is not lost (rust-vmm's vhost-user-backend 0.17
+ * reads and drops a kick that comes before SET_VRING_ENABLE is handled);
+ * VIRTIO allows a spurious notification. */
+void down_kick_started_rings(struct vs_relay *r);
 /* Stops every ring: the control queue here, the back-end's with the legacy stop. */
 void down_stop_rings(struct vs_relay *r);
 /* Spec 5.5: DEVICE_NEEDS_RESET, the rings stopped, the config-call signalled. */

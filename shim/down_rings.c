@@ -14,6 +14,7 @@
 
 #include "down_int.h"
 #include "log.h"
+#include "peer_fd.h"
 
 /* ---- ring roles ------------------------------------------------------------- */
 
@@ -69,6 +70,18 @@ static void start_backend_ring(struct vs_relay *r, uint32_t i)
         send_ring_fd(r, VU_REQ_SET_VRING_ERR, i, g->err_fd);
     vs_send_state(r, VU_REQ_SET_VRING_ENABLE, i, 1, DOWN_STEP_CHECK, 0, NULL);
     r->down->rings[i].in_backend = true;
+}
+
+void down_kick_started_rings(struct vs_relay *r)
+{
+    const struct vs_down *dn = r->down;
+
+    for (uint32_t i = 0; i < dn->nrings; i++) {
+        /* best effort: a full counter already holds a notification, and
+         * peer_fd_signal never blocks whatever the front-end did to the fd */
+        if (dn->rings[i].in_backend && dn->rings[i].st.kick_fd >= 0)
+            (void)peer_fd_signal(dn->rings[i].st.kick_fd);
+    }
 }
 
 /* The legacy stop: the reply is the exact next index. */
