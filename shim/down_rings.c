@@ -74,13 +74,15 @@ static void start_backend_ring(struct vs_relay *r, uint32_t i)
 
 void down_kick_started_rings(struct vs_relay *r)
 {
-    const struct vs_down *dn = r->down;
+    struct vs_down *dn = r->down;
 
     for (uint32_t i = 0; i < dn->nrings; i++) {
+        struct down_ring *g = &dn->rings[i];
         /* best effort: a full counter already holds a notification, and
          * peer_fd_signal never blocks whatever the front-end did to the fd */
-        if (dn->rings[i].in_backend && dn->rings[i].st.kick_fd >= 0)
-            (void)peer_fd_signal(dn->rings[i].st.kick_fd);
+        if (g->kick_owed && g->in_backend && g->st.kick_fd >= 0)
+            (void)peer_fd_signal(g->st.kick_fd);
+        g->kick_owed = false;
     }
 }
 
@@ -141,6 +143,7 @@ void down_start_rings(struct vs_relay *r)
                 dn->sequence_failed = true;
         } else if (!dn->backend_lost) {
             start_backend_ring(r, i);
+            dn->rings[i].kick_owed = true;
         }
     }
 }
