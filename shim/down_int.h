@@ -65,8 +65,6 @@ struct down_ring {
     struct vs_ring st; /* as the front-end set it (ring_state.h); st.base
                                        is also the index the last legacy stop returned */
     bool in_backend;   /* the back-end runs it (legacy started) */
-    bool kick_owed;    /* started by the device start in progress: kicked
-                          once the back-end acknowledged it */
 };
 
 struct down_ctrl_watch; /* down_ctrl.c: the kick fd's poll handle */
@@ -182,15 +180,6 @@ uint32_t down_data_rings(const struct vs_down *dn);
 bool down_is_ctrl_ring(const struct vs_down *dn, uint32_t i);
 /* Starts every ring that should run (DRIVER_OK, RESUME); a failure fails the sequence. */
 void down_start_rings(struct vs_relay *r);
-/* Signals the kick eventfd of each ring the device start (DRIVER_OK,
- * RESUME) just started, once the back-end acknowledged the start: a
- * notification the driver made while the back-end was still setting the
- * ring up is not lost (rust-vmm's vhost-user-backend 0.17 reads and drops a
- * kick that comes before SET_VRING_ENABLE is handled). Once per start, never
- * for a ring enabled while the device runs: VIRTIO allows a spurious
- * notification, but vhost-device-sound then loses its control requests
- * (measured: test_guest_sound_chain.sh). */
-void down_kick_started_rings(struct vs_relay *r);
 /* Stops every ring: the control queue here, the back-end's with the legacy stop. */
 void down_stop_rings(struct vs_relay *r);
 /* Spec 5.5: DEVICE_NEEDS_RESET, the rings stopped, the config-call signalled. */

@@ -14,7 +14,6 @@
 
 #include "down_int.h"
 #include "log.h"
-#include "peer_fd.h"
 
 /* ---- ring roles ------------------------------------------------------------- */
 
@@ -70,20 +69,6 @@ static void start_backend_ring(struct vs_relay *r, uint32_t i)
         send_ring_fd(r, VU_REQ_SET_VRING_ERR, i, g->err_fd);
     vs_send_state(r, VU_REQ_SET_VRING_ENABLE, i, 1, DOWN_STEP_CHECK, 0, NULL);
     r->down->rings[i].in_backend = true;
-}
-
-void down_kick_started_rings(struct vs_relay *r)
-{
-    struct vs_down *dn = r->down;
-
-    for (uint32_t i = 0; i < dn->nrings; i++) {
-        struct down_ring *g = &dn->rings[i];
-        /* best effort: a full counter already holds a notification, and
-         * peer_fd_signal never blocks whatever the front-end did to the fd */
-        if (g->kick_owed && g->in_backend && g->st.kick_fd >= 0)
-            (void)peer_fd_signal(g->st.kick_fd);
-        g->kick_owed = false;
-    }
 }
 
 /* The legacy stop: the reply is the exact next index. */
@@ -143,7 +128,6 @@ void down_start_rings(struct vs_relay *r)
                 dn->sequence_failed = true;
         } else if (!dn->backend_lost) {
             start_backend_ring(r, i);
-            dn->rings[i].kick_owed = true;
         }
     }
 }
