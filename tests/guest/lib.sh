@@ -35,7 +35,8 @@
 #    vhost-user PCI devices get vectors=0 under TCG (guest_vhost_pci_opts).
 # Every wait is bounded: GUEST_TIMEOUT (default 60 s) for the results,
 # GUEST_EXIT_TIMEOUT (10 s) for QEMU to exit after them, GUEST_KVM_PROBE_S
-# (10 s) for the KVM probe. GUEST_ACCEL=kvm|tcg forces the accelerator.
+# (10 s for the cloud guest, 30 s for the others) for the accelerator probe.
+# GUEST_ACCEL=kvm|tcg forces the accelerator.
 # GUEST_KEEP=1: tests keep their work directory (console, QEMU log, trace).
 
 # GUEST_FLAVOUR: cloud or full (tests/guest/build.sh). GUEST_DIR: where the
@@ -75,6 +76,11 @@ guest_prepare() {
     echo "guest ($GUEST_FLAVOUR): $(cat "$GUEST_DIR/stamp"), accel=$GUEST_ACCEL"
 }
 
+# _guest_probe_bound: seconds the probe may take: 10 for the cloud guest;
+# 30 for the others (a generic kernel and more modules: the full guest
+# under TCG on a loaded machine took more than 10 s in CI).
+_guest_probe_bound() { if [[ $GUEST_FLAVOUR == cloud ]]; then echo 10; else echo 30; fi; }
+
 # _guest_pick_accel: sets GUEST_ACCEL to kvm if /dev/kvm boots the probe
 # scenario within the bound, else tcg if TCG does; the verdict is cached
 # next to the build.
@@ -88,7 +94,7 @@ _guest_pick_accel() {
     for a in kvm tcg; do
         [[ $a == kvm && ! ( -r /dev/kvm && -w /dev/kvm ) ]] && continue
         GUEST_ACCEL=$a
-        if GUEST_TIMEOUT=${GUEST_KVM_PROBE_S:-10} guest_run "$w" "probe-$a" probe "" >/dev/null 2>&1 &&
+        if GUEST_TIMEOUT=${GUEST_KVM_PROBE_S:-$(_guest_probe_bound)} guest_run "$w" "probe-$a" probe "" >/dev/null 2>&1 &&
                 [[ $(guest_result "$w" "probe-$a" status) == pass ]]; then
             printf '%s\n%s\n' "$key" "$a" > "$cache"
             rm -rf "$w"; return 0

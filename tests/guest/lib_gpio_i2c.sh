@@ -34,12 +34,6 @@
 # QEMU 7.2's vhost-user-gpio-pci and vhost-user-i2c-pci have no `vectors`
 # property (QEMU's -device ...,help), so guest_vhost_pci_opts is not used.
 
-# The accelerator probe (lib.sh's _guest_pick_accel) boots the guest with a
-# bound of GUEST_KVM_PROBE_S (10 s) under KVM, then TCG; the full guest under
-# TCG on a loaded 2-CPU machine printed nothing within 10 s (measured: the
-# test skipped with "neither KVM nor TCG boots the test guest"). The verdict
-# is cached per build, so a longer bound costs once.
-GUEST_KVM_PROBE_S=${GUEST_KVM_PROBE_S:-30}
 GI_GPIO_LINES=8 GI_GPIO_LINE=5 GI_I2C_ADDR=0x20 GI_I2C_ABSENT=0x21 GI_I2C_LEN=8
 GI_BE_PID="" GI_BE_SOCK="" GI_W="" GI_QEMU=()
 
