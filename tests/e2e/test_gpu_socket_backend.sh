@@ -26,7 +26,7 @@ for mode in pass chain; do
     gpu_shims "$w/$mode" "$mode"
     gpu_fe "$w/$mode"
     gpu_socket_check "$w/$mode" "$mode"
-    gpu_end "$w/$mode" "$mode"
+    types_end "$w/$mode" "$mode"
     wait "$GPU_BE_PID" 2>/dev/null || true
     GPU_BE_PID=""
     echo "ok: $mode"

@@ -24,5 +24,5 @@ gpu_be "$w"
 gpu_shims "$w" chain
 gpu_guest "$w" g
 gpu_socket_check "$w" chain
-gpu_end "$w" chain
+types_end "$w" chain
 echo "PASS: guest virtio-gpu -> QEMU $(guest_qemu_version | grep -o "version [0-9.]*" | cut -d" " -f2) ($GUEST_ACCEL) -> shim (up) -> shim (down) -> vhost-user-gpu: $GPU_SCANOUTS scanouts, the framebuffer in QEMU's display"

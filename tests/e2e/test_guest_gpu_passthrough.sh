@@ -24,5 +24,5 @@ gpu_be "$w"
 gpu_shims "$w" pass
 gpu_guest "$w" g
 gpu_socket_check "$w" pass
-gpu_end "$w" pass
+types_end "$w" pass
 echo "PASS: guest virtio-gpu -> QEMU $(guest_qemu_version | grep -o "version [0-9.]*" | cut -d" " -f2) ($GUEST_ACCEL) -> shim (pass-through) -> vhost-user-gpu: $GPU_SCANOUTS scanouts, the framebuffer in QEMU's display"

@@ -22,5 +22,5 @@ sound_prepare
 sound_be "$w"
 sound_shims "$w" chain
 sound_guest "$w" g
-sound_end "$w" chain
+types_end "$w" chain
 echo "PASS: guest virtio-sound -> QEMU 10.0 ($GUEST_ACCEL) -> shim (up) -> shim (down) -> vhost-device-sound: the card and its $SOUND_PLAYBACK playback + $SOUND_CAPTURE capture streams"

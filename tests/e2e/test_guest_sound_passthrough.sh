@@ -21,5 +21,5 @@ sound_prepare
 sound_be "$w"
 sound_shims "$w" pass
 sound_guest "$w" g
-sound_end "$w" pass
+types_end "$w" pass
 echo "PASS: guest virtio-sound -> QEMU 10.0 ($GUEST_ACCEL) -> shim (pass-through) -> vhost-device-sound: the card and its $SOUND_PLAYBACK playback + $SOUND_CAPTURE capture streams"

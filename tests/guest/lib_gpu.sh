@@ -27,7 +27,7 @@
 #                             back-end must speak the display protocol on
 #                             the socket it got (the fd went through)
 #   gpu_socket_check W MODE   each shim handed GPU_SET_SOCKET on (traces)
-#   gpu_end W MODE            sessions ended, modes as expected, shims stopped
+#   types_end W MODE          (tests/guest/lib_types.sh) sessions ended, modes as expected, shims stopped
 #                             cleanly with no `: check: ` line in their logs
 #   gpu_cleanup W             the EXIT trap
 #
@@ -43,6 +43,7 @@
 # GPU_SELF_TEST=1: gpu_guest gives the guest QEMU's built-in virtio-gpu-pci
 # instead (no back-end, no shim), which runs under TCG: a check of the
 # scenario, drm_fb and the screendump check themselves.
+[[ -n $(declare -F types_end) ]] || . "$E2E_ROOT/tests/guest/lib_types.sh" # types_end
 GPU_BE_BIN=${GPU_BE_BIN:-/usr/lib/qemu/vhost-user-gpu}
 GPU_SCANOUTS=${GPU_SCANOUTS:-2}
 GPU_QEMU_RELEASE=${GPU_QEMU_RELEASE-trixie}
@@ -214,21 +215,6 @@ gpu_socket_check() {
         grep 'GPU_SET_SOCKET' "$t" | grep -q 'no vDPA ioctl overlaps it' ||
             guest_fail "$w" g "$(basename "$t"): GPU_SET_SOCKET without the hand-on note: $(grep -m2 GPU_SET_SOCKET "$t")"
     done
-}
-
-# gpu_end W MODE: like types_end (tests/guest/lib_types.sh).
-gpu_end() {
-    local w=$1
-    wait_for 10 grep -q "session ended" "$w/shim.log" || guest_fail "$w" g "the session did not end after QEMU quit"
-    if [[ $2 == chain ]]; then
-        grep -q 'up-conversion begins' "$w/trace.txt" ||
-            guest_fail "$w" g "shim #1 did not up-convert: $(grep -m1 -E 'pass-through|mode' "$w/trace.txt")"
-        grep -q 'down-conversion begins' "$w/trace-down.txt" ||
-            guest_fail "$w" g "shim #2 did not down-convert: $(grep -m1 -E 'pass-through|mode' "$w/trace-down.txt")"
-        wait_for 10 grep -q "session ended" "$w/shim-down.log" || guest_fail "$w" g "shim #2's session did not end"
-    fi
-    shim_stop
-    guest_down_shim_stop
 }
 
 gpu_cleanup() {

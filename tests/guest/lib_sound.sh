@@ -16,7 +16,7 @@
 #   sound_guest W NAME        scenario sound (tests/guest/scenarios/sound.sh):
 #                             the card, and its playback and capture
 #                             substreams against the config space's streams
-#   sound_end W MODE          sessions ended, modes as expected, shims stopped
+#   types_end W MODE          (tests/guest/lib_types.sh) sessions ended, modes as expected, shims stopped
 #                             cleanly with no `: check: ` line in their logs
 #   sound_cleanup W           the EXIT trap
 #
@@ -27,6 +27,7 @@
 # #2's in a chain: the one the real back-end sent) and the split from
 # SOUND_PLAYBACK and SOUND_CAPTURE (1 and 1, the source's defaults).
 
+[[ -n $(declare -F types_end) ]] || . "$E2E_ROOT/tests/guest/lib_types.sh" # types_end
 [[ -n $(declare -F rustvmm_bin) ]] || . "$E2E_ROOT/tests/e2e/lib/rustvmm.sh"
 SOUND_QEMU_RELEASE=${SOUND_QEMU_RELEASE-trixie}
 SOUND_PLAYBACK=${SOUND_PLAYBACK:-1} SOUND_CAPTURE=${SOUND_CAPTURE:-1}
@@ -112,6 +113,9 @@ sound_guest() {
     guest_results "$w" "$name"
     [[ $(guest_result "$w" "$name" status) == pass ]] ||
         guest_fail "$w" "$name" "guest: $(guest_result "$w" "$name" reason)"
+    local retried
+    retried=$(guest_result "$w" "$name" snd_probe_retry)
+    [[ -z $retried ]] || echo "NOTE: virtio_snd's probe was retried $retried time(s): its first control request was not answered (vhost-user-backend 0.17 drops a kick that comes before SET_VRING_ENABLE, docs/peers.md)"
     [[ $(guest_result "$w" "$name" driver) == virtio-snd ]] ||
         guest_fail "$w" "$name" "card 0's driver is '$(guest_result "$w" "$name" driver)', not virtio-snd"
     streams=$(sound_config "$be_trace" streams) ||
@@ -141,23 +145,6 @@ _sound_skip_queue_size() {
     num=$(grep -m1 -oE '(fe|shim)->be SET_VRING_NUM index=[0-9]* num=[0-9]*' "$2") || return 0
     (( ${num##*num=} > SOUND_BE_MAX_QUEUE )) || return 0
     skip "vhost-device-sound takes rings of at most $SOUND_BE_MAX_QUEUE entries (src/device.rs max_queue_size) and QEMU 10.0's vhost-user-snd-pci sends '$num' ($(basename "$2")): the back-end panicked ($panic, src/lib.rs:358), with or without the shim; SOUND_BE=sound-q1024 (built by make peers with only that limit raised) runs this test"
-}
-
-# sound_end W MODE: the sessions ended after the guest powered off; in a
-# chain shim #1 up-converted and shim #2 down-converted; every shim exits 0
-# with no `: check: ` line (shim_stop, guest_down_shim_stop).
-sound_end() {
-    local w=$1
-    wait_for 10 grep -q "session ended" "$w/shim.log" || guest_fail "$w" g "the session did not end after the guest powered off"
-    if [[ $2 == chain ]]; then
-        grep -q 'up-conversion begins' "$w/trace.txt" ||
-            guest_fail "$w" g "shim #1 did not up-convert: $(grep -m1 -E 'pass-through|mode' "$w/trace.txt")"
-        grep -q 'down-conversion begins' "$w/trace-down.txt" ||
-            guest_fail "$w" g "shim #2 did not down-convert: $(grep -m1 -E 'pass-through|mode' "$w/trace-down.txt")"
-        wait_for 10 grep -q "session ended" "$w/shim-down.log" || guest_fail "$w" g "shim #2's session did not end"
-    fi
-    shim_stop
-    guest_down_shim_stop
 }
 
 sound_cleanup() {
