@@ -65,6 +65,9 @@ struct down_ring {
     struct vs_ring st; /* as the front-end set it (ring_state.h); st.base
                                        is also the index the last legacy stop returned */
     bool in_backend;   /* the back-end runs it (legacy started) */
+    bool kick_held;    /* the driver notified before the back-end had the
+                          ring: drained at the start, re-signalled once the
+                          back-end acknowledged it (down_rings.c) */
 };
 
 struct down_ctrl_watch; /* down_ctrl.c: the kick fd's poll handle */
@@ -180,6 +183,11 @@ uint32_t down_data_rings(const struct vs_down *dn);
 bool down_is_ctrl_ring(const struct vs_down *dn, uint32_t i);
 /* Starts every ring that should run (DRIVER_OK, RESUME); a failure fails the sequence. */
 void down_start_rings(struct vs_relay *r);
+/* Signals the kick eventfd of each ring whose start held a notification the
+ * driver made before the back-end had the ring (kick_held), once the
+ * back-end acknowledged the start: the driver's notification, delivered
+ * late, never one the driver did not make. */
+void down_release_held_kicks(struct vs_relay *r);
 /* Stops every ring: the control queue here, the back-end's with the legacy stop. */
 void down_stop_rings(struct vs_relay *r);
 /* Spec 5.5: DEVICE_NEEDS_RESET, the rings stopped, the config-call signalled. */

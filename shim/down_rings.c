@@ -14,6 +14,7 @@
 
 #include "down_int.h"
 #include "log.h"
+#include "peer_fd.h"
 
 /* ---- ring roles ------------------------------------------------------------- */
 
@@ -53,22 +54,56 @@ static void send_ring_fd(struct vs_relay *r, uint32_t req, uint32_t i, int fd)
 
 static void start_backend_ring(struct vs_relay *r, uint32_t i)
 {
-    const struct vs_ring *g = &r->down->rings[i].st;
+    struct down_ring *dr = &r->down->rings[i];
+    const struct vs_ring *g = &dr->st;
+    uint64_t held = 0;
     struct vu_msg m;
 
-    /* QEMU's order (vhost_virtqueue_start), the one back-ends are tested
-     * with: size, base, addresses, kick, call, enable */
+    /* The driver may notify as soon as it set DRIVER_OK (or enabled the
+     * ring), and behind a shim the ring reaches the back-end later than
+     * from QEMU. rust-vmm's vhost-user-backend 0.17 mishandles a count
+     * already in the kick eventfd: before SET_VRING_ENABLE it reads and
+     * drops it (event_loop.rs); after it, it may process the ring before
+     * marking it ready, fail with QueueNotReady and end its worker thread
+     * for good (handler.rs registers the kick first). Measured behind the
+     * scsi chain: the guest's first request lost, 1 boot in 3. So the
+     * count is taken out of the eventfd here (never blocking: peer_fd.h),
+     * the ring is enabled before its kick fd is given, and for a ring the
+     * driver submits requests on the notification is signalled again once
+     * the back-end acknowledged the start (down_release_held_kicks). On an
+     * event or receive queue a notification only announces buffers, and is
+     * not repeated: QEMU's own start leaves a count in every kick eventfd,
+     * which these back-ends drop, and vhost-device-sound spins on its event
+     * queue when made to look at it (device.rs: process_event takes no
+     * buffer while EVENT_IDX says there are some). Both orders are valid
+     * vhost-user: a ring runs once it is started and enabled. */
+    if (peer_fd_drain(g->kick_fd, &held) == 0 && held > 0 &&
+        !vs_device_type_event_ring(r->cfg.type, i))
+        dr->kick_held = true;
     vs_send_state(r, VU_REQ_SET_VRING_NUM, i, g->num, DOWN_STEP_CHECK, 0, NULL);
     vs_send_state(r, VU_REQ_SET_VRING_BASE, i, g->base, DOWN_STEP_CHECK, 0, NULL);
     vu_msg_init(&m, VU_REQ_SET_VRING_ADDR, 0);
     vu_msg_set_addr(&m, &g->addr);
     vs_send_internal(r, &m, DOWN_STEP_CHECK, 0, NULL);
-    send_ring_fd(r, VU_REQ_SET_VRING_KICK, i, g->kick_fd);
     send_ring_fd(r, VU_REQ_SET_VRING_CALL, i, g->call_fd);
     if (g->err_fd >= 0)
         send_ring_fd(r, VU_REQ_SET_VRING_ERR, i, g->err_fd);
     vs_send_state(r, VU_REQ_SET_VRING_ENABLE, i, 1, DOWN_STEP_CHECK, 0, NULL);
-    r->down->rings[i].in_backend = true;
+    send_ring_fd(r, VU_REQ_SET_VRING_KICK, i, g->kick_fd);
+    dr->in_backend = true;
+}
+
+void down_release_held_kicks(struct vs_relay *r)
+{
+    struct vs_down *dn = r->down;
+
+    for (uint32_t i = 0; i < dn->nrings; i++) {
+        struct down_ring *g = &dn->rings[i];
+        /* a saturated counter already holds a notification; never blocks */
+        if (g->kick_held && g->in_backend && g->st.kick_fd >= 0)
+            (void)peer_fd_signal(g->st.kick_fd);
+        g->kick_held = false;
+    }
 }
 
 /* The legacy stop: the reply is the exact next index. */

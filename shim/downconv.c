@@ -411,6 +411,8 @@ static void step_started(struct vs_relay *r, const struct vs_owed *o, struct vu_
     (void)m;
     if (r->down->sequence_failed)
         down_needs_reset(r, "the back-end refused to start a ring");
+    else
+        down_release_held_kicks(r);
     if (o->arg)
         vs_reply_frontend_ack(r, (uint32_t)o->arg, 0);
     down_deliver_pending_config(r);

@@ -15,6 +15,9 @@ struct vs_device_type {
     uint16_t ring_size_max;  /* the largest ring the known back-ends take: what
                                 down-conversion shows (VDPA_GET_VRING_NUM)
                                 unless queue-size= is given */
+    uint32_t event_rings;    /* rings 0..31 the device fills on its own
+                                initiative (eventq: VIRTIO 1.2 5.x) */
+    bool even_rings_receive; /* every even ring is a receiveq (net, console) */
 };
 
 /* QEMU's and libvhost-user's limit (VIRTQUEUE_MAX_SIZE). */
@@ -24,6 +27,10 @@ struct vs_device_type {
 const struct vs_device_type *vs_device_type_find(const char *name);
 /* The type with this VIRTIO device ID; NULL when the shim does not know it. */
 const struct vs_device_type *vs_device_type_by_id(uint32_t virtio_id);
+/* Whether ring is one the device fills on its own initiative (an eventq or
+ * a receiveq): a notification on it only announces buffers. The net control
+ * queue is even only when the ring count says so: callers ask for data rings. */
+bool vs_device_type_event_ring(const struct vs_device_type *t, uint32_t ring);
 /* Comma-separated list of names, for error messages and --help. */
 const char *vs_device_type_names(void);
 

@@ -265,16 +265,16 @@ static void down_start(struct noack_test *t)
     be_recv(t, VU_REQ_SET_VRING_ADDR, &m);
     assert_int_equal(m.payload.addr.desc_user_addr, GUEST_UVA);
     be_barrier(t, true);
-    be_recv(t, VU_REQ_SET_VRING_KICK, &m);
-    assert_int_equal(m.nfds, 1);
-    vu_msg_close_fds(&m);
-    be_barrier(t, true);
     be_recv(t, VU_REQ_SET_VRING_CALL, &m);
     assert_int_equal(m.nfds, 1);
     vu_msg_close_fds(&m);
     be_barrier(t, true);
     be_step(t, VU_REQ_SET_VRING_ENABLE, &m);
     assert_int_equal(m.payload.state.num, 1);
+    be_recv(t, VU_REQ_SET_VRING_KICK, &m); /* last: the ring is enabled first */
+    assert_int_equal(m.nfds, 1);
+    vu_msg_close_fds(&m);
+    be_barrier(t, true);
     be_barrier(t, true); /* the sequence's end */
     fe_expect_ack(t, VU_REQ_SET_STATUS, 0);
     assert_int_equal(t->barriers - before, RING_START_STEPS + 1);

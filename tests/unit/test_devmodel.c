@@ -321,6 +321,31 @@ static void ctrl_commands(void **state)
     assert_int_equal(r.ack, VIRTIO_NET_ERR);
 }
 
+/* Event and receive queues: a notification only announces buffers
+ * (down-conversion does not repeat one held across a ring's start). */
+static void event_rings(void **state)
+{
+    (void)state;
+    const struct vs_device_type *net = vs_device_type_find("net");
+    const struct vs_device_type *scsi = vs_device_type_find("scsi");
+    const struct vs_device_type *sound = vs_device_type_find("sound");
+    const struct vs_device_type *vsock = vs_device_type_find("vsock");
+    const struct vs_device_type *blk = vs_device_type_find("blk");
+
+    assert_true(vs_device_type_event_ring(net, 0));    /* receiveq1 */
+    assert_false(vs_device_type_event_ring(net, 1));   /* transmitq1 */
+    assert_true(vs_device_type_event_ring(net, 40));   /* receiveq21 */
+    assert_false(vs_device_type_event_ring(scsi, 0));  /* controlq */
+    assert_true(vs_device_type_event_ring(scsi, 1));   /* eventq */
+    assert_false(vs_device_type_event_ring(scsi, 2));  /* request */
+    assert_true(vs_device_type_event_ring(sound, 1));  /* eventq */
+    assert_false(vs_device_type_event_ring(sound, 3)); /* rxq: capture requests */
+    assert_true(vs_device_type_event_ring(vsock, 0) && vs_device_type_event_ring(vsock, 2));
+    assert_false(vs_device_type_event_ring(vsock, 1));
+    for (uint32_t i = 0; i < 64; i++)
+        assert_false(vs_device_type_event_ring(blk, i));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -329,6 +354,7 @@ int main(void)
         cmocka_unit_test(net_config_ranges), cmocka_unit_test(blk_from_backend),
         cmocka_unit_test(blk_synthesized),   cmocka_unit_test(fs_config),
         cmocka_unit_test(generic_model),     cmocka_unit_test(ctrl_commands),
+        cmocka_unit_test(event_rings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
