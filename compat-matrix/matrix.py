@@ -6,7 +6,12 @@
                                    from OUTDIR/<type>.<column>.tsv (columns not
                                    measured this time are kept from the committed file)
     matrix.py render               rewrite docs/compat-matrix.md from the files
-                                   and compat-matrix/live.tsv
+                                   and compat-matrix/live.tsv (and, as `versions`,
+                                   its last section)
+    matrix.py versions             rewrite the last section of docs/compat-matrix.md
+                                   ("Versions side by side"): every measured program
+                                   with its versions next to each other and every
+                                   difference between them
     matrix.py check-live PROBE     exit 1, saying why, unless live.tsv fills every
                                    (type, mode) cell of every type `PROBE --help`
                                    lists and every test it names exists in tests/e2e
@@ -315,6 +320,172 @@ def render():
                 ""] + live_table(live, t)
     with open(os.path.join("docs", "compat-matrix.md"), "w", encoding="utf-8") as f:
         f.write("\n".join(out))
+    versions()
+
+
+# ---- versions side by side ---------------------------------------------------------------
+
+VERSIONS_HEADING = "## Versions side by side"
+# <program>-<major.minor>[-<variant>]:<role>; rust-vmm's columns carry a commit instead
+VERSIONED_COLUMN = re.compile(r"^(.*?)-(\d+\.\d+)(-[^:]+)?:(\w+)$")
+
+
+def split_column(column):
+    """(program, version) of a measured column, program with its variant
+    and role (`dpdk-net_vhost:backend`), or None when it has no version."""
+    m = VERSIONED_COLUMN.match(column)
+    if not m or column in SPEC_COLUMNS:
+        return None
+    return f"{m.group(1)}{m.group(3) or ''}:{m.group(4)}", m.group(2)
+
+
+def version_key(v):
+    return tuple(int(x) for x in v.split("."))
+
+
+# VHOST_USER_PROTOCOL_F_* by bit (QEMU's docs/interop/vhost-user.rst)
+PROTOCOL_FEATURE_NAMES = ["MQ", "LOG_SHMFD", "RARP", "REPLY_ACK", "NET_MTU", "BACKEND_REQ",
+                          "CROSS_ENDIAN", "CRYPTO_SESSION", "PAGEFAULT", "CONFIG",
+                          "BACKEND_SEND_FD", "HOST_NOTIFIER", "INFLIGHT_SHMFD", "RESET_DEVICE",
+                          "INBAND_NOTIFICATIONS", "CONFIGURE_MEM_SLOTS", "STATUS", "XEN_MMAP",
+                          "SHARED_OBJECT", "DEVICE_STATE"]
+
+
+def bits_text(bits, names=()):
+    return ", ".join(f"{b} ({names[b]})" if b < len(names) else str(b) for b in bits) \
+        if bits else "none"
+
+
+def offer_diff(what, by_version):
+    """Lines for one offered value (hex bit masks compared bit by bit)."""
+    values = {v: x for v, x in by_version.items() if x is not None}
+    if len(set(values.values())) <= 1 and len(values) == len(by_version):
+        return []
+    out = [f"- offer `{what}`: " + ", ".join(
+        f"{v} `{values.get(v, 'not measured')}`" for v in by_version)]
+    if what.endswith("features") and len(values) > 1:
+        masks = {v: int(x, 16) for v, x in values.items()}
+        union = 0
+        for m in masks.values():
+            union |= m
+        for v, m in masks.items():
+            only = [b for b in range(64) if m >> b & 1 and
+                    not all(o >> b & 1 for o in masks.values())]
+            lacks = [b for b in range(64) if union >> b & 1 and not m >> b & 1]
+            names = PROTOCOL_FEATURE_NAMES if what == "protocol-features" else ()
+            out.append(f"  - {v}: has bits {bits_text(only, names)} that another version "
+                       f"lacks; lacks bits {bits_text(lacks, names)}")
+    return out
+
+
+def versions_of_type(records):
+    """{program: {version: [records of that column]}} of one type's file."""
+    groups = {}
+    for r in records:
+        if r[0] in MEASURED_KINDS:
+            pv = split_column(r[1])
+            if pv:
+                groups.setdefault(pv[0], {}).setdefault(pv[1], []).append(r)
+    return groups
+
+
+def program_diff(versions):
+    """The differences between the versions of one program in one type."""
+    vs = sorted(versions, key=version_key)
+    msgs, offers, orders, notes = {}, {}, {}, {}
+    for v in vs:
+        for r in versions[v]:
+            if r[0] == "msg":
+                msgs.setdefault((r[2], r[3]), {})[v] = r[4]
+            elif r[0] == "offer":
+                offers.setdefault(r[2], {})[v] = r[3]
+            elif r[0] == "order":
+                orders.setdefault(v, []).append(r[3])
+            elif r[0] == "note" and r[2] != "command":
+                notes.setdefault(r[2], {})[v] = r[3]
+    out = []
+    rows = [k for k, cells in msgs.items()
+            if len({cells.get(v, "") for v in vs}) > 1]
+    if rows:
+        out += ["| request | " + " | ".join(vs) + " |", "| --- |" + " --- |" * len(vs)]
+        for ch, req in rows:
+            name = req if ch == "fe" else f"{req} (back-end channel)"
+            out.append(f"| `{name}` | " + " | ".join(
+                msgs[(ch, req)].get(v, "") or "not seen" for v in vs) + " |")
+        out.append("")
+    agree = len(msgs) - len(rows)
+    for what in sorted(offers):
+        out += offer_diff(what, {v: offers[what].get(v) for v in vs})
+    seqs = {v: orders.get(v, []) for v in vs}
+    if len({tuple(s) for s in seqs.values()}) > 1:
+        out.append("- order of first use differs: " + "; ".join(
+            f"{v}: " + ", ".join(f"`{x}`" for x in s) for v, s in seqs.items()))
+    for what in sorted(notes):
+        if len({notes[what].get(v, "") for v in vs}) > 1:
+            out.append(f"- note `{what}`: " + ", ".join(
+                f"{v} `{notes[what].get(v, 'not measured')}`" for v in vs))
+    summary = (f"{agree} request(s) treated alike" if out else
+               f"no difference: all {agree} request(s), offers, order and notes agree")
+    return out, summary
+
+
+def versions_section():
+    types = {}
+    for path in sorted(glob.glob(os.path.join(MATRIX_DIR, "*.tsv"))):
+        records = read_records(path)
+        device = [r for r in records if r[0] == "device"]
+        if device:
+            types[device[0][1]] = (int(device[0][2]), versions_of_type(records))
+    order = sorted(types, key=lambda t: types[t][0])
+    programs = {}
+    for t in order:
+        for prog, versions in types[t][1].items():
+            programs.setdefault(prog, set()).update(versions)
+    out = [VERSIONS_HEADING, "",
+           "Generated by `matrix.py versions` (`make matrix`). Each measured program whose "
+           "column carries a version (`<program>-<major.minor>`, the version read from the "
+           "program or its package), its versions next to each other, and for each device "
+           "type every difference between them: requests sent or answered differently, "
+           "offered feature and protocol-feature bits, order of first use, and notes. "
+           "virtiofsd 5.2 and 7.2 are QEMU's C daemon, 1.13 the Rust one.", "",
+           "| program | role | versions measured |", "| --- | --- | --- |"]
+    for prog in sorted(programs):
+        name, role = prog.rsplit(":", 1)
+        out.append(f"| `{name}` | {role} | " +
+                   ", ".join(sorted(programs[prog], key=version_key)) + " |")
+    out.append("")
+    for prog in sorted(programs):
+        allv = sorted(programs[prog], key=version_key)
+        if len(allv) < 2:
+            continue
+        out += [f"### {prog}", ""]
+        for t in order:
+            versions = types[t][1].get(prog)
+            if not versions:
+                continue
+            missing = [v for v in allv if v not in versions]
+            head = f"- **{t}**: " + ", ".join(sorted(versions, key=version_key))
+            if missing:
+                head += " (no column for " + ", ".join(missing) + ")"
+            if len(versions) < 2:
+                out += [head + ": one version only.", ""]
+                continue
+            lines, summary = program_diff(versions)
+            out += [head + f": {summary}.", ""] + lines + ([""] if lines else [])
+    return out
+
+
+def versions():
+    path = os.path.join("docs", "compat-matrix.md")
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    at = text.find("\n" + VERSIONS_HEADING + "\n")
+    if at >= 0:
+        text = text[:at + 1]
+    if not text.endswith("\n"):
+        text += "\n"
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text + "\n".join(versions_section()).rstrip("\n") + "\n")
 
 
 def check_live(probe):
@@ -338,6 +509,8 @@ def main(argv):
         build(argv[2], argv[3])
     elif len(argv) == 2 and argv[1] == "render":
         render()
+    elif len(argv) == 2 and argv[1] == "versions":
+        versions()
     elif len(argv) == 3 and argv[1] == "check-live":
         return check_live(argv[2])
     else:

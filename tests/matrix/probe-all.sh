@@ -8,11 +8,15 @@
 #                                      virtiofsd, and in probe-rustvmm.sh
 #                                      rust-vmm vhost-device-{rng,vsock,scsi,
 #                                      gpio,i2c,sound,console,scmi} and QEMU's
-#                                      vhost-user-gpu
+#                                      vhost-user-gpu; in probe-roots.sh the
+#                                      same programs of the Debian roots
+#                                      (qemu-storage-daemon, virtiofsd, vhost-
+#                                      user-gpu, DPDK of trixie and bullseye)
 #   front-ends (vdpa-probe --listen):  DPDK virtio-user, QEMU (blk, fs, net,
 #                                      rng, vsock, scsi, gpio, i2c, input, gpu)
-#                                      and in probe-qemu-root.sh the QEMU 10.0
-#                                      of the Debian 13 root (sound, input, gpu)
+#                                      and in probe-qemu-root.sh the QEMU of
+#                                      each Debian root (10.0 of trixie, 5.2
+#                                      of bullseye), every type it has
 #
 # Column names carry the program's major.minor version, read from the
 # program (or its package). A peer that cannot start is reported on stderr as
@@ -32,13 +36,13 @@
 #    --idle-ms). input and gpu need KVM (QEMU 7.2 refuses them under TCG:
 #    "vhost initialization failed: requires kvm"), which is measured and
 #    recorded as a `needs-kvm` note of the column.
-#  - QEMU 10.0 (probe-qemu-root.sh): the same, through tests/peers/run, under
-#    TCG, which its input and gpu front-ends accept.
+#  - The QEMU of a root (probe-qemu-root.sh): the same, through
+#    tests/peers/run, under TCG (QEMU 10.0's input and gpu accept it).
 #
 # Environment: BUILD (build directory, default build), PROBE_ONLY (run only
 # the peers whose name contains this text), DPDK_* (see tests/e2e/lib/dpdk.sh),
-# RUSTVMM_OUT, RUSTVMM_COMMIT, VHOST_USER_GPU (see probe-rustvmm.sh), QR_RELEASE
-# (see probe-qemu-root.sh).
+# RUSTVMM_OUT, RUSTVMM_COMMIT, VHOST_USER_GPU (see probe-rustvmm.sh), QR_RELEASES,
+# QR_PARALLEL (see probe-qemu-root.sh), RB_PEERS (see probe-roots.sh).
 set -uo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -57,6 +61,8 @@ probe=$build/vdpa-probe
 . "$root/tests/matrix/probe-rustvmm.sh"
 # shellcheck source=tests/matrix/probe-qemu-root.sh
 . "$root/tests/matrix/probe-qemu-root.sh"
+# shellcheck source=tests/matrix/probe-roots.sh
+. "$root/tests/matrix/probe-roots.sh"
 
 w=$(mktemp -d "${TMPDIR:-/tmp}/probe-all.XXXXXX")
 DPDK_WORKDIR=$w/dpdk
@@ -69,10 +75,9 @@ pids=()            # background processes this script started
 # shellcheck disable=SC2317  # invoked by the trap
 cleanup() {
     local pid f
-    rm -f "$w/vfs.run" "$w"/*.run
+    rm -f "$w"/*.run
     for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-    [[ -f $w/vfs.pid ]] && kill -KILL "$(cat "$w/vfs.pid")" 2>/dev/null
-    for f in "$w"/*.peerpid; do [[ -f $f ]] && kill -KILL "$(cat "$f")" 2>/dev/null; done
+    for f in "$w"/*.peerpid "$w"/*.vfspid; do [[ -f $f ]] && kill -KILL "$(cat "$f")" 2>/dev/null; done
     dpdk_stop_all
     wait 2>/dev/null
     rm -rf "$w"
@@ -150,6 +155,27 @@ for type in $vb_types; do
 done
 
 # ---- DPDK -----------------------------------------------------------------------------------
+# probe_dpdk NAME VERSION: net_vhost (back-end) and virtio-user (front-end) of
+# the dpdk-testpmd dpdk.sh runs (DPDK_TESTPMD), peers NAME-net_vhost and
+# NAME-virtio-user, columns dpdk-VERSION-{net_vhost:backend,virtio-user:frontend}.
+probe_dpdk() {
+    local name=$1 ver=$2
+    if dpdk_start_vhost_backend be "$w/$name-be.sock" 1 2>"$w/$name-be.err"; then
+        probe_backend "$name-net_vhost" net "dpdk-$ver-net_vhost:backend" "$w/$name-be.sock"
+        dpdk_stop be
+    else
+        peer_skip "$name-net_vhost" "net_vhost did not start: $(tail -n 2 "$w/$name-be.err" | tr '\n' ' ')"
+    fi
+    probe_listen_start "$name-virtio-user" net "dpdk-$ver-virtio-user:frontend" "$w/$name-fe.sock" 20000
+    if dpdk_start_virtio_user fe "$w/$name-fe.sock" 1 2>"$w/$name-fe.err"; then
+        dpdk_stop fe     # quit: the port stops, the connection closes
+        probe_listen_finish "$name-virtio-user" net "dpdk-$ver-virtio-user:frontend"
+    else
+        kill "$PROBE_PID" 2>/dev/null; wait "$PROBE_PID" 2>/dev/null
+        peer_skip "$name-virtio-user" "virtio-user did not start: $(tail -n 2 "$w/$name-fe.err" | tr '\n' ' ')"
+    fi
+}
+
 if wanted dpdk; then
     if ! dpdk_available 2>"$w/dpdk-avail.log"; then
         peer_skip "dpdk-net_vhost" "${_DPDK_UNAVAILABLE_REASON:-testpmd cannot start}"
@@ -162,76 +188,81 @@ if wanted dpdk; then
         if [[ -z $ver ]]; then
             peer_skip "dpdk" "cannot tell the DPDK version of $bin"
         else
-            if dpdk_start_vhost_backend be "$w/dpdk-be.sock" 1 2>"$w/dpdk-be.err"; then
-                probe_backend dpdk-net_vhost net "dpdk-$ver-net_vhost:backend" "$w/dpdk-be.sock"
-                dpdk_stop be
-            else
-                peer_skip "dpdk-net_vhost" "net_vhost did not start: $(tail -n 2 "$w/dpdk-be.err" | tr '\n' ' ')"
-            fi
-            probe_listen_start dpdk-virtio-user net "dpdk-$ver-virtio-user:frontend" "$w/dpdk-fe.sock" 20000
-            if dpdk_start_virtio_user fe "$w/dpdk-fe.sock" 1 2>"$w/dpdk-fe.err"; then
-                dpdk_stop fe     # quit: the port stops, the connection closes
-                probe_listen_finish dpdk-virtio-user net "dpdk-$ver-virtio-user:frontend"
-            else
-                kill "$PROBE_PID" 2>/dev/null; wait "$PROBE_PID" 2>/dev/null
-                peer_skip "dpdk-virtio-user" "virtio-user did not start: $(tail -n 2 "$w/dpdk-fe.err" | tr '\n' ' ')"
-            fi
+            probe_dpdk dpdk "$ver"
         fi
     fi
 fi
 
 # ---- qemu-storage-daemon ---------------------------------------------------------------------
+# probe_qsd NAME VERSION [RUN...]: `RUN qemu-storage-daemon` (RUN: nothing, or
+# tests/peers/run of a root) exporting a 64 MiB file.
+probe_qsd() {
+    local name=$1 ver=$2 pid
+    shift 2
+    truncate -s 64M "$w/$name.img"
+    "$@" qemu-storage-daemon --blockdev "driver=file,node-name=file0,filename=$w/$name.img" \
+        --export "type=vhost-user-blk,id=exp0,node-name=file0,addr.type=unix,addr.path=$w/$name.sock,writable=on" \
+        >"$w/$name.log" 2>&1 &
+    pid=$!; pids+=("$pid")
+    if wait_for 10 test -S "$w/$name.sock"; then
+        probe_backend "$name" blk "qemu-storage-daemon-$ver:backend" "$w/$name.sock"
+    else
+        peer_skip "$name" "did not start: $(tail -n 2 "$w/$name.log" | tr '\n' ' ')"
+    fi
+    stop_pid "$pid"
+}
+
 if wanted qemu-storage-daemon; then
     if ! command -v qemu-storage-daemon >/dev/null; then
         peer_skip "qemu-storage-daemon" "not installed"
     else
         ver=$(qemu-storage-daemon --version 2>/dev/null | major_minor)
-        truncate -s 64M "$w/qsd.img"
-        qemu-storage-daemon --blockdev "driver=file,node-name=file0,filename=$w/qsd.img" \
-            --export "type=vhost-user-blk,id=exp0,node-name=file0,addr.type=unix,addr.path=$w/qsd.sock,writable=on" \
-            >"$w/qsd.log" 2>&1 &
-        pid=$!; pids+=("$pid")
         if [[ -z $ver ]]; then
             peer_skip "qemu-storage-daemon" "cannot tell its version"
-        elif wait_for 10 test -S "$w/qsd.sock"; then
-            probe_backend qemu-storage-daemon blk "qemu-storage-daemon-$ver:backend" "$w/qsd.sock"
         else
-            peer_skip "qemu-storage-daemon" "did not start: $(tail -n 2 "$w/qsd.log" | tr '\n' ' ')"
+            probe_qsd qemu-storage-daemon "$ver"
         fi
-        stop_pid "$pid"
     fi
 fi
 
-# ---- virtiofsd (QEMU 7.2's C daemon: one connection per process) -----------------------------
+# ---- virtiofsd (QEMU's C daemon: one connection per process) ---------------------------------
+# probe_cvfsd NAME VERSION BIN [RUN...]: `RUN BIN`, restarted for each
+# connection the probe makes (it serves one front-end and exits).
+probe_cvfsd() {
+    local name=$1 ver=$2 bin=$3 pid
+    shift 3
+    mkdir -p "$w/$name.share"
+    touch "$w/$name.run"
+    (
+        while [[ -e $w/$name.run ]]; do
+            "$@" "$bin" --socket-path="$w/$name.sock" -o source="$w/$name.share" -o cache=none \
+                -o sandbox=chroot >>"$w/$name.log" 2>&1 &
+            echo $! >"$w/$name.vfspid"
+            wait $!
+        done
+    ) &
+    pid=$!; pids+=("$pid")
+    if wait_for 10 test -S "$w/$name.sock"; then
+        probe_backend "$name" fs "virtiofsd-$ver:backend" "$w/$name.sock"
+    else
+        peer_skip "$name" "did not start: $(tail -n 2 "$w/$name.log" | tr '\n' ' ')"
+    fi
+    rm -f "$w/$name.run"
+    kill -TERM "$(cat "$w/$name.vfspid" 2>/dev/null)" 2>/dev/null
+    stop_pid "$pid"
+}
+
 virtiofsd=${VIRTIOFSD:-/usr/lib/qemu/virtiofsd}
 if wanted virtiofsd; then
     if [[ ! -x $virtiofsd ]]; then
         peer_skip "virtiofsd" "$virtiofsd is not installed"
     else
         ver=$("$virtiofsd" --version 2>/dev/null | major_minor)
-        mkdir -p "$w/share"
-        touch "$w/vfs.run"
-        # It serves one front-end and exits: restarted for each connection
-        # the probe makes.
-        (
-            while [[ -e $w/vfs.run ]]; do
-                "$virtiofsd" --socket-path="$w/vfs.sock" -o source="$w/share" -o cache=none \
-                    -o sandbox=chroot >>"$w/vfs.log" 2>&1 &
-                echo $! >"$w/vfs.pid"
-                wait $!
-            done
-        ) &
-        pid=$!; pids+=("$pid")
         if [[ -z $ver ]]; then
             peer_skip "virtiofsd" "cannot tell its version"
-        elif wait_for 10 test -S "$w/vfs.sock"; then
-            probe_backend virtiofsd fs "virtiofsd-$ver:backend" "$w/vfs.sock"
         else
-            peer_skip "virtiofsd" "did not start: $(tail -n 2 "$w/vfs.log" | tr '\n' ' ')"
+            probe_cvfsd virtiofsd "$ver" "$virtiofsd"
         fi
-        rm -f "$w/vfs.run"
-        kill -TERM "$(cat "$w/vfs.pid" 2>/dev/null)" 2>/dev/null
-        stop_pid "$pid"
     fi
 fi
 
@@ -319,6 +350,9 @@ qr_probe_all
 # ---- back-ends started as one command line (probe-rustvmm.sh) -------------------------------
 rv_probe_all
 rv_probe_qemu_gpu
+
+# ---- the back-ends of the Debian roots (probe-roots.sh) -----------------------------------------
+rb_probe_all
 
 echo "probe-all: ${#measured[@]} columns measured${measured[*]:+ (${measured[*]})}, ${#skipped[@]} peers skipped${skipped[*]:+ (${skipped[*]})}"
 exit 0
