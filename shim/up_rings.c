@@ -198,10 +198,23 @@ void up_step_sync_pairs(struct vs_relay *r, const struct vs_owed *o, const struc
  * queue), so when the request at hand is a SET_VRING_ENABLE such a ring
  * does not hold the start (and is not sent). Anywhere else it does: the
  * early enables come before the layouts they wait for. */
+/* vhost-user: where VHOST_USER_F_PROTOCOL_FEATURES is not negotiated (not
+ * offered, or left out of the front-end's SET_FEATURES) a ring starts
+ * enabled and no SET_VRING_ENABLE comes. QEMU 5.2's vhost-user-blk leaves
+ * the bit out of SET_FEATURES though it was offered and though it uses
+ * protocol features (measured: 0x100000040, where QEMU 10.0 sends
+ * 0x140000244), and libvhost-user's vu_set_features_exec then enables
+ * every ring, as the shim does here. */
+static bool rings_start_enabled(const struct vs_relay *r)
+{
+    return !vu_has_bit(r->fe_limits.offered_features, VU_F_PROTOCOL_FEATURES) ||
+           !vu_has_bit(r->up->features, VU_F_PROTOCOL_FEATURES);
+}
+
 static bool ready_to_start(const struct vs_relay *r, uint32_t request)
 {
     const struct vs_up *up = r->up;
-    bool legacy_enable = !vu_has_bit(r->fe_limits.offered_features, VU_F_PROTOCOL_FEATURES);
+    bool legacy_enable = rings_start_enabled(r);
     bool at_enable = request == VU_REQ_SET_VRING_ENABLE;
     unsigned enabled = 0;
 
@@ -289,7 +302,7 @@ static void start_device(struct vs_relay *r, uint32_t ack_request)
 {
     struct vs_up *up = r->up;
     bool replay = up->ever_started;
-    bool legacy_enable = !vu_has_bit(r->fe_limits.offered_features, VU_F_PROTOCOL_FEATURES);
+    bool legacy_enable = rings_start_enabled(r);
 
     if (replay)
         replay_setup(r);
@@ -393,9 +406,24 @@ void up_h_set_vring_layout(struct vs_relay *r, struct up_req *q)
  * forwarded now, kept for replay. */
 void up_h_set_vring_fd(struct vs_relay *r, struct up_req *q)
 {
+    uint32_t request = q->m->hdr.request;
+    bool was_configured = ring_configured(q->ring);
+
     if (vs_ring_note(q->ring, q->m) < 0) {
         vu_msg_close_fds(q->m);
         up_fail_session(r, "cannot keep a copy of a ring's fd (the open-file limit)");
+        return;
+    }
+    if (r->up->state == UP_RUNNING && rings_start_enabled(r) && !was_configured &&
+        ring_configured(q->ring) && !q->ring->enabled) {
+        /* A ring that starts enabled, set up while the device runs: QEMU
+         * sets its rings up one after the other, and the first one
+         * completed the device. The vdpa-user back-end hears the enable. */
+        vs_send_internal(r, q->m, UP_STEP_CHECK_ACK, 0, NULL);
+        q->ring->enabled = true;
+        vs_send_state(r, VU_REQ_SET_VRING_ENABLE, (uint32_t)(q->ring - r->up->rings), 1,
+                      UP_STEP_ACK_FRONTEND, q->ack_fe ? request : 0,
+                      "the ring starts enabled (F_PROTOCOL_FEATURES not negotiated)");
         return;
     }
     up_forward_then_maybe_start(r, q->m, q->ack_fe);

@@ -687,6 +687,66 @@ static void up_mq_without_backend_ctrl_refused(void **state)
     assert_true(quiet_for(t->s.be, 200)); /* the back-end never saw them */
 }
 
+/* Ring i's layout as QEMU sends it (NUM, BASE, ADDR; no reply asked). */
+static void send_layout(struct up_test *t, uint32_t i)
+{
+    struct vu_vring_addr addr = { .index = i, .desc_user_addr = 0x7f0000001000 + i * 0x1000 };
+    struct vu_msg m;
+
+    assert_int_equal(send_state_req(t->s.fe, VU_REQ_SET_VRING_NUM, 0, i, 256), 0);
+    assert_int_equal(send_state_req(t->s.fe, VU_REQ_SET_VRING_BASE, 0, i, 0), 0);
+    vu_msg_init(&m, VU_REQ_SET_VRING_ADDR, 0);
+    vu_msg_set_addr(&m, &addr);
+    assert_int_equal(vu_send_blocking(t->s.fe, &m), 0);
+}
+
+/* QEMU 5.2's vhost-user-blk leaves F_PROTOCOL_FEATURES out of SET_FEATURES
+ * (offered, and it uses protocol features) and never sends
+ * SET_VRING_ENABLE: its rings start enabled (vhost-user). The first ring's
+ * kick completes the device; a ring set up later is enabled at its kick. */
+static void up_rings_start_enabled_without_pf(void **state)
+{
+    struct up_test *t = *state;
+    const uint64_t features = FEATURES & ~VU_BIT(VU_F_PROTOCOL_FEATURES);
+    const uint32_t live[] = { VU_REQ_SET_VRING_NUM, VU_REQ_SET_VRING_BASE, VU_REQ_SET_VRING_ADDR };
+    int memfd = memfd_with("guest");
+    int kick[2] = { eventfd(0, EFD_CLOEXEC), eventfd(0, EFD_CLOEXEC) };
+    struct vu_msg m;
+
+    negotiate(t, 1, 2);
+    assert_int_equal(send_u64_req(t->s.fe, VU_REQ_SET_FEATURES, 0, features, -1), 0);
+    be_ack(t, VU_REQ_SET_FEATURES, &m);
+    assert_int_equal(m.payload.u64, features);
+    be_status(t, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
+    be_answer(t, VU_REQ_GET_STATUS, 0x0b);
+    set_mem_table(t, memfd);
+    send_layout(t, 0);
+    assert_int_equal(send_u64_req(t->s.fe, VU_REQ_SET_VRING_KICK, 0, 0, kick[0]), 0);
+    be_ack(t, VU_REQ_SET_VRING_KICK, &m);
+    vu_msg_close_fds(&m);
+    be_expect_ring(t, 0, 0, true, false); /* enabled with no SET_VRING_ENABLE */
+    be_status(t, 0x0f);
+    be_answer(t, VU_REQ_GET_STATUS, 0x0f);
+    /* ring 1 while the device runs: each layout change is applied
+     * suspended, then its kick enables it */
+    send_layout(t, 1);
+    for (size_t k = 0; k < sizeof(live) / sizeof(live[0]); k++) {
+        be_answer(t, VU_REQ_VDPA_SUSPEND, 0); /* always answered */
+        be_ack(t, live[k], &m);
+        be_answer(t, VU_REQ_VDPA_RESUME, 0);
+    }
+    assert_int_equal(send_u64_req(t->s.fe, VU_REQ_SET_VRING_KICK, NEED, 1, kick[1]), 0);
+    be_ack(t, VU_REQ_SET_VRING_KICK, &m);
+    vu_msg_close_fds(&m);
+    be_ack(t, VU_REQ_SET_VRING_ENABLE, &m);
+    assert_int_equal(m.payload.state.index, 1);
+    assert_int_equal(m.payload.state.num, 1);
+    fe_expect_ack(t, VU_REQ_SET_VRING_KICK, 0);
+    close(memfd);
+    close(kick[0]);
+    close(kick[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -706,6 +766,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(up_mq_pairs_set_refused_ends_session, up_setup,
                                         up_teardown),
         cmocka_unit_test_setup_teardown(up_mq_without_backend_ctrl_refused, up_setup, up_teardown),
+        cmocka_unit_test_setup_teardown(up_rings_start_enabled_without_pf, up_setup, up_teardown),
     };
 
     if (getenv("TEST_FILTER")) /* one test by name (cmocka's pattern) */

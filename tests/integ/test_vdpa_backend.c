@@ -459,10 +459,10 @@ static void test_status_machine(void **state)
     /* Ring layout only between FEATURES_OK and DRIVER_OK. */
     assert_int_equal(ack_u64(c, VU_REQ_SET_FEATURES, features, -1), 0);
     assert_int_equal(set_status(c, 0x0B), 0);
-    assert_int_not_equal(ack_state(c, VU_REQ_SET_VRING_NUM, 0, 0), 0);   /* 0 */
-    assert_int_not_equal(ack_state(c, VU_REQ_SET_VRING_NUM, 0, 48), 0);  /* not 2^n */
-    assert_int_not_equal(ack_state(c, VU_REQ_SET_VRING_NUM, 0, 512), 0); /* > max 256 */
-    assert_int_not_equal(ack_state(c, VU_REQ_SET_VRING_NUM, 2, 64), 0);  /* no ring 2 */
+    assert_int_not_equal(ack_state(c, VU_REQ_SET_VRING_NUM, 0, 0), 0);    /* 0 */
+    assert_int_not_equal(ack_state(c, VU_REQ_SET_VRING_NUM, 0, 48), 0);   /* not 2^n */
+    assert_int_not_equal(ack_state(c, VU_REQ_SET_VRING_NUM, 0, 2048), 0); /* > max 1024 */
+    assert_int_not_equal(ack_state(c, VU_REQ_SET_VRING_NUM, 2, 64), 0);   /* no ring 2 */
     assert_int_not_equal(ack_state(c, VU_REQ_SET_VRING_BASE, 0, 0x10000), 0);
     assert_int_not_equal(ack_state(c, VU_REQ_SET_VRING_ENABLE, 0, 2), 0);
     assert_int_equal(ack_state(c, VU_REQ_SET_VRING_NUM, 0, 64), 0);
