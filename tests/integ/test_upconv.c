@@ -687,19 +687,6 @@ static void up_mq_without_backend_ctrl_refused(void **state)
     assert_true(quiet_for(t->s.be, 200)); /* the back-end never saw them */
 }
 
-/* Ring i's layout as QEMU sends it (NUM, BASE, ADDR; no reply asked). */
-static void send_layout(struct up_test *t, uint32_t i)
-{
-    struct vu_vring_addr addr = { .index = i, .desc_user_addr = 0x7f0000001000 + i * 0x1000 };
-    struct vu_msg m;
-
-    assert_int_equal(send_state_req(t->s.fe, VU_REQ_SET_VRING_NUM, 0, i, 256), 0);
-    assert_int_equal(send_state_req(t->s.fe, VU_REQ_SET_VRING_BASE, 0, i, 0), 0);
-    vu_msg_init(&m, VU_REQ_SET_VRING_ADDR, 0);
-    vu_msg_set_addr(&m, &addr);
-    assert_int_equal(vu_send_blocking(t->s.fe, &m), 0);
-}
-
 /* QEMU 5.2's vhost-user-blk leaves F_PROTOCOL_FEATURES out of SET_FEATURES
  * (offered, and it uses protocol features) and never sends
  * SET_VRING_ENABLE: its rings start enabled (vhost-user). The first ring's

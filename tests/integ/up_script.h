@@ -212,9 +212,8 @@ static inline void set_mem_table(struct up_test *t, int memfd)
     fe_expect_ack(t, VU_REQ_SET_MEM_TABLE, 0);
 }
 
-/* Configures ring i as QEMU does: NUM, BASE, ADDR (kept by the shim), KICK
- * and CALL (forwarded at once). */
-static inline void configure_ring(struct up_test *t, uint32_t i, int kick, int call)
+/* Ring i's layout as QEMU sends it (NUM, BASE, ADDR; no reply asked). */
+static inline void send_layout(struct up_test *t, uint32_t i)
 {
     struct vu_vring_addr addr = { .index = i, .desc_user_addr = 0x7f0000001000 + i * 0x1000 };
     struct vu_msg m;
@@ -224,6 +223,15 @@ static inline void configure_ring(struct up_test *t, uint32_t i, int kick, int c
     vu_msg_init(&m, VU_REQ_SET_VRING_ADDR, 0);
     vu_msg_set_addr(&m, &addr);
     assert_int_equal(vu_send_blocking(t->s.fe, &m), 0);
+}
+
+/* Configures ring i as QEMU does: NUM, BASE, ADDR (kept by the shim), KICK
+ * and CALL (forwarded at once). */
+static inline void configure_ring(struct up_test *t, uint32_t i, int kick, int call)
+{
+    struct vu_msg m;
+
+    send_layout(t, i);
     assert_int_equal(send_u64_req(t->s.fe, VU_REQ_SET_VRING_KICK, 0, i, kick), 0);
     be_ack(t, VU_REQ_SET_VRING_KICK, &m);
     assert_int_equal(m.payload.u64, i);
