@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # build-root.sh [--check] [RELEASE...] - `make peer-roots`: the Debian root
 # environments the version tests run peers in (docs/peers.md, "Debian root
-# environments"): for each RELEASE (default PEER_ROOTS_RELEASES, else trixie)
+# environments"): for each RELEASE (default PEER_ROOTS_RELEASES, else trixie bullseye)
 # a root made once with `debootstrap --variant=minbase RELEASE` from the
 # Debian mirror apt is configured with, then its packages of
 # tests/peers/roots.list installed with `apt-get install --no-install-recommends`,
@@ -29,7 +29,7 @@ heartbeat_s=15
 check_only=0
 [[ ${1:-} == --check ]] && { check_only=1; shift; }
 releases=("$@")
-(( ${#releases[@]} )) || read -r -a releases <<< "${PEER_ROOTS_RELEASES:-trixie}"
+(( ${#releases[@]} )) || read -r -a releases <<< "${PEER_ROOTS_RELEASES:-trixie bullseye}"
 
 say() { echo "peer-roots: $*"; }
 size_of() { du -xsh "$1" 2>/dev/null | cut -f1; }
