@@ -275,17 +275,46 @@ peers:
 
 # ---- Debian root environments (issue 18) ---------------------------------------
 # make peer-roots: a Debian root per release of PEER_ROOTS_RELEASES (default
-# trixie: QEMU 10.0, its vhost-user-gpu back-end, qemu-storage-daemon), made
+# trixie: QEMU 10.0, DPDK 24.11, qemu-storage-daemon, vhost-user-gpu, the Rust
+# virtiofsd; and bullseye: QEMU 5.2, DPDK 20.11, their daemons), made
 # once with debootstrap + apt-get (tests/peers/roots.list) in PEER_ROOTS_DIR
 # (default /var/cache/vdpa-shim/peers/RELEASE, outside the clone) and reused
 # while its package list is unchanged; tests/peers/run runs a program in one.
 # Called by make deps. docs/peers.md, "Debian root environments".
-PEER_ROOTS_RELEASES ?= trixie
+PEER_ROOTS_RELEASES ?= trixie bullseye
 PEER_ROOTS_DIR ?=
 .PHONY: peer-roots
 peer-roots:
 	@PEER_ROOTS_DIR="$(PEER_ROOTS_DIR)" tests/peers/build-root.sh $(PEER_ROOTS_RELEASES)
 # ---- end of the Debian root environments ------------------------------------------
+
+# ---- The version grid (issue 18) -----------------------------------------------
+# make interop: the DPDK net version grid (tests/interop/net_grid.sh, one cell
+# at a time: DPDK 20.11 / 22.11 / 24.11 virtio-user x net_vhost through
+# pass-through and the up+down chain, down- and up-conversion with the
+# reference peers), its CELL lines in $(BUILD)/interop/net.txt, then
+# docs/interop.md from them (tests/interop/report.py); fails if a cell FAILs.
+# It first makes the roots of INTEROP_ROOTS (make peer-roots: nothing done
+# while they are up to date; INTEROP_ROOTS= skips that); a root that cannot
+# be made is not an error here: its cells are SKIPs with the reason.
+# INTEROP_GUESTS=1 (the default) adds the guest grid (tests/interop/guest_grid.sh:
+# QEMU 5.2 / 7.2 / 10.0 and guest kernels 5.10 / 6.1 / 6.12 with net, blk and
+# fs back-ends of each generation; about 50 guest boots, 20-30 minutes here).
+INTEROP_ROOTS ?= trixie bullseye
+INTEROP_GUESTS ?= 1
+.PHONY: interop
+interop: $(BUILD)/vdpa-shim $(PEER_PROGS)
+	@mkdir -p $(BUILD)/interop
+	@[ -z "$(strip $(INTEROP_ROOTS))" ] || PEER_ROOTS_DIR="$(PEER_ROOTS_DIR)" \
+		tests/peers/build-root.sh $(INTEROP_ROOTS) || echo "interop: a root could not be made: its cells skip"
+	@rc=0; BUILD=$(BUILD) tests/interop/net_grid.sh --results $(BUILD)/interop/net.txt || rc=$$?; \
+		if [ "$(INTEROP_GUESTS)" = 1 ]; then \
+			BUILD=$(BUILD) tests/interop/guest_grid.sh > $(BUILD)/interop/guests.txt || rc=1; \
+			cat $(BUILD)/interop/guests.txt; \
+		else : > $(BUILD)/interop/guests.txt; fi; \
+		python3 tests/interop/report.py -o docs/interop.md $(BUILD)/interop/net.txt $(BUILD)/interop/guests.txt && \
+		echo "interop: wrote docs/interop.md" && exit $$rc
+# ---- end of the version grid ------------------------------------------------------
 
 clean:
 	rm -rf build build-san build-clang build-fuzz

@@ -19,13 +19,8 @@ cleanup() {
 trap cleanup EXIT
 
 guest_prepare
-command -v qemu-storage-daemon >/dev/null || skip "qemu-storage-daemon is not installed"
-truncate -s 64M "$w/disk.img"
-qemu-storage-daemon --blockdev "driver=file,node-name=file0,filename=$w/disk.img" \
-    --export "type=vhost-user-blk,id=exp0,node-name=file0,addr.type=unix,addr.path=$w/be.sock,writable=on" \
-    >"$w/qsd.log" 2>&1 &
-QSD_PID=$!
-wait_for 10 test -S "$w/be.sock" || skip "qemu-storage-daemon did not start: $(tail -n 3 "$w/qsd.log")"
+guest_qsd "$w" # GUEST_QSD_RELEASE: the host's or a Debian root's
+QSD_PID=$GUEST_QSD_PID
 "$SHIM_BIN" --device "type=blk,id=down0,frontend=$w/mid.sock,backend=$w/be.sock,check=$E2E_ROOT/compat-matrix" \
     --trace "$w/trace-down.txt" 2>"$w/shim-down.log" &
 DOWN_PID=$!

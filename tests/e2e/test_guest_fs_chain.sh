@@ -19,16 +19,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-virtiofsd=/usr/lib/qemu/virtiofsd
 guest_prepare
-[[ -x $virtiofsd ]] || skip "$virtiofsd is not installed (qemu-system-common)"
-mkdir "$w/share"
 nonce=$RANDOM
-echo "host-file nonce=$nonce" > "$w/share/host.txt"
-"$virtiofsd" --socket-path="$w/be.sock" -o source="$w/share" -o cache=none -o sandbox=chroot \
-    >"$w/virtiofsd.log" 2>&1 &
-VFS_PID=$!
-wait_for 10 test -S "$w/be.sock" || skip "virtiofsd did not start: $(tail -n 3 "$w/virtiofsd.log")"
+guest_virtiofsd "$w" "$nonce" # GUEST_VIRTIOFSD_RELEASE: the host's or a Debian root's
+VFS_PID=$GUEST_VFS_PID
 "$SHIM_BIN" --device "type=fs,id=down0,frontend=$w/mid.sock,backend=$w/be.sock,tag=share0,check=$E2E_ROOT/compat-matrix" \
     --trace "$w/trace-down.txt" 2>"$w/shim-down.log" &
 DOWN_PID=$!

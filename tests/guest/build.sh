@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # build.sh OUT - builds the test guest into OUT (make guest: $(BUILD)/guest)
-# from Debian packages only, in one of three flavours (GUEST_FLAVOUR):
+# from Debian packages only, in one of four flavours (GUEST_FLAVOUR):
 #   cloud (default)  the Debian 12 cloud kernel (linux-image-cloud-amd64):
 #                    virtio net, blk, fs, console, rng, scsi, vsock, input
 #   full             the Debian 12 generic kernel (linux-image-amd64): the
@@ -16,6 +16,10 @@
 #                    flavour's drivers plus virtio_snd (CONFIG_SND_VIRTIO,
 #                    which no Debian 12 kernel has) and virtio_gpu; its
 #                    modules are .ko.xz, unpacked (xz -d) into the initramfs
+#   bullseye         the Debian 11 generic kernel (linux-image-amd64, 5.10)
+#                    and this host's busybox-static (Debian 11's 1.30 has no dd oflag=direct), the kernel downloaded inside the
+#                    Debian 11 root as trixie's are: the cloud flavour's
+#                    drivers (issue 18: three generations of guest kernels)
 # Every package is downloaded with apt-get download and unpacked with
 # dpkg-deb -x: nothing is installed on this host.
 #   OUT/vmlinuz      the kernel
@@ -29,12 +33,12 @@
 #                    kernel's version and their recipe (OUT/oot/stamp)
 # Exit 0 built or up to date, 77 the packages cannot be downloaded here (the
 # reason is in OUT/unavailable and on stdout), 1 any other failure.
-# Environment: GUEST_FLAVOUR (cloud, full or trixie), GUEST_KERNEL_PKG (default
+# Environment: GUEST_FLAVOUR (cloud, full, trixie or bullseye), GUEST_KERNEL_PKG (default
 # linux-image-cloud-amd64 or linux-image-amd64, a metapackage whose Depends
 # names the real image), GUEST_CC (default cc; the static helpers),
 # GUEST_KMOD_CC (default gcc-12 where installed, else gcc: the out-of-tree
 # drivers, with the compiler the kernel was built with), GUEST_APT_MAX_AGE_S
-# (trixie: package lists older than this are fetched again; 86400).
+# (trixie, bullseye: package lists older than this are fetched again; 86400).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 out=${1:?usage: build.sh OUT}
@@ -46,11 +50,18 @@ trap 'rm -rf "$out/pkg" "$out/kbuild"' EXIT
 flavour=${GUEST_FLAVOUR:-cloud}
 cc=${GUEST_CC:-cc}
 # The drivers the scenarios use; their dependencies come from modules.dep.
+# ext4: the blk scenario's file system (built into the cloud kernels, a
+# module of the generic ones: trixie, bullseye). crc32c_generic: their ext4
+# asks the crypto API for crc32c at mount ("Cannot load crc32c driver"), a
+# dependency modules.dep does not list; where a kernel has no such module
+# (soft_modules) it is said and skipped.
 modules=(virtio_pci virtio_net virtio_blk virtiofs virtio_console virtio_rng
-         virtio_scsi sd_mod vmw_vsock_virtio_transport virtio_input evdev)
+         virtio_scsi sd_mod vmw_vsock_virtio_transport virtio_input evdev ext4
+         crc32c_generic)
+soft_modules=" crc32c_generic "
 # Per flavour: the metapackage, more drivers, and the source files (in
 # linux-source-X.Y) of drivers the kernel lacks, built out of tree.
-oot_sources=() root_rel=""
+oot_sources=() root_rel="" busybox_from_host=0
 case $flavour in
     cloud) meta=${GUEST_KERNEL_PKG:-linux-image-cloud-amd64};;
     full)  meta=${GUEST_KERNEL_PKG:-linux-image-amd64}
@@ -58,7 +69,10 @@ case $flavour in
            oot_sources=(drivers/gpio/gpio-virtio.c drivers/i2c/busses/i2c-virtio.c);;
     trixie) meta=${GUEST_KERNEL_PKG:-linux-image-amd64} root_rel=trixie
            modules+=(virtio_snd virtio_gpu);;
-    *)     echo "guest: unknown GUEST_FLAVOUR=$flavour (cloud, full or trixie)" >&2; exit 1;;
+    # Debian 11's busybox-static (1.30) has no dd oflag=direct, which the blk
+    # scenario writes with: the host's serves (the flavour is its kernel).
+    bullseye) meta=${GUEST_KERNEL_PKG:-linux-image-amd64} root_rel=bullseye busybox_from_host=1;;
+    *)     echo "guest: unknown GUEST_FLAVOUR=$flavour (cloud, full, trixie or bullseye)" >&2; exit 1;;
 esac
 
 say() { echo "guest: $*"; }
@@ -141,7 +155,12 @@ elif ! kernel_pkg >/dev/null && (( EUID == 0 )); then
     apt-get update -qq >"$out/update.log" 2>&1 || true
 fi
 kpkg=$(kernel_pkg) || unavailable "apt-cache knows no $meta, even after apt-get update (no Debian mirror, or no such package): $(tail -n 1 "$out/update.log" 2>/dev/null)"
-kver=$(candidate "$kpkg"); bver=$(candidate busybox-static)
+kver=$(candidate "$kpkg")
+if (( busybox_from_host )); then
+    bver=$(apt-cache policy busybox-static 2>/dev/null | awk '/Candidate:/ { print $2 }')
+else
+    bver=$(candidate busybox-static)
+fi
 [[ -n $kver && $kver != "(none)" && -n $bver && $bver != "(none)" ]] ||
     unavailable "no candidate version for $kpkg or busybox-static (apt-get update needed?)"
 src_hash=$(cat "$here/build.sh" "$here/init" "$here"/*.c "$here"/scenarios/*.sh | sha256sum | cut -c1-16)
@@ -168,7 +187,8 @@ if [[ -f $out/stamp && $(cat "$out/stamp") == "$key" && -f $out/vmlinuz && -f $o
 fi
 rm -f "$out/stamp" "$out/unavailable"
 
-get=("$kpkg=$kver" "busybox-static=$bver")
+get=("$kpkg=$kver")
+(( busybox_from_host )) || get+=("busybox-static=$bver")
 (( oot_ok )) || for p in "${oot_pkgs[@]}"; do get+=("$p=$kver"); done
 say "downloading ${get[*]} (apt-get download)"
 rm -rf "$out/debs"
@@ -176,6 +196,10 @@ mkdir -p "$out/debs"
 t0=$SECONDS
 if ! (cd "$out/debs" && apt_in apt-get download -q "${get[@]}") >"$out/download.log" 2>&1; then
     unavailable "apt-get download ${get[*]} failed: $(grep -E '^(E|Err):' "$out/download.log" | head -n 2 | tr '\n' ' ')"
+fi
+if (( busybox_from_host )) &&
+    ! (cd "$out/debs" && apt-get download -q "busybox-static=$bver") >>"$out/download.log" 2>&1; then
+    unavailable "apt-get download busybox-static=$bver (this host's) failed: $(grep -E '^(E|Err):' "$out/download.log" | head -n 2 | tr '\n' ' ')"
 fi
 say "downloaded $(du -sm "$out/debs" | cut -f1) MiB in $((SECONDS - t0)) s"
 deb_of() { echo "$out/debs/${1}_${2//:/%3a}_"*.deb; }   # NAME VERSION: the .deb (amd64 or all)
@@ -217,6 +241,7 @@ for m in "${modules[@]}"; do
                               if (b == n) { print $1; exit } }' "$kdir/modules.dep")
     if [[ -z $p ]]; then
         grep -q "/${m//_/[-_]}\.ko" "$kdir/modules.builtin" && { say "$m is built in"; continue; }
+        [[ $soft_modules == *" $m "* ]] && { say "$m is not in $krel: left out"; continue; }
         echo "guest: $m is neither a module nor built in $krel" >&2; exit 1
     fi
     add_module "$p"

@@ -70,6 +70,8 @@ guest_prepare() {
     elif (( rc != 0 )); then
         fail "make guest failed: $(tail -n 5 "$GUEST_DIR.build.log")"
     fi
+    # GUEST_QEMU_RELEASE from the environment: that root's QEMU, or a skip
+    [[ -z $GUEST_QEMU_RELEASE ]] || guest_qemu_root_prepare "$GUEST_QEMU_RELEASE"
     [[ -n $GUEST_ACCEL ]] || _guest_pick_accel
     [[ $GUEST_ACCEL == kvm || $GUEST_ACCEL == tcg ]] ||
         skip "neither KVM nor TCG boots the test guest here: $GUEST_ACCEL"
@@ -535,11 +537,22 @@ guest_lifecycle_idle() {
 
 # guest_qsd W: qemu-storage-daemon exporting W/disk.img (64 MiB, made here)
 # as vhost-user-blk on W/be.sock; skips the test when it is missing.
+# GUEST_QSD_RELEASE: empty, the host's (7.2); a release (trixie: 10.0), the
+# one of that Debian root (tests/peers/run, W bound), or a skip when the
+# root is not built.
+GUEST_QSD_RELEASE=${GUEST_QSD_RELEASE:-}
 GUEST_QSD_PID=""
 guest_qsd() {
-    command -v qemu-storage-daemon >/dev/null || skip "qemu-storage-daemon is not installed"
+    local qsd=(qemu-storage-daemon) why
+    if [[ -n $GUEST_QSD_RELEASE ]]; then
+        why=$(peer_root_ready "$GUEST_QSD_RELEASE") || skip "$why"
+        qsd=(env "PEER_BIND=$1" "$E2E_ROOT/tests/peers/run" "$GUEST_QSD_RELEASE" qemu-storage-daemon)
+        echo "back-end: qemu-storage-daemon of the Debian $GUEST_QSD_RELEASE root: $("${qsd[@]}" --version | sed -n 1p)"
+    else
+        command -v qemu-storage-daemon >/dev/null || skip "qemu-storage-daemon is not installed"
+    fi
     truncate -s 64M "$1/disk.img"
-    qemu-storage-daemon --blockdev "driver=file,node-name=file0,filename=$1/disk.img" \
+    "${qsd[@]}" --blockdev "driver=file,node-name=file0,filename=$1/disk.img" \
         --export "type=vhost-user-blk,id=exp0,node-name=file0,addr.type=unix,addr.path=$1/be.sock,writable=on" \
         >"$1/qsd.log" 2>&1 &
     GUEST_QSD_PID=$!
@@ -549,14 +562,25 @@ guest_qsd_stop() { _guest_kill_pid "$GUEST_QSD_PID"; GUEST_QSD_PID=""; }
 
 # guest_virtiofsd W NONCE: QEMU 7.2's C virtiofsd sharing W/share (made here,
 # with host.txt saying "host-file nonce=NONCE") on W/be.sock; skips the test
-# when it is missing.
+# when it is missing. GUEST_VIRTIOFSD_RELEASE: empty, the host's; a release
+# (bullseye: QEMU 5.2's C virtiofsd), the one of that Debian root, W bound.
 GUEST_VIRTIOFSD=${GUEST_VIRTIOFSD:-/usr/lib/qemu/virtiofsd}
+GUEST_VIRTIOFSD_RELEASE=${GUEST_VIRTIOFSD_RELEASE:-}
 GUEST_VFS_PID=""
 guest_virtiofsd() {
-    [[ -x $GUEST_VIRTIOFSD ]] || skip "$GUEST_VIRTIOFSD is not installed (qemu-system-common)"
+    local vfs=("$GUEST_VIRTIOFSD") why
+    if [[ -n $GUEST_VIRTIOFSD_RELEASE ]]; then
+        why=$(peer_root_ready "$GUEST_VIRTIOFSD_RELEASE") || skip "$why"
+        [[ -x $(peer_root_dir "$GUEST_VIRTIOFSD_RELEASE")$GUEST_VIRTIOFSD ]] ||
+            skip "the Debian $GUEST_VIRTIOFSD_RELEASE root has no $GUEST_VIRTIOFSD"
+        vfs=(env "PEER_BIND=$1" "$E2E_ROOT/tests/peers/run" "$GUEST_VIRTIOFSD_RELEASE" "$GUEST_VIRTIOFSD")
+        echo "back-end: the C virtiofsd of the Debian $GUEST_VIRTIOFSD_RELEASE root"
+    else
+        [[ -x $GUEST_VIRTIOFSD ]] || skip "$GUEST_VIRTIOFSD is not installed (qemu-system-common)"
+    fi
     mkdir -p "$1/share"
     echo "host-file nonce=$2" > "$1/share/host.txt"
-    "$GUEST_VIRTIOFSD" --socket-path="$1/be.sock" -o source="$1/share" -o cache=none -o sandbox=chroot \
+    "${vfs[@]}" --socket-path="$1/be.sock" -o source="$1/share" -o cache=none -o sandbox=chroot \
         >"$1/virtiofsd.log" 2>&1 &
     GUEST_VFS_PID=$!
     wait_for 10 test -S "$1/be.sock" || skip "virtiofsd did not start: $(tail -n 3 "$1/virtiofsd.log")"
