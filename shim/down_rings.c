@@ -77,9 +77,8 @@ static void start_backend_ring(struct vs_relay *r, uint32_t i)
      * queue when made to look at it (device.rs: process_event takes no
      * buffer while EVENT_IDX says there are some). Both orders are valid
      * vhost-user: a ring runs once it is started and enabled. */
-    if (peer_fd_drain(g->kick_fd, &held) == 0 && held > 0 &&
-        !vs_device_type_event_ring(r->cfg.type, i))
-        dr->kick_held = true;
+    dr->kick_held = peer_fd_drain(g->kick_fd, &held) == 0 && held > 0 &&
+                    !vs_device_type_event_ring(r->cfg.type, i);
     vs_send_state(r, VU_REQ_SET_VRING_NUM, i, g->num, DOWN_STEP_CHECK, 0, NULL);
     vs_send_state(r, VU_REQ_SET_VRING_BASE, i, g->base, DOWN_STEP_CHECK, 0, NULL);
     vu_msg_init(&m, VU_REQ_SET_VRING_ADDR, 0);

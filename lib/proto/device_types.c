@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <limits.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -55,7 +56,7 @@ bool vs_device_type_event_ring(const struct vs_device_type *t, uint32_t ring)
 {
     if (t->even_rings_receive && ring % 2 == 0)
         return true;
-    return ring < 32 && (t->event_rings >> ring & 1u);
+    return ring < sizeof(t->event_rings) * CHAR_BIT && (t->event_rings >> ring & 1u);
 }
 
 const char *vs_device_type_names(void)
