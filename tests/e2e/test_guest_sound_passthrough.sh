@@ -14,6 +14,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib/common.sh"
 . "$here/../guest/lib.sh"
 . "$here/../guest/lib_sound.sh"
+sound_retry_once "${BASH_SOURCE[0]}"
 w=$(mktemp -d /tmp/vdpa-shim-guest-sound-passthrough.XXXXXX)
 trap 'sound_cleanup "$w"' EXIT
 

@@ -93,6 +93,28 @@ sound_config() {
     echo $(( 16#${data:off+6:2}${data:off+4:2}${data:off+2:2}${data:off:2} ))
 }
 
+# sound_retry_once TEST: runs TEST (the calling test script) once more in
+# a child, fresh back-end, shim and guest, when its first run failed with
+# virtio_snd's first control request never answered: vhost-device-sound can
+# spin on its event queue (docs/peers.md: EVENT_IDX and a process_event that
+# takes no buffer), and its worker then answers nothing, the driver's
+# rebind included; measured in pass-through too. Loud (a NOTE line), once;
+# any other failure, and a second one, fail the test. Call it first.
+sound_retry_once() {
+    [[ -z ${SOUND_ATTEMPT:-} ]] || return 0
+    local out rc=0
+    out=$(SOUND_ATTEMPT=1 bash "$1" 2>&1) || rc=$?
+    if (( rc != 0 && rc != 77 )) && grep -q 'virtio_snd virtio0: control message (0x00000100) timeout' <<< "$out"; then
+        printf '%s\n' "$out" | tail -n 12
+        echo "NOTE: first attempt failed: virtio_snd's first control request was never answered (vhost-device-sound's event-queue spin, docs/peers.md); once more with a fresh back-end, shim and guest"
+        rc=0
+        SOUND_ATTEMPT=2 bash "$1" || rc=$?
+        exit "$rc"
+    fi
+    printf '%s\n' "$out"
+    exit "$rc"
+}
+
 # sound_guest W NAME: the sound scenario on vhost-user-snd-pci; the card must
 # be virtio-snd's, and its substreams as many as the back-end's streams
 # (SOUND_PLAYBACK playback, SOUND_CAPTURE capture).
