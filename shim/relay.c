@@ -299,6 +299,7 @@ static void handle_be_msg(struct vs_conn *c, struct vu_msg *m)
     }
     if (!vs_session_admit_fds(r, c, VU_CHAN_FRONTEND, NULL, m))
         return;
+    vs_check_reply(r, o.p.request, m);            /* before a reply is rewritten */
     emulated = vs_session_emulated_ack(r, &o, m); /* a barrier's reply: an ack now */
     /* the front-end's own requests: the shim's probing (a config size the
      * back-end may not know) is not the back-end's conformance */

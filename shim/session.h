@@ -304,6 +304,9 @@ void vs_check_free(struct vs_relay *r);
 void vs_check_request(struct vs_relay *r, enum vu_channel ch, const struct vu_msg *m);
 /* The back-end refused a front-end request (failed ack or empty reply). */
 void vs_check_refusal(struct vs_relay *r, uint32_t request);
+/* A back-end reply to `request` (the front-end's or the shim's), as the
+ * back-end sent it: its offers identify its measured column. */
+void vs_check_reply(struct vs_relay *r, uint32_t request, const struct vu_msg *m);
 /* The session ended: required requests a front-end that started the device
  * never sent. */
 void vs_check_session_end(struct vs_relay *r);

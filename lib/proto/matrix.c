@@ -260,11 +260,58 @@ static int split(char *line, char **field, int max)
     return n;
 }
 
+/* A `msg` record of a spec column into m. 0, or -EINVAL with the reason. */
+static int load_spec_msg(struct vs_matrix *m, char **fld, int n, char *why, size_t whylen)
+{
+    int role = -1, row = -1;
+    enum vu_channel ch = VU_CHAN_FRONTEND;
+    enum vs_mx_value v = VS_MX_NONE;
+
+    for (int r = 0; r < VS_MX_ROLES; r++)
+        if (strcmp(fld[1], role_columns[r]) == 0)
+            role = r;
+    if (n >= 6) {
+        ch = strcmp(fld[2], "be") == 0 ? VU_CHAN_BACKEND : VU_CHAN_FRONTEND;
+        row = row_of(ch, fld[3]);
+        v = vs_mx_value_parse(fld[4]);
+    }
+    if (role < 0 || n < 6 || (strcmp(fld[2], "fe") != 0 && strcmp(fld[2], "be") != 0) || row < 0 ||
+        row >= VS_MX_ROWS || v == VS_MX_NONE) {
+        snprintf(why, whylen, "bad msg record (column %s, channel %s, request %s, value %s)",
+                 fld[1], n > 2 ? fld[2] : "?", n > 3 ? fld[3] : "?", n > 4 ? fld[4] : "?");
+        return -EINVAL;
+    }
+    m->v[role][ch][row] = v;
+    return 0;
+}
+
+/* One record (not a comment) into m. 1 for a device record, 0 for another,
+ * or -EINVAL with the reason in why. */
+static int load_record(struct vs_matrix *m, char *line, char *why, size_t whylen)
+{
+    char *fld[8];
+    int n = split(line, fld, 8);
+
+    if (strcmp(fld[0], "device") == 0) {
+        if (n < 2 || strcmp(fld[1], m->type->name) != 0) {
+            snprintf(why, whylen, "the matrix is for type %s, the device is type=%s",
+                     n < 2 ? "?" : fld[1], m->type->name);
+            return -EINVAL;
+        }
+        return 1;
+    }
+    if (n < 2)
+        return 0; /* not a record the check reads */
+    if (strcmp(fld[0], "msg") == 0 && strncmp(fld[1], "spec:", 5) == 0)
+        return load_spec_msg(m, fld, n, why, whylen);
+    return vs_mx_load_measured(m, fld, n, why, whylen);
+}
+
 int vs_mx_load(const char *path, const struct vs_device_type *t, struct vs_matrix *m, char *err,
                size_t errlen)
 {
     FILE *f = vs_fopen_regular(path); /* a FIFO there must not block the loop */
-    char line[512];
+    char line[512], why[300];
     unsigned lineno = 0;
     bool device_seen = false;
     int rc = 0;
@@ -277,41 +324,16 @@ int vs_mx_load(const char *path, const struct vs_device_type *t, struct vs_matri
         return rc;
     }
     while (fgets(line, sizeof(line), f)) {
-        char *fld[8];
-        int n;
         lineno++;
         if (line[0] == '#' || line[0] == '\n')
             continue;
-        n = split(line, fld, 8);
-        if (strcmp(fld[0], "device") == 0) {
-            if (n < 2 || strcmp(fld[1], t->name) != 0) {
-                snprintf(err, errlen, "%s:%u: the matrix is for type %s, the device is type=%s",
-                         path, lineno, n < 2 ? "?" : fld[1], t->name);
-                rc = -EINVAL;
-                break;
-            }
-            device_seen = true;
-            continue;
-        }
-        if (strcmp(fld[0], "msg") != 0 || n < 6 || strncmp(fld[1], "spec:", 5) != 0)
-            continue; /* measured columns and other records are for people and probes */
-        int role = -1;
-        for (int r = 0; r < VS_MX_ROLES; r++)
-            if (strcmp(fld[1], role_columns[r]) == 0)
-                role = r;
-        enum vu_channel ch = strcmp(fld[2], "be") == 0 ? VU_CHAN_BACKEND : VU_CHAN_FRONTEND;
-        int row = row_of(ch, fld[3]);
-        enum vs_mx_value v = vs_mx_value_parse(fld[4]);
-        if (role < 0 || (strcmp(fld[2], "fe") != 0 && strcmp(fld[2], "be") != 0) || row < 0 ||
-            row >= 64 || v == VS_MX_NONE) {
-            snprintf(err, errlen,
-                     "%s:%u: bad msg record (column %s, channel %s, request %s, "
-                     "value %s)",
-                     path, lineno, fld[1], fld[2], fld[3], fld[4]);
-            rc = -EINVAL;
+        rc = load_record(m, line, why, sizeof(why));
+        if (rc < 0) {
+            snprintf(err, errlen, "%s:%u: %s", path, lineno, why);
             break;
         }
-        m->v[role][ch][row] = v;
+        device_seen |= rc == 1;
+        rc = 0;
     }
     fclose(f);
     if (rc == 0 && !device_seen) {
@@ -323,7 +345,7 @@ int vs_mx_load(const char *path, const struct vs_device_type *t, struct vs_matri
 
 int vs_mx_row(enum vu_channel ch, uint32_t request)
 {
-    for (size_t i = 0; i < vu_msg_desc_count(ch) && i < 64; i++)
+    for (size_t i = 0; i < vu_msg_desc_count(ch) && i < VS_MX_ROWS; i++)
         if (vu_msg_desc_at(ch, i)->request == request)
             return (int)i;
     return -1;
