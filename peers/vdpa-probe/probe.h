@@ -151,7 +151,7 @@ enum outcome fe_state(struct fe_conn *c, uint32_t request, uint32_t index, uint3
 enum outcome fe_get_u64(struct fe_conn *c, uint32_t request, uint64_t *value, bool sync);
 
 /* Protocol features this probe acknowledges in a legacy session: every
- * known bit but PAGEFAULT, XEN_MMAP and VDPA. */
+ * known bit but PAGEFAULT, XEN_MMAP, INFLIGHT_SHMFD and VDPA. */
 uint64_t fe_legacy_protocol_features(void);
 
 /* GET_FEATURES, GET_PROTOCOL_FEATURES and SET_PROTOCOL_FEATURES (when bit 30
