@@ -8,9 +8,10 @@
 # Every cell runs one of the existing guest tests (tests/e2e/test_guest_*.sh)
 # with the versions chosen by environment (tests/guest/lib.sh and
 # lib_roots.sh): GUEST_QEMU_RELEASE (QEMU), GUEST_FLAVOUR (the guest
-# kernel), GUEST_QSD_RELEASE (qemu-storage-daemon), GUEST_VIRTIOFSD_RELEASE
-# (the C virtiofsd). The test decides PASS, FAIL or SKIP (exit 77, with its
-# reason); a cell is never decided here.
+# kernel), GUEST_QSD_RELEASE (qemu-storage-daemon: 5.2 of bullseye, 7.2 of
+# this host, 10.0 of trixie), GUEST_VIRTIOFSD_RELEASE (the C virtiofsd).
+# The test decides PASS, FAIL or SKIP (exit 77, with its reason); a cell is
+# never decided here.
 #
 # Output, one line per cell (the format of tests/interop/report.py):
 #   CELL DEVICE MODE FRONT-END BACK-END PASS|FAIL|SKIP one-line reason
@@ -66,12 +67,33 @@ expected() {
     esac
 }
 
-# cell DEVICE MODE FE BE TEST [VAR=VALUE...]: runs TEST with the variables;
-# a test that passed without using the versions asked for fails the cell.
+# INTEROP_JOBS=N runs up to N cells at once (each test has its own work
+# directory and sockets; the guest images are built under a lock); their
+# CELL lines are printed in grid order at the end, their logs as they end.
+njobs=${INTEROP_JOBS:-1}
+[[ $njobs =~ ^[1-9][0-9]*$ ]] || { echo "guest_grid: INTEROP_JOBS must be a positive number" >&2; exit 2; }
+cells_dir=$(mktemp -d /tmp/vdpa-shim-guest-grid.XXXXXX)
+trap 'rm -rf "$cells_dir"' EXIT
+ncell=0
+
+# cell DEVICE MODE FE BE TEST [VAR=VALUE...]: runs TEST with the variables
+# (in the background when INTEROP_JOBS > 1); a test that passed without
+# using the versions asked for fails the cell.
 cell() {
+    [[ -z ${GUEST_GRID_ONLY:-} || "$1 $2 $3 $4" == *"$GUEST_GRID_ONLY"* ]] || return 0
+    ncell=$((ncell + 1))
+    printf '%s\n' "$*" >"$cells_dir/$ncell.args"
+    if (( njobs == 1 )); then
+        cell_run "$@" >"$cells_dir/$ncell"
+        return 0
+    fi
+    while (( $(jobs -rp | wc -l) >= njobs )); do wait -n; done
+    cell_run "$@" >"$cells_dir/$ncell" &
+}
+
+cell_run() {
     local dev=$1 mode=$2 fe=$3 be=$4 test=$5 log rc t0=$SECONDS reason res
     shift 5
-    [[ -z ${GUEST_GRID_ONLY:-} || "$dev $mode $fe $be" == *"$GUEST_GRID_ONLY"* ]] || return 0
     log=$(mktemp)
     env "$@" timeout 300 bash "$root/tests/e2e/$test.sh" >"$log" 2>&1
     rc=$?
@@ -88,7 +110,6 @@ cell() {
         77) res=SKIP reason=$(grep -E '^SKIP' "$log" | tail -n 1 | sed 's/^SKIP: //');;
         *) res=FAIL reason=$(grep -E '^FAIL' "$log" | tail -n 1 | sed 's/^FAIL: //')
            [[ -n $reason ]] || reason="$test exited $rc"
-           failed=1
            { echo "--- $test ($*), exit $rc:"; tail -n 40 "$log"; } >&2;;
     esac
     echo "CELL $dev $mode $fe $be $res ${reason:-(no reason given)} [$test]"
@@ -109,7 +130,7 @@ qemu_cells() {
     cell net up "$fe" vdpa-backend test_guest_net_upconv "${q[@]}"
     cell net chain "$fe" "$dpdk" test_guest_net_chain "${q[@]}"
     cell blk up "$fe" vdpa-backend test_guest_blk_upconv "${q[@]}"
-    for qsd_rel in host trixie; do
+    for qsd_rel in bullseye host trixie; do
         qsd=$(name_or "$(qsd_version "$qsd_rel")" "qemu-storage-daemon-of-$qsd_rel")
         cell blk pass "$fe" "$qsd" test_guest_blk_passthrough "${q[@]}" GUEST_QSD_RELEASE="${qsd_rel/host/}"
         cell blk chain "$fe" "$qsd" test_guest_blk_chain "${q[@]}" GUEST_QSD_RELEASE="${qsd_rel/host/}"
@@ -137,4 +158,13 @@ kernel_cells() {
 for rel in bullseye host trixie; do qemu_cells "$rel"; done
 kernel_cells bullseye 5.10
 kernel_cells trixie 6.12
+wait
+for ((i = 1; i <= ncell; i++)); do
+    if ! grep -q '^CELL ' "$cells_dir/$i" 2>/dev/null; then
+        read -r dev mode fe be test _ <"$cells_dir/$i.args"
+        echo "CELL $dev $mode $fe $be FAIL the cell's runner ended without a result [$test]" >"$cells_dir/$i"
+    fi
+    cat "$cells_dir/$i"
+    grep -q '^CELL [^ ]* [^ ]* [^ ]* [^ ]* FAIL ' "$cells_dir/$i" && failed=1
+done
 exit "$failed"

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""tests/interop/report.py [-o OUT] RESULTS... - docs/interop.md from the
+"""tests/interop/report.py [-o OUT] [--matrix DIR] [--bridges FILE] RESULTS... -
+docs/interop.md from the
 lines tests/interop/net_grid.sh wrote (--results RESULTS): one table per mode (rows
 = front-end version, columns = back-end version, each cell PASS / FAIL / SKIP
 and its one-line reason) and what differs between the versions, from the
@@ -8,9 +9,20 @@ show). The output depends on the results only (no time, no counts): the same
 results give the same bytes. OUT defaults to standard output. CELL lines of
 other device types ("CELL DEVICE MODE FE BE VERDICT reason", e.g. from
 another grid) get a section each: a table per mode, rows and columns in the
-order they first appear."""
+order they first appear.
 
+Then "What differs between versions, and how the shim bridges it"
+(tests/interop/versions.py): every difference compat-matrix/*.tsv (DIR,
+default the clone's compat-matrix/) measures between versions of one program,
+each with its explanation from tests/interop/bridges.tsv (FILE). A
+difference without an entry there is printed "no bridge recorded", and the
+exit status is then 1 (the file is written all the same)."""
+
+import os
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import versions  # noqa: E402
 
 VERSIONS = [
     ("dpdk-20.11", "DPDK 20.11", "Debian 11 (bullseye), in the bullseye root (tests/peers/run)"),
@@ -154,25 +166,34 @@ def differences(out, feats):
 
 def main():
     args, dest = sys.argv[1:], None
-    if args[:1] == ["-o"] and len(args) >= 2:
-        dest, args = args[1], args[2:]
+    matrix, bridges = versions.DEFAULT_MATRIX, versions.DEFAULT_BRIDGES
+    while args[:1] in (["-o"], ["--matrix"], ["--bridges"]) and len(args) >= 2:
+        if args[0] == "-o":
+            dest = args[1]
+        elif args[0] == "--matrix":
+            matrix = args[1]
+        else:
+            bridges = args[1]
+        args = args[2:]
     if not args:
-        sys.exit("usage: report.py [-o OUT] RESULTS...")
+        sys.exit("usage: report.py [-o OUT] [--matrix DIR] [--bridges FILE] RESULTS...")
     cells, feats, others = parse(args)
     every = list(cells.values()) + [c for d in others.values() for c in d.values()]
     counts = {v: sum(1 for c in every if c[0] == v) for v in ("PASS", "FAIL", "SKIP")}
     out = [
         "# Interoperability: every version, through every mode",
         "",
-        "Made by `make interop` (tests/interop/net_grid.sh runs the cells one at a",
-        "time, tests/interop/report.py writes this file from their results); do",
-        "not edit. Issue 18. A cell is **PASS** when packets flowed both ways and",
-        "the counters of both ends agree (no side received more than the other",
-        "sent) and, through a shim mode, the shim's trace shows that mode (a",
-        "conversion that fell back to pass-through is a **FAIL**); **SKIP** when",
-        "a version cannot run here, with the reason. One cell again:",
-        "`INTEROP_ONLY=MODE:FE:BE tests/interop/net_grid.sh` with Debian release",
-        "names (e.g. `chain:bullseye:trixie`; `-` for the reference peers).",
+        "Made by `make interop` (tests/interop/net_grid.sh and guest_grid.sh run",
+        "the cells one at a time; tests/interop/report.py writes this file from",
+        "their results and compat-matrix/); do not edit. Issue 18. A net cell is",
+        "**PASS** when packets flowed both ways and the counters of both ends",
+        "agree (no side received more than the other sent) and, through a shim",
+        "mode, the shim's trace shows that mode (a conversion that fell back to",
+        "pass-through is a **FAIL**); **SKIP** when a version cannot run here,",
+        "with the reason. One cell again: `INTEROP_ONLY=MODE:FE:BE",
+        "tests/interop/net_grid.sh` with Debian release names (e.g.",
+        "`chain:bullseye:trixie`; `-` for the reference peers), or",
+        "`GUEST_GRID_ONLY=TEXT tests/interop/guest_grid.sh` for the guest cells.",
         "",
         f"All cells: {counts['PASS']} passed, {counts['FAIL']} failed, {counts['SKIP']} skipped.",
         "",
@@ -189,8 +210,10 @@ def main():
         out.append("")
     for dev in sorted(others):
         other_device(out, dev, others[dev])
-    out += ["## What differs between versions (net)", "",
-            "Measured from the shim's traces in the cells above (a version whose",
+    lines, missing, _ = versions.section(matrix, bridges)
+    out += lines
+    out += ["## What the DPDK cells' traces show (net)", "",
+            "Measured from the shim's traces in the net cells above (a version whose",
             "cells did not pass is \"not measured\").", ""]
     differences(out, feats)
     text = "\n".join(out).rstrip("\n") + "\n"
@@ -199,6 +222,9 @@ def main():
             f.write(text)
     else:
         sys.stdout.write(text)
+    if missing:
+        sys.exit("report.py: a difference between versions has no bridge in " + bridges + ": " +
+                 ", ".join(missing))
 
 
 if __name__ == "__main__":
