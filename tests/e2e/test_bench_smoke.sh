@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# e2e: serial (its sanity bounds on timings need the machine to itself)
 # The benchmark harness cannot rot unnoticed: `make bench` is minutes long
 # and not part of `make check`, so this runs its programs with tiny
 # parameters against the real shim and checks that they still work and

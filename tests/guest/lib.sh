@@ -64,6 +64,10 @@ guest_prepare() {
     [[ -n $_GUEST_DIR_GIVEN ]] || GUEST_DIR=$(guest_dir_of "$GUEST_FLAVOUR")
     command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 is not installed"
     mkdir -p "$(dirname "$GUEST_DIR")"
+    # tests that run at once (run-e2e.sh E2E_JOBS) build and probe the guest
+    # one at a time; the others then find it built and the verdict cached
+    exec {_guest_lock}>"$GUEST_DIR.lock"
+    flock -w 600 "$_guest_lock" || fail "the guest $GUEST_DIR is locked by another test for over 600 s"
     GUEST_FLAVOUR=$GUEST_FLAVOUR "$E2E_ROOT/tests/guest/build.sh" "$GUEST_DIR" >"$GUEST_DIR.build.log" 2>&1 || rc=$?
     if (( rc == 77 )); then
         skip "the test guest ($GUEST_FLAVOUR) cannot be built: $(cat "$GUEST_DIR/unavailable")"
@@ -73,6 +77,7 @@ guest_prepare() {
     # GUEST_QEMU_RELEASE from the environment: that root's QEMU, or a skip
     [[ -z $GUEST_QEMU_RELEASE ]] || guest_qemu_root_prepare "$GUEST_QEMU_RELEASE"
     [[ -n $GUEST_ACCEL ]] || _guest_pick_accel
+    exec {_guest_lock}>&-
     [[ $GUEST_ACCEL == kvm || $GUEST_ACCEL == tcg ]] ||
         skip "neither KVM nor TCG boots the test guest here: $GUEST_ACCEL"
     echo "guest ($GUEST_FLAVOUR): $(cat "$GUEST_DIR/stamp"), accel=$GUEST_ACCEL"
@@ -537,7 +542,7 @@ guest_lifecycle_idle() {
 
 # guest_qsd W: qemu-storage-daemon exporting W/disk.img (64 MiB, made here)
 # as vhost-user-blk on W/be.sock; skips the test when it is missing.
-# GUEST_QSD_RELEASE: empty, the host's (7.2); a release (trixie: 10.0), the
+# GUEST_QSD_RELEASE: empty, the host's (7.2); a release (trixie: 10.0, bullseye: 5.2), the
 # one of that Debian root (tests/peers/run, W bound), or a skip when the
 # root is not built.
 GUEST_QSD_RELEASE=${GUEST_QSD_RELEASE:-}
