@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# e2e: serial (source and destination guests under TCG; beside a third guest a destination once stalled after the switch-over, CI of 2026-12-03)
 # Live migration of a Linux guest whose virtio-blk device goes through the
 # up+down chain, on each side: QEMU -> vdpa-shim (up) -> vdpa-shim (down) ->
 # qemu-storage-daemon (one daemon, two exports of one node, as in

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# e2e: serial (source and destination guests under TCG; beside a third guest a destination once stalled after the switch-over, CI of 2026-12-03)
 # Live migration of a Linux guest whose virtio-blk device goes through the
 # shim up-converting to the reference vdpa-user back-end (peers/vdpa-backend,
 # one per QEMU, both on the same image): the reference back-end has no dirty

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# e2e: serial (source and destination guests under TCG; beside a third guest a destination once stalled after the switch-over, CI of 2026-12-03)
 # Live migration of a Linux guest whose virtio-net device goes through the
 # up+down chain, on each side: QEMU -> vdpa-shim #1 (up) -> vdpa-shim #2
 # (down) -> its own net_vhost port of one DPDK testpmd (two ports, each

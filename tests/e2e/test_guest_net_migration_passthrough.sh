@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# e2e: serial (source and destination guests under TCG; beside a third guest a destination once stalled after the switch-over, CI of 2026-12-03)
 # Live migration on one host of a Linux guest whose virtio-net device goes
 # through the shim in pass-through: a source and a destination QEMU
 # (-incoming tcp:127.0.0.1:PORT), each with its own shim in front of its own
