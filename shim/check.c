@@ -160,6 +160,12 @@ static void decide_frontend(struct vs_relay *r)
     c->fe_cols = s ? s : all;
     if (!all)
         return;
+    if (sender_role(r, VU_CHAN_FRONTEND) == VS_MX_VDPA_FE) {
+        vs_info("%s: check=: the front-end speaks vdpa-user: the measured front-end columns are "
+                "of legacy VMMs, not compared",
+                r->cfg.id);
+        return;
+    }
     vs_mx_names(&c->m, c->fe_cols, true, names, sizeof(names));
     if (vs_mx_count(s) == 1)
         vs_info("%s: check=: front-end identified as %s (its first %u requests follow that "
@@ -254,6 +260,10 @@ static void check_frontend_rows(struct vs_relay *r)
     char names[NAMES_MAX];
 
     c->fe_checked |= todo;
+    /* the measured front-ends are legacy VMMs: a vdpa-user front-end (a
+     * driver, or the up-converting shim of a chain) is not one of them */
+    if (sender_role(r, VU_CHAN_FRONTEND) == VS_MX_VDPA_FE)
+        return;
     for (int row = 0; c->fe_cols && todo; row++, todo >>= 1) {
         const struct vu_msg_desc *d = vu_msg_desc_at(VU_CHAN_FRONTEND, (size_t)row);
         if (!(todo & 1) ||
