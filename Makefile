@@ -323,4 +323,4 @@ interop: $(BUILD)/vdpa-shim $(PEER_PROGS)
 clean:
 	rm -rf build build-san build-clang build-fuzz
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -name '*.d' -type f -not -path '$(BUILD)/guest*' 2>/dev/null)
