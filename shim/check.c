@@ -203,6 +203,16 @@ static bool per_ring(uint32_t request)
     return d && d->ring != VU_RING_NONE;
 }
 
+/* The chosen back-end columns whose value of a front-end request is in
+ * `values`, when every chosen column that measured the request has one of
+ * them; else 0. */
+static vs_mx_set unanimous(const struct vs_check *c, uint32_t request, unsigned values)
+{
+    vs_mx_set s = vs_mx_with(&c->m, c->be_cols, VU_CHAN_FRONTEND, request, values);
+
+    return s == vs_mx_with(&c->m, c->be_cols, VU_CHAN_FRONTEND, request, VS_MX_RECEIVED) ? s : 0;
+}
+
 /* "a:backend (disconnect), b:backend (refused)": each column of s with its
  * value of a front-end request. */
 static void outcomes(const struct vs_matrix *m, vs_mx_set s, int row, char *buf, size_t len)
@@ -235,9 +245,8 @@ static void check_backend_rows(struct vs_relay *r)
     c->be_checked |= todo;
     for (int row = 0; todo; row++, todo >>= 1) {
         uint32_t request = vu_msg_desc_at(VU_CHAN_FRONTEND, (size_t)row)->request;
-        vs_mx_set failed = vs_mx_with(&c->m, c->be_cols, VU_CHAN_FRONTEND, request, FAILED);
-        if (!(todo & 1) || !failed ||
-            failed != vs_mx_with(&c->m, c->be_cols, VU_CHAN_FRONTEND, request, VS_MX_RECEIVED))
+        vs_mx_set failed = unanimous(c, request, FAILED);
+        if (!(todo & 1) || !failed)
             continue;
         outcomes(&c->m, failed, row, list, sizeof(list));
         if (per_ring(request))
@@ -383,9 +392,8 @@ static void measured_refusal(struct vs_relay *r, uint32_t request)
         decide_backend(r);
     if (row < 0 || (c->refusal_noted >> row & 1))
         return;
-    answered = vs_mx_with(&c->m, c->be_cols, VU_CHAN_FRONTEND, request, 1u << VS_MX_ANSWERED);
-    if (!answered ||
-        answered != vs_mx_with(&c->m, c->be_cols, VU_CHAN_FRONTEND, request, VS_MX_RECEIVED))
+    answered = unanimous(c, request, 1u << VS_MX_ANSWERED);
+    if (!answered)
         return;
     c->refusal_noted |= UINT64_C(1) << row;
     vs_mx_names(&c->m, answered, false, names, sizeof(names));
